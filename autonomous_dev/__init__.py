@@ -1,0 +1,1 @@
+"""autonomous-dev: turn labelled GitHub issues into tested pull requests with Claude."""

@@ -1,0 +1,5 @@
+"""`python -m autonomous_dev`."""
+
+from .cli import main
+
+main()

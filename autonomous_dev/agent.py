@@ -1,0 +1,79 @@
+"""The tool loop: ask the model, run the tools it calls, feed the results back, until done or out of budget."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import BudgetExceeded
+from .models import ModelTurn, ToolResult, Usage
+from .ports import Claude
+from .tools import Toolbox, tool_definitions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_turns: int
+    max_tokens: int
+    max_seconds: float = float("inf")
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    summary: str
+    turns: int
+    usage: Usage
+
+
+TurnObserver = Callable[[int, Usage], None]
+
+
+class Agent:
+    """Drives one conversation for one task; the model only ever touches the task's worktree."""
+
+    def __init__(self, claude: Claude, system: str, budget: Budget) -> None:
+        self.claude = claude
+        self.system = system
+        self.budget = budget
+
+    def run(self, task_message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None) -> AgentResult:
+        messages: list[dict[str, object]] = [{"role": "user", "content": task_message}]
+        usage = Usage()
+        tools = tool_definitions()
+        deadline = time.monotonic() + self.budget.max_seconds
+        for turn_number in range(1, self.budget.max_turns + 1):
+            turn = self.claude.complete(self.system, messages, tools)
+            usage = usage + turn.usage
+            if on_turn:
+                on_turn(turn_number, usage)
+            log.debug("turn %d: stop_reason=%s tools=%d", turn_number, turn.stop_reason, len(turn.tool_calls))
+            messages.append({"role": "assistant", "content": list(turn.raw_content)})
+            if not turn.tool_calls:
+                return AgentResult(turn.text, turn_number, usage)
+            if usage.total_tokens >= self.budget.max_tokens:
+                raise BudgetExceeded(
+                    f"token budget spent: {usage.total_tokens} of {self.budget.max_tokens} tokens",
+                    "raise execution.maxTokensPerTask or split the issue",
+                )
+            messages.append({"role": "user", "content": _tool_results(turn, toolbox)})
+            if time.monotonic() > deadline:
+                raise BudgetExceeded(
+                    f"time budget spent: still working after {self.budget.max_seconds / 60:.0f} minutes",
+                    "raise execution.timeoutMinutes or split the issue",
+                )
+        raise BudgetExceeded(
+            f"turn budget spent: the model was still working after {self.budget.max_turns} turns",
+            "raise execution.maxTurns or split the issue",
+        )
+
+
+def _tool_results(turn: ModelTurn, toolbox: Toolbox) -> list[dict[str, object]]:
+    results: list[ToolResult] = [toolbox.run(call) for call in turn.tool_calls]
+    return [
+        {"type": "tool_result", "tool_use_id": r.tool_use_id, "content": r.content, "is_error": r.is_error}
+        for r in results
+    ]

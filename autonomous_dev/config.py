@@ -1,0 +1,358 @@
+"""The Settings model, its sources (flags > env > .env > JSON config > defaults) and their validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "autonomous-dev.config.json"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+# A value shaped like a credential: such values belong in the environment, never in the JSON file.
+TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
+
+
+def env(name: str) -> Any:
+    """Field metadata naming the environment variable that sets this field."""
+    return {"env": name}
+
+
+class Section(BaseModel):
+    """A camelCase section of the JSON config file."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class RepoSettings(Section):
+    owner: str = Field("", description="Repository owner (user or organisation).", json_schema_extra=env("REPO_OWNER"))
+    name: str = Field("", description="Repository name.", json_schema_extra=env("REPO_NAME"))
+    base_branch: str = Field(
+        "", description="Branch PRs target; empty means the repository's default branch.",
+        json_schema_extra=env("REPO_BASE_BRANCH"),
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class DiscoverySettings(Section):
+    issue_label: str = Field(
+        "autonomous-dev", min_length=1, description="Label that marks issues for the tool.",
+        json_schema_extra=env("ISSUE_LABEL"),
+    )
+    in_progress_label: str = Field(
+        "in-progress", min_length=1, description="Label set while the tool works on an issue.",
+        json_schema_extra=env("IN_PROGRESS_LABEL"),
+    )
+
+
+class ExecutionSettings(Section):
+    parallel_workers: int = Field(
+        2, ge=1, le=32, description="Issues worked on at the same time.", json_schema_extra=env("PARALLEL_WORKERS"),
+    )
+    timeout_minutes: int = Field(
+        30, ge=1, le=480, description="Time limit for one issue.", json_schema_extra=env("TIMEOUT_MINUTES"),
+    )
+    work_dir: Path = Field(
+        Path("~/.autonomous-dev"), description="Where mirrors, worktrees and state live.",
+        json_schema_extra=env("WORK_DIR"),
+    )
+    max_turns: int = Field(
+        40, ge=1, le=500, description="Model turns allowed for one issue.", json_schema_extra=env("MAX_TURNS"),
+    )
+    max_tokens_per_task: int = Field(
+        2_000_000, ge=1000, description="Tokens (input + output, cached included) allowed for one issue.",
+        json_schema_extra=env("MAX_TOKENS_PER_TASK"),
+    )
+
+    @field_validator("work_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+class EvaluationSettings(Section):
+    """Build and test gate; completed by the evaluation feature."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class MergeSettings(Section):
+    """Auto-merge; completed by the merge feature."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class DaemonSettings(Section):
+    loop_interval_ms: int = Field(
+        60_000, ge=100, le=86_400_000, description="Pause between daemon cycles.",
+        json_schema_extra=env("LOOP_INTERVAL_MS"),
+    )
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level.", json_schema_extra=env("LOG_LEVEL"),
+    )
+    format: Literal["text", "json"] = Field(
+        "text", description="`json` prints one JSON object per line.", json_schema_extra=env("LOG_FORMAT"),
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class GitHubSettings(Section):
+    api_url: str = Field(
+        DEFAULT_GITHUB_API_URL, description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+        json_schema_extra=env("GITHUB_API_URL"),
+    )
+    seconds_between_requests: float = Field(
+        0.25, ge=0, le=60, description="Pause between GitHub API requests (GitHub asks clients to pace them).",
+        json_schema_extra=env("GITHUB_SECONDS_BETWEEN_REQUESTS"),
+    )
+    seconds_between_writes: float = Field(
+        1.0, ge=0, le=60, description="Pause between GitHub writes (comments, labels, PRs).",
+        json_schema_extra=env("GITHUB_SECONDS_BETWEEN_WRITES"),
+    )
+
+
+class ClaudeSettings(Section):
+    model: str = Field(
+        "", description="Claude model id; empty means the newest Sonnet the installed anthropic SDK knows.",
+        json_schema_extra=env("CLAUDE_MODEL"),
+    )
+    base_url: str = Field(
+        "", description="Messages API base URL; empty means Anthropic's.", json_schema_extra=env("ANTHROPIC_BASE_URL"),
+    )
+    max_retries: int = Field(
+        4, ge=0, le=10, description="SDK retries on 429/5xx.", json_schema_extra=env("CLAUDE_MAX_RETRIES"),
+    )
+    max_output_tokens: int = Field(
+        8192, ge=256, le=32_000, description="max_tokens of one model reply.",
+        json_schema_extra=env("CLAUDE_MAX_OUTPUT_TOKENS"),
+    )
+
+
+class GitSettings(Section):
+    author_name: str = Field(
+        "autonomous-dev[bot]", min_length=1, description="Commit author name.", json_schema_extra=env("GIT_BOT_NAME"),
+    )
+    author_email: str = Field(
+        "autonomous-dev@users.noreply.github.com", min_length=3, description="Commit author e-mail.",
+        json_schema_extra=env("GIT_BOT_EMAIL"),
+    )
+
+
+class Secrets(Section):
+    """Credentials: only ever from flags, the environment or .env files, never from the JSON file."""
+
+    github_token: SecretStr | None = Field(None, description="GitHub token.", json_schema_extra=env("GITHUB_TOKEN"))
+    anthropic_api_key: SecretStr | None = Field(
+        None, description="Anthropic API key (sent as x-api-key).", json_schema_extra=env("ANTHROPIC_API_KEY"),
+    )
+    claude_access_token: SecretStr | None = Field(
+        None, description="Claude OAuth access token (sent as a Bearer token).",
+        json_schema_extra=env("CLAUDE_ACCESS_TOKEN"),
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the tool can be told. Build it with `load_settings`, which layers the sources."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+    )
+
+    repo: RepoSettings = Field(default_factory=RepoSettings)  # type: ignore[arg-type]
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # type: ignore[arg-type]
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    merge: MergeSettings = Field(default_factory=MergeSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
+    github: GitHubSettings = Field(default_factory=GitHubSettings)  # type: ignore[arg-type]
+    claude: ClaudeSettings = Field(default_factory=ClaudeSettings)  # type: ignore[arg-type]
+    git: GitSettings = Field(default_factory=GitSettings)  # type: ignore[arg-type]
+    secrets: Secrets = Field(default_factory=Secrets)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        *_other: PydanticBaseSettingsSource, **_named: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings layers flags, env, .env and the JSON file itself (flat env names compatible with the
+        # original tool, and provenance for `autonomous-dev config`), then hands the merged values in here.
+        return (init_settings,)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """One leaf setting: where it lives in the model and the JSON file, and which env var sets it."""
+
+    section: str
+    field: str
+    json_key: str
+    env_var: str
+    secret: bool
+    description: str
+    default: object
+
+
+def setting_infos() -> Iterator[SettingInfo]:
+    """Every leaf setting of the model, in declaration order."""
+    for section, section_field in Settings.model_fields.items():
+        model = section_field.default_factory() if section_field.default_factory else None  # type: ignore[call-arg]
+        if not isinstance(model, Section):
+            continue
+        for name, info in type(model).model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            yield SettingInfo(
+                section=section,
+                field=name,
+                json_key=f"{to_camel(section)}.{to_camel(name)}",
+                env_var=str(extra.get("env", "")),
+                secret=section == "secrets",
+                description=info.description or "",
+                default=getattr(model, name),
+            )
+
+
+@dataclass(frozen=True)
+class SourcePaths:
+    """Where the file-based sources are read from."""
+
+    config_file: Path | None = None
+    env_file: Path | None = None
+
+
+Layer = dict[str, dict[str, Any]]
+
+
+def _from_env_map(values: Mapping[str, str | None]) -> Layer:
+    layer: Layer = {}
+    for info in setting_infos():
+        value = values.get(info.env_var)
+        if info.env_var and value is not None and value != "":
+            layer.setdefault(info.section, {})[info.field] = value
+    return layer
+
+
+def read_env_file(path: Path | None) -> Layer:
+    """Values from a .env file; they never enter os.environ, so no subprocess inherits them."""
+    if path is None or not path.is_file():
+        return {}
+    return _from_env_map(dotenv_values(path))
+
+
+def read_config_file(path: Path | None) -> Layer:
+    """Values from the JSON config file; credentials found there are refused."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}", "fix the file or point --config elsewhere") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a JSON object")
+    _refuse_credentials(path, data)
+    layer: Layer = {}
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: `{section}` must be an object of settings")
+        layer[_snake_section(section)] = {_snake(key): value for key, value in values.items()}
+    return layer
+
+
+def _refuse_credentials(path: Path, data: dict[str, Any]) -> None:
+    found = [key for key in data if key in ("credentials", "secrets", "auth")]
+    found += [f"{section}.{key}" for section, key, value in _leaves(data) if TOKEN_SHAPE.match(str(value))]
+    if found:
+        raise ConfigError(
+            f"{path}: credentials are not read from the config file (found: {', '.join(found)})",
+            "remove them and set GITHUB_TOKEN / ANTHROPIC_API_KEY in the environment or a .env file",
+        )
+
+
+def _leaves(data: dict[str, Any]) -> Iterator[tuple[str, str, object]]:
+    for section, values in data.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                yield section, key, value
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _snake_section(name: str) -> str:
+    return _snake(name)
+
+
+def default_config_path(cwd: Path) -> Path:
+    return cwd / DEFAULT_CONFIG_FILE
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """The validated settings and, for every leaf that was set, the source it came from."""
+
+    settings: Settings
+    sources: dict[str, str]
+
+
+def load_settings(
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    paths: SourcePaths | None = None,
+) -> LoadedSettings:
+    """Layer the sources (first wins) and validate; raises ConfigError listing every problem."""
+    paths = paths or SourcePaths()
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[str, Layer]] = [
+        ("flag", {section: dict(values) for section, values in (flags or {}).items()}),
+        ("env", _from_env_map(environ)),
+        (f"{paths.env_file}" if paths.env_file else ".env", read_env_file(paths.env_file)),
+        (f"{paths.config_file}" if paths.config_file else "config", read_config_file(paths.config_file)),
+    ]
+    merged: Layer = {}
+    sources: dict[str, str] = {}
+    for source_name, layer in reversed(layers):
+        for section, values in layer.items():
+            for key, value in values.items():
+                merged.setdefault(section, {})[key] = value
+                sources[f"{section}.{key}"] = source_name
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe_problems(exc, merged)), "see docs/configuration.md") from None
+    return LoadedSettings(settings, sources)
+
+
+def _describe_problems(exc: ValidationError, merged: Layer) -> Iterator[str]:
+    env_names = {(i.section, i.field): i.env_var for i in setting_infos()}
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        section, field = (loc + ["", ""])[:2]
+        field = _snake(field)
+        key = ".".join(to_camel(part) for part in loc)
+        env_var = env_names.get((section, field))
+        where = f"{key} (env {env_var})" if env_var else key
+        value = merged.get(section, {}).get(field, error.get("input"))
+        shown = "***" if section == "secrets" else repr(value)
+        yield f"invalid setting {where} = {shown}: {error['msg']}"

@@ -1,0 +1,75 @@
+"""The AutonomousDevError hierarchy and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes; documented in docs/troubleshooting.md."""
+
+    OK = 0
+    TASK_FAILED = 1
+    USAGE = 2
+    CONFIG = 3
+    AUTH = 4
+    INTERRUPTED = 130
+
+
+class AutonomousDevError(Exception):
+    """Base error: a message written for users plus a hint on what to do next."""
+
+    exit_status = ExitStatus.TASK_FAILED
+    code = "AD000"
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(AutonomousDevError):
+    """The settings are invalid; one problem per line in the message."""
+
+    exit_status = ExitStatus.CONFIG
+    code = "AD100"
+
+
+class CredentialError(AutonomousDevError):
+    """A credential is missing or was rejected."""
+
+    exit_status = ExitStatus.AUTH
+    code = "AD200"
+
+
+class GitHubError(AutonomousDevError):
+    """The GitHub API refused or failed a request."""
+
+    code = "AD300"
+
+
+class ClaudeError(AutonomousDevError):
+    """The Claude API refused or failed a request."""
+
+    code = "AD400"
+
+
+class WorkspaceError(AutonomousDevError):
+    """A git operation on the local mirror or a worktree failed."""
+
+    code = "AD500"
+
+
+class ToolError(AutonomousDevError):
+    """The model asked a tool for something it may not do; reported back to the model, not fatal."""
+
+    code = "AD600"
+
+
+class BudgetExceeded(AutonomousDevError):
+    """A task used up its turn, token or cost budget."""
+
+    code = "AD700"

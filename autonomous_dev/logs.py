@@ -1,0 +1,87 @@
+"""Logging set-up, done once: a redacting filter on every handler, text (rich) or JSON lines, audit events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from .redact import Redactor
+
+AUDIT_FIELDS = ("event", "repo", "issue", "detector", "count", "destination", "source")
+
+
+class RedactingFilter(logging.Filter):
+    """Renders each record's message once, redacted, so no handler can print a secret."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.redactor.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the audit fields when present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in AUDIT_FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines for pipes and files: time, level, issue context, message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def configure(
+    redactor: Redactor, level: str = "INFO", fmt: str = "text", stream: TextIO | None = None,
+) -> logging.Handler:
+    """Install one handler on the root logger; all third-party loggers go through the same redactor."""
+    stream = stream or sys.stderr
+    handler: logging.Handler
+    if fmt == "json":
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonFormatter())
+    elif stream.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=Console(file=stream), show_path=False, markup=False)
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(TextFormatter())
+    handler.addFilter(RedactingFilter(redactor))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_autonomous_dev", False):
+            root.removeHandler(old)
+    handler._autonomous_dev = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
+def audit(logger: logging.Logger, event: str, message: str, **fields: object) -> None:
+    """Log an audit event with a stable `event` field."""
+    logger.info(message, extra={"event": event, **fields})

@@ -1,0 +1,136 @@
+"""Plain frozen dataclasses passed between the core and the adapters."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+SLUG_MAX = 40
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
+    labels: tuple[str, ...] = ()
+    author: str = ""
+    url: str = ""
+
+    @property
+    def branch(self) -> str:
+        return f"auto/{self.number}-{slugify(self.title)}"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    head: str
+    base: str
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A commit the tool made: its diff and the files it touched."""
+
+    diff: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    input: dict[str, object]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class ModelTurn:
+    """One reply of the model: its text, the tools it wants run, why it stopped, what it cost."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    stop_reason: str
+    usage: Usage
+    raw_content: tuple[dict[str, object], ...] = ()
+
+
+class OutcomeKind(enum.StrEnum):
+    PR_OPENED = "pr_opened"
+    PR_EXISTS = "pr_exists"
+    NO_CHANGES = "no_changes"
+    DRY_RUN = "dry_run"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    issue: int
+    kind: OutcomeKind
+    detail: str = ""
+    pr: PullRequest | None = None
+    usage: Usage = field(default_factory=Usage)
+    diff: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is not OutcomeKind.FAILED
+
+
+def slugify(title: str) -> str:
+    """Lower-case the title, turn runs of non-alphanumerics into '-', cut at SLUG_MAX characters."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug[:SLUG_MAX].rstrip("-") or "issue"

@@ -1,0 +1,139 @@
+"""One issue end to end (claim, worktree, agent, commit, push, PR, comment), using ports only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import prompts
+from .agent import Agent, AgentResult
+from .models import Comment, Issue, Outcome, OutcomeKind
+from .ports import GitHubRepo, Workspace, Workspaces
+from .tools import Toolbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    label: str
+    in_progress_label: str
+    base_branch: str
+    dry_run: bool = False
+
+
+PhaseObserver = Callable[[Issue, str], None]
+
+
+class Pipeline:
+    """Finds eligible issues of one repository and takes each one to a pull request."""
+
+    def __init__(
+        self, repo: GitHubRepo, workspaces: Workspaces, agent: Agent, options: PipelineOptions,
+        on_phase: PhaseObserver | None = None,
+    ) -> None:
+        self.repo = repo
+        self.workspaces = workspaces
+        self.agent = agent
+        self.options = options
+        self.on_phase = on_phase or (lambda issue, phase: None)
+
+    def eligible(self) -> list[Issue]:
+        """Open labelled issues that are not claimed and have no open PR from one of our branches."""
+        issues = self.repo.labelled_issues(self.options.label)
+        covered = {_issue_of_branch(pull.head) for pull in self.repo.open_pulls()}
+        chosen = []
+        for issue in issues:
+            if self.options.in_progress_label in issue.labels:
+                self._log(issue, "skipped: carries the %r label", self.options.in_progress_label)
+            elif issue.number in covered:
+                self._log(issue, "skipped: an open pull request already exists")
+            else:
+                chosen.append(issue)
+        return chosen
+
+    def process(self, issue: Issue) -> Outcome:
+        fingerprint = prompts.content_fingerprint(issue.title, issue.body)
+        if _has_marker(self.repo.comments(issue.number), prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint}")):
+            self._log(issue, "skipped: already answered without changes; edit the issue to try again")
+            return Outcome(issue.number, OutcomeKind.SKIPPED, "answered before without changes")
+        self._claim(issue)
+        try:
+            return self._work(issue, fingerprint)
+        finally:
+            self._release(issue)
+
+    def _work(self, issue: Issue, fingerprint: str) -> Outcome:
+        self._phase(issue, "preparing worktree")
+        workspace = self.workspaces.open(issue.branch, self.options.base_branch)
+        try:
+            self._phase(issue, "agent")
+            message = prompts.issue_message(self.repo.full_name, issue.number, issue.title, issue.body)
+            result = self.agent.run(message, Toolbox(workspace.path))
+            if not workspace.has_changes():
+                return self._no_changes(issue, result, fingerprint)
+            return self._propose(issue, workspace, result)
+        finally:
+            workspace.close()
+
+    def _no_changes(self, issue: Issue, result: AgentResult, fingerprint: str) -> Outcome:
+        self._log(issue, "the model made no change")
+        if not self.options.dry_run:
+            body = prompts.no_changes_comment(issue.number, result.summary, fingerprint)
+            self._comment_once(issue, body, "no-changes")
+        return Outcome(issue.number, OutcomeKind.NO_CHANGES, result.summary, usage=result.usage)
+
+    def _propose(self, issue: Issue, workspace: Workspace, result: AgentResult) -> Outcome:
+        self._phase(issue, "committing")
+        change = workspace.commit(prompts.commit_message(issue.number, issue.title))
+        if self.options.dry_run:
+            return Outcome(issue.number, OutcomeKind.DRY_RUN, "dry run: nothing pushed", usage=result.usage,
+                           diff=change.diff)
+        self._phase(issue, "pushing")
+        workspace.push()
+        self._phase(issue, "opening pull request")
+        body = prompts.pr_body(issue.number, result.summary, list(change.files), result.usage.total_tokens)
+        pull = self.repo.create_pull(
+            prompts.pr_title(issue.number, issue.title), body, issue.branch, self.options.base_branch,
+        )
+        self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
+        self._log(issue, "opened %s", pull.url)
+        return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
+
+    def _comment_once(self, issue: Issue, body: str, kind: str) -> None:
+        """Post unless a comment with the same hidden marker is already there (a retried run, a retried POST)."""
+        wanted = body[body.index(prompts.MARKER_PREFIX):]
+        if _has_marker(self.repo.comments(issue.number), wanted):
+            self._log(issue, "the %s comment is already there", kind)
+            return
+        self.repo.add_comment(issue.number, body)
+
+    def _claim(self, issue: Issue) -> None:
+        if not self.options.dry_run:
+            self.repo.add_label(issue.number, self.options.in_progress_label)
+
+    def _release(self, issue: Issue) -> None:
+        if not self.options.dry_run:
+            self.repo.remove_label(issue.number, self.options.in_progress_label)
+
+    def _phase(self, issue: Issue, phase: str) -> None:
+        self._log(issue, "%s", phase)
+        self.on_phase(issue, phase)
+
+    def _log(self, issue: Issue, message: str, *args: object) -> None:
+        log.info(f"%s#%d: {message}", self.repo.full_name, issue.number, *args,
+                 extra={"repo": self.repo.full_name, "issue": issue.number})
+
+
+def _has_marker(comments: list[Comment], marker: str) -> bool:
+    return any(marker in comment.body for comment in comments)
+
+
+def _issue_of_branch(branch: str) -> int | None:
+    """`auto/12-fix-it` -> 12; None for branches that are not ours."""
+    if not branch.startswith("auto/"):
+        return None
+    number = branch[len("auto/"):].split("-", 1)[0]
+    return int(number) if number.isdigit() else None
+

@@ -1,0 +1,232 @@
+"""The agent's tools (Anthropic's text editor tool and a code search), confined to one worktree."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from .errors import ToolError
+from .models import ToolCall, ToolResult
+
+EDITOR_NAME = "str_replace_based_edit_tool"
+EDITOR_TYPE = "text_editor_20250728"
+SEARCH_NAME = "search"
+MAX_FILE_BYTES = 512 * 1024
+MAX_RESULT_CHARS = 30_000
+MAX_SEARCH_HITS = 100
+MAX_LISTING = 400
+
+SEARCH_TOOL: dict[str, object] = {
+    "name": SEARCH_NAME,
+    "description": (
+        "Search the repository's files for a regular expression (Python syntax). Returns matching lines as "
+        "path:line: text. Use it to find where something is defined or used before editing."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "pattern": {"type": "string", "description": "Regular expression to look for."},
+            "path": {"type": "string", "description": "Directory or file to search, relative; default: all."},
+            "glob": {"type": "string", "description": "Only files whose name matches, e.g. *.py."},
+        },
+        "required": ["pattern"],
+    },
+}
+
+
+def tool_definitions() -> list[dict[str, object]]:
+    return [{"type": EDITOR_TYPE, "name": EDITOR_NAME}, SEARCH_TOOL]
+
+
+class Toolbox:
+    """Runs tool calls against one worktree; every path is checked before it is touched."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def run(self, call: ToolCall) -> ToolResult:
+        try:
+            if call.name == EDITOR_NAME:
+                output = self._edit(call.input)
+            elif call.name == SEARCH_NAME:
+                output = self._search(call.input)
+            else:
+                raise ToolError(f"unknown tool {call.name!r}")
+        except ToolError as exc:
+            return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
+        return ToolResult(call.id, _truncate(output))
+
+    # -- paths ---------------------------------------------------------------------------------------------
+
+    def resolve(self, raw: object, must_exist: bool = True) -> Path:
+        """Map a model-supplied path to a real path inside the worktree, or raise ToolError."""
+        if not isinstance(raw, str) or not raw.strip():
+            raise ToolError("`path` must be a non-empty string relative to the repository root")
+        rel = PurePosixPath(raw.strip())
+        if rel.is_absolute() or raw.startswith("~"):
+            raise ToolError(f"{raw}: use a path relative to the repository root, e.g. src/app.py")
+        if ".." in rel.parts:
+            raise ToolError(f"{raw}: `..` is not allowed; paths stay inside the repository")
+        target = (self.root / rel).resolve()
+        if target != self.root and self.root not in target.parents:
+            raise ToolError(f"{raw}: resolves outside the repository (symbolic link?)")
+        inside = target.relative_to(self.root).parts
+        if ".git" in inside:
+            raise ToolError(f"{raw}: the .git directory is off limits")
+        if inside and inside[-1].startswith(".env"):
+            raise ToolError(f"{raw}: environment files may hold credentials and are off limits")
+        if must_exist and not target.exists():
+            raise ToolError(f"{raw}: no such file or directory")
+        return target
+
+    def _display(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix() or "."
+
+    # -- text editor -------------------------------------------------------------------------------------
+
+    def _edit(self, args: dict[str, object]) -> str:
+        command = args.get("command")
+        if command == "view":
+            return self._view(args)
+        if command == "create":
+            return self._create(args)
+        if command == "str_replace":
+            return self._str_replace(args)
+        if command == "insert":
+            return self._insert(args)
+        raise ToolError(f"unsupported command {command!r}; use view, create, str_replace or insert")
+
+    def _view(self, args: dict[str, object]) -> str:
+        path = self.resolve(args.get("path"))
+        if path.is_dir():
+            return "\n".join(self._listing(path))
+        lines = self._read(path).split("\n")
+        start, end = 1, len(lines)
+        view_range = args.get("view_range")
+        if isinstance(view_range, list) and len(view_range) == 2:
+            start = max(1, int(view_range[0]))
+            end = len(lines) if int(view_range[1]) == -1 else min(len(lines), int(view_range[1]))
+            if start > end:
+                raise ToolError(f"view_range {view_range} is empty; the file has {len(lines)} lines")
+        return "\n".join(f"{number:6}\t{lines[number - 1]}" for number in range(start, end + 1))
+
+    def _listing(self, directory: Path) -> Iterator[str]:
+        count = 0
+        for path in sorted(directory.rglob("*")):
+            rel = path.relative_to(directory)
+            if len(rel.parts) > 2 or ".git" in rel.parts or any(p.startswith(".") for p in rel.parts):
+                continue
+            count += 1
+            if count > MAX_LISTING:
+                yield f"... (more than {MAX_LISTING} entries; view a subdirectory)"
+                return
+            yield self._display(path) + ("/" if path.is_dir() else "")
+
+    def _create(self, args: dict[str, object]) -> str:
+        text = args.get("file_text")
+        if not isinstance(text, str):
+            raise ToolError("create needs `file_text`")
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise ToolError(f"file_text is larger than {MAX_FILE_BYTES} bytes")
+        path = self.resolve(args.get("path"), must_exist=False)
+        if path.is_dir():
+            raise ToolError(f"{self._display(path)} is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return f"File created: {self._display(path)}"
+
+    def _str_replace(self, args: dict[str, object]) -> str:
+        path = self.resolve(args.get("path"))
+        old, new = args.get("old_str"), args.get("new_str", "")
+        if not isinstance(old, str) or not old or not isinstance(new, str):
+            raise ToolError("str_replace needs a non-empty `old_str` and a string `new_str`")
+        text = self._read(path)
+        count = text.count(old)
+        if count == 0:
+            raise ToolError(f"old_str was not found in {self._display(path)}; view the file and copy it exactly")
+        if count > 1:
+            raise ToolError(f"old_str occurs {count} times in {self._display(path)}; include more context")
+        self._write(path, text.replace(old, new, 1))
+        return f"Edited {self._display(path)}"
+
+    def _insert(self, args: dict[str, object]) -> str:
+        path = self.resolve(args.get("path"))
+        # Models vary between `insert_text` and `new_str` for this command.
+        new = args.get("insert_text", args.get("new_str"))
+        line = args.get("insert_line")
+        if not isinstance(new, str) or not isinstance(line, int):
+            raise ToolError("insert needs an integer `insert_line` and `insert_text`")
+        lines = self._read(path).split("\n")
+        if not 0 <= line <= len(lines):
+            raise ToolError(f"insert_line {line} is outside 0..{len(lines)}")
+        lines[line:line] = new.split("\n")
+        self._write(path, "\n".join(lines))
+        return f"Inserted {new.count(chr(10)) + 1} line(s) after line {line} of {self._display(path)}"
+
+    def _read(self, path: Path) -> str:
+        if not path.is_file():
+            raise ToolError(f"{self._display(path)} is not a regular file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ToolError(f"{self._display(path)} is larger than {MAX_FILE_BYTES} bytes; use view_range or search")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ToolError(f"{self._display(path)} is not UTF-8 text") from exc
+
+    def _write(self, path: Path, text: str) -> None:
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise ToolError(f"the result would be larger than {MAX_FILE_BYTES} bytes")
+        path.write_text(text, encoding="utf-8")
+
+    # -- search ------------------------------------------------------------------------------------------
+
+    def _search(self, args: dict[str, object]) -> str:
+        pattern = args.get("pattern")
+        if not isinstance(pattern, str) or not pattern:
+            raise ToolError("search needs a `pattern`")
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise ToolError(f"invalid regular expression: {exc}") from exc
+        base = self.resolve(args.get("path") or ".")
+        glob = args.get("glob") if isinstance(args.get("glob"), str) else None
+        hits: list[str] = []
+        for path in self._files(base):
+            if glob and not fnmatch.fnmatch(path.name, str(glob)):
+                continue
+            hits.extend(self._matches(path, regex))
+            if len(hits) >= MAX_SEARCH_HITS:
+                hits = hits[:MAX_SEARCH_HITS] + [f"... stopped at {MAX_SEARCH_HITS} matches; narrow the search"]
+                break
+        return "\n".join(hits) or "No matches."
+
+    def _files(self, base: Path) -> Iterator[Path]:
+        if base.is_file():
+            yield base
+            return
+        for directory, subdirs, files in os.walk(base):
+            subdirs[:] = sorted(d for d in subdirs if d != ".git" and not os.path.islink(os.path.join(directory, d)))
+            for name in sorted(files):
+                path = Path(directory, name)
+                if not name.startswith(".env") and path.is_file() and not path.is_symlink():
+                    yield path
+
+    def _matches(self, path: Path, regex: re.Pattern[str]) -> Iterator[str]:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            return
+        for number, line in enumerate(text.split("\n"), start=1):
+            if regex.search(line):
+                yield f"{self._display(path)}:{number}: {line[:300]}"
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    return text[:MAX_RESULT_CHARS] + f"\n... [truncated {len(text) - MAX_RESULT_CHARS} characters]"

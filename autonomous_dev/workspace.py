@@ -1,0 +1,153 @@
+"""GitPython: one mirror per repository, a worktree per task, commit and push; the only module importing `git`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import stat
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from .errors import WorkspaceError
+from .models import Change
+from .redact import Redactor
+
+log = logging.getLogger(__name__)
+
+BRANCH_PREFIX = "auto/"
+ASKPASS_SCRIPT = """#!/bin/sh
+# Answers git's credential prompts from the environment of the git process; nothing is stored on disk.
+case "$1" in
+  Username*) printf '%s\\n' "${AUTONOMOUS_DEV_GIT_USER:-x-access-token}" ;;
+  *) printf '%s\\n' "$AUTONOMOUS_DEV_GIT_PASSWORD" ;;
+esac
+"""
+
+
+@dataclass(frozen=True)
+class GitIdentity:
+    name: str
+    email: str
+
+
+class GitWorkspaces:
+    """Implements ports.Workspaces: a bare mirror under work_dir, worktrees beside it."""
+
+    def __init__(
+        self, work_dir: Path, full_name: str, clone_url: str, token: str, identity: GitIdentity, redactor: Redactor,
+    ) -> None:
+        self.identity = identity
+        self.redactor = redactor
+        self.mirror_path = work_dir / "mirrors" / f"{full_name}.git"
+        self.worktree_root = work_dir / "worktrees" / full_name
+        self._clone_url = clone_url
+        self._lock = threading.Lock()
+        self._env = {
+            "GIT_ASKPASS": str(_askpass_script(work_dir)),
+            "AUTONOMOUS_DEV_GIT_PASSWORD": token,
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+
+    def sync(self) -> None:
+        """Create the mirror on first use and fetch every branch into refs/remotes/origin/*."""
+        with self._lock:
+            mirror = self._mirror()
+            self._git(mirror.git, "fetch", "--prune", "--quiet", "origin")
+            self._git(mirror.git, "worktree", "prune")
+
+    def open(self, branch: str, base: str) -> GitWorkspace:
+        if not branch.startswith(BRANCH_PREFIX):
+            raise WorkspaceError(f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours")
+        path = self.worktree_root / re.sub(r"[^A-Za-z0-9._-]+", "-", branch)
+        with self._lock:
+            mirror = self._mirror()
+            if path.exists():
+                self._remove_worktree(mirror, path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._git(mirror.git, "worktree", "add", "--quiet", "-B", branch, str(path), f"refs/remotes/origin/{base}")
+        return GitWorkspace(self, git.Repo(path), branch, base)
+
+    def close(self, workspace: GitWorkspace) -> None:
+        with self._lock:
+            mirror = self._mirror()
+            self._remove_worktree(mirror, workspace.path)
+            self._git(mirror.git, "branch", "-D", workspace.branch, check=False)
+
+    def _mirror(self) -> git.Repo:
+        if (self.mirror_path / "HEAD").exists():
+            return git.Repo(self.mirror_path)
+        self.mirror_path.mkdir(parents=True, exist_ok=True)
+        mirror = git.Repo.init(self.mirror_path, bare=True)
+        with mirror.config_writer() as config:
+            config.set_value('remote "origin"', "url", self._clone_url)
+            config.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
+            # An empty helper resets the list, so no system credential helper stores or offers our token.
+            config.set_value("credential", "helper", "")
+        return mirror
+
+    def _remove_worktree(self, mirror: git.Repo, path: Path) -> None:
+        self._git(mirror.git, "worktree", "remove", "--force", str(path), check=False)
+        if path.exists():
+            shutil.rmtree(path)
+        self._git(mirror.git, "worktree", "prune")
+
+    def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
+        try:
+            return str(runner.execute(["git", *args], env=self._env))
+        except git.GitCommandError as exc:
+            if not check:
+                return ""
+            detail = self.redactor.redact(str(exc.stderr or exc).strip())
+            raise WorkspaceError(f"git {args[0]} failed: {detail}", "see docs/troubleshooting.md") from None
+
+
+class GitWorkspace:
+    """Implements ports.Workspace: one worktree on the task's own branch."""
+
+    def __init__(self, owner: GitWorkspaces, repo: git.Repo, branch: str, base: str) -> None:
+        self._owner = owner
+        self._repo = repo
+        self.branch = branch
+        self.base = base
+
+    @property
+    def path(self) -> Path:
+        return Path(str(self._repo.working_tree_dir))
+
+    def has_changes(self) -> bool:
+        return bool(self._owner._git(self._repo.git, "status", "--porcelain", "--untracked-files=all").strip())
+
+    def commit(self, message: str) -> Change:
+        run = self._owner._git
+        identity = self._owner.identity
+        run(self._repo.git, "add", "--all")
+        run(
+            self._repo.git, "-c", f"user.name={identity.name}", "-c", f"user.email={identity.email}",
+            "commit", "--quiet", "--no-verify", "-m", message,
+        )
+        files = run(self._repo.git, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
+        diff = run(self._repo.git, "diff", "HEAD~1", "HEAD")
+        return Change(diff=diff, files=tuple(files))
+
+    def push(self) -> None:
+        if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
+            raise WorkspaceError(f"refusing to push {self.branch!r}")
+        ref = f"refs/heads/{self.branch}"
+        self._owner._git(self._repo.git, "push", "--quiet", f"--force-with-lease={ref}", "origin", f"HEAD:{ref}")
+
+    def close(self) -> None:
+        self._owner.close(self)
+
+
+def _askpass_script(work_dir: Path) -> Path:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / "git-askpass.sh"
+    if not path.exists() or path.read_text() != ASKPASS_SCRIPT:
+        path.write_text(ASKPASS_SCRIPT)
+        os.chmod(path, stat.S_IRWXU)
+    return path

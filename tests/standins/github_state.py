@@ -1,0 +1,320 @@
+"""In-memory state and git helpers behind the local GitHub stand-in.
+
+Holds tokens, repositories, issues / pull requests, comments, labels and events for
+:class:`tests.standins.github_server.FakeGitHub`. Branch data is never cached: it is read
+from the real bare repositories with ``git`` whenever it is needed, so a branch pushed over
+smart HTTP is visible immediately.
+
+All mutating helpers expect the caller to hold :attr:`State.lock`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RATE_LIMIT = 5000
+PERMISSION_LEVELS: tuple[str, ...] = ("none", "read", "triage", "write", "maintain", "admin")
+# Permission assumed for a token user that is neither the repo owner nor given one via set_permission.
+DEFAULT_PERMISSION = "write"
+AUTO_LABEL_COLOR = "ededed"
+
+
+def now_iso() -> str:
+    """Current UTC time in GitHub's timestamp format."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class GitError(RuntimeError):
+    """A git command run by the stand-in failed."""
+
+
+def git_env() -> dict[str, str]:
+    """Environment for git commands run by the server: no inherited GIT_* variables, no user config."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def run_git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``git args`` and return the completed process; raise :class:`GitError` when ``check`` fails."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+def read_branches(bare: Path) -> dict[str, str]:
+    """Map branch name -> commit sha for every ``refs/heads/*`` ref of a bare repository."""
+    out = run_git("-C", str(bare), "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads").stdout
+    result: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition(" ")
+        result[ref.removeprefix("refs/heads/")] = sha
+    return result
+
+
+def branch_sha(bare: Path, branch: str) -> str | None:
+    """Commit sha of ``branch`` in ``bare`` or None when it does not exist."""
+    proc = run_git("-C", str(bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}",
+                   check=False)
+    sha = proc.stdout.strip()
+    return sha if proc.returncode == 0 and sha else None
+
+
+def commit_exists(bare: Path, sha: str) -> bool:
+    """Whether ``sha`` names a commit in ``bare``."""
+    return run_git("-C", str(bare), "cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
+
+
+def commits_between(bare: Path, base: str, head: str) -> int:
+    """Number of commits reachable from ``head`` but not from ``base``."""
+    out = run_git("-C", str(bare), "rev-list", "--count", f"{base}..{head}").stdout
+    return int(out.strip() or "0")
+
+
+def commit_info(bare: Path, sha: str) -> dict[str, str]:
+    """Author, committer, message, tree and parents of a commit."""
+    fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
+    out = run_git("-C", str(bare), "show", "-s", f"--format={fmt}", sha).stdout
+    keys = ("sha", "tree", "parents", "author_name", "author_email", "author_date",
+            "committer_name", "committer_email", "committer_date", "message")
+    return dict(zip(keys, out.split("\x00", len(keys) - 1), strict=False))
+
+
+@dataclass
+class Token:
+    """An access token known to the server."""
+
+    token: str
+    login: str
+    scopes: str | None
+    expires_at: str | None
+    fine_grained: bool
+    reset: int
+    remaining: int = RATE_LIMIT
+
+
+@dataclass
+class Label:
+    """A repository label."""
+
+    id: int
+    name: str
+    color: str
+    description: str | None = None
+    default: bool = False
+
+
+@dataclass
+class Event:
+    """An issue timeline event (labeled, unlabeled, closed, reopened)."""
+
+    id: int
+    event: str
+    actor: str
+    created_at: str
+    label_name: str | None = None
+    label_color: str | None = None
+
+
+@dataclass
+class Comment:
+    """An issue / pull request conversation comment."""
+
+    id: int
+    issue_number: int
+    body: str
+    user: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class PullInfo:
+    """Pull-request specific data of an :class:`Issue`."""
+
+    head: str
+    base: str
+    head_owner: str
+    head_sha: str
+    base_sha: str
+    draft: bool = False
+    merged: bool = False
+    merged_at: str | None = None
+    maintainer_can_modify: bool = True
+
+
+@dataclass
+class Issue:
+    """An issue or, when ``pull`` is set, a pull request (they share GitHub's number sequence)."""
+
+    id: int
+    number: int
+    title: str
+    body: str
+    user: str
+    created_at: str
+    updated_at: str
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: str | None = None
+    locked: bool = False
+    labels: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    pull: PullInfo | None = None
+
+
+@dataclass
+class Repo:
+    """A repository: metadata plus the path of its real bare git repository."""
+
+    id: int
+    owner: str
+    name: str
+    path: Path
+    default_branch: str
+    private: bool
+    created_at: str
+    labels: dict[str, Label] = field(default_factory=dict)  # keyed by lower-cased name
+    issues: dict[int, Issue] = field(default_factory=dict)
+    comments: dict[int, Comment] = field(default_factory=dict)
+    permissions: dict[str, str] = field(default_factory=dict)  # lower-cased login -> level
+    next_number: int = 1
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class State:
+    """Everything the fake GitHub knows, guarded by one re-entrant lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lock = threading.RLock()
+        self.api_url = ""
+        self.base_http = ""
+        self.tokens: dict[str, Token] = {}
+        self.repos: dict[tuple[str, str], Repo] = {}
+        self._ids = itertools.count(1001)
+        self._user_ids: dict[str, int] = {}
+
+    # -- identities -------------------------------------------------------------------------------
+    def next_id(self) -> int:
+        with self.lock:
+            return next(self._ids)
+
+    def user_id(self, login: str) -> int:
+        with self.lock:
+            return self._user_ids.setdefault(login.lower(), 501 + len(self._user_ids))
+
+    def find_repo(self, owner: str, name: str) -> Repo | None:
+        return self.repos.get((owner.lower(), name.lower()))
+
+    def repo(self, owner: str, name: str) -> Repo:
+        found = self.find_repo(owner, name)
+        if found is None:
+            raise KeyError(f"no repository {owner}/{name}")
+        return found
+
+    def issue(self, owner: str, name: str, number: int) -> tuple[Repo, Issue]:
+        repo = self.repo(owner, name)
+        if number not in repo.issues:
+            raise KeyError(f"no issue #{number} in {owner}/{name}")
+        return repo, repo.issues[number]
+
+    def permission(self, repo: Repo, login: str) -> str:
+        """Permission level of ``login`` on ``repo`` (owner -> admin, explicit, else DEFAULT_PERMISSION)."""
+        if login.lower() == repo.owner.lower():
+            return "admin"
+        return repo.permissions.get(login.lower(), DEFAULT_PERMISSION)
+
+    def has_permission(self, repo: Repo, login: str, needed: str) -> bool:
+        level = self.permission(repo, login)
+        return PERMISSION_LEVELS.index(level) >= PERMISSION_LEVELS.index(needed)
+
+    # -- labels -----------------------------------------------------------------------------------
+    def ensure_label(self, repo: Repo, name: str, color: str | None = None,
+                     description: str | None = None) -> Label:
+        """Return the repo label called ``name`` (case-insensitive), creating it like GitHub does."""
+        key = name.lower()
+        if key not in repo.labels:
+            repo.labels[key] = Label(self.next_id(), name, color or AUTO_LABEL_COLOR, description)
+        return repo.labels[key]
+
+    def add_labels(self, repo: Repo, issue: Issue, names: Iterable[str], actor: str) -> None:
+        """Add labels (auto-creating them), recording a ``labeled`` event for each new one."""
+        current = {name.lower() for name in issue.labels}
+        for name in names:
+            label = self.ensure_label(repo, name)
+            if label.name.lower() in current:
+                continue
+            current.add(label.name.lower())
+            issue.labels.append(label.name)
+            issue.events.append(Event(self.next_id(), "labeled", actor, now_iso(), label.name, label.color))
+        issue.updated_at = now_iso()
+
+    def remove_label(self, repo: Repo, issue: Issue, name: str, actor: str) -> bool:
+        """Remove a label from an issue; False when the issue does not carry it."""
+        for existing in issue.labels:
+            if existing.lower() == name.lower():
+                issue.labels.remove(existing)
+                label = repo.labels.get(existing.lower())
+                color = label.color if label else AUTO_LABEL_COLOR
+                issue.events.append(Event(self.next_id(), "unlabeled", actor, now_iso(), existing, color))
+                issue.updated_at = now_iso()
+                return True
+        return False
+
+    def set_labels(self, repo: Repo, issue: Issue, names: Iterable[str], actor: str) -> None:
+        wanted = list(names)
+        wanted_lower = {name.lower() for name in wanted}
+        for existing in list(issue.labels):
+            if existing.lower() not in wanted_lower:
+                self.remove_label(repo, issue, existing, actor)
+        self.add_labels(repo, issue, wanted, actor)
+
+    # -- issues, pulls, comments ------------------------------------------------------------------
+    def new_issue(self, repo: Repo, title: str, body: str, user: str, pull: PullInfo | None = None) -> Issue:
+        stamp = now_iso()
+        issue = Issue(self.next_id(), repo.next_number, title, body, user, stamp, stamp, pull=pull)
+        repo.issues[issue.number] = issue
+        repo.next_number += 1
+        return issue
+
+    def set_state(self, issue: Issue, state: str, actor: str, reason: str | None = None) -> None:
+        """Open or close an issue / pull request, recording a ``closed`` / ``reopened`` event."""
+        if state == issue.state:
+            return
+        stamp = now_iso()
+        issue.state = state
+        issue.updated_at = stamp
+        if state == "closed":
+            issue.closed_at = stamp
+            issue.state_reason = None if issue.pull else (reason or "completed")
+            issue.events.append(Event(self.next_id(), "closed", actor, stamp))
+        else:
+            issue.closed_at = None
+            issue.state_reason = None if issue.pull else "reopened"
+            issue.events.append(Event(self.next_id(), "reopened", actor, stamp))
+
+    def add_comment(self, repo: Repo, issue: Issue, body: str, user: str) -> Comment:
+        stamp = now_iso()
+        comment = Comment(self.next_id(), issue.number, body, user, stamp, stamp)
+        repo.comments[comment.id] = comment
+        issue.updated_at = stamp
+        return comment
+
+    def issue_comments(self, repo: Repo, number: int) -> list[Comment]:
+        return sorted((c for c in repo.comments.values() if c.issue_number == number), key=lambda c: c.id)
