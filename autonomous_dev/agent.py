@@ -1,4 +1,4 @@
-"""The tool loop: ask the model, run the tools it calls, feed the results back, until done or out of budget."""
+"""The tool loop: ask the model, run its tool calls, feed the results back, until done or out of budget."""
 
 from __future__ import annotations
 

@@ -37,8 +37,14 @@ class ClaudeClient:
     """Implements ports.Claude; every request body passes through the redactor first."""
 
     def __init__(
-        self, auth: ClaudeAuth, redactor: Redactor, model: str = "", base_url: str = "",
-        max_retries: int = 4, max_output_tokens: int = 8192, timeout_s: float = 600.0,
+        self,
+        auth: ClaudeAuth,
+        redactor: Redactor,
+        model: str = "",
+        base_url: str = "",
+        max_retries: int = 4,
+        max_output_tokens: int = 8192,
+        timeout_s: float = 600.0,
     ) -> None:
         if not (auth.api_key or auth.access_token):
             raise CredentialError("no Claude credential", "set ANTHROPIC_API_KEY (or CLAUDE_ACCESS_TOKEN)")
@@ -56,7 +62,10 @@ class ClaudeClient:
         self.redactor = redactor
 
     def complete(
-        self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]],
+        self,
+        system: str,
+        messages: list[dict[str, object]],
+        tools: list[dict[str, object]],
     ) -> ModelTurn:
         try:
             response = self._client.messages.create(
@@ -68,10 +77,13 @@ class ClaudeClient:
             )
         except anthropic.AuthenticationError as exc:
             raise CredentialError(
-                "Claude rejected the credential (401)", "check ANTHROPIC_API_KEY or CLAUDE_ACCESS_TOKEN",
+                "Claude rejected the credential (401)",
+                "check ANTHROPIC_API_KEY or CLAUDE_ACCESS_TOKEN",
             ) from exc
         except anthropic.APIStatusError as exc:
-            raise ClaudeError(f"Claude API error {exc.status_code}: {self.redactor.redact(exc.message)}") from exc
+            raise ClaudeError(
+                f"Claude API error {exc.status_code}: {self.redactor.redact(exc.message)}"
+            ) from exc
         except anthropic.APIConnectionError as exc:
             raise ClaudeError(f"cannot reach the Claude API: {exc}", "check ANTHROPIC_BASE_URL") from exc
         return _to_turn(response)

@@ -47,7 +47,9 @@ class AppContext:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="autonomous-dev")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON config file.")
-@click.option("--env-file", type=click.Path(path_type=Path), help="Read variables from this file, not ./.env.")
+@click.option(
+    "--env-file", type=click.Path(path_type=Path), help="Read variables from this file, not ./.env."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, env_file: Path | None, debug: bool) -> None:
@@ -75,9 +77,12 @@ def _flags(**values: Any) -> dict[str, dict[str, Any]]:
     """Command-line values, in settings shape; options that were not given are left out."""
     flags: dict[str, dict[str, Any]] = {}
     places = {
-        "label": ("discovery", "issue_label"), "base_branch": ("repo", "base_branch"),
-        "workers": ("execution", "parallel_workers"), "work_dir": ("execution", "work_dir"),
-        "log_level": ("logging", "level"), "log_format": ("logging", "format"),
+        "label": ("discovery", "issue_label"),
+        "base_branch": ("repo", "base_branch"),
+        "workers": ("execution", "parallel_workers"),
+        "work_dir": ("execution", "work_dir"),
+        "log_level": ("logging", "level"),
+        "log_format": ("logging", "format"),
     }
     repo = values.pop("repo", None)
     if repo:
@@ -94,9 +99,11 @@ def _flags(**values: Any) -> dict[str, dict[str, Any]]:
 
 @cli.command()
 @_run_options
-@click.option("--dry-run", is_flag=True, help="Work locally, push nothing, write nothing to GitHub; print diffs.")
+@click.option(
+    "--dry-run", is_flag=True, help="Work locally, push nothing, write nothing to GitHub; print diffs."
+)
 @click.pass_obj
-def run(app: AppContext, dry_run: bool, **options: Any) -> None:
+def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
     """Work through the eligible issues once, then exit."""
     settings = app.load(_flags(**options)).settings
     cycle = _build_cycle(app, settings, dry_run)
@@ -110,7 +117,7 @@ def run(app: AppContext, dry_run: bool, **options: Any) -> None:
 @_run_options
 @click.option("--verbose", is_flag=True, help="Log at DEBUG level.")
 @click.pass_obj
-def start(app: AppContext, verbose: bool, **options: Any) -> None:
+def start(app: AppContext, /, verbose: bool, **options: Any) -> None:
     """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM)."""
     from .daemon import serve
 
@@ -142,7 +149,9 @@ def config_command(app: AppContext, validate: bool, as_json: bool) -> None:
         app.console.print_json(json.dumps({"valid": True})) if as_json else app.console.print(f"✓ {message}")
         return
     if as_json:
-        app.console.print_json(json.dumps([dict(zip(("key", "env", "value", "source"), r, strict=True)) for r in rows]))
+        app.console.print_json(
+            json.dumps([dict(zip(("key", "env", "value", "source"), r, strict=True)) for r in rows])
+        )
         return
     table = Table("setting", "env", "value", "source", title="autonomous-dev settings")
     for row in rows:
@@ -177,37 +186,60 @@ def _build_cycle(app: AppContext, settings: Settings, dry_run: bool) -> Callable
     from .workspace import GitIdentity, GitWorkspaces
 
     if not settings.repo.owner or not settings.repo.name:
-        raise ConfigError("no repository configured", "set REPO_OWNER and REPO_NAME, or pass --repo owner/name")
+        raise ConfigError(
+            "no repository configured", "set REPO_OWNER and REPO_NAME, or pass --repo owner/name"
+        )
     secrets = settings.secrets
     if secrets.github_token is None:
         raise CredentialError("GITHUB_TOKEN is not set", "export GITHUB_TOKEN or add it to .env")
     if secrets.anthropic_api_key is None and secrets.claude_access_token is None:
-        raise CredentialError("ANTHROPIC_API_KEY is not set", "export ANTHROPIC_API_KEY (or CLAUDE_ACCESS_TOKEN)")
+        raise CredentialError(
+            "ANTHROPIC_API_KEY is not set", "export ANTHROPIC_API_KEY (or CLAUDE_ACCESS_TOKEN)"
+        )
     token = secrets.github_token.get_secret_value()
     redactor = app.redactor
     for secret in (secrets.github_token, secrets.anthropic_api_key, secrets.claude_access_token):
         if secret is not None:
             redactor.add_secret(secret.get_secret_value())
     logs.configure(redactor, settings.logging.level, settings.logging.format)
-    gh = GitHubOptions(settings.github.api_url, settings.github.seconds_between_requests,
-                       settings.github.seconds_between_writes)
+    gh = GitHubOptions(
+        settings.github.api_url,
+        settings.github.seconds_between_requests,
+        settings.github.seconds_between_writes,
+    )
     repo = GitHubRepoClient(connect(token, gh), settings.repo.full_name, redactor)
     workspaces = GitWorkspaces(
-        settings.execution.work_dir, repo.full_name, repo.clone_url, token,
-        GitIdentity(settings.git.author_name, settings.git.author_email), redactor,
+        settings.execution.work_dir,
+        repo.full_name,
+        repo.clone_url,
+        token,
+        GitIdentity(settings.git.author_name, settings.git.author_email),
+        redactor,
     )
     claude = ClaudeClient(
         ClaudeAuth(
             api_key=secrets.anthropic_api_key.get_secret_value() if secrets.anthropic_api_key else None,
-            access_token=secrets.claude_access_token.get_secret_value() if secrets.claude_access_token else None,
+            access_token=secrets.claude_access_token.get_secret_value()
+            if secrets.claude_access_token
+            else None,
         ),
-        redactor, model=settings.claude.model, base_url=settings.claude.base_url,
-        max_retries=settings.claude.max_retries, max_output_tokens=settings.claude.max_output_tokens,
+        redactor,
+        model=settings.claude.model,
+        base_url=settings.claude.base_url,
+        max_retries=settings.claude.max_retries,
+        max_output_tokens=settings.claude.max_output_tokens,
     )
-    budget = Budget(settings.execution.max_turns, settings.execution.max_tokens_per_task,
-                    settings.execution.timeout_minutes * 60)
-    options = PipelineOptions(settings.discovery.issue_label, settings.discovery.in_progress_label,
-                              settings.repo.base_branch or repo.default_branch, dry_run)
+    budget = Budget(
+        settings.execution.max_turns,
+        settings.execution.max_tokens_per_task,
+        settings.execution.timeout_minutes * 60,
+    )
+    options = PipelineOptions(
+        settings.discovery.issue_label,
+        settings.discovery.in_progress_label,
+        settings.repo.base_branch or repo.default_branch,
+        dry_run,
+    )
     pipeline = Pipeline(repo, workspaces, Agent(claude, SYSTEM_PROMPT, budget), options)
     workers = settings.execution.parallel_workers
     return lambda: run_cycle(pipeline, workspaces, workers)

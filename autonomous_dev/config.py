@@ -36,10 +36,13 @@ class Section(BaseModel):
 
 
 class RepoSettings(Section):
-    owner: str = Field("", description="Repository owner (user or organisation).", json_schema_extra=env("REPO_OWNER"))
+    owner: str = Field(
+        "", description="Repository owner (user or organisation).", json_schema_extra=env("REPO_OWNER")
+    )
     name: str = Field("", description="Repository name.", json_schema_extra=env("REPO_NAME"))
     base_branch: str = Field(
-        "", description="Branch PRs target; empty means the repository's default branch.",
+        "",
+        description="Branch PRs target; empty means the repository's default branch.",
         json_schema_extra=env("REPO_BASE_BRANCH"),
     )
 
@@ -50,31 +53,50 @@ class RepoSettings(Section):
 
 class DiscoverySettings(Section):
     issue_label: str = Field(
-        "autonomous-dev", min_length=1, description="Label that marks issues for the tool.",
+        "autonomous-dev",
+        min_length=1,
+        description="Label that marks issues for the tool.",
         json_schema_extra=env("ISSUE_LABEL"),
     )
     in_progress_label: str = Field(
-        "in-progress", min_length=1, description="Label set while the tool works on an issue.",
+        "in-progress",
+        min_length=1,
+        description="Label set while the tool works on an issue.",
         json_schema_extra=env("IN_PROGRESS_LABEL"),
     )
 
 
 class ExecutionSettings(Section):
     parallel_workers: int = Field(
-        2, ge=1, le=32, description="Issues worked on at the same time.", json_schema_extra=env("PARALLEL_WORKERS"),
+        2,
+        ge=1,
+        le=32,
+        description="Issues worked on at the same time.",
+        json_schema_extra=env("PARALLEL_WORKERS"),
     )
     timeout_minutes: int = Field(
-        30, ge=1, le=480, description="Time limit for one issue.", json_schema_extra=env("TIMEOUT_MINUTES"),
+        30,
+        ge=1,
+        le=480,
+        description="Time limit for one issue.",
+        json_schema_extra=env("TIMEOUT_MINUTES"),
     )
     work_dir: Path = Field(
-        Path("~/.autonomous-dev"), description="Where mirrors, worktrees and state live.",
+        Path("~/.autonomous-dev"),
+        description="Where mirrors, worktrees and state live.",
         json_schema_extra=env("WORK_DIR"),
     )
     max_turns: int = Field(
-        40, ge=1, le=500, description="Model turns allowed for one issue.", json_schema_extra=env("MAX_TURNS"),
+        40,
+        ge=1,
+        le=500,
+        description="Model turns allowed for one issue.",
+        json_schema_extra=env("MAX_TURNS"),
     )
     max_tokens_per_task: int = Field(
-        2_000_000, ge=1000, description="Tokens (input + output, cached included) allowed for one issue.",
+        2_000_000,
+        ge=1000,
+        description="Tokens (input + output, cached included) allowed for one issue.",
         json_schema_extra=env("MAX_TOKENS_PER_TASK"),
     )
 
@@ -98,17 +120,24 @@ class MergeSettings(Section):
 
 class DaemonSettings(Section):
     loop_interval_ms: int = Field(
-        60_000, ge=100, le=86_400_000, description="Pause between daemon cycles.",
+        60_000,
+        ge=100,
+        le=86_400_000,
+        description="Pause between daemon cycles.",
         json_schema_extra=env("LOOP_INTERVAL_MS"),
     )
 
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Log level.", json_schema_extra=env("LOG_LEVEL"),
+        "INFO",
+        description="Log level.",
+        json_schema_extra=env("LOG_LEVEL"),
     )
     format: Literal["text", "json"] = Field(
-        "text", description="`json` prints one JSON object per line.", json_schema_extra=env("LOG_FORMAT"),
+        "text",
+        description="`json` prints one JSON object per line.",
+        json_schema_extra=env("LOG_FORMAT"),
     )
 
     @field_validator("level", mode="before")
@@ -119,42 +148,64 @@ class LoggingSettings(Section):
 
 class GitHubSettings(Section):
     api_url: str = Field(
-        DEFAULT_GITHUB_API_URL, description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+        DEFAULT_GITHUB_API_URL,
+        description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
         json_schema_extra=env("GITHUB_API_URL"),
     )
     seconds_between_requests: float = Field(
-        0.25, ge=0, le=60, description="Pause between GitHub API requests (GitHub asks clients to pace them).",
+        0.25,
+        ge=0,
+        le=60,
+        description="Pause between GitHub API requests (GitHub asks clients to pace them).",
         json_schema_extra=env("GITHUB_SECONDS_BETWEEN_REQUESTS"),
     )
     seconds_between_writes: float = Field(
-        1.0, ge=0, le=60, description="Pause between GitHub writes (comments, labels, PRs).",
+        1.0,
+        ge=0,
+        le=60,
+        description="Pause between GitHub writes (comments, labels, PRs).",
         json_schema_extra=env("GITHUB_SECONDS_BETWEEN_WRITES"),
     )
 
 
 class ClaudeSettings(Section):
     model: str = Field(
-        "", description="Claude model id; empty means the newest Sonnet the installed anthropic SDK knows.",
+        "",
+        description="Claude model id; empty means the newest Sonnet the installed anthropic SDK knows.",
         json_schema_extra=env("CLAUDE_MODEL"),
     )
     base_url: str = Field(
-        "", description="Messages API base URL; empty means Anthropic's.", json_schema_extra=env("ANTHROPIC_BASE_URL"),
+        "",
+        description="Messages API base URL; empty means Anthropic's.",
+        json_schema_extra=env("ANTHROPIC_BASE_URL"),
     )
     max_retries: int = Field(
-        4, ge=0, le=10, description="SDK retries on 429/5xx.", json_schema_extra=env("CLAUDE_MAX_RETRIES"),
+        4,
+        ge=0,
+        le=10,
+        description="SDK retries on 429/5xx.",
+        json_schema_extra=env("CLAUDE_MAX_RETRIES"),
     )
     max_output_tokens: int = Field(
-        8192, ge=256, le=32_000, description="max_tokens of one model reply.",
+        8192,
+        ge=256,
+        le=32_000,
+        description="max_tokens of one model reply.",
         json_schema_extra=env("CLAUDE_MAX_OUTPUT_TOKENS"),
     )
 
 
 class GitSettings(Section):
     author_name: str = Field(
-        "autonomous-dev[bot]", min_length=1, description="Commit author name.", json_schema_extra=env("GIT_BOT_NAME"),
+        "autonomous-dev[bot]",
+        min_length=1,
+        description="Commit author name.",
+        json_schema_extra=env("GIT_BOT_NAME"),
     )
     author_email: str = Field(
-        "autonomous-dev@users.noreply.github.com", min_length=3, description="Commit author e-mail.",
+        "autonomous-dev@users.noreply.github.com",
+        min_length=3,
+        description="Commit author e-mail.",
         json_schema_extra=env("GIT_BOT_EMAIL"),
     )
 
@@ -162,12 +213,17 @@ class GitSettings(Section):
 class Secrets(Section):
     """Credentials: only ever from flags, the environment or .env files, never from the JSON file."""
 
-    github_token: SecretStr | None = Field(None, description="GitHub token.", json_schema_extra=env("GITHUB_TOKEN"))
+    github_token: SecretStr | None = Field(
+        None, description="GitHub token.", json_schema_extra=env("GITHUB_TOKEN")
+    )
     anthropic_api_key: SecretStr | None = Field(
-        None, description="Anthropic API key (sent as x-api-key).", json_schema_extra=env("ANTHROPIC_API_KEY"),
+        None,
+        description="Anthropic API key (sent as x-api-key).",
+        json_schema_extra=env("ANTHROPIC_API_KEY"),
     )
     claude_access_token: SecretStr | None = Field(
-        None, description="Claude OAuth access token (sent as a Bearer token).",
+        None,
+        description="Claude OAuth access token (sent as a Bearer token).",
         json_schema_extra=env("CLAUDE_ACCESS_TOKEN"),
     )
 
@@ -176,7 +232,10 @@ class Settings(BaseSettings):
     """Everything the tool can be told. Build it with `load_settings`, which layers the sources."""
 
     model_config = SettingsConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
     )
 
     repo: RepoSettings = Field(default_factory=RepoSettings)  # type: ignore[arg-type]
@@ -193,8 +252,11 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        *_other: PydanticBaseSettingsSource, **_named: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        *_other: PydanticBaseSettingsSource,
+        **_named: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # load_settings layers flags, env, .env and the JSON file itself (flat env names compatible with the
         # original tool, and provenance for `autonomous-dev config`), then hands the merged values in here.
@@ -267,7 +329,9 @@ def read_config_file(path: Path | None) -> Layer:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}", "fix the file or point --config elsewhere") from exc
+        raise ConfigError(
+            f"{path}: not valid JSON: {exc}", "fix the file or point --config elsewhere"
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a JSON object")
     _refuse_credentials(path, data)
@@ -338,7 +402,7 @@ def load_settings(
                 merged.setdefault(section, {})[key] = value
                 sources[f"{section}.{key}"] = source_name
     try:
-        settings = Settings(**merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe_problems(exc, merged)), "see docs/configuration.md") from None
     return LoadedSettings(settings, sources)
@@ -348,7 +412,7 @@ def _describe_problems(exc: ValidationError, merged: Layer) -> Iterator[str]:
     env_names = {(i.section, i.field): i.env_var for i in setting_infos()}
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
-        section, field = (loc + ["", ""])[:2]
+        section, field = [*loc, "", ""][:2]
         field = _snake(field)
         key = ".".join(to_camel(part) for part in loc)
         env_var = env_names.get((section, field))

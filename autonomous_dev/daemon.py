@@ -41,7 +41,10 @@ def _process_safely(pipeline: Pipeline, issue: Issue) -> Outcome:
 
 
 def serve(
-    cycle: Callable[[], list[Outcome]], once: bool, interval_s: float, stop: threading.Event,
+    cycle: Callable[[], list[Outcome]],
+    once: bool,
+    interval_s: float,
+    stop: threading.Event,
 ) -> list[Outcome]:
     """Run cycles until `stop` is set (or once); the wait between cycles ends as soon as a stop is asked."""
     outcomes: list[Outcome] = []

@@ -45,7 +45,9 @@ def _call(what: str, action: Callable[[], T]) -> T:
     try:
         return action()
     except github.BadCredentialsException as exc:
-        raise CredentialError("GitHub rejected the token (401)", "check GITHUB_TOKEN; it may have expired") from exc
+        raise CredentialError(
+            "GitHub rejected the token (401)", "check GITHUB_TOKEN; it may have expired"
+        ) from exc
     except GithubException as exc:
         message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
         raise GitHubError(f"GitHub {what} failed with {exc.status}: {message}") from exc
@@ -99,7 +101,9 @@ class GitHubRepoClient:
             self._repo.get_issue(number).remove_from_labels(label)
         except GithubException as exc:
             if exc.status != 404:  # the label was not there: nothing to do
-                raise GitHubError(f"GitHub removing label {label!r} from #{number} failed with {exc.status}") from exc
+                raise GitHubError(
+                    f"GitHub removing label {label!r} from #{number} failed with {exc.status}"
+                ) from exc
 
     def comments(self, number: int) -> list[Comment]:
         def fetch() -> list[Comment]:
@@ -121,17 +125,25 @@ class GitHubRepoClient:
             existing = self._open_pull_from(head) if exc.status == 422 else None
             if existing is None:
                 message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
-                raise GitHubError(f"GitHub opening a PR from {head} failed with {exc.status}: {message}") from exc
+                raise GitHubError(
+                    f"GitHub opening a PR from {head} failed with {exc.status}: {message}"
+                ) from exc
             log.info("a pull request from %s already exists: %s", head, existing.url)
             return existing
 
     def _open_pull_from(self, head: str) -> PullRequest | None:
         owner = self.full_name.split("/")[0]
-        pulls = _call("looking up a PR", lambda: list(self._repo.get_pulls(state="open", head=f"{owner}:{head}")))
+        pulls = _call(
+            "looking up a PR", lambda: list(self._repo.get_pulls(state="open", head=f"{owner}:{head}"))
+        )
         return _pull(pulls[0]) if pulls else None
 
 
 def _pull(pull: GhPull) -> PullRequest:
     return PullRequest(
-        number=pull.number, url=pull.html_url, head=pull.head.ref, base=pull.base.ref, draft=bool(pull.draft),
+        number=pull.number,
+        url=pull.html_url,
+        head=pull.head.ref,
+        base=pull.base.ref,
+        draft=bool(pull.draft),
     )

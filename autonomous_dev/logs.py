@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 from .redact import Redactor
 
+HANDLER_NAME = "autonomous-dev"
+CHATTY_LIBRARIES = ("httpx", "httpx2", "urllib3", "github", "git", "anthropic")
 AUDIT_FIELDS = ("event", "repo", "issue", "detector", "count", "destination", "source")
 
 
@@ -55,7 +57,10 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(
-    redactor: Redactor, level: str = "INFO", fmt: str = "text", stream: TextIO | None = None,
+    redactor: Redactor,
+    level: str = "INFO",
+    fmt: str = "text",
+    stream: TextIO | None = None,
 ) -> logging.Handler:
     """Install one handler on the root logger; all third-party loggers go through the same redactor."""
     stream = stream or sys.stderr
@@ -74,11 +79,14 @@ def configure(
     handler.addFilter(RedactingFilter(redactor))
     root = logging.getLogger()
     for old in list(root.handlers):
-        if getattr(old, "_autonomous_dev", False):
+        if old.get_name() == HANDLER_NAME:
             root.removeHandler(old)
-    handler._autonomous_dev = True  # type: ignore[attr-defined]
+    handler.set_name(HANDLER_NAME)
     root.addHandler(handler)
     root.setLevel(level)
+    # Client libraries log every request at INFO; keep that for --verbose / DEBUG.
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
     return handler
 
 

@@ -30,7 +30,11 @@ class Pipeline:
     """Finds eligible issues of one repository and takes each one to a pull request."""
 
     def __init__(
-        self, repo: GitHubRepo, workspaces: Workspaces, agent: Agent, options: PipelineOptions,
+        self,
+        repo: GitHubRepo,
+        workspaces: Workspaces,
+        agent: Agent,
+        options: PipelineOptions,
         on_phase: PhaseObserver | None = None,
     ) -> None:
         self.repo = repo
@@ -55,7 +59,10 @@ class Pipeline:
 
     def process(self, issue: Issue) -> Outcome:
         fingerprint = prompts.content_fingerprint(issue.title, issue.body)
-        if _has_marker(self.repo.comments(issue.number), prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint}")):
+        if _has_marker(
+            self.repo.comments(issue.number),
+            prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint}"),
+        ):
             self._log(issue, "skipped: already answered without changes; edit the issue to try again")
             return Outcome(issue.number, OutcomeKind.SKIPPED, "answered before without changes")
         self._claim(issue)
@@ -88,22 +95,30 @@ class Pipeline:
         self._phase(issue, "committing")
         change = workspace.commit(prompts.commit_message(issue.number, issue.title))
         if self.options.dry_run:
-            return Outcome(issue.number, OutcomeKind.DRY_RUN, "dry run: nothing pushed", usage=result.usage,
-                           diff=change.diff)
+            return Outcome(
+                issue.number,
+                OutcomeKind.DRY_RUN,
+                "dry run: nothing pushed",
+                usage=result.usage,
+                diff=change.diff,
+            )
         self._phase(issue, "pushing")
         workspace.push()
         self._phase(issue, "opening pull request")
         body = prompts.pr_body(issue.number, result.summary, list(change.files), result.usage.total_tokens)
         pull = self.repo.create_pull(
-            prompts.pr_title(issue.number, issue.title), body, issue.branch, self.options.base_branch,
+            prompts.pr_title(issue.number, issue.title),
+            body,
+            issue.branch,
+            self.options.base_branch,
         )
         self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
         self._log(issue, "opened %s", pull.url)
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
 
     def _comment_once(self, issue: Issue, body: str, kind: str) -> None:
-        """Post unless a comment with the same hidden marker is already there (a retried run, a retried POST)."""
-        wanted = body[body.index(prompts.MARKER_PREFIX):]
+        """Post unless a comment with the same hidden marker is there already (a rerun, a retried POST)."""
+        wanted = body[body.index(prompts.MARKER_PREFIX) :]
         if _has_marker(self.repo.comments(issue.number), wanted):
             self._log(issue, "the %s comment is already there", kind)
             return
@@ -122,8 +137,13 @@ class Pipeline:
         self.on_phase(issue, phase)
 
     def _log(self, issue: Issue, message: str, *args: object) -> None:
-        log.info(f"%s#%d: {message}", self.repo.full_name, issue.number, *args,
-                 extra={"repo": self.repo.full_name, "issue": issue.number})
+        log.info(
+            f"%s#%d: {message}",
+            self.repo.full_name,
+            issue.number,
+            *args,
+            extra={"repo": self.repo.full_name, "issue": issue.number},
+        )
 
 
 def _has_marker(comments: list[Comment], marker: str) -> bool:
@@ -134,6 +154,5 @@ def _issue_of_branch(branch: str) -> int | None:
     """`auto/12-fix-it` -> 12; None for branches that are not ours."""
     if not branch.startswith("auto/"):
         return None
-    number = branch[len("auto/"):].split("-", 1)[0]
+    number = branch[len("auto/") :].split("-", 1)[0]
     return int(number) if number.isdigit() else None
-

@@ -45,7 +45,10 @@ class Claude(Protocol):
     """One model reply per call."""
 
     def complete(
-        self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]],
+        self,
+        system: str,
+        messages: list[dict[str, object]],
+        tools: list[dict[str, object]],
     ) -> ModelTurn: ...
 
 

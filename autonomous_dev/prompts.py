@@ -43,7 +43,10 @@ MARKER_PREFIX = "<!-- autonomous-dev:"
 
 def issue_message(repo: str, number: int, title: str, body: str) -> str:
     return ISSUE_TEMPLATE.format(
-        repo=repo, number=number, title=_neutralise(title), body=_neutralise(body) or "(no description)",
+        repo=repo,
+        number=number,
+        title=_neutralise(title),
+        body=_neutralise(body) or "(no description)",
     )
 
 

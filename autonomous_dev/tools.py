@@ -146,7 +146,9 @@ class Toolbox:
         text = self._read(path)
         count = text.count(old)
         if count == 0:
-            raise ToolError(f"old_str was not found in {self._display(path)}; view the file and copy it exactly")
+            raise ToolError(
+                f"old_str was not found in {self._display(path)}; view the file and copy it exactly"
+            )
         if count > 1:
             raise ToolError(f"old_str occurs {count} times in {self._display(path)}; include more context")
         self._write(path, text.replace(old, new, 1))
@@ -170,7 +172,9 @@ class Toolbox:
         if not path.is_file():
             raise ToolError(f"{self._display(path)} is not a regular file")
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ToolError(f"{self._display(path)} is larger than {MAX_FILE_BYTES} bytes; use view_range or search")
+            raise ToolError(
+                f"{self._display(path)} is larger than {MAX_FILE_BYTES} bytes; use view_range or search"
+            )
         try:
             return path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
@@ -199,7 +203,10 @@ class Toolbox:
                 continue
             hits.extend(self._matches(path, regex))
             if len(hits) >= MAX_SEARCH_HITS:
-                hits = hits[:MAX_SEARCH_HITS] + [f"... stopped at {MAX_SEARCH_HITS} matches; narrow the search"]
+                hits = [
+                    *hits[:MAX_SEARCH_HITS],
+                    f"... stopped at {MAX_SEARCH_HITS} matches; narrow the search",
+                ]
                 break
         return "\n".join(hits) or "No matches."
 
@@ -208,7 +215,9 @@ class Toolbox:
             yield base
             return
         for directory, subdirs, files in os.walk(base):
-            subdirs[:] = sorted(d for d in subdirs if d != ".git" and not os.path.islink(os.path.join(directory, d)))
+            subdirs[:] = sorted(
+                d for d in subdirs if d != ".git" and not os.path.islink(os.path.join(directory, d))
+            )
             for name in sorted(files):
                 path = Path(directory, name)
                 if not name.startswith(".env") and path.is_file() and not path.is_symlink():

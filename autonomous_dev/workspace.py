@@ -1,4 +1,4 @@
-"""GitPython: one mirror per repository, a worktree per task, commit and push; the only module importing `git`."""
+"""GitPython: a mirror per repository, a worktree per task, commit and push; the only user of `git`."""
 
 from __future__ import annotations
 
@@ -39,7 +39,13 @@ class GitWorkspaces:
     """Implements ports.Workspaces: a bare mirror under work_dir, worktrees beside it."""
 
     def __init__(
-        self, work_dir: Path, full_name: str, clone_url: str, token: str, identity: GitIdentity, redactor: Redactor,
+        self,
+        work_dir: Path,
+        full_name: str,
+        clone_url: str,
+        token: str,
+        identity: GitIdentity,
+        redactor: Redactor,
     ) -> None:
         self.identity = identity
         self.redactor = redactor
@@ -62,14 +68,25 @@ class GitWorkspaces:
 
     def open(self, branch: str, base: str) -> GitWorkspace:
         if not branch.startswith(BRANCH_PREFIX):
-            raise WorkspaceError(f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours")
+            raise WorkspaceError(
+                f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours"
+            )
         path = self.worktree_root / re.sub(r"[^A-Za-z0-9._-]+", "-", branch)
         with self._lock:
             mirror = self._mirror()
             if path.exists():
                 self._remove_worktree(mirror, path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._git(mirror.git, "worktree", "add", "--quiet", "-B", branch, str(path), f"refs/remotes/origin/{base}")
+            self._git(
+                mirror.git,
+                "worktree",
+                "add",
+                "--quiet",
+                "-B",
+                branch,
+                str(path),
+                f"refs/remotes/origin/{base}",
+            )
         return GitWorkspace(self, git.Repo(path), branch, base)
 
     def close(self, workspace: GitWorkspace) -> None:
@@ -120,15 +137,25 @@ class GitWorkspace:
         return Path(str(self._repo.working_tree_dir))
 
     def has_changes(self) -> bool:
-        return bool(self._owner._git(self._repo.git, "status", "--porcelain", "--untracked-files=all").strip())
+        return bool(
+            self._owner._git(self._repo.git, "status", "--porcelain", "--untracked-files=all").strip()
+        )
 
     def commit(self, message: str) -> Change:
         run = self._owner._git
         identity = self._owner.identity
         run(self._repo.git, "add", "--all")
         run(
-            self._repo.git, "-c", f"user.name={identity.name}", "-c", f"user.email={identity.email}",
-            "commit", "--quiet", "--no-verify", "-m", message,
+            self._repo.git,
+            "-c",
+            f"user.name={identity.name}",
+            "-c",
+            f"user.email={identity.email}",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
         )
         files = run(self._repo.git, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
         diff = run(self._repo.git, "diff", "HEAD~1", "HEAD")
@@ -138,7 +165,9 @@ class GitWorkspace:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
             raise WorkspaceError(f"refusing to push {self.branch!r}")
         ref = f"refs/heads/{self.branch}"
-        self._owner._git(self._repo.git, "push", "--quiet", f"--force-with-lease={ref}", "origin", f"HEAD:{ref}")
+        self._owner._git(
+            self._repo.git, "push", "--quiet", f"--force-with-lease={ref}", "origin", f"HEAD:{ref}"
+        )
 
     def close(self) -> None:
         self._owner.close(self)

@@ -12,10 +12,12 @@ are estimates (characters / 4) and the prompt cache never expires; 408 / 409 / 4
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import secrets
+import socket
 import string
 import threading
 import time
@@ -174,43 +176,41 @@ def _validate_messages(messages: list[Any]) -> None:
     pending: set[str] = set()
     for i, msg in enumerate(messages):
         role, content, at = ("user", "assistant")[i % 2], msg.get("content"), f"messages.{i}"
-        _check(
-            msg.get("role") == role, f'{at}.role: expected "{role}"; roles must alternate, starting with user'
-        )
+        _check(msg.get("role") == role, f'{at}.role: expected "{role}" (roles alternate, "user" first)')
         blocks = _blocks(content)
-        well_formed = isinstance(content, str | list) and all(
-            isinstance(b, dict) and "type" in b for b in blocks
-        )
-        _check(well_formed, f"{at}.content: Input should be a string or a list of content blocks")
+        typed = all(isinstance(b, dict) and "type" in b for b in blocks)
+        _check(isinstance(content, str | list) and typed, f"{at}.content: expected a string or a block list")
         _check(blocks or i == len(messages) - 1, f"{at}: only the final assistant message may be empty")
         results = {str(b.get("tool_use_id")) for b in blocks if b["type"] == "tool_result"}
         missing, unexpected = ", ".join(sorted(pending - results)), ", ".join(sorted(results - pending))
-        _check(
-            not missing,
-            f"{at}: `tool_use` ids were found without `tool_result` blocks immediately after: "
-            f"{missing}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
-        )
-        _check(
-            not unexpected,
-            f"{at}: unexpected `tool_use_id` found in `tool_result` blocks: {unexpected}. "
-            "Each `tool_result` block must have a corresponding `tool_use` block in the previous message.",
-        )
+        no_result = f"{at}: `tool_use` ids were found without `tool_result` blocks immediately after"
+        _check(not missing, f"{no_result}: {missing}. Each `tool_use` block needs a matching `tool_result`.")
+        no_use = f"{at}: unexpected `tool_use_id` found in `tool_result` blocks: {unexpected}"
+        _check(not unexpected, f"{no_use}. Each `tool_result` block needs a `tool_use` block before it.")
         pending = {str(b.get("id")) for b in blocks if b["type"] == "tool_use"}
 
 
 def _display_name(model_id: str) -> str:
-    parts = model_id.split("-")
-    version = ".".join(p for p in parts if p.isdigit() and len(p) < 8)
-    return " ".join([p.capitalize() for p in parts if not p.isdigit()] + ([version] if version else []))
+    return model_id.replace("-", " ").title()
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeAnthropic
+    live: set[Any]  # open connections, so that stop() also ends idle keep-alive ones
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.live.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.live.discard(request)
+        super().shutdown_request(request)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     timeout = 60
 
     def do_GET(self) -> None:
@@ -221,11 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, extra, payload = cast(_Server, self.server).fake.handle(self.command, self.path, headers, raw)
         data = json.dumps(payload).encode()
         self.send_response(status)
-        for name, value in {
-            **extra,
-            "content-type": "application/json",
-            "content-length": str(len(data)),
-        }.items():
+        extra |= {"content-type": "application/json", "content-length": str(len(data))}
+        for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -237,7 +234,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeAnthropic:
-    """A scripted Anthropic API on 127.0.0.1; use it as a context manager or call `start` / `stop`."""
+    """A scripted Anthropic API on 127.0.0.1; use it as a context manager or call `start` / `stop`.
+
+    ``fault(request, seq)`` runs first for every request (``seq`` counts from 1, before authentication);
+    a ``(status, headers, json)`` it returns is sent instead of the normal answer.
+    """
 
     def __init__(
         self,
@@ -262,7 +263,7 @@ class FakeAnthropic:
     def start(self) -> FakeAnthropic:
         """Bind an ephemeral loopback port and serve from a daemon thread."""
         self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
+        self._server.fake, self._server.live = self, set()
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -272,6 +273,9 @@ class FakeAnthropic:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            for connection in list(self._server.live):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
@@ -366,14 +370,9 @@ class FakeAnthropic:
         usage: JSON = {**self._prompt_usage(body), "output_tokens": max(1, _tokens(len(json.dumps(content))))}
         usage.update(override.pop("usage", None) or {})
         stop_reason = "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
-        message: JSON = {
-            "id": _new_id("msg_"),
-            "type": "message",
-            "role": "assistant",
-            "model": body["model"],
-        }
-        message |= {"content": content, "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}
-        message |= override
+        message: JSON = {"id": _new_id("msg_"), "type": "message", "role": "assistant"}
+        message |= {"model": body["model"], "content": content, "stop_reason": stop_reason}
+        message |= {"stop_sequence": None, "usage": usage} | override
         with self._lock:
             for key in USAGE_KEYS:
                 self._usage[key] += int(usage.get(key) or 0)
@@ -432,15 +431,14 @@ class FakeAnthropic:
         max_tokens = body.get("max_tokens")
         _check(count_only or (type(max_tokens) is int and max_tokens >= 1), "max_tokens: must be >= 1")
         tools = body.get("tools") or []
-        _check(
-            isinstance(tools, list)
-            and all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools),
-            "tools: each tool must be an object with a name",
-        )
+        _check(isinstance(tools, list), "tools: Input should be a list")
+        named = all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools)
+        _check(named, "tools: each tool must be an object with a name")
         _check(len({t["name"] for t in tools}) == len(tools), "tools: Tool names must be unique.")
         _check(isinstance(body.get("system", ""), str | list), "system: Input should be a string or a list")
         messages = body.get("messages")
-        _check(isinstance(messages, list) and messages, "messages: Field required (at least one message)")
+        well_formed = isinstance(messages, list) and messages and all(isinstance(m, dict) for m in messages)
+        _check(well_formed, "messages: Field required (a list of at least one message object)")
         _validate_messages(cast(list[Any], messages))
         found = len(_prompt_pieces(body)[1])
         too_many = f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided."
@@ -472,16 +470,6 @@ class FakeAnthropic:
 
     def _model_info(self, model_id: str) -> JSON:
         released = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(days=14 * self.models.index(model_id))
-        info = {
-            "type": "model",
-            "id": model_id,
-            "display_name": _display_name(model_id),
-            "lifecycle": "active",
-        }
-        limits = {
-            "max_input_tokens": 200_000,
-            "max_tokens": 64_000,
-            "deprecated_at": None,
-            "retires_at": None,
-        }
-        return info | limits | {"created_at": released.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        info: JSON = {"type": "model", "id": model_id, "display_name": _display_name(model_id)}
+        info |= {"lifecycle": "active", "deprecated_at": None, "retires_at": None, "max_tokens": 64_000}
+        return info | {"created_at": released.strftime("%Y-%m-%dT%H:%M:%SZ"), "max_input_tokens": 200_000}

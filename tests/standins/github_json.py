@@ -73,8 +73,13 @@ class Render:
         def at_least(name: str) -> bool:
             return level >= PERMISSION_LEVELS.index(name)
 
-        return {"admin": at_least("admin"), "maintain": at_least("maintain"), "push": at_least("write"),
-                "triage": at_least("triage"), "pull": at_least("read")}
+        return {
+            "admin": at_least("admin"),
+            "maintain": at_least("maintain"),
+            "push": at_least("write"),
+            "triage": at_least("triage"),
+            "pull": at_least("read"),
+        }
 
     def repo(self, repo: Repo, login: str | None) -> JsonDict:
         url = self.repo_api(repo)
@@ -246,8 +251,13 @@ class Render:
         }
 
     def _pull_end(self, repo: Repo, owner: str, ref: str, sha: str) -> JsonDict:
-        return {"label": f"{owner}:{ref}", "ref": ref, "sha": sha, "user": self.user(owner),
-                "repo": self.repo(repo, None)}
+        return {
+            "label": f"{owner}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "user": self.user(owner),
+            "repo": self.repo(repo, None),
+        }
 
     def ref(self, repo: Repo, ref: str, sha: str) -> JsonDict:
         """A git reference; ``ref`` is the full name, e.g. ``refs/heads/main``."""
@@ -264,17 +274,30 @@ class Render:
             info = commit_info(repo.path, sha)
             commit["commit"] = {
                 "message": info.get("message", "").rstrip("\n"),
-                "tree": {"sha": info.get("tree", ""), "url": self.repo_api(repo, f"/git/trees/{info.get('tree')}")},
-                "author": {"name": info.get("author_name"), "email": info.get("author_email"),
-                           "date": info.get("author_date")},
-                "committer": {"name": info.get("committer_name"), "email": info.get("committer_email"),
-                              "date": info.get("committer_date")},
+                "tree": {
+                    "sha": info.get("tree", ""),
+                    "url": self.repo_api(repo, f"/git/trees/{info.get('tree', '')}"),
+                },
+                "author": {
+                    "name": info.get("author_name"),
+                    "email": info.get("author_email"),
+                    "date": info.get("author_date"),
+                },
+                "committer": {
+                    "name": info.get("committer_name"),
+                    "email": info.get("committer_email"),
+                    "date": info.get("committer_date"),
+                },
                 "url": self.repo_api(repo, f"/git/commits/{sha}"),
             }
-            commit["parents"] = [{"sha": p, "url": self.repo_api(repo, f"/commits/{p}")}
-                                 for p in info.get("parents", "").split()]
+            commit["parents"] = [
+                {"sha": p, "url": self.repo_api(repo, f"/commits/{p}")}
+                for p in info.get("parents", "").split()
+            ]
         doc: JsonDict = {"name": name, "commit": commit, "protected": False}
         if full:
-            doc["_links"] = {"self": self.repo_api(repo, f"/branches/{quote(name)}"),
-                             "html": self.web(f"/{repo.owner}/{repo.name}/tree/{quote(name)}")}
+            doc["_links"] = {
+                "self": self.repo_api(repo, f"/branches/{quote(name)}"),
+                "html": self.web(f"/{repo.owner}/{repo.name}/tree/{quote(name)}"),
+            }
         return doc

@@ -1,9 +1,9 @@
 """In-memory state and git helpers behind the local GitHub stand-in.
 
 Holds tokens, repositories, issues / pull requests, comments, labels and events for
-:class:`tests.standins.github_server.FakeGitHub`. Branch data is never cached: it is read
-from the real bare repositories with ``git`` whenever it is needed, so a branch pushed over
-smart HTTP is visible immediately.
+:class:`tests.standins.github_server.FakeGitHub`, plus :class:`RecordedRequest` and the fault-hook
+type. Branch data is never cached: it is read from the real bare repositories with ``git``
+whenever it is needed, so a branch pushed over smart HTTP is visible immediately.
 
 All mutating helpers expect the caller to hold :attr:`State.lock`.
 """
@@ -11,13 +11,16 @@ All mutating helpers expect the caller to hold :attr:`State.lock`.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 RATE_LIMIT = 5000
 PERMISSION_LEVELS: tuple[str, ...] = ("none", "read", "triage", "write", "maintain", "admin")
@@ -46,12 +49,16 @@ def git_env() -> dict[str, str]:
 
 def run_git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``git args`` and return the completed process; raise :class:`GitError` when ``check`` fails."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc
+
+
+def http_backend_command() -> list[str]:
+    """The ``git http-backend`` CGI program (found via ``git --exec-path``)."""
+    backend = Path(run_git("--exec-path").stdout.strip()) / "git-http-backend"
+    return [str(backend)] if backend.exists() else ["git", "http-backend"]
 
 
 def read_branches(bare: Path) -> dict[str, str]:
@@ -66,8 +73,9 @@ def read_branches(bare: Path) -> dict[str, str]:
 
 def branch_sha(bare: Path, branch: str) -> str | None:
     """Commit sha of ``branch`` in ``bare`` or None when it does not exist."""
-    proc = run_git("-C", str(bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}",
-                   check=False)
+    proc = run_git(
+        "-C", str(bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False
+    )
     sha = proc.stdout.strip()
     return sha if proc.returncode == 0 and sha else None
 
@@ -87,9 +95,47 @@ def commit_info(bare: Path, sha: str) -> dict[str, str]:
     """Author, committer, message, tree and parents of a commit."""
     fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
     out = run_git("-C", str(bare), "show", "-s", f"--format={fmt}", sha).stdout
-    keys = ("sha", "tree", "parents", "author_name", "author_email", "author_date",
-            "committer_name", "committer_email", "committer_date", "message")
+    keys = (
+        "sha",
+        "tree",
+        "parents",
+        "author_name",
+        "author_email",
+        "author_date",
+        "committer_name",
+        "committer_email",
+        "committer_date",
+        "message",
+    )
     return dict(zip(keys, out.split("\x00", len(keys) - 1), strict=False))
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server received it (chunked bodies de-chunked, gzip bodies left as sent)."""
+
+    method: str
+    path: str  # including the query string
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """Case-insensitive header lookup."""
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return default
+
+    @property
+    def route(self) -> str:
+        """The path without the query string."""
+        return urlsplit(self.path).path
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+FaultHook = Callable[[RecordedRequest, int], tuple[int, dict[str, str], Any] | None]
 
 
 @dataclass
@@ -245,8 +291,9 @@ class State:
         return PERMISSION_LEVELS.index(level) >= PERMISSION_LEVELS.index(needed)
 
     # -- labels -----------------------------------------------------------------------------------
-    def ensure_label(self, repo: Repo, name: str, color: str | None = None,
-                     description: str | None = None) -> Label:
+    def ensure_label(
+        self, repo: Repo, name: str, color: str | None = None, description: str | None = None
+    ) -> Label:
         """Return the repo label called ``name`` (case-insensitive), creating it like GitHub does."""
         key = name.lower()
         if key not in repo.labels:

@@ -1,0 +1,101 @@
+"""Shared fixtures: the GitHub and Anthropic stand-ins and a seeded repository with a bug."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.standins.anthropic_server import FakeAnthropic
+from tests.standins.github_server import FakeGitHub
+
+GITHUB_TOKEN = "ghp_" + "T0kenForTests" * 3  # real-format token: 4 + 39 characters
+ANTHROPIC_KEY = "sk-ant-api03-" + "KeyForTests_" * 4
+OWNER, NAME = "acme", "widgets"
+
+BUGGY_CALC = '''"""Tiny calculator."""
+
+
+def add(a: int, b: int) -> int:
+    return a - b
+'''
+CALC_TEST = """from calc import add
+
+
+def test_add() -> None:
+    assert add(2, 3) == 5
+"""
+
+
+def git(path: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=Seeder", "-c", "user.email=seed@example.invalid", *args],
+        cwd=path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+@pytest.fixture
+def source_repo(tmp_path: Path) -> Path:
+    """A local repository with a bug in calc.add and a test that shows it."""
+    path = tmp_path / "source"
+    path.mkdir()
+    (path / "calc.py").write_text(BUGGY_CALC)
+    (path / "test_calc.py").write_text(CALC_TEST)
+    (path / "README.md").write_text("# widgets\n")
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "--all")
+    git(path, "commit", "-qm", "Initial commit")
+    return path
+
+
+@pytest.fixture
+def github(tmp_path: Path, source_repo: Path) -> Iterator[FakeGitHub]:
+    with FakeGitHub(tmp_path / "github") as server:
+        server.add_token(GITHUB_TOKEN, login="octobot", scopes="repo")
+        server.create_repo(OWNER, NAME, source=source_repo)
+        yield server
+
+
+@pytest.fixture
+def claude() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(api_keys={ANTHROPIC_KEY}) as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Everything an end-to-end test needs to run the CLI against the stand-ins."""
+
+    github: FakeGitHub
+    claude: FakeAnthropic
+    work_dir: Path
+    cwd: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "GITHUB_TOKEN": GITHUB_TOKEN,
+            "GITHUB_API_URL": self.github.api_url,
+            "GITHUB_SECONDS_BETWEEN_REQUESTS": "0",
+            "GITHUB_SECONDS_BETWEEN_WRITES": "0",
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": self.claude.url,
+            "CLAUDE_MAX_RETRIES": "0",
+            "REPO_OWNER": OWNER,
+            "REPO_NAME": NAME,
+            "WORK_DIR": str(self.work_dir),
+            "LOG_LEVEL": "DEBUG",
+            **extra,
+        }
+
+
+@pytest.fixture
+def stage(tmp_path: Path, github: FakeGitHub, claude: FakeAnthropic) -> Stage:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    return Stage(github, claude, tmp_path / "work", cwd)

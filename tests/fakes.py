@@ -1,0 +1,150 @@
+"""In-memory fakes of the ports, for fast unit tests of the core."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autonomous_dev.models import Change, Comment, Issue, ModelTurn, PullRequest, ToolCall, Usage
+
+
+@dataclass
+class FakeRepo:
+    issues: list[Issue] = field(default_factory=list)
+    pulls: list[PullRequest] = field(default_factory=list)
+    labels: dict[int, set[str]] = field(default_factory=dict)
+    posted: dict[int, list[Comment]] = field(default_factory=dict)
+    label_log: list[tuple[str, int, str]] = field(default_factory=list)
+    full_name: str = "acme/widgets"
+    clone_url: str = "file:///nowhere"
+    default_branch: str = "main"
+
+    def labelled_issues(self, label: str) -> list[Issue]:
+        return [
+            Issue(i.number, i.title, i.body, tuple(sorted(self.labels.get(i.number, set()) | set(i.labels))))
+            for i in self.issues
+            if label in i.labels
+        ]
+
+    def open_pulls(self) -> list[PullRequest]:
+        return list(self.pulls)
+
+    def add_label(self, number: int, label: str) -> None:
+        self.labels.setdefault(number, set()).add(label)
+        self.label_log.append(("add", number, label))
+
+    def remove_label(self, number: int, label: str) -> None:
+        self.labels.setdefault(number, set()).discard(label)
+        self.label_log.append(("remove", number, label))
+
+    def comments(self, number: int) -> list[Comment]:
+        return list(self.posted.get(number, []))
+
+    def add_comment(self, number: int, body: str) -> Comment:
+        comment = Comment(len(self.posted.get(number, [])) + 1, body, "bot")
+        self.posted.setdefault(number, []).append(comment)
+        return comment
+
+    def create_pull(self, title: str, body: str, head: str, base: str) -> PullRequest:
+        pull = PullRequest(
+            100 + len(self.pulls), f"https://example.invalid/pull/{len(self.pulls)}", head, base
+        )
+        self.pulls.append(pull)
+        return pull
+
+
+class FakeWorkspace:
+    """A real directory with a real git repository, but no remote."""
+
+    def __init__(self, path: Path, branch: str) -> None:
+        self._path = path
+        self.branch = branch
+        self.pushed = False
+        self.closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def has_changes(self) -> bool:
+        return bool(_git(self._path, "status", "--porcelain"))
+
+    def commit(self, message: str) -> Change:
+        _git(self._path, "add", "--all")
+        _git(self._path, "commit", "-qm", message)
+        files = _git(self._path, "diff", "--name-only", "HEAD~1", "HEAD").split()
+        return Change(_git(self._path, "diff", "HEAD~1", "HEAD"), tuple(files))
+
+    def push(self) -> None:
+        self.pushed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeWorkspaces:
+    def __init__(self, template: Path, root: Path) -> None:
+        self.template = template
+        self.root = root
+        self.opened: list[FakeWorkspace] = []
+        self.synced = 0
+        self._lock = threading.Lock()
+
+    def sync(self) -> None:
+        self.synced += 1
+
+    def open(self, branch: str, base: str) -> FakeWorkspace:
+        path = self.root / f"wt-{uuid.uuid4().hex[:8]}"
+        shutil.copytree(self.template, path)
+        workspace = FakeWorkspace(path, branch)
+        with self._lock:
+            self.opened.append(workspace)
+        return workspace
+
+
+def make_template(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "add", "--all")
+    _git(path, "commit", "-qm", "initial")
+    return path
+
+
+def _git(path: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+@dataclass
+class ScriptedClaude:
+    """Plays tool calls turn by turn; a turn is a list of (tool name, input) pairs or a final text."""
+
+    turns: list[list[tuple[str, dict[str, object]]] | str]
+    requests: list[list[dict[str, object]]] = field(default_factory=list)
+
+    def complete(
+        self,
+        system: str,
+        messages: list[dict[str, object]],
+        tools: list[dict[str, object]],
+    ) -> ModelTurn:
+        self.requests.append(list(messages))
+        step = sum(1 for m in messages if m["role"] == "assistant")
+        turn = self.turns[min(step, len(self.turns) - 1)]
+        usage = Usage(input_tokens=100, output_tokens=20)
+        if isinstance(turn, str):
+            return ModelTurn(turn, (), "end_turn", usage, ({"type": "text", "text": turn},))
+        calls = tuple(ToolCall(f"toolu_{step}_{i}", name, args) for i, (name, args) in enumerate(turn))
+        raw = tuple({"type": "tool_use", "id": c.id, "name": c.name, "input": c.input} for c in calls)
+        return ModelTurn("", calls, "tool_use", usage, raw)
