@@ -19,7 +19,15 @@ from rich.table import Table
 from rich.text import Text
 
 from . import logs
-from .config import LoadedSettings, Settings, SourcePaths, default_config_path, load_settings, setting_infos
+from .config import (
+    LoadedSettings,
+    Settings,
+    SourcePaths,
+    default_config_path,
+    load_settings,
+    reference_markdown,
+    setting_infos,
+)
 from .errors import AutonomousDevError, ConfigError, CredentialError, ExitStatus
 from .models import Outcome, OutcomeKind
 from .redact import Redactor
@@ -156,6 +164,21 @@ def config_command(app: AppContext, validate: bool, as_json: bool) -> None:
     table = Table("setting", "env", "value", "source", title="autonomous-dev settings")
     for row in rows:
         table.add_row(*(Text(cell, overflow="fold") for cell in row))
+    app.console.print(table)
+
+
+@cli.command("help-config")
+@click.option("--markdown", is_flag=True, help="Print the reference as Markdown (docs/configuration.md).")
+@click.pass_obj
+def help_config(app: AppContext, markdown: bool) -> None:
+    """Describe every setting: JSON key, environment variable, default."""
+    if markdown:
+        click.echo(reference_markdown(), nl=False)
+        return
+    table = Table("JSON key", "env var", "default", "allowed", "description", title="autonomous-dev settings")
+    for info in setting_infos():
+        default = Text(str(info.default), overflow="fold")
+        table.add_row(info.json_key, info.env_var, default, info.allowed, Text(info.description))
     app.console.print(table)
 
 

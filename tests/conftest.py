@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import commit_all
 from tests.standins.anthropic_server import FakeAnthropic
 from tests.standins.github_server import FakeGitHub
 
@@ -30,16 +30,6 @@ def test_add() -> None:
 """
 
 
-def git(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=Seeder", "-c", "user.email=seed@example.invalid", *args],
-        cwd=path,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 @pytest.fixture
 def source_repo(tmp_path: Path) -> Path:
     """A local repository with a bug in calc.add and a test that shows it."""
@@ -48,10 +38,7 @@ def source_repo(tmp_path: Path) -> Path:
     (path / "calc.py").write_text(BUGGY_CALC)
     (path / "test_calc.py").write_text(CALC_TEST)
     (path / "README.md").write_text("# widgets\n")
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "--all")
-    git(path, "commit", "-qm", "Initial commit")
-    return path
+    return commit_all(path)
 
 
 @pytest.fixture

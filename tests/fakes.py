@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autonomous_dev.models import Change, Comment, Issue, ModelTurn, PullRequest, ToolCall, Usage
+from tests.helpers import commit_all, git
 
 
 @dataclass
@@ -71,13 +71,13 @@ class FakeWorkspace:
         return self._path
 
     def has_changes(self) -> bool:
-        return bool(_git(self._path, "status", "--porcelain"))
+        return bool(git(self._path, "status", "--porcelain"))
 
     def commit(self, message: str) -> Change:
-        _git(self._path, "add", "--all")
-        _git(self._path, "commit", "-qm", message)
-        files = _git(self._path, "diff", "--name-only", "HEAD~1", "HEAD").split()
-        return Change(_git(self._path, "diff", "HEAD~1", "HEAD"), tuple(files))
+        git(self._path, "add", "--all")
+        git(self._path, "commit", "-qm", message)
+        files = git(self._path, "diff", "--name-only", "HEAD~1", "HEAD").split()
+        return Change(git(self._path, "diff", "HEAD~1", "HEAD"), tuple(files))
 
     def push(self) -> None:
         self.pushed = True
@@ -110,20 +110,7 @@ def make_template(path: Path, files: dict[str, str]) -> Path:
     path.mkdir(parents=True)
     for name, text in files.items():
         (path / name).write_text(text)
-    _git(path, "init", "-q", "-b", "main")
-    _git(path, "add", "--all")
-    _git(path, "commit", "-qm", "initial")
-    return path
-
-
-def _git(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=path,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    return commit_all(path)
 
 
 @dataclass

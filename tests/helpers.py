@@ -35,3 +35,22 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def git(path: Path, *args: str) -> str:
+    """Run git in `path` as a test fixture author (not as the tool under test)."""
+    return subprocess.run(
+        ["git", "-c", "user.name=Seeder", "-c", "user.email=seed@example.invalid", *args],
+        cwd=path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def commit_all(path: Path) -> Path:
+    """Make `path` a repository on `main` with everything in it committed."""
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "--all")
+    git(path, "commit", "-qm", "Initial commit")
+    return path
