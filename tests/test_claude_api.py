@@ -1,0 +1,55 @@
+"""The anthropic adapter against the Messages API stand-in: auth headers, redaction, usage, errors."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from anthropic.types import model_param
+
+from autonomous_dev.claude_api import OAUTH_BETA, ClaudeAuth, ClaudeClient, default_model
+from autonomous_dev.errors import CredentialError
+from autonomous_dev.redact import Redactor
+from autonomous_dev.tools import tool_definitions
+from tests.conftest import ANTHROPIC_KEY
+from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
+
+
+def test_default_model_is_a_sonnet_the_sdk_knows() -> None:
+    known = [a for part in typing.get_args(model_param.ModelParam) for a in typing.get_args(part)]
+    assert default_model() in known
+    assert "sonnet" in default_model()
+
+
+def test_api_key_request_carries_tools_and_is_redacted(claude: FakeAnthropic) -> None:
+    claude.scripts[:] = [Script([[text_block("checking"), text_editor("view", path="a.py")]])]
+    secret = "hunter2-but-longer-secret"
+    client = ClaudeClient(ClaudeAuth(api_key=ANTHROPIC_KEY), Redactor([secret]), base_url=claude.url)
+    turn = client.complete(
+        "system", [{"role": "user", "content": f"the password is {secret}"}], tool_definitions()
+    )
+    assert turn.stop_reason == "tool_use"
+    assert turn.tool_calls[0].input == {"command": "view", "path": "a.py"}
+    assert turn.usage.input_tokens > 0 and turn.usage.output_tokens > 0
+    [request] = claude.message_requests()
+    assert secret not in str(request)
+    assert {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"} in request["tools"]
+    assert "anthropic-beta" not in claude.requests[-1].headers
+
+
+def test_oauth_access_token_is_sent_as_bearer_with_the_beta_header() -> None:
+    token = "sk-ant-oat01-" + "A" * 40
+    with FakeAnthropic(api_keys=(), bearer_tokens={token}, scripts=[Script([[text_block("hi")]])]) as server:
+        client = ClaudeClient(ClaudeAuth(access_token=token), Redactor([token]), base_url=server.url)
+        assert client.complete("s", [{"role": "user", "content": "hello"}], []).text == "hi"
+        headers = server.requests[-1].headers
+    assert headers["authorization"] == f"Bearer {token}"
+    assert OAUTH_BETA in headers["anthropic-beta"]
+
+
+def test_rejected_key_is_a_credential_error(claude: FakeAnthropic) -> None:
+    client = ClaudeClient(
+        ClaudeAuth(api_key="sk-ant-api03-wrong-key-000000"), Redactor(), base_url=claude.url
+    )
+    with pytest.raises(CredentialError, match="401"):
+        client.complete("s", [{"role": "user", "content": "x"}], [])
