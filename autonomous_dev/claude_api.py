@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+from anthropic.lib.credentials import AccessToken
 from anthropic.types import model_param
 
 from .errors import ClaudeError, CredentialError
 from .models import ModelTurn, ToolCall, Usage
+from .oauth import ClaudeTokenSource
 from .redact import Redactor
 
 OAUTH_BETA = "oauth-2025-04-20"
@@ -27,10 +31,24 @@ def default_model() -> str:
 
 @dataclass(frozen=True)
 class ClaudeAuth:
-    """Exactly one of the two: an API key (x-api-key) or an OAuth access token (Bearer)."""
+    """An API key (preferred) or an OAuth access token source (Bearer, refreshed as needed)."""
 
     api_key: str | None = None
-    access_token: str | None = None
+    tokens: ClaudeTokenSource | None = None
+
+
+class _TokenProvider:
+    """Adapts our token source to the SDK's credentials protocol.
+
+    expires_at=0 tells the SDK we keep the cache ourselves: it asks before every request, and after a
+    401 it asks again with force_refresh=True and retries once.
+    """
+
+    def __init__(self, source: ClaudeTokenSource) -> None:
+        self._source = source
+
+    def __call__(self, *, force_refresh: bool = False) -> AccessToken:
+        return AccessToken(self._source.token(force_refresh=force_refresh), expires_at=0)
 
 
 class ClaudeClient:
@@ -46,16 +64,18 @@ class ClaudeClient:
         max_output_tokens: int = 8192,
         timeout_s: float = 600.0,
     ) -> None:
-        if not (auth.api_key or auth.access_token):
+        if auth.api_key:
+            credential: dict[str, Any] = {"api_key": auth.api_key}
+        elif auth.tokens is not None:
+            credential = {"credentials": _TokenProvider(auth.tokens)}
+        else:
             raise CredentialError("no Claude credential", "set ANTHROPIC_API_KEY (or CLAUDE_ACCESS_TOKEN)")
-        headers = {} if auth.api_key else {"anthropic-beta": OAUTH_BETA}
         self._client = anthropic.Anthropic(
-            api_key=auth.api_key or None,
-            auth_token=None if auth.api_key else auth.access_token,
+            **credential,
             base_url=base_url or None,
             max_retries=max_retries,
             timeout=timeout_s,
-            default_headers=headers,
+            default_headers={} if auth.api_key else {"anthropic-beta": OAUTH_BETA},
         )
         self.model = model or default_model()
         self.max_output_tokens = max_output_tokens
@@ -67,7 +87,7 @@ class ClaudeClient:
         messages: list[dict[str, object]],
         tools: list[dict[str, object]],
     ) -> ModelTurn:
-        try:
+        with self._translated_errors():
             response = self._client.messages.create(
                 model=self.model,
                 max_tokens=self.max_output_tokens,
@@ -75,10 +95,25 @@ class ClaudeClient:
                 messages=typing.cast(Any, [self._redact_message(m) for m in messages]),
                 tools=typing.cast(Any, tools),
             )
+        return _to_turn(response)
+
+    def check_model(self) -> str:
+        """A cheap authenticated call: the configured model's display name (raises if unknown)."""
+        with self._translated_errors():
+            return str(self._client.models.retrieve(self.model).display_name)
+
+    @contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        """SDK exceptions become ours, with a hint and a redacted message."""
+        try:
+            yield
         except anthropic.AuthenticationError as exc:
             raise CredentialError(
-                "Claude rejected the credential (401)",
-                "check ANTHROPIC_API_KEY or CLAUDE_ACCESS_TOKEN",
+                "Claude rejected the credential (401)", "check ANTHROPIC_API_KEY or CLAUDE_ACCESS_TOKEN"
+            ) from exc
+        except anthropic.NotFoundError as exc:
+            raise ClaudeError(
+                f"the model {self.model!r} does not exist", "set CLAUDE_MODEL to a valid id"
             ) from exc
         except anthropic.APIStatusError as exc:
             raise ClaudeError(
@@ -86,7 +121,6 @@ class ClaudeClient:
             ) from exc
         except anthropic.APIConnectionError as exc:
             raise ClaudeError(f"cannot reach the Claude API: {exc}", "check ANTHROPIC_BASE_URL") from exc
-        return _to_turn(response)
 
     def _redact_message(self, message: dict[str, object]) -> dict[str, object]:
         return typing.cast(dict[str, object], _redact_value(message, self.redactor))

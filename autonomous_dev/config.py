@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -22,6 +22,7 @@ DEFAULT_CONFIG_FILE = "autonomous-dev.config.json"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 # A value shaped like a credential: such values belong in the environment, never in the JSON file.
+CREDENTIAL_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credentials?)$")
 TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
 
 
@@ -188,6 +189,16 @@ class ClaudeSettings(Section):
         description="SDK retries on 429/5xx.",
         json_schema_extra=env("CLAUDE_MAX_RETRIES"),
     )
+    oauth_token_url: str = Field(
+        "",
+        description="OAuth 2.0 token endpoint used to refresh CLAUDE_ACCESS_TOKEN (your own OAuth client).",
+        json_schema_extra=env("CLAUDE_OAUTH_TOKEN_URL"),
+    )
+    oauth_client_id: str = Field(
+        "",
+        description="Client id registered for this tool at that endpoint.",
+        json_schema_extra=env("CLAUDE_OAUTH_CLIENT_ID"),
+    )
     max_output_tokens: int = Field(
         8192,
         ge=256,
@@ -212,21 +223,11 @@ class GitSettings(Section):
     )
 
 
-class Secrets(Section):
-    """Credentials: only ever from flags, the environment or .env files, never from the JSON file."""
-
-    github_token: SecretStr | None = Field(
-        None, description="GitHub token.", json_schema_extra=env("GITHUB_TOKEN")
-    )
-    anthropic_api_key: SecretStr | None = Field(
-        None,
-        description="Anthropic API key (preferred).",
-        json_schema_extra=env("ANTHROPIC_API_KEY"),
-    )
-    claude_access_token: SecretStr | None = Field(
-        None,
-        description="Claude OAuth access token (sent as a Bearer token).",
-        json_schema_extra=env("CLAUDE_ACCESS_TOKEN"),
+class SecuritySettings(Section):
+    allow_workflow_changes: bool = Field(
+        False,
+        description="Let the tool change .github/workflows (a token then needs the `workflow` scope).",
+        json_schema_extra=env("ALLOW_WORKFLOW_CHANGES"),
     )
 
 
@@ -250,7 +251,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = Field(default_factory=GitHubSettings)  # type: ignore[arg-type]
     claude: ClaudeSettings = Field(default_factory=ClaudeSettings)  # type: ignore[arg-type]
     git: GitSettings = Field(default_factory=GitSettings)  # type: ignore[arg-type]
-    secrets: Secrets = Field(default_factory=Secrets)  # type: ignore[arg-type]
+    security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(
@@ -273,7 +274,6 @@ class SettingInfo:
     field: str
     json_key: str
     env_var: str
-    secret: bool
     description: str
     default: object
     allowed: str
@@ -292,7 +292,6 @@ def setting_infos() -> Iterator[SettingInfo]:
                 field=name,
                 json_key=f"{to_camel(section)}.{to_camel(name)}",
                 env_var=str(extra.get("env", "")),
-                secret=section == "secrets",
                 description=info.description or "",
                 default=info.default,
                 allowed=_allowed(info),
@@ -362,7 +361,11 @@ def read_config_file(path: Path | None) -> Layer:
 
 def _refuse_credentials(path: Path, data: dict[str, Any]) -> None:
     found = [key for key in data if key in ("credentials", "secrets", "auth")]
-    found += [f"{section}.{key}" for section, key, value in _leaves(data) if TOKEN_SHAPE.match(str(value))]
+    found += [
+        f"{section}.{key}"
+        for section, key, value in _leaves(data)
+        if TOKEN_SHAPE.match(str(value)) or CREDENTIAL_KEY.search(key)
+    ]
     if found:
         raise ConfigError(
             f"{path}: credentials are not read from the config file (found: {', '.join(found)})",
@@ -435,8 +438,7 @@ def _describe_problems(exc: ValidationError, merged: Layer) -> Iterator[str]:
         env_var = env_names.get((section, field))
         where = f"{key} (env {env_var})" if env_var else key
         value = merged.get(section, {}).get(field, error.get("input"))
-        shown = "***" if section == "secrets" else repr(value)
-        yield f"invalid setting {where} = {shown}: {error['msg']}"
+        yield f"invalid setting {where} = {value!r}: {error['msg']}"
 
 
 def reference_markdown() -> str:
@@ -448,14 +450,15 @@ def reference_markdown() -> str:
         "",
         "Sources, first wins: command-line flags, process environment, `.env` (or `--env-file`),",
         f"the JSON config file (`--config PATH`, else `./{DEFAULT_CONFIG_FILE}`), defaults.",
-        "Credentials (the `secrets` rows) are read from flags, the environment and `.env` files only;",
-        "a credential in the JSON file is refused.",
+        "Credentials are not settings: they come from the environment, `.env` files or the Postgres",
+        "`users` table (see [credentials](credentials.md)); a credential in the JSON file is refused.",
         "",
         "| JSON key | env var | default | allowed | description |",
         "| --- | --- | --- | --- | --- |",
     ]
     for info in setting_infos():
         default = "" if info.default in (None, "") else f"`{info.default}`"
-        json_key = "(not allowed in the file)" if info.secret else f"`{info.json_key}`"
-        lines.append(f"| {json_key} | `{info.env_var}` | {default} | {info.allowed} | {info.description} |")
+        lines.append(
+            f"| `{info.json_key}` | `{info.env_var}` | {default} | {info.allowed} | {info.description} |"
+        )
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 import github
@@ -13,7 +14,7 @@ from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
 
 from .errors import CredentialError, GitHubError
-from .models import Comment, Issue, PullRequest
+from .models import Comment, Issue, PullRequest, RepoAccess, TokenReport
 from .redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -147,3 +148,52 @@ def _pull(pull: GhPull) -> PullRequest:
         base=pull.base.ref,
         draft=bool(pull.draft),
     )
+
+
+def token_report(client: Github) -> TokenReport:
+    """`GET /user`, reading the scopes and expiry headers GitHub sends with it."""
+    headers, data = _call("checking the token", lambda: client.requester.requestJsonAndCheck("GET", "/user"))
+    lowered = {key.lower(): value for key, value in headers.items()}
+    raw_scopes = lowered.get("x-oauth-scopes")
+    scopes = None if raw_scopes is None else tuple(s.strip() for s in raw_scopes.split(",") if s.strip())
+    return TokenReport(
+        login=str(data.get("login", "")),
+        scopes=scopes,
+        expires_at=parse_token_expiry(lowered.get("github-authentication-token-expiration")),
+    )
+
+
+def parse_token_expiry(raw: str | None) -> datetime | None:
+    """GitHub sends `2026-12-01 10:00:00 UTC` or `2026-12-01 10:00:00 -0700`."""
+    if not raw:
+        return None
+    text = raw.strip().replace(" UTC", " +0000")
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        log.warning("cannot read the token expiry header %r", raw)
+        return None
+
+
+def repo_access(client: Github, full_name: str) -> RepoAccess:
+    """The repository as the token sees it; reads of issues and pulls probe fine-grained permissions."""
+    repo = _call(f"reading {full_name}", lambda: client.get_repo(full_name, lazy=False))
+    permissions = repo.permissions
+    return RepoAccess(
+        full_name=repo.full_name,
+        private=bool(repo.private),
+        push=bool(permissions and permissions.push),
+        admin=bool(permissions and permissions.admin),
+        can_read_issues=_readable(lambda: repo.get_issues(state="all").get_page(0)),
+        can_read_pulls=_readable(lambda: repo.get_pulls(state="all").get_page(0)),
+    )
+
+
+def _readable(action: Callable[[], object]) -> bool:
+    try:
+        action()
+    except GithubException as exc:
+        if exc.status in (403, 404):
+            return False
+        raise GitHubError(f"GitHub answered {exc.status} while probing access") from exc
+    return True

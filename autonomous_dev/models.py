@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 SLUG_MAX = 40
 
@@ -47,6 +48,40 @@ class Comment:
     id: int
     body: str
     author: str = ""
+
+
+@dataclass(frozen=True)
+class TokenReport:
+    """What GitHub says about the token: who it is, its classic scopes (None if fine-grained), expiry."""
+
+    login: str
+    scopes: tuple[str, ...] | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RepoAccess:
+    """What the token may do in the configured repository."""
+
+    full_name: str
+    private: bool
+    push: bool
+    admin: bool
+    can_read_issues: bool
+    can_read_pulls: bool
+
+
+@dataclass(frozen=True)
+class PostgresReport:
+    """What `config --validate` needs to know about the credential store."""
+
+    host: str
+    ssl: bool
+    ssl_warning: str | None
+    row_found: bool
+    superuser: bool
+    extra_privileges: tuple[str, ...]
+    can_update_claude_auth: bool
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from anthropic.types import model_param
 
 from autonomous_dev.claude_api import OAUTH_BETA, ClaudeAuth, ClaudeClient, default_model
 from autonomous_dev.errors import CredentialError
+from autonomous_dev.oauth import ClaudeTokens, ClaudeTokenSource, MemoryTokenStore
 from autonomous_dev.redact import Redactor
 from autonomous_dev.tools import tool_definitions
 from tests.conftest import ANTHROPIC_KEY
@@ -40,7 +41,8 @@ def test_api_key_request_carries_tools_and_is_redacted(claude: FakeAnthropic) ->
 def test_oauth_access_token_is_sent_as_bearer_with_the_beta_header() -> None:
     token = "sk-ant-oat01-" + "A" * 40
     with FakeAnthropic(api_keys=(), bearer_tokens={token}, scripts=[Script([[text_block("hi")]])]) as server:
-        client = ClaudeClient(ClaudeAuth(access_token=token), Redactor([token]), base_url=server.url)
+        source = ClaudeTokenSource(ClaudeTokens(token), endpoint=None, store=MemoryTokenStore())
+        client = ClaudeClient(ClaudeAuth(tokens=source), Redactor([token]), base_url=server.url)
         assert client.complete("s", [{"role": "user", "content": "hello"}], []).text == "hi"
         headers = server.requests[-1].headers
     assert headers["authorization"] == f"Bearer {token}"

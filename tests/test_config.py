@@ -114,7 +114,8 @@ def test_cli_config_shows_sources_and_masks_secrets(tmp_path: Path) -> None:
         "source": str(tmp_path / ".env"),
     }
     assert rows["repo.owner"]["source"] == "env"
-    assert rows["secrets.githubToken"]["value"] == f"ghp_… ({len(token)} chars)"
+    assert rows["credential GITHUB_TOKEN"]["value"] == f"ghp_… ({len(token)} chars)"
+    assert rows["credential GITHUB_TOKEN"]["source"] == "env"
     assert token[4:12] not in result.stdout + result.stderr
 
 
@@ -132,6 +133,7 @@ def test_missing_github_token_exits_4_naming_it(tmp_path: Path) -> None:
 
 
 def test_validate_offline_accepts_valid_settings(tmp_path: Path) -> None:
-    result = run_cli(["config", "--validate"], cwd=tmp_path, env={})
-    assert result.returncode == 0
+    env = {"GITHUB_TOKEN": "ghp_" + "x1" * 18, "ANTHROPIC_API_KEY": "sk-ant-api03-" + "y" * 30}
+    result = run_cli(["config", "--validate", "--offline"], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout

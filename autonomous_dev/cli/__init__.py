@@ -1,0 +1,6 @@
+"""The command-line interface: the only composition root, and the only user of click."""
+
+from . import init, run, settings
+from .app import cli, main
+
+__all__ = ["cli", "init", "main", "run", "settings"]

@@ -1,0 +1,96 @@
+"""The click group, the context every command shares, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from autonomous_dev.config import LoadedSettings, Settings, SourcePaths, default_config_path, load_settings
+from autonomous_dev.credentials import Credentials, env_file_for, load_credentials
+from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus
+from autonomous_dev.redact import Redactor
+
+
+@dataclass
+class AppContext:
+    """What every command shares; `main` creates it so errors can be redacted on the way out."""
+
+    redactor: Redactor = field(default_factory=Redactor)
+    config_path: Path | None = None
+    env_name: str | None = None
+    env_file: Path | None = None
+    console: Console = field(default_factory=Console)
+
+    @property
+    def selected_env_file(self) -> Path:
+        return env_file_for(Path.cwd(), os.environ, self.env_name, self.env_file)
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_path or default_config_path(Path.cwd())
+
+    def load(self, flags: dict[str, dict[str, Any]] | None = None) -> LoadedSettings:
+        if self.config_path and not self.config_path.is_file():
+            raise ConfigError(f"config file {self.config_path} does not exist", "check the --config path")
+        if self.env_file and not self.env_file.is_file():
+            raise ConfigError(f"env file {self.env_file} does not exist", "check the --env-file path")
+        paths = SourcePaths(config_file=self.config_file, env_file=self.selected_env_file)
+        return load_settings(flags=flags, paths=paths)
+
+    def credentials(self) -> Credentials:
+        """Load credentials and teach the redactor every secret before anything can print one."""
+        found = load_credentials(os.environ, self.selected_env_file)
+        for secret in found.secrets():
+            self.redactor.add_secret(secret)
+        return found
+
+    def settings(self, flags: dict[str, dict[str, Any]] | None = None) -> Settings:
+        return self.load(flags).settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="autonomous-dev")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON config file.")
+@click.option("--env", "env_name", help="Read .env.NAME instead of .env (AUTONOMOUS_DEV_ENV).")
+@click.option("--env-file", type=click.Path(path_type=Path), help="Read variables from this file.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: Path | None, env_name: str | None, env_file: Path | None, debug: bool
+) -> None:
+    """Turn labelled GitHub issues into tested pull requests with Claude."""
+    app = ctx.ensure_object(AppContext)
+    app.config_path, app.env_name, app.env_file = config_path, env_name, env_file
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the single place where exceptions become exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    app = AppContext()
+    try:
+        cli.main(args=args, prog_name="autonomous-dev", standalone_mode=False, obj=app)
+    except click.exceptions.Abort:
+        sys.exit(ExitStatus.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitStatus.USAGE)
+    except AutonomousDevError as exc:
+        if "--debug" in args:
+            raise
+        message = app.redactor.redact(_one_error(exc))
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
+        sys.exit(exc.exit_status)
+    except KeyboardInterrupt:
+        sys.exit(ExitStatus.INTERRUPTED)
+
+
+def _one_error(exc: AutonomousDevError) -> str:
+    text = escape(exc.message)
+    return f"{text}\n  hint: {escape(exc.hint)}" if exc.hint else text
