@@ -68,6 +68,7 @@ class ClaudeClient:
             credential: dict[str, Any] = {"api_key": auth.api_key}
         elif auth.tokens is not None:
             credential = {"credentials": _TokenProvider(auth.tokens)}
+            max_retries = max(max_retries, 1)  # the SDK's retry-after-401-with-a-fresh-token needs one retry
         else:
             raise CredentialError("no Claude credential", "set ANTHROPIC_API_KEY (or CLAUDE_ACCESS_TOKEN)")
         self._client = anthropic.Anthropic(

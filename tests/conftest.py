@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,3 +88,41 @@ def stage(tmp_path: Path, github: FakeGitHub, claude: FakeAnthropic) -> Stage:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     return Stage(github, claude, tmp_path / "work", cwd)
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    """A DSN whose search_path is a fresh schema holding the original tool's `users` table."""
+    import psycopg
+
+    dsn = os.environ.get("AUTONOMOUS_DEV_TEST_DATABASE_URL")
+    if not dsn:
+        if os.environ.get("CI"):
+            pytest.fail("AUTONOMOUS_DEV_TEST_DATABASE_URL is not set; CI must run the Postgres tests")
+        pytest.skip(
+            "Postgres tests need AUTONOMOUS_DEV_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1/test)"
+        )
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.users ({USERS_COLUMNS})")
+    separator = "&" if "?" in dsn else "?"
+    yield f"{dsn}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+USERS_COLUMNS = "id text PRIMARY KEY, email text UNIQUE, github_access_token text, claude_auth json"
+
+
+def insert_user(dsn: str, email: str, github_token: str | None, claude_auth: dict[str, object] | None) -> str:
+    import psycopg
+    from psycopg.types.json import Json
+
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, email, github_access_token, claude_auth) VALUES (%s, %s, %s, %s)",
+            (user_id, email, github_token, Json(claude_auth) if claude_auth is not None else None),
+        )
+    return user_id

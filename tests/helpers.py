@@ -24,6 +24,7 @@ def run_cli(
     cwd: Path,
     env: dict[str, str],
     timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m autonomous_dev ARGS` the way a user would, capturing everything it prints."""
     return subprocess.run(
@@ -32,6 +33,7 @@ def run_cli(
         env=clean_env(env),
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=timeout,
         check=False,
     )

@@ -9,7 +9,7 @@ from anthropic.types import model_param
 
 from autonomous_dev.claude_api import OAUTH_BETA, ClaudeAuth, ClaudeClient, default_model
 from autonomous_dev.errors import CredentialError
-from autonomous_dev.oauth import ClaudeTokens, ClaudeTokenSource, MemoryTokenStore
+from autonomous_dev.oauth import ClaudeTokens, ClaudeTokenSource, MemoryTokenStore, OAuthEndpoint
 from autonomous_dev.redact import Redactor
 from autonomous_dev.tools import tool_definitions
 from tests.conftest import ANTHROPIC_KEY
@@ -55,3 +55,26 @@ def test_rejected_key_is_a_credential_error(claude: FakeAnthropic) -> None:
     )
     with pytest.raises(CredentialError, match="401"):
         client.complete("s", [{"role": "user", "content": "x"}], [])
+
+
+def test_a_401_refreshes_the_oauth_token_once_and_retries() -> None:
+    from tests.standins.oauth_server import FakeTokenEndpoint
+
+    old = "sk-ant-oat01-revoked-" + "O" * 40
+    with FakeTokenEndpoint() as endpoint:
+        endpoint.valid_refresh_tokens.add("sk-ant-ort01-" + "R" * 40)
+        new = "sk-ant-oat01-refreshed0001-" + "Q" * 40  # what the endpoint issues first
+        with FakeAnthropic(
+            api_keys=(), bearer_tokens={new}, scripts=[Script([[text_block("hi")]])]
+        ) as server:
+            tokens = ClaudeTokens(old, "sk-ant-ort01-" + "R" * 40, expires_at=None)
+            source = ClaudeTokenSource(
+                tokens, OAuthEndpoint(endpoint.url, endpoint.client_id), MemoryTokenStore()
+            )
+            client = ClaudeClient(
+                ClaudeAuth(tokens=source), Redactor([old]), base_url=server.url, max_retries=0
+            )
+            assert client.complete("s", [{"role": "user", "content": "x"}], []).text == "hi"
+            sent = [r.headers["authorization"] for r in server.requests]
+    assert sent == [f"Bearer {old}", f"Bearer {new}"]
+    assert len(endpoint.requests) == 1
