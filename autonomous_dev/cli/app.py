@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from autonomous_dev import logs
 from autonomous_dev.config import LoadedSettings, Settings, SourcePaths, default_config_path, load_settings
 from autonomous_dev.credentials import Credentials, env_file_for, load_credentials
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus
@@ -68,6 +69,8 @@ def cli(
     """Turn labelled GitHub issues into tested pull requests with Claude."""
     app = ctx.ensure_object(AppContext)
     app.config_path, app.env_name, app.env_file = config_path, env_name, env_file
+    # Until a command configures logging from settings, warnings still go through the redactor.
+    logs.configure(app.redactor, "WARNING", "text")
 
 
 def main(argv: list[str] | None = None) -> None:
