@@ -20,6 +20,8 @@ class Budget:
     max_turns: int
     max_tokens: int
     max_seconds: float = float("inf")
+    max_cost_usd: float = float("inf")
+    cost_of: Callable[[Usage], float] = lambda usage: 0.0
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,7 @@ class Agent:
             messages.append({"role": "assistant", "content": list(turn.raw_content)})
             if not turn.tool_calls:
                 return AgentResult(turn.text, turn_number, usage)
-            if usage.total_tokens >= self.budget.max_tokens:
-                raise BudgetExceeded(
-                    f"token budget spent: {usage.total_tokens} of {self.budget.max_tokens} tokens",
-                    "raise execution.maxTokensPerTask or split the issue",
-                )
+            self._check_spend(usage)
             messages.append({"role": "user", "content": _tool_results(turn, toolbox)})
             if time.monotonic() > deadline:
                 raise BudgetExceeded(
@@ -69,6 +67,19 @@ class Agent:
             f"turn budget spent: the model was still working after {self.budget.max_turns} turns",
             "raise execution.maxTurns or split the issue",
         )
+
+    def _check_spend(self, usage: Usage) -> None:
+        if usage.total_tokens >= self.budget.max_tokens:
+            raise BudgetExceeded(
+                f"token budget spent: {usage.total_tokens} of {self.budget.max_tokens} tokens",
+                "raise execution.maxTokensPerTask or split the issue",
+            )
+        cost = self.budget.cost_of(usage)
+        if cost >= self.budget.max_cost_usd:
+            raise BudgetExceeded(
+                f"cost budget spent: ${cost:.4f} of ${self.budget.max_cost_usd:.2f}",
+                "raise execution.maxCostUsdPerTask or split the issue",
+            )
 
 
 def _tool_results(turn: ModelTurn, toolbox: Toolbox) -> list[dict[str, object]]:

@@ -46,9 +46,17 @@ class CredentialError(AutonomousDevError):
 
 
 class GitHubError(AutonomousDevError):
-    """The GitHub API refused or failed a request."""
+    """The GitHub API refused or failed a request; `status` is the HTTP status when there was one."""
 
     code = "AD300"
+
+    def __init__(self, message: str, hint: str = "", status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        return self.status is None or self.status >= 500 or self.status in (403, 429)
 
 
 class ClaudeError(AutonomousDevError):

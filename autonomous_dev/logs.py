@@ -90,6 +90,13 @@ def configure(
     return handler
 
 
-def audit(logger: logging.Logger, event: str, message: str, **fields: object) -> None:
+def audit(
+    logger: logging.Logger,
+    event: str,
+    message: str,
+    *args: object,
+    level: int = logging.INFO,
+    **fields: object,
+) -> None:
     """Log an audit event with a stable `event` field."""
-    logger.info(message, extra={"event": event, **fields})
+    logger.log(level, message, *args, extra={"event": event, **fields})

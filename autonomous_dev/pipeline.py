@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from . import prompts
 from .agent import Agent, AgentResult
+from .errors import GitHubError
 from .models import Comment, Issue, Outcome, OutcomeKind
 from .ports import GitHubRepo, Workspace, Workspaces
 from .tools import Toolbox
 
 log = logging.getLogger(__name__)
+COMMENT_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,23 @@ class Pipeline:
     def _comment_once(self, issue: Issue, body: str, kind: str) -> None:
         """Post unless a comment with the same hidden marker is there already (a rerun, a retried POST)."""
         wanted = body[body.index(prompts.MARKER_PREFIX) :]
-        if _has_marker(self.repo.comments(issue.number), wanted):
-            self._log(issue, "the %s comment is already there", kind)
-            return
-        self.repo.add_comment(issue.number, body)
+        for attempt in range(1, COMMENT_ATTEMPTS + 1):
+            if _has_marker(self.repo.comments(issue.number), wanted):
+                self._log(issue, "the %s comment is already there", kind)
+                return
+            try:
+                self.repo.add_comment(issue.number, body)
+                return
+            except GitHubError as exc:
+                # A failed POST may still have been applied: look again before posting again.
+                if not exc.transient or attempt == COMMENT_ATTEMPTS:
+                    raise
+                self._log(
+                    issue,
+                    "posting the %s comment failed (%s); checking before trying again",
+                    kind,
+                    exc.status,
+                )
 
     def _claim(self, issue: Issue) -> None:
         if not self.options.dry_run:

@@ -12,13 +12,12 @@ from autonomous_dev.models import Outcome
 from autonomous_dev.redact import Redactor
 
 if TYPE_CHECKING:
-    from github import Github
-
     from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
+    from autonomous_dev.github_api import GitHubSession
     from autonomous_dev.oauth import ClaudeTokens
 
 
-def github_client(settings: Settings, token: str) -> Github:
+def github_session(settings: Settings, token: str) -> GitHubSession:
     from autonomous_dev.github_api import GitHubOptions, connect
 
     options = GitHubOptions(
@@ -90,7 +89,7 @@ def build_cycle(
         )
     token = credentials.require_github()
     claude = claude_client(settings, credentials, redactor)
-    repo = GitHubRepoClient(github_client(settings, token), settings.repo.full_name, redactor)
+    repo = GitHubRepoClient(github_session(settings, token), settings.repo.full_name, redactor)
     workspaces = GitWorkspaces(
         settings.execution.work_dir,
         repo.full_name,

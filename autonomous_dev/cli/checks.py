@@ -10,7 +10,7 @@ from autonomous_dev.errors import AutonomousDevError
 from autonomous_dev.redact import Redactor
 from autonomous_dev.validate import Check, GitHubProbe, Status, claude_checks, github_checks, postgres_checks
 
-from .build import claude_client, github_client
+from .build import claude_client, github_session
 
 
 def live_checks(settings: Settings, credentials: Credentials, redactor: Redactor) -> list[Check]:
@@ -33,7 +33,7 @@ def live_checks(settings: Settings, credentials: Credentials, redactor: Redactor
 def _github(settings: Settings, token: str) -> list[Check]:
     from autonomous_dev.github_api import repo_access, token_report
 
-    client = github_client(settings, token)
+    client = github_session(settings, token)
     configured = settings.repo.owner and settings.repo.name
     probe = GitHubProbe(
         token=partial(token_report, client),
