@@ -31,7 +31,7 @@ class AgentResult:
     usage: Usage
 
 
-TurnObserver = Callable[[int, Usage], None]
+TurnObserver = Callable[[int, Usage], None]  # turn number, that turn's usage
 
 
 class Agent:
@@ -51,7 +51,7 @@ class Agent:
             turn = self.claude.complete(self.system, messages, tools)
             usage = usage + turn.usage
             if on_turn:
-                on_turn(turn_number, usage)
+                on_turn(turn_number, turn.usage)
             log.debug("turn %d: stop_reason=%s tools=%d", turn_number, turn.stop_reason, len(turn.tool_calls))
             messages.append({"role": "assistant", "content": list(turn.raw_content)})
             if not turn.tool_calls:

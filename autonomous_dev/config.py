@@ -23,6 +23,7 @@ DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 # A value shaped like a credential: such values belong in the environment, never in the JSON file.
 CREDENTIAL_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credentials?)$")
+URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
 
 
@@ -42,15 +43,41 @@ class RepoSettings(Section):
         "", description="Repository owner (user or organisation).", json_schema_extra=env("REPO_OWNER")
     )
     name: str = Field("", description="Repository name.", json_schema_extra=env("REPO_NAME"))
+    repos: list[str] = Field(
+        [],
+        description="More repositories (owner/name each; env: comma-separated); the JSON file may also "
+        "give them as a top-level `repos` list.",
+        json_schema_extra=env("REPOS"),
+    )
     base_branch: str = Field(
         "",
         description="Branch PRs target; empty means the repository's default branch.",
         json_schema_extra=env("REPO_BASE_BRANCH"),
     )
 
+    @field_validator("repos", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
+
+    @field_validator("repos")
+    @classmethod
+    def _owner_slash_name(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not re.fullmatch(r"[\w.-]+/[\w.-]+", name)]
+        if bad:
+            raise ValueError(f"not owner/name: {', '.join(bad)}")
+        return value
+
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def all_full_names(self) -> list[str]:
+        """The main repository (if set) and the others, each once, in order."""
+        names = [self.full_name] if self.owner and self.name else []
+        return list(dict.fromkeys([*names, *self.repos]))
 
 
 class DiscoverySettings(Section):
@@ -102,6 +129,45 @@ class ExecutionSettings(Section):
         description="Tokens (input + output, cached included) allowed for one issue.",
         json_schema_extra=env("MAX_TOKENS_PER_TASK"),
     )
+    max_cost_usd_per_task: float = Field(
+        5.0,
+        gt=0,
+        description="Estimated USD one issue may cost.",
+        json_schema_extra=env("MAX_COST_USD_PER_TASK"),
+    )
+    max_cost_usd_per_day: float = Field(
+        50.0,
+        gt=0,
+        description="Estimated USD per UTC day; when reached no new work is claimed until tomorrow.",
+        json_schema_extra=env("MAX_COST_USD_PER_DAY"),
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Attempts before an issue is labelled needs-human.",
+        json_schema_extra=env("MAX_ATTEMPTS"),
+    )
+    backoff_minutes: list[float] = Field(
+        [10, 60, 360],
+        min_length=1,
+        description="Wait before retrying after the 1st, 2nd, ... failure (the last repeats).",
+        json_schema_extra=env("BACKOFF_MINUTES"),
+    )
+    per_repo_workers: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="Most workers on one repository at once; 0 means no cap beyond parallelWorkers.",
+        json_schema_extra=env("PER_REPO_WORKERS"),
+    )
+
+    @field_validator("backoff_minutes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
 
     @field_validator("work_dir")
     @classmethod
@@ -128,6 +194,33 @@ class DaemonSettings(Section):
         le=86_400_000,
         description="Pause between daemon cycles.",
         json_schema_extra=env("LOOP_INTERVAL_MS"),
+    )
+    shutdown_grace_seconds: float = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="On the first SIGINT/SIGTERM, how long in-flight tasks may finish.",
+        json_schema_extra=env("SHUTDOWN_GRACE_SECONDS"),
+    )
+    lease_seconds: float = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="A claim expires this long after its last heartbeat; then another worker may take it.",
+        json_schema_extra=env("LEASE_SECONDS"),
+    )
+
+
+class StateSettings(Section):
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="Durable state store: embedded SQLite, or Postgres for several daemons.",
+        json_schema_extra=env("STATE_BACKEND"),
+    )
+    sqlite_path: Path | None = Field(
+        None,
+        description="SQLite file; default WORK_DIR/state.db.",
+        json_schema_extra=env("STATE_SQLITE_PATH"),
     )
 
 
@@ -252,6 +345,7 @@ class Settings(BaseSettings):
     claude: ClaudeSettings = Field(default_factory=ClaudeSettings)  # type: ignore[arg-type]
     git: GitSettings = Field(default_factory=GitSettings)  # type: ignore[arg-type]
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
+    state: StateSettings = Field(default_factory=StateSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(
@@ -352,10 +446,14 @@ def read_config_file(path: Path | None) -> Layer:
         raise ConfigError(f"{path}: the top level must be a JSON object")
     _refuse_credentials(path, data)
     layer: Layer = {}
+    if isinstance(data.get("repos"), list):
+        layer["repo"] = {"repos": data.pop("repos")}
     for section, values in data.items():
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: `{section}` must be an object of settings")
-        layer[_snake_section(section)] = {_snake(key): value for key, value in values.items()}
+        layer.setdefault(_snake_section(section), {}).update(
+            {_snake(key): value for key, value in values.items()}
+        )
     return layer
 
 
@@ -364,7 +462,7 @@ def _refuse_credentials(path: Path, data: dict[str, Any]) -> None:
     found += [
         f"{section}.{key}"
         for section, key, value in _leaves(data)
-        if TOKEN_SHAPE.match(str(value)) or CREDENTIAL_KEY.search(key)
+        if TOKEN_SHAPE.match(str(value)) or CREDENTIAL_KEY.search(key) or URL_PASSWORD.search(str(value))
     ]
     if found:
         raise ConfigError(

@@ -1,55 +1,349 @@
-"""The cycle runner: eligible issues on a worker pool, one catch-all per issue; `serve` repeats cycles."""
+"""The cycle over every repository with leased claims in the state store, and `serve`, which repeats it."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from . import prompts
 from .errors import AutonomousDevError, CredentialError
-from .models import Issue, Outcome, OutcomeKind
+from .models import Issue, Outcome, OutcomeKind, Usage
 from .pipeline import Pipeline
 from .ports import Workspaces
+from .store_sql import ClaimLost, TaskRecord, TaskState, UsageDelta
+
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
-
-def run_cycle(pipeline: Pipeline, workspaces: Workspaces, workers: int) -> list[Outcome]:
-    """One cycle: find eligible issues, bring the mirror up to date, work on them in parallel."""
-    issues = pipeline.eligible()
-    if not issues:
-        log.info("%s: no eligible issues", pipeline.repo.full_name)
-        return []
-    workspaces.sync()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker") as pool:
-        return list(pool.map(lambda issue: _process_safely(pipeline, issue), issues))
+DONE_STATES = {
+    OutcomeKind.PR_OPENED: TaskState.PR_OPENED,
+    OutcomeKind.PR_EXISTS: TaskState.PR_OPENED,
+    OutcomeKind.NO_CHANGES: TaskState.DONE,
+    OutcomeKind.SKIPPED: TaskState.DONE,
+    OutcomeKind.DRY_RUN: TaskState.DONE,
+}
 
 
-def _process_safely(pipeline: Pipeline, issue: Issue) -> Outcome:
-    context = {"repo": pipeline.repo.full_name, "issue": issue.number}
-    try:
-        return pipeline.process(issue)
-    except CredentialError:
-        raise  # every other task would fail the same way: stop the cycle
-    except AutonomousDevError as exc:
-        log.warning("%s#%d failed: %s", context["repo"], issue.number, exc, extra=context)
-        return Outcome(issue.number, OutcomeKind.FAILED, str(exc))
-    except Exception as exc:  # the one catch-all per issue: record it and go on with the others
-        log.exception("%s#%d failed unexpectedly", context["repo"], issue.number, extra=context)
-        return Outcome(issue.number, OutcomeKind.FAILED, f"unexpected error: {type(exc).__name__}: {exc}")
+@dataclass(frozen=True)
+class RepoWork:
+    pipeline: Pipeline
+    workspaces: Workspaces
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.repo.full_name
+
+
+@dataclass(frozen=True)
+class Policy:
+    workers: int
+    lease_s: float
+    max_attempts: int
+    backoff_s: tuple[float, ...]
+    max_cost_per_day: float
+    per_repo_workers: int = 0
+    grace_s: float = 60.0
+    cost_of: Callable[[Usage], float] = lambda usage: 0.0
+    redact: Callable[[str], str] = lambda text: text
+
+
+class StopControl:
+    """First request: warm stop (claim nothing new, let work finish). Second: cold stop (abandon it)."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self.warm_at: float | None = None
+        self.cold = False
+        self.auth_failed = False
+        self.reload = False
+
+    @property
+    def claiming_stopped(self) -> bool:
+        return self.warm_at is not None or self.cold or self.auth_failed
+
+    def request_stop(self) -> None:
+        if self.warm_at is None:
+            self.warm_at = time.monotonic()
+        else:
+            self.cold = True
+        self.wake.set()
+
+
+@dataclass
+class _Board:
+    """What this cycle may still claim, per repository, and what is in flight."""
+
+    candidates: dict[str, list[int]]
+    issues: dict[tuple[str, int], Issue]
+    active: dict[str, int] = field(default_factory=dict)
+    in_flight: set[tuple[str, int]] = field(default_factory=set)
+    turn: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Cycle:
+    """One pass: recover crashed claims, find candidates, let workers claim and process them."""
+
+    def __init__(
+        self, repos: list[RepoWork], store: Store, policy: Policy, owner: str, control: StopControl
+    ) -> None:
+        self.repos = {work.name: work for work in repos}
+        self.store = store
+        self.policy = policy
+        self.owner = owner
+        self.control = control
+        self.outcomes: list[Outcome] = []
+        for work in repos:
+            work.pipeline.observer = _StoreObserver(self, work.name)
+
+    def run(self) -> list[Outcome]:
+        self.outcomes = []
+        if self.control.claiming_stopped:
+            return []
+        self._recover_expired_claims()
+        board = self._board()
+        if not any(board.candidates.values()):
+            log.info("no eligible issues")
+            return []
+        if self._daily_budget_spent():
+            return []
+        workers = [
+            threading.Thread(target=self._worker, args=(board,), name=f"worker-{i}", daemon=True)
+            for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values())))
+        ]
+        heartbeat = threading.Thread(
+            target=self._heartbeat, args=(board, workers), name="heartbeat", daemon=True
+        )
+        for thread in [*workers, heartbeat]:
+            thread.start()
+        self._wait(board, workers, self.policy.grace_s)
+        return list(self.outcomes)
+
+    # -- preparing ---------------------------------------------------------------------------------------
+
+    def _recover_expired_claims(self) -> None:
+        for record in self.store.expired_claims():
+            work = self.repos.get(record.repo)
+            log.warning("%s#%d: the claim of %s expired (crashed?); releasing it", record.repo, record.issue,
+                        record.claim_owner)  # fmt: skip
+            try:
+                self.store.finish(record.repo, record.issue, record.claim_owner or "", TaskState.QUEUED,
+                                  error="the worker lost its claim (crash or stop)")  # fmt: skip
+            except ClaimLost:
+                continue  # another process took it over meanwhile
+            if work is not None:
+                work.pipeline.drop_stale_claim_label(Issue(record.issue, "", ""))
+
+    def _board(self) -> _Board:
+        board = _Board(candidates={}, issues={})
+        for name, work in self.repos.items():
+            numbers = []
+            for issue in work.pipeline.eligible():
+                if self._admit(work, issue):
+                    numbers.append(issue.number)
+                    board.issues[(name, issue.number)] = issue
+            board.candidates[name] = numbers
+            if numbers:
+                work.workspaces.sync()
+        return board
+
+    def _admit(self, work: RepoWork, issue: Issue) -> bool:
+        """Record the issue in the store and decide whether this cycle may try it."""
+        options = work.pipeline.options
+        if options.needs_human_label in issue.labels:
+            return False
+        record = self.store.get(work.name, issue.number)
+        fingerprint = prompts.content_fingerprint(issue.title, issue.body)
+        if record is not None and options.in_progress_label in issue.labels:
+            if _live_claim(record):
+                return False
+            work.pipeline.drop_stale_claim_label(issue)
+        elif options.in_progress_label in issue.labels:
+            log.info("%s#%d: carries %r but this store has no claim; skipped", work.name, issue.number,
+                     options.in_progress_label)  # fmt: skip
+            return False
+        if record is not None and record.state is TaskState.NEEDS_HUMAN:
+            self.store.reset(work.name, issue.number)  # a human removed the needs-human label
+        elif record is not None and record.fingerprint != fingerprint and record.state is TaskState.DONE:
+            self.store.reset(work.name, issue.number)  # edited since it was answered
+        self.store.observe(work.name, issue.number, fingerprint)
+        return True
+
+    def _daily_budget_spent(self) -> bool:
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        spent = self.store.cost_since(midnight)
+        if spent >= self.policy.max_cost_per_day:
+            log.warning("daily cost budget reached ($%.2f of $%.2f): claiming nothing until tomorrow (UTC)",
+                        spent, self.policy.max_cost_per_day)  # fmt: skip
+            return True
+        return False
+
+    # -- working -----------------------------------------------------------------------------------------
+
+    def _worker(self, board: _Board) -> None:
+        while not self.control.claiming_stopped:
+            claimed = self._claim_next(board)
+            if claimed is None:
+                return
+            name, record = claimed
+            try:
+                self._work(self.repos[name], board.issues[(name, record.issue)], record)
+            finally:
+                with board.lock:
+                    board.in_flight.discard((name, record.issue))
+                    board.active[name] -= 1
+
+    def _claim_next(self, board: _Board) -> tuple[str, TaskRecord] | None:
+        """Round robin over the repositories that still have candidates and a free worker slot."""
+        cap = self.policy.per_repo_workers or self.policy.workers
+        while not self.control.claiming_stopped:
+            with board.lock:
+                names = [n for n, c in board.candidates.items() if c and board.active.get(n, 0) < cap]
+                if not names:
+                    return None
+                name = names[board.turn % len(names)]
+                board.turn += 1
+                candidates = list(board.candidates[name])
+                board.active[name] = board.active.get(name, 0) + 1
+            record = self.store.claim(name, candidates, self.owner, self.policy.lease_s)
+            with board.lock:
+                if record is None:
+                    board.candidates[name] = []  # the rest is held by others or backing off
+                    board.active[name] -= 1
+                    continue
+                board.candidates[name].remove(record.issue)
+                board.in_flight.add((name, record.issue))
+            return name, record
+        return None
+
+    def _work(self, work: RepoWork, issue: Issue, record: TaskRecord) -> None:
+        context = {"repo": work.name, "issue": issue.number}
+        try:
+            self.store.mark(work.name, issue.number, self.owner, TaskState.WORKING)
+            outcome = work.pipeline.process(issue)
+            pr = outcome.pr
+            self.store.finish(work.name, issue.number, self.owner, DONE_STATES[outcome.kind],
+                              pr_number=pr.number if pr else None, pr_url=pr.url if pr else None)  # fmt: skip
+        except CredentialError as exc:
+            self._auth_failed(work, issue, exc)
+            outcome = Outcome(issue.number, OutcomeKind.FAILED, str(exc))
+        except ClaimLost:
+            log.warning("%s#%d: the claim was lost to another worker", work.name, issue.number, extra=context)
+            outcome = Outcome(issue.number, OutcomeKind.FAILED, "claim lost")
+        except AutonomousDevError as exc:
+            outcome = self._failed(work, issue, record, str(exc))
+        except Exception as exc:  # the one catch-all per issue: record it, release the claim, go on
+            log.exception("%s#%d failed unexpectedly", work.name, issue.number, extra=context)
+            outcome = self._failed(work, issue, record, f"unexpected error: {type(exc).__name__}: {exc}")
+        self.outcomes.append(outcome)
+
+    def _failed(self, work: RepoWork, issue: Issue, record: TaskRecord, error: str) -> Outcome:
+        error = self.policy.redact(error)
+        context = {"repo": work.name, "issue": issue.number}
+        attempts = f"attempt {record.attempts} of {self.policy.max_attempts}"
+        log.warning("%s#%d failed (%s): %s", work.name, issue.number, attempts, error, extra=context)
+        if record.attempts >= self.policy.max_attempts:
+            work.pipeline.give_up(issue, record.attempts, error)
+            self.store.finish(work.name, issue.number, self.owner, TaskState.NEEDS_HUMAN, error=error)
+        else:
+            delay = self.policy.backoff_s[min(record.attempts, len(self.policy.backoff_s)) - 1]
+            retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+            self.store.finish(work.name, issue.number, self.owner, TaskState.FAILED, error=error,
+                              next_attempt_at=retry_at)  # fmt: skip
+        return Outcome(issue.number, OutcomeKind.FAILED, error)
+
+    def _auth_failed(self, work: RepoWork, issue: Issue, exc: CredentialError) -> None:
+        self.store.release(work.name, issue.number, self.owner)
+        if not self.control.auth_failed:
+            self.control.auth_failed = True
+            log.error("%s; claiming no new work until the credential is fixed (%s)", exc.message, exc.hint)
+
+    # -- supervising -------------------------------------------------------------------------------------
+
+    def _heartbeat(self, board: _Board, workers: list[threading.Thread]) -> None:
+        while any(w.is_alive() for w in workers):
+            time.sleep(min(self.policy.lease_s / 3, 5.0))
+            with board.lock:
+                held = list(board.in_flight)
+            for name, number in held:
+                if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
+                    log.warning("%s#%d: lease lost", name, number)
+
+    def _wait(self, board: _Board, workers: list[threading.Thread], grace_s: float | None = None) -> None:
+        """Join the workers; on a cold stop, or when a warm stop's grace is over, release the claims held."""
+        while any(w.is_alive() for w in workers):
+            for worker in workers:
+                worker.join(timeout=0.2)
+            if self._should_abandon(grace_s):
+                self._release_in_flight(board)
+                return
+
+    def _should_abandon(self, grace_s: float | None) -> bool:
+        if self.control.cold:
+            return True
+        warm_at = self.control.warm_at
+        return warm_at is not None and grace_s is not None and time.monotonic() - warm_at > grace_s
+
+    def _release_in_flight(self, board: _Board) -> None:
+        with board.lock:
+            held = list(board.in_flight)
+        for name, number in held:
+            log.warning("%s#%d: stopping; releasing the claim", name, number)
+            self.store.release(name, number, self.owner)
+            self.repos[name].pipeline.drop_stale_claim_label(board.issues[(name, number)])
+
+
+class _StoreObserver:
+    """Records every model turn's usage and cost in the store as it happens (a crash loses none)."""
+
+    def __init__(self, cycle: Cycle, repo: str) -> None:
+        self.cycle = cycle
+        self.repo = repo
+
+    def phase(self, issue: Issue, phase: str) -> None:
+        return None
+
+    def usage(self, issue: Issue, turn_usage: Usage) -> None:
+        delta = UsageDelta(
+            input_tokens=turn_usage.input_tokens,
+            output_tokens=turn_usage.output_tokens,
+            cache_read_tokens=turn_usage.cache_read_input_tokens,
+            cache_write_tokens=turn_usage.cache_creation_input_tokens,
+            cost_usd=self.cycle.policy.cost_of(turn_usage),
+        )
+        self.cycle.store.add_usage(self.repo, issue.number, delta)
+
+
+def _live_claim(record: TaskRecord) -> bool:
+    expiry = record.lease_expires_at
+    return record.claim_owner is not None and expiry is not None and expiry > datetime.now(UTC)
 
 
 def serve(
-    cycle: Callable[[], list[Outcome]],
-    once: bool,
-    interval_s: float,
-    stop: threading.Event,
+    make_cycle: Callable[[], Cycle], once: bool, interval_s: float, control: StopControl
 ) -> list[Outcome]:
-    """Run cycles until `stop` is set (or once); the wait between cycles ends as soon as a stop is asked."""
+    """Run cycles until a stop is requested (or once); a stop or reload request ends the wait at once.
+
+    After an authentication failure the daemon stays up but claims nothing until a reload (SIGHUP).
+    """
+    cycle = make_cycle()
     outcomes: list[Outcome] = []
-    while not stop.is_set():
-        outcomes = cycle()
-        if once or stop.wait(interval_s):
+    while control.warm_at is None and not control.cold:
+        if not control.auth_failed:
+            outcomes = cycle.run()
+        if once:
             break
+        control.wake.wait(interval_s)
+        control.wake.clear()
+        if control.reload:
+            log.info("reloading the configuration")
+            control.reload, control.auth_failed = False, False
+            cycle = make_cycle()
     return outcomes

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from . import prompts
 from .agent import Agent, AgentResult
 from .errors import GitHubError
-from .models import Comment, Issue, Outcome, OutcomeKind
+from .models import Comment, Issue, Outcome, OutcomeKind, Usage
 from .ports import GitHubRepo, Workspace, Workspaces
 from .tools import Toolbox
 
@@ -23,9 +23,23 @@ class PipelineOptions:
     in_progress_label: str
     base_branch: str
     dry_run: bool = False
+    needs_human_label: str = "needs-human"
 
 
-PhaseObserver = Callable[[Issue, str], None]
+class TaskObserver(Protocol):
+    """Told what a task is doing: its phase, and the usage of every model turn."""
+
+    def phase(self, issue: Issue, phase: str) -> None: ...
+
+    def usage(self, issue: Issue, turn_usage: Usage) -> None: ...
+
+
+class SilentObserver:
+    def phase(self, issue: Issue, phase: str) -> None:
+        return None
+
+    def usage(self, issue: Issue, turn_usage: Usage) -> None:
+        return None
 
 
 class Pipeline:
@@ -37,27 +51,42 @@ class Pipeline:
         workspaces: Workspaces,
         agent: Agent,
         options: PipelineOptions,
-        on_phase: PhaseObserver | None = None,
+        observer: TaskObserver | None = None,
     ) -> None:
         self.repo = repo
         self.workspaces = workspaces
         self.agent = agent
         self.options = options
-        self.on_phase = on_phase or (lambda issue, phase: None)
+        self.observer: TaskObserver = observer or SilentObserver()
 
     def eligible(self) -> list[Issue]:
-        """Open labelled issues that are not claimed and have no open PR from one of our branches."""
+        """Open labelled issues without an open PR from one of our branches (claims are the caller's)."""
         issues = self.repo.labelled_issues(self.options.label)
         covered = {_issue_of_branch(pull.head) for pull in self.repo.open_pulls()}
         chosen = []
         for issue in issues:
-            if self.options.in_progress_label in issue.labels:
-                self._log(issue, "skipped: carries the %r label", self.options.in_progress_label)
-            elif issue.number in covered:
+            if issue.number in covered:
                 self._log(issue, "skipped: an open pull request already exists")
             else:
                 chosen.append(issue)
         return chosen
+
+    def give_up(self, issue: Issue, attempts: int, error: str) -> None:
+        """After the last failed attempt: label the issue for a human and explain once."""
+        if self.options.dry_run:
+            return
+        self.repo.add_label(issue.number, self.options.needs_human_label)
+        fingerprint = prompts.content_fingerprint(issue.title, issue.body)
+        body = prompts.needs_human_comment(
+            issue.number, attempts, error, fingerprint, self.options.needs_human_label
+        )
+        self._comment_once(issue, body, "needs-human")
+
+    def drop_stale_claim_label(self, issue: Issue) -> None:
+        """Remove an in-progress label that no live claim stands behind (a crashed worker's)."""
+        if not self.options.dry_run:
+            self._log(issue, "removing the stale %r label", self.options.in_progress_label)
+            self.repo.remove_label(issue.number, self.options.in_progress_label)
 
     def process(self, issue: Issue) -> Outcome:
         fingerprint = prompts.content_fingerprint(issue.title, issue.body)
@@ -79,7 +108,9 @@ class Pipeline:
         try:
             self._phase(issue, "agent")
             message = prompts.issue_message(self.repo.full_name, issue.number, issue.title, issue.body)
-            result = self.agent.run(message, Toolbox(workspace.path))
+            result = self.agent.run(
+                message, Toolbox(workspace.path), lambda turn, usage: self.observer.usage(issue, usage)
+            )
             if not workspace.has_changes():
                 return self._no_changes(issue, result, fingerprint)
             return self._propose(issue, workspace, result)
@@ -149,7 +180,7 @@ class Pipeline:
 
     def _phase(self, issue: Issue, phase: str) -> None:
         self._log(issue, "%s", phase)
-        self.on_phase(issue, phase)
+        self.observer.phase(issue, phase)
 
     def _log(self, issue: Issue, message: str, *args: object) -> None:
         log.info(

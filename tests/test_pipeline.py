@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.agent import Agent, Budget
-from autonomous_dev.daemon import run_cycle
+from autonomous_dev.daemon import Cycle, Policy, RepoWork, StopControl
 from autonomous_dev.errors import BudgetExceeded
-from autonomous_dev.models import Issue, OutcomeKind, PullRequest, slugify
+from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, slugify
 from autonomous_dev.pipeline import Pipeline, PipelineOptions
+from autonomous_dev.store import SqliteStore
 from autonomous_dev.tools import EDITOR_NAME, Toolbox
 from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
 
@@ -25,6 +26,15 @@ def build(tmp_path: Path, repo: FakeRepo, claude: ScriptedClaude, dry_run: bool 
     return Pipeline(repo, workspaces, agent, PipelineOptions(LABEL, "in-progress", "main", dry_run))
 
 
+def run_cycle(pipeline: Pipeline, workers: int = 1) -> list[Outcome]:
+    """One cycle with a real SQLite store next to the pipeline's scratch directory."""
+    store = SqliteStore(pipeline.workspaces.root / "state.db")  # type: ignore[attr-defined]
+    store.migrate()
+    policy = Policy(workers=workers, lease_s=30, max_attempts=3, backoff_s=(0.0,), max_cost_per_day=100)
+    cycle = Cycle([RepoWork(pipeline, pipeline.workspaces)], store, policy, "test-owner", StopControl())
+    return cycle.run()
+
+
 def test_slug_rules() -> None:
     assert slugify("Fix: Crash on `None` input!!") == "fix-crash-on-none-input"
     assert len(slugify("x" * 100)) == 40
@@ -35,7 +45,7 @@ def test_slug_rules() -> None:
 def test_issue_becomes_pull_request_with_closing_keyword(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(1, "Add is wrong", "add() subtracts", (LABEL,))])
     pipeline = build(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
-    outcomes = run_cycle(pipeline, pipeline.workspaces, workers=2)
+    outcomes = run_cycle(pipeline, workers=2)
     assert [o.kind for o in outcomes] == [OutcomeKind.PR_OPENED]
     assert repo.pulls[0].head == "auto/1-add-is-wrong"
     assert ("add", 1, "in-progress") in repo.label_log and ("remove", 1, "in-progress") in repo.label_log
@@ -50,21 +60,22 @@ def test_issues_with_open_pr_or_in_progress_are_skipped(tmp_path: Path) -> None:
         pulls=[PullRequest(9, "u", "auto/1-a", "main")],
     )
     pipeline = build(tmp_path, repo, ScriptedClaude(["nothing"]))
-    assert pipeline.eligible() == []
+    assert [i.number for i in pipeline.eligible()] == [2]
+    assert run_cycle(pipeline) == []  # #2 carries in-progress and no claim of ours stands behind it
 
 
 def test_no_change_gets_one_comment_and_is_not_retried_until_edited(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(4, "Question", "Why?", (LABEL,))])
     claude = ScriptedClaude(["This is a question, not a bug."])
     pipeline = build(tmp_path, repo, claude)
-    first = run_cycle(pipeline, pipeline.workspaces, workers=1)
-    second = run_cycle(pipeline, pipeline.workspaces, workers=1)
+    first = run_cycle(pipeline)
+    second = run_cycle(pipeline)
     assert first[0].kind is OutcomeKind.NO_CHANGES
-    assert second[0].kind is OutcomeKind.SKIPPED
+    assert second == []
     assert len(repo.posted[4]) == 1 and "not a bug" in repo.posted[4][0].body
     assert repo.pulls == [] and len(claude.requests) == 1
     repo.issues[0] = Issue(4, "Question", "Why? Edited with detail.", (LABEL,))
-    assert run_cycle(pipeline, pipeline.workspaces, workers=1)[0].kind is OutcomeKind.NO_CHANGES
+    assert run_cycle(pipeline)[0].kind is OutcomeKind.NO_CHANGES
 
 
 def test_failure_releases_the_claim_and_other_issues_go_on(tmp_path: Path) -> None:
@@ -78,7 +89,7 @@ def test_failure_releases_the_claim_and_other_issues_go_on(tmp_path: Path) -> No
             return super().complete(system, messages, tools)
 
     pipeline = build(tmp_path, repo, PerIssue([]))
-    outcomes = {o.issue: o for o in run_cycle(pipeline, pipeline.workspaces, workers=2)}
+    outcomes = {o.issue: o for o in run_cycle(pipeline, workers=2)}
     assert outcomes[1].kind is OutcomeKind.FAILED and "turn budget" in outcomes[1].detail
     assert outcomes[2].kind is OutcomeKind.PR_OPENED
     assert repo.labels[1] == set()
@@ -87,7 +98,7 @@ def test_failure_releases_the_claim_and_other_issues_go_on(tmp_path: Path) -> No
 def test_dry_run_writes_nothing_to_github_and_returns_the_diff(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(1, "Add is wrong", "", (LABEL,))])
     pipeline = build(tmp_path, repo, ScriptedClaude([FIX, "done"]), dry_run=True)
-    [outcome] = run_cycle(pipeline, pipeline.workspaces, workers=1)
+    [outcome] = run_cycle(pipeline)
     assert outcome.kind is OutcomeKind.DRY_RUN
     assert "+    return a + b" in outcome.diff
     assert repo.label_log == [] and repo.posted == {} and repo.pulls == []

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autonomous_dev.config import Settings
 from autonomous_dev.credentials import Credentials
 from autonomous_dev.errors import ConfigError
-from autonomous_dev.models import Outcome
 from autonomous_dev.redact import Redactor
 
 if TYPE_CHECKING:
     from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
+    from autonomous_dev.daemon import Cycle, Policy, RepoWork, StopControl
     from autonomous_dev.github_api import GitHubSession
     from autonomous_dev.oauth import ClaudeTokens
+    from autonomous_dev.store import Store
 
 
 def github_session(settings: Settings, token: str) -> GitHubSession:
@@ -72,39 +77,100 @@ def claude_client(settings: Settings, credentials: Credentials, redactor: Redact
     )
 
 
-def build_cycle(
-    settings: Settings, credentials: Credentials, redactor: Redactor, dry_run: bool
-) -> Callable[[], list[Outcome]]:
-    """Wire the pipeline for the configured repository."""
-    from autonomous_dev.agent import Agent, Budget
-    from autonomous_dev.daemon import run_cycle
-    from autonomous_dev.github_api import GitHubRepoClient
-    from autonomous_dev.pipeline import Pipeline, PipelineOptions
-    from autonomous_dev.prompts import SYSTEM_PROMPT
-    from autonomous_dev.workspace import GitIdentity, GitWorkspaces
+def open_state(settings: Settings, credentials: Credentials, dry_run: bool) -> Store:
+    """The durable store; a dry run gets a throwaway one so it consumes no attempts and leaves no state."""
+    from autonomous_dev.store import open_store
 
-    if not settings.repo.owner or not settings.repo.name:
+    if dry_run:
+        scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-dry-run-"))
+        store = open_store("sqlite", scratch / "state.db", None)
+    else:
+        sqlite_path = settings.state.sqlite_path or settings.execution.work_dir / "state.db"
+        store = open_store(settings.state.backend, sqlite_path, credentials.get("DATABASE_URL"))
+    store.migrate()
+    return store
+
+
+def build_cycle(
+    settings: Settings,
+    credentials: Credentials,
+    redactor: Redactor,
+    store: Store,
+    control: StopControl,
+    dry_run: bool = False,
+) -> Cycle:
+    """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
+    from autonomous_dev.daemon import Cycle
+
+    names = settings.repo.all_full_names()
+    if not names:
         raise ConfigError(
             "no repository configured", "set REPO_OWNER and REPO_NAME, or pass --repo owner/name"
         )
     token = credentials.require_github()
     claude = claude_client(settings, credentials, redactor)
-    repo = GitHubRepoClient(github_session(settings, token), settings.repo.full_name, redactor)
+    session = github_session(settings, token)
+    repos = [_repo_work(settings, name, session, claude, token, redactor, dry_run) for name in names]
+    return Cycle(repos, store, _policy(settings, claude.model, redactor), _owner_id(), control)
+
+
+def _repo_work(
+    settings: Settings,
+    full_name: str,
+    session: GitHubSession,
+    claude: ClaudeClient,
+    token: str,
+    redactor: Redactor,
+    dry_run: bool,
+) -> RepoWork:
+    from autonomous_dev.agent import Agent, Budget
+    from autonomous_dev.daemon import RepoWork
+    from autonomous_dev.github_api import GitHubRepoClient
+    from autonomous_dev.pipeline import Pipeline, PipelineOptions
+    from autonomous_dev.pricing import prices_for
+    from autonomous_dev.prompts import SYSTEM_PROMPT
+    from autonomous_dev.workspace import GitIdentity, GitWorkspaces
+
+    repo = GitHubRepoClient(session, full_name, redactor)
+    identity = GitIdentity(settings.git.author_name, settings.git.author_email)
     workspaces = GitWorkspaces(
-        settings.execution.work_dir,
-        repo.full_name,
-        repo.clone_url,
-        token,
-        GitIdentity(settings.git.author_name, settings.git.author_email),
-        redactor,
+        settings.execution.work_dir, repo.full_name, repo.clone_url, token, identity, redactor
     )
     execution = settings.execution
-    budget = Budget(execution.max_turns, execution.max_tokens_per_task, execution.timeout_minutes * 60)
+    budget = Budget(
+        execution.max_turns,
+        execution.max_tokens_per_task,
+        execution.timeout_minutes * 60,
+        execution.max_cost_usd_per_task,
+        prices_for(claude.model, {}).cost,
+    )
     options = PipelineOptions(
         settings.discovery.issue_label,
         settings.discovery.in_progress_label,
         settings.repo.base_branch or repo.default_branch,
         dry_run,
     )
-    pipeline = Pipeline(repo, workspaces, Agent(claude, SYSTEM_PROMPT, budget), options)
-    return lambda: run_cycle(pipeline, workspaces, execution.parallel_workers)
+    return RepoWork(Pipeline(repo, workspaces, Agent(claude, SYSTEM_PROMPT, budget), options), workspaces)
+
+
+def _policy(settings: Settings, model: str, redactor: Redactor) -> Policy:
+    from autonomous_dev.daemon import Policy
+    from autonomous_dev.pricing import prices_for
+
+    execution = settings.execution
+    return Policy(
+        workers=execution.parallel_workers,
+        lease_s=settings.daemon.lease_seconds,
+        max_attempts=execution.max_attempts,
+        backoff_s=tuple(minutes * 60 for minutes in execution.backoff_minutes),
+        max_cost_per_day=execution.max_cost_usd_per_day,
+        per_repo_workers=execution.per_repo_workers,
+        grace_s=settings.daemon.shutdown_grace_seconds,
+        cost_of=prices_for(model, {}).cost,
+        redact=redactor.redact,
+    )
+
+
+def _owner_id() -> str:
+    """Who holds a claim: host, process and a random part (pids repeat across restarts and machines)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

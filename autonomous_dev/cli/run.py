@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
+import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -15,14 +15,17 @@ from rich.table import Table
 from rich.text import Text
 
 from autonomous_dev import logs
-from autonomous_dev.config import Settings
 from autonomous_dev.errors import ConfigError, ExitStatus
 from autonomous_dev.models import Outcome, OutcomeKind
 
 from .app import AppContext, cli
-from .build import build_cycle
+from .build import build_cycle, open_state
+
+if TYPE_CHECKING:
+    from autonomous_dev.daemon import Cycle, StopControl
 
 log = logging.getLogger(__name__)
+REPEAT_SIGNAL_S = 1.0
 
 FLAG_PLACES = {
     "label": ("discovery", "issue_label"),
@@ -65,13 +68,55 @@ def flags_from(**values: Any) -> dict[str, dict[str, Any]]:
     return flags
 
 
-def _prepare(
-    app: AppContext, options: dict[str, Any], dry_run: bool
-) -> tuple[Settings, Callable[[], list[Outcome]]]:
-    settings = app.settings(flags_from(**options))
+def _serve(
+    app: AppContext, options: dict[str, Any], dry_run: bool, once: bool
+) -> tuple[StopControl, list[Outcome]]:
+    """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
+    from autonomous_dev.daemon import StopControl, serve
+
+    flags = flags_from(**options)
+    settings = app.settings(flags)
     credentials = app.credentials()
     logs.configure(app.redactor, settings.logging.level, settings.logging.format)
-    return settings, build_cycle(settings, credentials, app.redactor, dry_run)
+    control = StopControl()
+    store = open_state(settings, credentials, dry_run)
+    state = {"settings": settings}
+
+    def make_cycle() -> Cycle:
+        if control.reload:
+            state["settings"] = app.settings(flags)
+            logs.configure(app.redactor, state["settings"].logging.level, state["settings"].logging.format)
+        return build_cycle(state["settings"], credentials, app.redactor, store, control, dry_run)
+
+    install_signal_handlers(control)
+    try:
+        outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control)
+    finally:
+        store.close()
+    return control, outcomes
+
+
+def install_signal_handlers(control: StopControl) -> None:
+    """SIGINT/SIGTERM: warm stop, then cold; a repeat within 1 s (terminal and supervisor) counts once."""
+    last = [0.0]
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if now - last[0] < REPEAT_SIGNAL_S:
+            return
+        last[0] = now
+        stage = "warm" if control.warm_at is None else "cold"
+        log.warning("received %s: %s stop", signal.Signals(signum).name, stage)
+        control.request_stop()
+
+    def request_reload(_signum: int, _frame: FrameType | None) -> None:
+        log.warning("received SIGHUP: reloading the configuration after this cycle")
+        control.reload = True
+        control.wake.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, request_reload)
 
 
 @cli.command()
@@ -82,11 +127,9 @@ def _prepare(
 @click.pass_obj
 def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
     """Work through the eligible issues once, then exit."""
-    _settings, cycle = _prepare(app, options, dry_run)
-    outcomes = cycle()
+    control, outcomes = _serve(app, options, dry_run, once=True)
     _print_outcomes(app.console, outcomes)
-    if any(o.kind is OutcomeKind.FAILED for o in outcomes):
-        raise SystemExit(ExitStatus.TASK_FAILED)
+    raise SystemExit(_exit_status(control, outcomes))
 
 
 @cli.command()
@@ -94,21 +137,21 @@ def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
 @click.option("--verbose", is_flag=True, help="Log at DEBUG level.")
 @click.pass_obj
 def start(app: AppContext, /, verbose: bool, **options: Any) -> None:
-    """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM)."""
-    from autonomous_dev.daemon import serve
-
+    """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM; SIGHUP reloads the config)."""
     if verbose:
         options["log_level"] = "DEBUG"
-    settings, cycle = _prepare(app, options, dry_run=False)
-    stop = threading.Event()
+    control, _ = _serve(app, options, dry_run=False, once=False)
+    raise SystemExit(ExitStatus.INTERRUPTED if control.cold else ExitStatus.OK)
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: stopping after the current cycle", signal.Signals(signum).name)
-        stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    serve(cycle, once=False, interval_s=settings.daemon.loop_interval_ms / 1000, stop=stop)
+def _exit_status(control: StopControl, outcomes: list[Outcome]) -> int:
+    if control.cold:
+        return ExitStatus.INTERRUPTED
+    if control.auth_failed:
+        return ExitStatus.AUTH
+    if any(o.kind is OutcomeKind.FAILED for o in outcomes):
+        return ExitStatus.TASK_FAILED
+    return ExitStatus.OK
 
 
 def _print_outcomes(console: Console, outcomes: list[Outcome]) -> None:

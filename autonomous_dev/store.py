@@ -1,0 +1,319 @@
+"""Durable task state with leased claims, in SQLite by default or Postgres when configured."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from . import store_sql as sql
+from .errors import ConfigError
+from .store_sql import (
+    EPOCH,
+    ClaimLost,
+    Execute,
+    Result,
+    Row,
+    SqlStore,
+    StoreError,
+    TaskRecord,
+    TaskState,
+    UsageDelta,
+    aware,
+)
+
+__all__ = [
+    "ClaimLost",
+    "PostgresStore",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "TaskRecord",
+    "TaskState",
+    "UsageDelta",
+    "open_store",
+]
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# pg_advisory_lock key that serialises migrations across processes ("autodev" in ASCII).
+MIGRATION_LOCK_KEY = 0x6175746F646576
+
+
+class Store(Protocol):
+    """Durable task state shared by every worker thread and process; times are tz-aware UTC."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables; idempotent and safe when several processes start at once."""
+        ...
+
+    def observe(self, repo: str, issue: int, fingerprint: str) -> TaskRecord:
+        """Ensure the task exists; an edit (new fingerprint) requeues a failed or needs-human task."""
+        ...
+
+    def reset(self, repo: str, issue: int) -> None:
+        """Requeue the task with zero attempts and no backoff or error; the claim is left alone."""
+        ...
+
+    def claim(
+        self, repo: str, candidates: Sequence[int], owner: str, lease_s: float, now: datetime | None = None
+    ) -> TaskRecord | None:
+        """Atomically claim the first claimable candidate, counting an attempt; None if there is none."""
+        ...
+
+    def heartbeat(self, repo: str, issue: int, owner: str, lease_s: float) -> bool:
+        """Extend the lease; False if `owner` no longer holds the claim."""
+        ...
+
+    def mark(
+        self,
+        repo: str,
+        issue: int,
+        owner: str,
+        state: TaskState,
+        *,
+        pr_number: int | None = None,
+        pr_url: str | None = None,
+    ) -> None:
+        """Record progress while holding the claim; ClaimLost if `owner` does not hold it."""
+        ...
+
+    def add_usage(self, repo: str, issue: int, delta: UsageDelta) -> None: ...
+
+    def finish(
+        self,
+        repo: str,
+        issue: int,
+        owner: str,
+        state: TaskState,
+        *,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        pr_number: int | None = None,
+        pr_url: str | None = None,
+    ) -> None:
+        """End the attempt and release the claim; ClaimLost if `owner` does not hold it."""
+        ...
+
+    def release(self, repo: str, issue: int, owner: str) -> None:
+        """Give the claim back uncounted (shutdown); a no-op if `owner` does not hold it."""
+        ...
+
+    def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]: ...
+
+    def get(self, repo: str, issue: int) -> TaskRecord | None: ...
+
+    def tasks(self, repo: str | None = None, limit: int = 1000) -> list[TaskRecord]:
+        """Tasks, most recently updated first."""
+        ...
+
+    def cost_since(self, since: datetime) -> float:
+        """Dollars spent (usage recorded) at or after `since`."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteStore(SqlStore):
+    """An SQLite file under the state directory: one connection per thread, WAL, immediate transactions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+
+    def migrate(self) -> None:
+        # BEGIN IMMEDIATE in each step already keeps concurrent migrators apart.
+        self._apply_migrations(sql.SQLITE_TYPES)
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the state database {self.path}: {exc}", _SQLITE_HINT) from None
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Execute]:
+        conn = self._conn()
+        self._run(conn, "BEGIN IMMEDIATE", ())
+        try:
+            yield lambda query, params: self._run(conn, query, params)
+            self._run(conn, "COMMIT", ())
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+
+    def _read(self, query: str, params: Sequence[object]) -> list[Row]:
+        return self._run(self._conn(), query, params).rows
+
+    def _run(self, conn: sqlite3.Connection, query: str, params: Sequence[object]) -> Result:
+        try:
+            cursor = conn.execute(query.replace("%s", "?"), tuple(params))
+            return Result(cursor.fetchall(), cursor.rowcount)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"the state database {self.path} failed: {exc}", _SQLITE_HINT) from None
+
+    def _encode(self, moment: datetime | None) -> object:
+        return None if moment is None else (moment - EPOCH) // timedelta(microseconds=1)
+
+    def _decode(self, value: Any) -> datetime | None:
+        return None if value is None else EPOCH + timedelta(microseconds=int(value))
+
+    def _pick(self, execute: Execute, repo: str, candidates: Sequence[int], now: object) -> int | None:
+        rows = execute(sql.PICK_SQLITE, (json.dumps(list(candidates)), repo, now, now)).rows
+        return int(rows[0][0]) if rows else None
+
+
+_SQLITE_HINT = (
+    "check that the state directory is writable and the disk not full; another program may hold a lock"
+)
+
+
+class PostgresStore(SqlStore):
+    """Postgres shared by several processes: one autocommit connection per thread, row locks for claims."""
+
+    def __init__(self, dsn: str) -> None:
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error:
+            raise ConfigError(
+                "DATABASE_URL is not a valid Postgres connection string",
+                "use postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
+            ) from None
+        self._dsn = dsn
+        self.host = str(params.get("host") or "the local socket")
+        self._secret = str(params.get("password") or "")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[psycopg.Connection[Row]] = []
+
+    def migrate(self) -> None:
+        conn = self._conn()
+        # Other processes may start at the same moment; CREATE TABLE races are not safe without a lock.
+        with self._guarded(conn):
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            self._apply_migrations(sql.POSTGRES_TYPES)
+        finally:
+            if not conn.closed:
+                with self._guarded(conn):
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    def _conn(self) -> psycopg.Connection[Row]:
+        conn: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _connect(self) -> psycopg.Connection[Row]:
+        try:
+            return psycopg.connect(self._dsn, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as exc:
+            raise self._error("cannot connect to the state database", exc) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Execute]:
+        conn = self._conn()
+        with self._guarded(conn), conn.transaction():
+            yield lambda query, params: self._run(conn, query, params)
+
+    def _read(self, query: str, params: Sequence[object]) -> list[Row]:
+        conn = self._conn()
+        with self._guarded(conn):
+            return self._run(conn, query, params).rows
+
+    def _run(self, conn: psycopg.Connection[Row], query: str, params: Sequence[object]) -> Result:
+        cursor = conn.execute(query, tuple(params))
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return Result(rows, cursor.rowcount)
+
+    @contextmanager
+    def _guarded(self, conn: psycopg.Connection[Row]) -> Iterator[None]:
+        """Raise StoreError for connection failures; drop a broken connection so the next call reconnects."""
+        try:
+            yield
+        except psycopg.OperationalError as exc:
+            if conn.broken or conn.closed:
+                self._forget(conn)
+            raise self._error("the state database failed", exc) from None
+
+    def _forget(self, conn: psycopg.Connection[Row]) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._lock:
+            self._connections = [c for c in self._connections if c is not conn]
+
+    def _error(self, what: str, exc: Exception) -> StoreError:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self._secret:
+            detail = detail.replace(self._secret, "***")
+        return StoreError(f"{what} on {self.host}: {detail}", "check DATABASE_URL and that the server is up")
+
+    def _encode(self, moment: datetime | None) -> object:
+        return moment
+
+    def _decode(self, value: Any) -> datetime | None:
+        return None if value is None else aware(value).astimezone(UTC)
+
+    def _pick(self, execute: Execute, repo: str, candidates: Sequence[int], now: object) -> int | None:
+        issues = list(candidates)
+        rows = execute(sql.PICK_POSTGRES, (repo, issues, now, now, issues)).rows
+        return int(rows[0][0]) if rows else None
+
+
+def open_store(backend: str, sqlite_path: Path, database_url: str | None) -> Store:
+    """The configured store, not yet migrated; callers call migrate() once at start."""
+    if backend == "sqlite":
+        return SqliteStore(sqlite_path)
+    if backend == "postgres":
+        if not database_url:
+            raise ConfigError(
+                "the postgres state backend needs DATABASE_URL", "set DATABASE_URL or use sqlite"
+            )
+        return PostgresStore(database_url)
+    raise ConfigError(f"unknown state backend {backend!r}", "use 'sqlite' or 'postgres'")

@@ -1,0 +1,424 @@
+"""The task store on SQLite and Postgres: observe/claim/lease/finish, usage, meta, and racing claimers."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from autonomous_dev.errors import AutonomousDevError, ConfigError
+from autonomous_dev.store import (
+    ClaimLost,
+    PostgresStore,
+    SqliteStore,
+    Store,
+    StoreError,
+    TaskState,
+    UsageDelta,
+    open_store,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+REPO = "acme/widgets"
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)  # in the future, so real-clock leases never look expired
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str
+    sqlite_path: Path
+    dsn: str | None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    path = tmp_path / "state" / "nested" / "store.db"
+    if request.param == "postgres":
+        return Backend("postgres", path, request.getfixturevalue("pg_dsn"))
+    return Backend("sqlite", path, None)
+
+
+@pytest.fixture
+def make_store(backend: Backend) -> Iterator[Callable[[], Store]]:
+    opened: list[Store] = []
+
+    def make() -> Store:
+        store = open_store(backend.kind, backend.sqlite_path, backend.dsn)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: Callable[[], Store]) -> Store:
+    store = make_store()
+    store.migrate()
+    return store
+
+
+def schema_versions(backend: Backend) -> list[int]:
+    query = "SELECT version FROM autonomous_dev_schema_version ORDER BY version"
+    if backend.dsn is not None:
+        with psycopg.connect(backend.dsn) as conn:
+            return [row[0] for row in conn.execute(query)]
+    with sqlite3.connect(backend.sqlite_path) as conn:
+        return [row[0] for row in conn.execute(query)]
+
+
+def observe_all(store: Store, issues: range, repo: str = REPO) -> None:
+    for issue in issues:
+        store.observe(repo, issue, f"fp-{issue}")
+
+
+def test_open_store_builds_the_configured_backend(tmp_path: Path) -> None:
+    assert isinstance(open_store("sqlite", tmp_path / "s.db", None), SqliteStore)
+    assert isinstance(open_store("postgres", tmp_path / "s.db", "postgresql://u@db.example/x"), PostgresStore)
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        open_store("postgres", tmp_path / "s.db", None)
+    with pytest.raises(ConfigError, match="unknown state backend"):
+        open_store("mysql", tmp_path / "s.db", None)
+
+
+def test_postgres_connection_errors_name_the_host_not_the_password(tmp_path: Path) -> None:
+    store = open_store("postgres", tmp_path / "s.db", "postgresql://bot:Sup3rSecretPw@127.0.0.1:1/state")
+    with pytest.raises(StoreError) as caught:
+        store.migrate()
+    assert "127.0.0.1" in str(caught.value) and "Sup3rSecretPw" not in str(caught.value)
+    assert isinstance(caught.value, AutonomousDevError)
+
+
+def test_postgres_store_reconnects_after_the_server_drops_its_connection(pg_dsn: str) -> None:
+    app = f"store-test-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(f"{pg_dsn}&application_name={app}")
+    store.migrate()
+    store.set_meta("k", "v")
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s"
+        assert admin.execute(query, (app,)).fetchall() == [(True,)]
+    with pytest.raises(StoreError, match="state database failed"):
+        store.get_meta("k")
+    assert store.get_meta("k") == "v"  # the broken connection was dropped; the next call reconnects
+    store.close()
+
+
+def test_sqlite_file_is_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "state" / "store.db"
+    store = SqliteStore(path)
+    assert not path.exists()  # the constructor neither connects nor migrates
+    store.migrate()
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migrate_twice_is_a_no_op(store: Store, backend: Backend) -> None:
+    store.observe(REPO, 1, "fp")
+    versions = schema_versions(backend)
+    store.migrate()
+    assert schema_versions(backend) == versions == [1]
+    assert store.get(REPO, 1) is not None
+
+
+def test_observe_creates_a_queued_task_and_tracks_the_fingerprint(store: Store) -> None:
+    created = store.observe(REPO, 7, "fp-a")
+    assert (created.repo, created.issue, created.state, created.attempts) == (REPO, 7, TaskState.QUEUED, 0)
+    assert created.fingerprint == "fp-a" and created.claim_owner is None
+    assert created.created_at.tzinfo is not None and created.created_at.utcoffset() == timedelta(0)
+    assert store.observe(REPO, 7, "fp-a") == created  # an unchanged issue writes nothing
+    assert store.observe(REPO, 7, "fp-b").fingerprint == "fp-b"
+    assert store.get(REPO, 7) == store.observe(REPO, 7, "fp-b")
+    assert store.get(REPO, 8) is None
+
+
+@pytest.mark.parametrize("state", [TaskState.FAILED, TaskState.NEEDS_HUMAN])
+def test_editing_the_issue_requeues_a_failed_task(store: Store, state: TaskState) -> None:
+    store.observe(REPO, 1, "fp-a")
+    assert store.claim(REPO, [1], "w1", 60, now=T0) is not None
+    store.finish(REPO, 1, "w1", state, error="tests failed", next_attempt_at=T0 + timedelta(hours=1))
+    unchanged = store.observe(REPO, 1, "fp-a")
+    assert (unchanged.state, unchanged.attempts, unchanged.last_error) == (state, 1, "tests failed")
+    edited = store.observe(REPO, 1, "fp-b")
+    assert (edited.state, edited.attempts, edited.last_error) == (TaskState.QUEUED, 0, None)
+    assert edited.next_attempt_at is None and edited.fingerprint == "fp-b"
+
+
+def test_editing_a_done_task_only_records_the_fingerprint(store: Store) -> None:
+    store.observe(REPO, 1, "fp-a")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.finish(REPO, 1, "w1", TaskState.DONE)
+    edited = store.observe(REPO, 1, "fp-b")
+    assert (edited.state, edited.attempts, edited.fingerprint) == (TaskState.DONE, 1, "fp-b")
+
+
+def test_reset_requeues_unconditionally(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.finish(REPO, 1, "w1", TaskState.NEEDS_HUMAN, error="stuck", next_attempt_at=T0)
+    store.reset(REPO, 1)
+    task = store.get(REPO, 1)
+    assert task is not None
+    assert (task.state, task.attempts, task.last_error, task.next_attempt_at) == (
+        TaskState.QUEUED,
+        0,
+        None,
+        None,
+    )
+    store.reset(REPO, 99)  # unknown tasks are ignored
+    assert store.get(REPO, 99) is None
+
+
+def test_claim_takes_a_lease_and_counts_the_attempt(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    task = store.claim(REPO, [1], "w1", 60, now=T0)
+    assert task is not None
+    assert (task.state, task.attempts, task.claim_owner) == (TaskState.CLAIMED, 1, "w1")
+    assert task.lease_expires_at == T0 + timedelta(seconds=60)
+    assert store.claim(REPO, [1], "w2", 60, now=T0 + timedelta(seconds=59)) is None
+    assert store.claim(REPO, [], "w2", 60, now=T0) is None
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.claim(REPO, [1], "w2", 60, now=datetime(2030, 1, 1))  # naive on purpose
+
+
+def test_a_crashed_workers_task_is_claimable_once_its_lease_expires(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.mark(REPO, 1, "w1", TaskState.WORKING)
+    retaken = store.claim(REPO, [1], "w2", 60, now=T0 + timedelta(seconds=61))
+    assert retaken is not None
+    assert (retaken.claim_owner, retaken.attempts, retaken.state) == ("w2", 2, TaskState.CLAIMED)
+
+
+def test_claim_follows_the_candidate_order_and_skips_the_unclaimable(store: Store) -> None:
+    observe_all(store, range(1, 6))
+    store.observe("acme/other", 9, "fp")
+    store.claim(REPO, [2], "w1", 60, now=T0)
+    store.finish(REPO, 2, "w1", TaskState.DONE)
+    store.claim(REPO, [4], "w1", 60, now=T0)
+    store.finish(REPO, 4, "w1", TaskState.NEEDS_HUMAN)
+    order = [9, 42, 4, 3, 2, 5, 1]
+    claimed = [store.claim(REPO, order, "w2", 60, now=T0) for _ in range(4)]
+    assert [task.issue if task else None for task in claimed] == [3, 5, 1, None]
+
+
+def test_claim_waits_for_next_attempt_at(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.finish(REPO, 1, "w1", TaskState.FAILED, error="boom", next_attempt_at=T0 + timedelta(minutes=10))
+    assert store.claim(REPO, [1], "w1", 60, now=T0 + timedelta(minutes=9)) is None
+    task = store.claim(REPO, [1], "w1", 60, now=T0 + timedelta(minutes=10))
+    assert task is not None and task.attempts == 2 and task.last_error == "boom"
+
+
+def test_heartbeat_extends_the_lease_until_the_claim_is_lost(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.observe(REPO, 2, "fp")
+    past = datetime.now(UTC) - timedelta(hours=1)
+    store.claim(REPO, [1], "w1", 5, now=past)
+    assert store.heartbeat(REPO, 1, "w1", 300)
+    task = store.get(REPO, 1)
+    assert task is not None and task.lease_expires_at is not None
+    assert task.lease_expires_at > datetime.now(UTC) + timedelta(seconds=200)
+    assert not store.heartbeat(REPO, 1, "w2", 300)
+    store.claim(REPO, [2], "w1", 5, now=past)
+    assert store.claim(REPO, [2], "w2", 300) is not None  # w1's lease expired: w2 takes over
+    assert not store.heartbeat(REPO, 2, "w1", 300)
+
+
+def test_mark_records_progress_only_for_the_owner(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.mark(REPO, 1, "w1", TaskState.WORKING)
+    store.mark(REPO, 1, "w1", TaskState.PR_OPENED, pr_number=12, pr_url="https://example.test/pull/12")
+    store.mark(REPO, 1, "w1", TaskState.WORKING)
+    task = store.get(REPO, 1)
+    assert task is not None
+    assert (task.state, task.pr_number, task.pr_url) == (
+        TaskState.WORKING,
+        12,
+        "https://example.test/pull/12",
+    )
+    with pytest.raises(ClaimLost) as caught:
+        store.mark(REPO, 1, "w2", TaskState.WORKING)
+    assert isinstance(caught.value, AutonomousDevError) and "acme/widgets#1" in str(caught.value)
+
+
+def test_finish_ends_the_attempt_and_releases_the_claim(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    with pytest.raises(ClaimLost):
+        store.finish(REPO, 1, "w2", TaskState.DONE)
+    store.finish(REPO, 1, "w1", TaskState.PR_OPENED, pr_number=3, pr_url="https://example.test/pull/3")
+    task = store.get(REPO, 1)
+    assert task is not None
+    assert (task.state, task.pr_number, task.claim_owner, task.lease_expires_at) == (
+        TaskState.PR_OPENED,
+        3,
+        None,
+        None,
+    )
+    with pytest.raises(ClaimLost):  # released: not even the former owner holds it now
+        store.finish(REPO, 1, "w1", TaskState.DONE)
+
+
+@pytest.mark.parametrize("state", [TaskState.CLAIMED, TaskState.WORKING])
+def test_finish_refuses_a_state_that_does_not_end_the_attempt(store: Store, state: TaskState) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    with pytest.raises(ValueError, match="not a state to end in"):
+        store.finish(REPO, 1, "w1", state)
+
+
+def test_release_gives_the_attempt_back(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.mark(REPO, 1, "w1", TaskState.WORKING)
+    store.release(REPO, 1, "w2")  # not the owner: nothing happens
+    held = store.get(REPO, 1)
+    assert held is not None and held.claim_owner == "w1"
+    store.release(REPO, 1, "w1")
+    task = store.get(REPO, 1)
+    assert task is not None
+    assert (task.state, task.attempts, task.claim_owner, task.lease_expires_at) == (
+        TaskState.QUEUED,
+        0,
+        None,
+        None,
+    )
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.reset(REPO, 1)
+    store.release(REPO, 1, "w1")
+    again = store.get(REPO, 1)
+    assert again is not None and again.attempts == 0  # never below zero
+
+
+def test_usage_accumulates_and_cost_since_sums_a_window(store: Store) -> None:
+    store.observe(REPO, 1, "fp")
+    before = datetime.now(UTC)
+    store.add_usage(REPO, 1, UsageDelta(input_tokens=100, output_tokens=10, cost_usd=0.25))
+    middle = datetime.now(UTC)
+    store.add_usage(REPO, 1, UsageDelta(cache_read_tokens=7, cache_write_tokens=3, cost_usd=0.5))
+    store.add_usage(REPO, 2, UsageDelta(cost_usd=1.0))  # no task row yet: still counts against the budget
+    task = store.get(REPO, 1)
+    assert task is not None
+    tokens = (task.input_tokens, task.output_tokens, task.cache_read_tokens, task.cache_write_tokens)
+    assert tokens == (100, 10, 7, 3) and task.cost_usd == pytest.approx(0.75)
+    assert store.cost_since(before) == pytest.approx(1.75)
+    assert store.cost_since(middle) == pytest.approx(1.5)
+    assert store.cost_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
+
+
+def test_meta_is_a_small_key_value_table(store: Store) -> None:
+    assert store.get_meta("etag:issues") is None
+    store.set_meta("etag:issues", 'W/"1"')
+    store.set_meta("etag:issues", 'W/"2"')
+    assert store.get_meta("etag:issues") == 'W/"2"'
+
+
+def test_expired_claims_lists_leases_that_ran_out(store: Store) -> None:
+    observe_all(store, range(1, 4))
+    store.claim(REPO, [1], "w1", 30, now=T0)
+    store.claim(REPO, [2], "w2", 600, now=T0)
+    later = T0 + timedelta(seconds=60)
+    assert [task.issue for task in store.expired_claims(now=later)] == [1]
+    assert store.expired_claims(now=T0) == []
+
+
+def test_tasks_lists_newest_first_and_filters_by_repo(store: Store) -> None:
+    observe_all(store, range(1, 4))
+    observe_all(store, range(1, 2), repo="acme/other")
+    store.claim(REPO, [2], "w1", 60, now=T0)
+    assert (store.tasks()[0].repo, store.tasks()[0].issue) == (REPO, 2)
+    assert len(store.tasks()) == 4 and len(store.tasks(limit=2)) == 2
+    assert sorted(task.issue for task in store.tasks(REPO)) == [1, 2, 3]
+
+
+def test_threads_on_two_instances_claim_each_task_exactly_once(
+    store: Store, make_store: Callable[[], Store]
+) -> None:
+    candidates = list(range(1, 21))
+    observe_all(store, range(1, 21))
+    instances = [make_store(), make_store()]
+    claimed: list[int] = []
+    errors: list[Exception] = []
+    lock = threading.Lock()
+
+    def work(instance: Store, owner: str) -> None:
+        try:
+            while (task := instance.claim(REPO, candidates, owner, 60)) is not None:
+                with lock:
+                    claimed.append(task.issue)
+                instance.finish(REPO, task.issue, owner, TaskState.DONE)
+        except Exception as exc:  # reported below: a thread's exception would otherwise be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(instances[i % 2], f"w{i}")) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(claimed) == candidates
+
+
+CLAIMER = textwrap.dedent(
+    """
+    import sys
+    import time
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from autonomous_dev.store import TaskState, open_store
+
+    kind, path, dsn, owner = sys.argv[2], Path(sys.argv[3]), sys.argv[4] or None, sys.argv[5]
+    store = open_store(kind, path, dsn)
+    store.migrate()
+    issues = list(range(1, 31))
+    for issue in issues:
+        store.observe("acme/widgets", issue, f"fp-{issue}")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    while (task := store.claim("acme/widgets", issues, owner, 60)) is not None:
+        print(task.issue, flush=True)
+        time.sleep(0.01)  # "work" outside the transaction, so the others get their turn at the lock
+        store.finish("acme/widgets", task.issue, owner, TaskState.DONE)
+    store.close()
+    """
+)
+
+
+def test_processes_racing_on_a_fresh_database_claim_each_task_exactly_once(backend: Backend) -> None:
+    # Nothing is migrated yet: the three processes also race to create the schema.
+    args = [str(ROOT), backend.kind, str(backend.sqlite_path), backend.dsn or ""]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, *args, f"proc{i}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", proc.communicate()
+    for proc in procs:  # release all three at once so they really race
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outputs = [proc.communicate(timeout=60) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    claimed = [int(line) for out, _ in outputs for line in out.split()]
+    assert sorted(claimed) == list(range(1, 31))
