@@ -31,6 +31,25 @@ DONE_STATES = {
 }
 
 
+class CycleObserver:
+    """What the daemon tells the outside (live progress, metrics); every method does nothing here."""
+
+    def task_started(self, repo: str, issue: Issue) -> None:
+        return None
+
+    def task_phase(self, repo: str, issue: Issue, phase: str) -> None:
+        return None
+
+    def task_usage(self, repo: str, issue: Issue, usage: Usage, cost_usd: float) -> None:
+        return None
+
+    def task_finished(self, repo: str, issue: Issue, outcome: Outcome) -> None:
+        return None
+
+    def cycle_finished(self, outcomes: list[Outcome]) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class RepoWork:
     pipeline: Pipeline
@@ -85,6 +104,7 @@ class _Board:
     active: dict[str, int] = field(default_factory=dict)
     in_flight: set[tuple[str, int]] = field(default_factory=set)
     turn: int = 0
+    budget_reported: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -92,9 +112,16 @@ class Cycle:
     """One pass: recover crashed claims, find candidates, let workers claim and process them."""
 
     def __init__(
-        self, repos: list[RepoWork], store: Store, policy: Policy, owner: str, control: StopControl
+        self,
+        repos: list[RepoWork],
+        store: Store,
+        policy: Policy,
+        owner: str,
+        control: StopControl,
+        observer: CycleObserver | None = None,
     ) -> None:
         self.repos = {work.name: work for work in repos}
+        self.observer = observer or CycleObserver()
         self.store = store
         self.policy = policy
         self.owner = owner
@@ -112,8 +139,6 @@ class Cycle:
         if not any(board.candidates.values()):
             log.info("no eligible issues")
             return []
-        if self._daily_budget_spent():
-            return []
         workers = [
             threading.Thread(target=self._worker, args=(board,), name=f"worker-{i}", daemon=True)
             for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values())))
@@ -124,6 +149,7 @@ class Cycle:
         for thread in [*workers, heartbeat]:
             thread.start()
         self._wait(board, workers, self.policy.grace_s)
+        self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
     # -- preparing ---------------------------------------------------------------------------------------
@@ -157,10 +183,12 @@ class Cycle:
     def _admit(self, work: RepoWork, issue: Issue) -> bool:
         """Record the issue in the store and decide whether this cycle may try it."""
         options = work.pipeline.options
-        if options.needs_human_label in issue.labels:
-            return False
         record = self.store.get(work.name, issue.number)
         fingerprint = prompts.content_fingerprint(issue.title, issue.body)
+        if options.needs_human_label in issue.labels:
+            if record is None or record.fingerprint == fingerprint:
+                return False  # waiting for a human: an edit or removing the label lets it go again
+            work.pipeline.drop_label(issue, options.needs_human_label)
         if record is not None and options.in_progress_label in issue.labels:
             if _live_claim(record):
                 return False
@@ -176,14 +204,19 @@ class Cycle:
         self.store.observe(work.name, issue.number, fingerprint)
         return True
 
-    def _daily_budget_spent(self) -> bool:
+    def _daily_budget_spent(self, board: _Board) -> bool:
+        """Checked before every claim, so a cycle stops claiming as soon as the day's budget is spent."""
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         spent = self.store.cost_since(midnight)
-        if spent >= self.policy.max_cost_per_day:
-            log.warning("daily cost budget reached ($%.2f of $%.2f): claiming nothing until tomorrow (UTC)",
+        if spent < self.policy.max_cost_per_day:
+            return False
+        with board.lock:
+            if board.budget_reported:
+                return True
+            board.budget_reported = True
+        log.warning("daily cost budget reached ($%.2f of $%.2f): claiming nothing until tomorrow (UTC)",
                         spent, self.policy.max_cost_per_day)  # fmt: skip
-            return True
-        return False
+        return True
 
     # -- working -----------------------------------------------------------------------------------------
 
@@ -203,7 +236,7 @@ class Cycle:
     def _claim_next(self, board: _Board) -> tuple[str, TaskRecord] | None:
         """Round robin over the repositories that still have candidates and a free worker slot."""
         cap = self.policy.per_repo_workers or self.policy.workers
-        while not self.control.claiming_stopped:
+        while not self.control.claiming_stopped and not self._daily_budget_spent(board):
             with board.lock:
                 names = [n for n, c in board.candidates.items() if c and board.active.get(n, 0) < cap]
                 if not names:
@@ -225,6 +258,7 @@ class Cycle:
 
     def _work(self, work: RepoWork, issue: Issue, record: TaskRecord) -> None:
         context = {"repo": work.name, "issue": issue.number}
+        self.observer.task_started(work.name, issue)
         try:
             self.store.mark(work.name, issue.number, self.owner, TaskState.WORKING)
             outcome = work.pipeline.process(issue)
@@ -243,6 +277,7 @@ class Cycle:
             log.exception("%s#%d failed unexpectedly", work.name, issue.number, extra=context)
             outcome = self._failed(work, issue, record, f"unexpected error: {type(exc).__name__}: {exc}")
         self.outcomes.append(outcome)
+        self.observer.task_finished(work.name, issue, outcome)
 
     def _failed(self, work: RepoWork, issue: Issue, record: TaskRecord, error: str) -> Outcome:
         error = self.policy.redact(error)
@@ -308,17 +343,19 @@ class _StoreObserver:
         self.repo = repo
 
     def phase(self, issue: Issue, phase: str) -> None:
-        return None
+        self.cycle.observer.task_phase(self.repo, issue, phase)
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None:
+        cost = self.cycle.policy.cost_of(turn_usage)
         delta = UsageDelta(
             input_tokens=turn_usage.input_tokens,
             output_tokens=turn_usage.output_tokens,
             cache_read_tokens=turn_usage.cache_read_input_tokens,
             cache_write_tokens=turn_usage.cache_creation_input_tokens,
-            cost_usd=self.cycle.policy.cost_of(turn_usage),
+            cost_usd=cost,
         )
         self.cycle.store.add_usage(self.repo, issue.number, delta)
+        self.cycle.observer.task_usage(self.repo, issue, turn_usage, cost)
 
 
 def _live_claim(record: TaskRecord) -> bool:

@@ -163,7 +163,7 @@ class GitHubRepoClient:
                     url=item.html_url,
                 )
                 for item in found
-                if item.pull_request is None
+                if "/pull/" not in item.html_url  # item.pull_request would cost a request per issue
             ]
 
         return self._call(f"listing issues labelled {label!r}", fetch)

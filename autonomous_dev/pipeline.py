@@ -84,9 +84,12 @@ class Pipeline:
 
     def drop_stale_claim_label(self, issue: Issue) -> None:
         """Remove an in-progress label that no live claim stands behind (a crashed worker's)."""
+        self.drop_label(issue, self.options.in_progress_label)
+
+    def drop_label(self, issue: Issue, label: str) -> None:
         if not self.options.dry_run:
-            self._log(issue, "removing the stale %r label", self.options.in_progress_label)
-            self.repo.remove_label(issue.number, self.options.in_progress_label)
+            self._log(issue, "removing the %r label", label)
+            self.repo.remove_label(issue.number, label)
 
     def process(self, issue: Issue) -> Outcome:
         fingerprint = prompts.content_fingerprint(issue.title, issue.body)

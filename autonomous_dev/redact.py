@@ -3,63 +3,385 @@
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 
-# Fixed-format detectors: (name, pattern). Extended by the security work; names appear in placeholders.
-DETECTORS: tuple[tuple[str, str], ...] = (
-    ("github_token", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})"),
-    ("anthropic_key", r"\bsk-ant-[a-z]{2,6}\d{2}-[A-Za-z0-9_\-]{20,}"),
-    ("openai_key", r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}"),
-    ("aws_access_key_id", r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    ("slack_token", r"\bxox[abpr]-[A-Za-z0-9\-]{10,}"),
-    ("private_key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    ("url_password", r"(?<=://)[^\s:/@]+:[^\s@/]{3,}(?=@)"),
-    ("authorization", r"(?i:(?<=authorization: )(?:basic|bearer|token) )[A-Za-z0-9._~+/=\-]{8,}"),
-)
+from .secret_patterns import CONTEXTUAL, TOKENS, TRIGGERS, Check
 
 MIN_SECRET_LENGTH = 8
 
+# (name, regex) of every built-in detector, for documentation and audits; matching uses the tables below.
+DETECTORS: tuple[tuple[str, str], ...] = tuple(
+    (token.name, "|".join(re.escape(prefix) + f"(?:{token.tail})" for prefix in token.prefixes))
+    for token in TOKENS
+) + tuple((detector.name, detector.pattern) for detector in CONTEXTUAL)
+DETECTOR_NAMES: frozenset[str] = frozenset(name for name, _ in DETECTORS)
+
+# Rough share (%) of characters in code and prose; unlisted ones are rare. Each alternative of the
+# combined regex starts at one character of its literal prefix (the rest is checked around it), and
+# these shares pick rare ones, so the engine's first-character scan skips most positions.
+_CHAR_SHARE = {
+    " ": 28.2, "e": 6.7, "s": 4.6, "t": 4.5, "a": 3.5, "r": 3.5, "o": 2.9, "n": 2.9, "i": 2.9, "l": 2.8,
+    "\n": 2.7, "f": 2.0, "c": 1.8, "d": 1.8, ".": 1.6, "_": 1.6, "(": 1.5, ")": 1.5, "p": 1.4, "u": 1.4,
+    ",": 1.3, "'": 1.3, "m": 1.2, "h": 1.0, '"': 0.8, "g": 0.8, "=": 0.7, "b": 0.7, ":": 0.7, "0": 0.6,
+    "x": 0.6, "E": 0.6, "y": 0.6, "T": 0.5, "w": 0.4, "k": 0.4, "1": 0.4, "-": 0.4, "I": 0.4, "#": 0.4,
+    "v": 0.3, "A": 0.3, "N": 0.3, "2": 0.3, "R": 0.3, "L": 0.3, "S": 0.3, "C": 0.3, "q": 0.2,
+}  # fmt: skip
+_RARE_SHARE = 0.1
+_PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
+_NAME = re.compile(r"[\w.-]+")
+_EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
+# Contextual detectors start at a trigger keyword or where its word starts, at most this far before it.
+_BEFORE = 32
+# When detectors claim exactly the same text, the lowest rank names it.
+_KNOWN_RANK, _CUSTOM_RANK, _TOKEN_RANK, _CONTEXT_RANK = 0, 1, 100, 1000
+
+
+@dataclass(frozen=True)
+class _Alt:
+    """What one alternative of a combined regex stands for."""
+
+    name: str
+    rank: int
+    offset: int = 0  # the real match starts this many characters before the anchor
+    secret: int = 0  # the group to replace; 0 is the whole match
+    check: Check | None = None
+    near: re.Pattern[str] | None = None  # must also occur on the match's line
+    trigger: bool = False  # a keyword that wakes the contextual detectors
+
+
+# A literal-led part of the combined regex: (literal, regex after it, meaning, must not follow a word).
+_Piece = tuple[str, str, _Alt, bool]
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """A compiled alternation and, by `Match.lastindex`, the alternative that matched."""
+
+    regex: re.Pattern[str]
+    alts: dict[int, _Alt]
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    rank: int
+    name: str
+
+
+@dataclass
+class _Shared:
+    """What a redactor and its scoped children share: known values, custom patterns, the scanner."""
+
+    custom: tuple[tuple[str, re.Pattern[str]], ...]
+    scanner: _Matcher
+    known: dict[str, str]
+    lock: threading.Lock
+
 
 class Redactor:
-    """Replaces known secret values and detector matches with stable placeholders.
+    """Replaces known secret values and detected credentials with stable numbered placeholders.
 
-    Thread-safe: workers share one instance per process.
+    `[REDACTED:<name>:<n>]` numbers distinct values per name; one redactor gives the same value the
+    same placeholder every time, and `restore` maps placeholders back. Thread-safe: workers share one
+    instance, and `scoped()` gives each task its own numbering over the same secrets.
     """
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._lock = threading.Lock()
-        self._known: dict[str, str] = {}
-        self._pattern = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in DETECTORS))
-        self._known_pattern: re.Pattern[str] | None = None
-        for secret in secrets:
-            self.add_secret(secret)
+    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[tuple[str, str]] = ()) -> None:
+        custom = tuple(_custom_pattern(name, regex) for name, regex in patterns)
+        self._shared = _Shared(custom, _scanner(()), {}, threading.Lock())
+        self._new_scope()
+        self._register([(secret, "credential") for secret in secrets])
 
     def add_secret(self, value: str, name: str = "credential") -> None:
         """Register a credential the tool loaded; it and its common encodings are redacted everywhere."""
-        if len(value) < MIN_SECRET_LENGTH:
-            return
-        with self._lock:
-            for form in _encodings(value):
-                self._known.setdefault(form, name)
-            alternatives = sorted(self._known, key=len, reverse=True)
-            self._known_pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+        self._register([(value, name)])
 
     def redact(self, text: str) -> str:
-        """Return text with every known secret and detector match replaced by `[REDACTED:<name>]`."""
+        """Return text with every known secret and detected credential replaced by a placeholder."""
         if not text:
             return text
-        known = self._known_pattern
-        if known is not None:
-            text = known.sub(lambda m: f"[REDACTED:{self._known[m.group(0)]}]", text)
-        return self._pattern.sub(lambda m: f"[REDACTED:{m.lastgroup}]", text)
+        spans = self._find(text)
+        return self._render(text, _merge(spans)) if spans else text
+
+    def restore(self, text: str) -> str:
+        """Put back the values behind placeholders this redactor produced; others stay as they are."""
+        if "[REDACTED:" not in text:
+            return text
+        with self._lock:
+            return _PLACEHOLDER.sub(lambda m: self._values.get(m.group(0), m.group(0)), text)
+
+    def scoped(self) -> Redactor:
+        """A redactor for one task: the same secrets and patterns, its own placeholders and counts."""
+        child = copy.copy(self)
+        child._new_scope()
+        return child
+
+    def counts(self) -> dict[str, int]:
+        """Redactions per detector or credential name since this redactor (or scope) was created."""
+        with self._lock:
+            return dict(self._counts)
+
+    def _register(self, secrets: list[tuple[str, str]]) -> None:
+        """Teach the shared scanner these (value, name) pairs, recompiling it once."""
+        secrets = [(value, name) for value, name in secrets if len(value) >= MIN_SECRET_LENGTH]
+        if not secrets:
+            return
+        shared = self._shared
+        with shared.lock:
+            for value, name in secrets:
+                label = re.sub(r"[^\w.-]", "_", name) or "credential"
+                for form in _encodings(value):
+                    shared.known.setdefault(form, label)
+            shared.scanner = _scanner(tuple(sorted(shared.known.items())))
+
+    def _new_scope(self) -> None:
+        self._lock = threading.Lock()
+        self._placeholders: dict[str, str] = {}
+        self._values: dict[str, str] = {}
+        self._numbers: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
+
+    def _find(self, text: str) -> list[_Span]:
+        """Every stretch of text some detector or known value claims, overlaps included."""
+        shared = self._shared
+        spans: list[_Span] = []
+        triggers: list[int] = []
+        for alt, match in _search(shared.scanner, text):
+            if alt.trigger:
+                triggers.append(match.start() - alt.offset)
+            elif span := _span(alt, match):
+                spans.append(span)
+        for start in _starts(text, triggers):
+            if (found := _CONTEXT.regex.match(text, start)) and (span := _span(_alt(_CONTEXT, found), found)):
+                spans.append(span)
+        for name, regex in shared.custom:
+            group = regex.groupindex.get("secret", 0)
+            spans += [
+                _Span(*m.span(group), _CUSTOM_RANK, name) for m in regex.finditer(text) if m.group(group)
+            ]
+        return spans
+
+    def _render(self, text: str, spans: list[_Span]) -> str:
+        parts: list[str] = []
+        last = 0
+        with self._lock:
+            for span in spans:
+                parts += (text[last : span.start], self._placeholder(span.name, text[span.start : span.end]))
+                last = span.end
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def _placeholder(self, name: str, value: str) -> str:
+        """The placeholder for value, numbered on first sight; the caller holds the lock."""
+        placeholder = self._placeholders.get(value)
+        if placeholder is None:
+            self._numbers[name] += 1
+            placeholder = f"[REDACTED:{name}:{self._numbers[name]}]"
+            self._placeholders[value] = placeholder
+            self._values[placeholder] = value
+        self._counts[name] += 1
+        return placeholder
+
+
+def _custom_pattern(name: str, pattern: str) -> tuple[str, re.Pattern[str]]:
+    """Compile a caller's (name, regex) detector, refusing names and patterns that cannot work."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"custom pattern name {name!r} may only use letters, digits, '_', '.' and '-'")
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"custom pattern {name!r} is not a valid regex: {exc}") from exc
+    if regex.search("") is not None or any(m.end() == m.start() for m in regex.finditer(_EMPTY_PROBE)):
+        raise ValueError(f"custom pattern {name!r} matches the empty string")
+    return name, regex
 
 
 def _encodings(value: str) -> set[str]:
-    forms = {value, urllib.parse.quote(value, safe=""), json.dumps(value)[1:-1]}
-    for user in ("x-access-token", "x-oauth-basic", "token"):
-        forms.add(base64.b64encode(f"{user}:{value}".encode()).decode())
+    """The forms a credential takes on its way out: raw, URL- and JSON-escaped, inside Basic auth."""
+    forms = {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+    pairs = [f"{user}:{value}" for user in ("x-access-token", "x-oauth-basic", "token", "oauth2", "git", "")]
+    for pair in [*pairs, f"{value}:x-oauth-basic", f"{value}:", value]:
+        encoded = base64.b64encode(pair.encode()).decode()
+        forms.update((encoded, encoded.rstrip("=")))
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+# Building the combined regex.
+
+
+def _share(chars: Iterable[str]) -> float:
+    return sum(_CHAR_SHARE.get(char, _RARE_SHARE) for char in chars)
+
+
+def _anchor_chars(char: str, fold: bool) -> frozenset[str]:
+    return frozenset({char.lower(), char.upper()} if fold else {char})
+
+
+def _choose_anchors(pieces: list[_Piece]) -> list[int]:
+    """Where to anchor each piece's literal so that all anchors together are as rare as possible.
+
+    Greedy: literals without a cheap character choose first, later ones reuse anchors already chosen,
+    then anchors that every literal can do without are dropped.
+    """
+    options = [{_anchor_chars(char, alt.trigger) for char in literal} for literal, _, alt, _ in pieces]
+    chosen: frozenset[str] = frozenset()
+    for opts in sorted(options, key=lambda opts: -min(map(_share, opts))):
+        if not any(option <= chosen for option in opts):
+            chosen |= min(opts, key=lambda option: _share(option - chosen))
+    for char in sorted(chosen, key=lambda char: -_share(char)):
+        if all(any(option <= chosen - {char} for option in opts) for opts in options):
+            chosen -= {char}
+    return [
+        min(
+            (k for k, char in enumerate(literal) if _anchor_chars(char, alt.trigger) <= chosen),
+            key=lambda k: _share(_anchor_chars(literal[k], alt.trigger)),
+        )
+        for literal, _, alt, _ in pieces
+    ]
+
+
+def _anchored(piece: _Piece, at: int) -> list[tuple[str, str, _Alt]]:
+    """Branches (anchor, regex after the anchor, meaning) for one piece anchored at `literal[at]`.
+
+    The body starts with the literal's remaining characters (the engine rejects a branch on its
+    first character cheaply), then looks behind for the whole literal.
+    """
+    literal, rest, alt, bounded = piece
+    after = "".join(_literal_char(char, alt.trigger) for char in literal[at + 1 :])
+    whole = "".join(_literal_char(char, alt.trigger) for char in literal)
+    checks = f"(?<={whole})" if at else ""
+    if bounded:
+        checks += f"(?<![A-Za-z0-9]{whole})"
+    moved = replace(alt, offset=at)
+    return [
+        (anchor, after + checks + rest, moved) for anchor in sorted(_anchor_chars(literal[at], alt.trigger))
+    ]
+
+
+def _literal_char(char: str, fold: bool) -> str:
+    if fold and char.lower() != char.upper():
+        return f"[{char.lower()}{char.upper()}]"
+    return re.escape(char)
+
+
+def _compile(branches: list[tuple[str, str, _Alt]]) -> _Matcher:
+    """One regex for all branches; those sharing an anchor sit behind it, in the order given."""
+    grouped: dict[str, list[str]] = {}
+    for index, (anchor, body, _) in enumerate(branches):
+        body = body.replace("(?P<secret>", f"(?P<s{index}>")
+        grouped.setdefault(anchor, []).append(f"{body}(?P<m{index}>)")
+    # The engine tries the anchors in order at each candidate position: frequent ones first.
+    order = sorted(grouped, key=lambda anchor: -_share(anchor))
+    regex = re.compile("|".join(f"{re.escape(anchor)}(?:{'|'.join(grouped[anchor])})" for anchor in order))
+    alts = {
+        regex.groupindex[f"m{index}"]: replace(alt, secret=regex.groupindex.get(f"s{index}", 0))
+        for index, (_, _, alt) in enumerate(branches)
+    }
+    return _Matcher(regex, alts)
+
+
+def _fixed_pieces() -> list[_Piece]:
+    pieces: list[_Piece] = []
+    for rank, token in enumerate(TOKENS, start=_TOKEN_RANK):
+        alt = _Alt(token.name, rank, check=token.check)
+        pieces += [(prefix, f"(?:{token.tail})", alt, token.bounded) for prefix in token.prefixes]
+    trigger = _Alt("trigger", _CONTEXT_RANK, trigger=True)
+    return pieces + [(keyword, "", trigger, False) for keyword in TRIGGERS]
+
+
+def _context_matcher() -> _Matcher:
+    branches = []
+    for rank, detector in enumerate(CONTEXTUAL, start=_CONTEXT_RANK):
+        near = re.compile(detector.near) if detector.near else None
+        branches.append(("", detector.pattern, _Alt(detector.name, rank, check=detector.check, near=near)))
+    return _compile(branches)
+
+
+_FIXED = _fixed_pieces()
+_CONTEXT = _context_matcher()
+
+
+@functools.lru_cache(maxsize=64)
+def _scanner(known: tuple[tuple[str, str], ...]) -> _Matcher:
+    """The combined regex for the fixed-format detectors, the trigger keywords and the known values."""
+    pieces = [(form, "", _Alt(name, _KNOWN_RANK), False) for form, name in known] + _FIXED
+    anchors = _choose_anchors(pieces)
+    # Where literals share an anchor, the one starting earliest, then the longest, is tried first.
+    order = sorted(range(len(pieces)), key=lambda i: (-anchors[i], -len(pieces[i][0])))
+    return _compile([branch for i in order for branch in _anchored(pieces[i], anchors[i])])
+
+
+# Scanning.
+
+
+def _search(matcher: _Matcher, text: str) -> Iterator[tuple[_Alt, re.Match[str]]]:
+    """Every match, including ones that start inside an earlier match."""
+    search = matcher.regex.search
+    position = 0
+    while match := search(text, position):
+        yield _alt(matcher, match), match
+        position = match.start() + 1
+
+
+def _alt(matcher: _Matcher, match: re.Match[str]) -> _Alt:
+    return matcher.alts[match.lastindex or 0]
+
+
+def _span(alt: _Alt, match: re.Match[str]) -> _Span | None:
+    start, end = match.span(alt.secret)
+    if alt.secret == 0:
+        start -= alt.offset
+    if start >= end or (alt.check is not None and not alt.check(match.string[start:end])):
+        return None
+    if alt.near is not None and not _on_same_line(alt.near, match.string, start):
+        return None
+    return _Span(start, end, alt.rank, alt.name)
+
+
+def _on_same_line(regex: re.Pattern[str], text: str, position: int) -> bool:
+    end = text.find("\n", position)
+    return regex.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
+
+
+def _starts(text: str, triggers: list[int]) -> set[int]:
+    """Where contextual detectors may start: at each trigger keyword and where its word starts."""
+    starts = set(triggers)
+    for position in triggers:
+        start = position
+        while (
+            start > position - _BEFORE
+            and start > 0
+            and (text[start - 1].isalnum() or text[start - 1] in "_+.-")
+        ):
+            start -= 1
+        starts.add(start)
+    return starts
+
+
+def _merge(spans: list[_Span]) -> list[_Span]:
+    """Sorted, non-overlapping spans; overlapping ones become one, named by the earliest and longest."""
+    spans.sort(key=lambda span: (span.start, -span.end, span.rank))
+    merged: list[_Span] = []
+    for span in spans:
+        if merged and span.start < merged[-1].end:
+            if span.end > merged[-1].end:
+                merged[-1] = replace(merged[-1], end=span.end)
+        else:
+            merged.append(span)
+    return merged

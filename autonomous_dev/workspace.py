@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
 import shutil
+import socket
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +56,9 @@ class GitWorkspaces:
         self.mirror_path = work_dir / "mirrors" / f"{full_name}.git"
         self.worktree_root = work_dir / "worktrees" / full_name
         self._clone_url = clone_url
-        self._lock = threading.Lock()
+        self._thread_lock = threading.Lock()
+        self._file_lock = work_dir / "locks" / f"{full_name.replace('/', '__')}.lock"
+        self._pruned = False
         self._env = {
             "GIT_ASKPASS": str(_askpass_script(work_dir)),
             "AUTONOMOUS_DEV_GIT_PASSWORD": token,
@@ -61,10 +67,33 @@ class GitWorkspaces:
 
     def sync(self) -> None:
         """Create the mirror on first use and fetch every branch into refs/remotes/origin/*."""
-        with self._lock:
+        with self._locked():
             mirror = self._mirror()
+            if not self._pruned:
+                self._prune_stale(mirror)
+                self._pruned = True
             self._git(mirror.git, "fetch", "--prune", "--quiet", "origin")
             self._git(mirror.git, "worktree", "prune")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One mirror operation at a time, across the threads of this process and other processes."""
+        self._file_lock.parent.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, open(self._file_lock, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _prune_stale(self, mirror: git.Repo) -> None:
+        """Remove worktrees left behind by processes that died (their owner file names a dead pid)."""
+        if not self.worktree_root.is_dir():
+            return
+        for path in self.worktree_root.iterdir():
+            if path.is_dir() and not _owner_alive(path.with_suffix(".owner")):
+                log.info("removing the stale worktree %s", path)
+                self._remove_worktree(mirror, path)
 
     def open(self, branch: str, base: str) -> GitWorkspace:
         if not branch.startswith(BRANCH_PREFIX):
@@ -72,11 +101,12 @@ class GitWorkspaces:
                 f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours"
             )
         path = self.worktree_root / re.sub(r"[^A-Za-z0-9._-]+", "-", branch)
-        with self._lock:
+        with self._locked():
             mirror = self._mirror()
             if path.exists():
                 self._remove_worktree(mirror, path)
             path.parent.mkdir(parents=True, exist_ok=True)
+            path.with_suffix(".owner").write_text(f"{socket.gethostname()} {os.getpid()}\n")
             self._git(
                 mirror.git,
                 "worktree",
@@ -90,7 +120,7 @@ class GitWorkspaces:
         return GitWorkspace(self, git.Repo(path), branch, base)
 
     def close(self, workspace: GitWorkspace) -> None:
-        with self._lock:
+        with self._locked():
             mirror = self._mirror()
             self._remove_worktree(mirror, workspace.path)
             self._git(mirror.git, "branch", "-D", workspace.branch, check=False)
@@ -111,6 +141,7 @@ class GitWorkspaces:
         self._git(mirror.git, "worktree", "remove", "--force", str(path), check=False)
         if path.exists():
             shutil.rmtree(path)
+        path.with_suffix(".owner").unlink(missing_ok=True)
         self._git(mirror.git, "worktree", "prune")
 
     def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
@@ -171,6 +202,23 @@ class GitWorkspace:
 
     def close(self) -> None:
         self._owner.close(self)
+
+
+def _owner_alive(owner_file: Path) -> bool:
+    """Whether the process that made a worktree still runs (on another host: assume it does)."""
+    try:
+        host, pid = owner_file.read_text().split()
+    except (OSError, ValueError):
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _askpass_script(work_dir: Path) -> Path:

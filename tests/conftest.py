@@ -126,3 +126,12 @@ def insert_user(dsn: str, email: str, github_token: str | None, claude_auth: dic
             (user_id, email, github_token, Json(claude_auth) if claude_auth is not None else None),
         )
     return user_id
+
+
+@pytest.fixture
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

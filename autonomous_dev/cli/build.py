@@ -16,7 +16,7 @@ from autonomous_dev.redact import Redactor
 
 if TYPE_CHECKING:
     from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
-    from autonomous_dev.daemon import Cycle, Policy, RepoWork, StopControl
+    from autonomous_dev.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
     from autonomous_dev.github_api import GitHubSession
     from autonomous_dev.oauth import ClaudeTokens
     from autonomous_dev.store import Store
@@ -98,6 +98,7 @@ def build_cycle(
     store: Store,
     control: StopControl,
     dry_run: bool = False,
+    observer: CycleObserver | None = None,
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
     from autonomous_dev.daemon import Cycle
@@ -111,7 +112,7 @@ def build_cycle(
     claude = claude_client(settings, credentials, redactor)
     session = github_session(settings, token)
     repos = [_repo_work(settings, name, session, claude, token, redactor, dry_run) for name in names]
-    return Cycle(repos, store, _policy(settings, claude.model, redactor), _owner_id(), control)
+    return Cycle(repos, store, _policy(settings, claude.model, redactor), _owner_id(), control, observer)
 
 
 def _repo_work(

@@ -22,7 +22,8 @@ from .app import AppContext, cli
 from .build import build_cycle, open_state
 
 if TYPE_CHECKING:
-    from autonomous_dev.daemon import Cycle, StopControl
+    from autonomous_dev.config import Settings
+    from autonomous_dev.daemon import Cycle, CycleObserver, StopControl
 
 log = logging.getLogger(__name__)
 REPEAT_SIGNAL_S = 1.0
@@ -69,7 +70,11 @@ def flags_from(**values: Any) -> dict[str, dict[str, Any]]:
 
 
 def _serve(
-    app: AppContext, options: dict[str, Any], dry_run: bool, once: bool
+    app: AppContext,
+    options: dict[str, Any],
+    dry_run: bool,
+    once: bool,
+    metrics_port: int | None = None,
 ) -> tuple[StopControl, list[Outcome]]:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
     from autonomous_dev.daemon import StopControl, serve
@@ -81,12 +86,13 @@ def _serve(
     control = StopControl()
     store = open_state(settings, credentials, dry_run)
     state = {"settings": settings}
+    observer = _metrics(settings, metrics_port)
 
     def make_cycle() -> Cycle:
         if control.reload:
             state["settings"] = app.settings(flags)
             logs.configure(app.redactor, state["settings"].logging.level, state["settings"].logging.format)
-        return build_cycle(state["settings"], credentials, app.redactor, store, control, dry_run)
+        return build_cycle(state["settings"], credentials, app.redactor, store, control, dry_run, observer)
 
     install_signal_handlers(control)
     try:
@@ -94,6 +100,19 @@ def _serve(
     finally:
         store.close()
     return control, outcomes
+
+
+def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
+    if port is None:
+        return None
+    from autonomous_dev.metrics import Metrics
+
+    # Healthy while cycles keep finishing: a cycle may take as long as its slowest task.
+    patience = 3 * settings.daemon.loop_interval_ms / 1000 + settings.execution.timeout_minutes * 60
+    metrics = Metrics(healthy_within_s=patience)
+    server = metrics.serve(port)
+    log.info("metrics on http://127.0.0.1:%d/metrics, health on /healthz", server.server_port)
+    return metrics
 
 
 def install_signal_handlers(control: StopControl) -> None:
@@ -135,12 +154,15 @@ def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
 @cli.command()
 @run_options
 @click.option("--verbose", is_flag=True, help="Log at DEBUG level.")
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics and /healthz on 127.0.0.1."
+)
 @click.pass_obj
-def start(app: AppContext, /, verbose: bool, **options: Any) -> None:
+def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options: Any) -> None:
     """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM; SIGHUP reloads the config)."""
     if verbose:
         options["log_level"] = "DEBUG"
-    control, _ = _serve(app, options, dry_run=False, once=False)
+    control, _ = _serve(app, options, dry_run=False, once=False, metrics_port=metrics_port)
     raise SystemExit(ExitStatus.INTERRUPTED if control.cold else ExitStatus.OK)
 
 

@@ -1,0 +1,83 @@
+"""`status`: what the state store knows: tasks in flight, recent outcomes, attempts, PRs, tokens and cost."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from autonomous_dev.store_sql import TaskRecord
+
+from .app import AppContext, cli
+from .build import open_state
+
+
+@cli.command()
+@click.option("--repo", "repo_filter", help="Only this owner/name.")
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True, help="Most tasks shown."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (all fields) for scripts.")
+@click.pass_obj
+def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) -> None:
+    """Show the tasks in the state store, newest first, with totals."""
+    settings = app.settings()
+    store = open_state(settings, app.credentials(), dry_run=False)
+    try:
+        records = store.tasks(repo_filter, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps({"tasks": [_jsonable(r) for r in records], "totals": _totals(records)}, indent=2)
+        )
+        return
+    table = Table("task", "state", "attempts", "PR", "tokens", "cost", "updated", "claim / last error")
+    for record in records:
+        table.add_row(
+            f"{record.repo}#{record.issue}",
+            record.state.value,
+            str(record.attempts),
+            Text(record.pr_url or "-"),
+            str(_tokens(record)),
+            f"${record.cost_usd:.4f}",
+            record.updated_at.strftime("%Y-%m-%d %H:%M"),
+            Text(_note(record), overflow="fold"),
+        )
+    app.console.print(table)
+    totals = _totals(records)
+    app.console.print(
+        f"{totals['tasks']} tasks, {totals['tokens']} tokens, ${totals['cost_usd']:.4f} estimated"
+    )
+
+
+def _tokens(record: TaskRecord) -> int:
+    return record.input_tokens + record.output_tokens + record.cache_read_tokens + record.cache_write_tokens
+
+
+def _note(record: TaskRecord) -> str:
+    if record.claim_owner and record.lease_expires_at:
+        return f"claimed by {record.claim_owner} until {record.lease_expires_at:%H:%M:%S}"
+    return (record.last_error or "")[:300]
+
+
+def _totals(records: list[TaskRecord]) -> dict[str, float]:
+    return {
+        "tasks": len(records),
+        "tokens": sum(_tokens(r) for r in records),
+        "cost_usd": round(sum(r.cost_usd for r in records), 6),
+    }
+
+
+def _jsonable(record: TaskRecord) -> dict[str, object]:
+    data = asdict(record)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    data["state"] = record.state.value
+    data["tokens"] = _tokens(record)
+    return data

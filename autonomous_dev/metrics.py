@@ -1,0 +1,81 @@
+"""Prometheus metrics and a health check for the daemon, served on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+
+from .daemon import CycleObserver
+from .models import Issue, Outcome, Usage
+
+StartResponse = Callable[[str, list[tuple[str, str]]], object]
+
+
+class Metrics(CycleObserver):
+    """Counters the daemon updates as it works; `serve` exposes them with /metrics and /healthz."""
+
+    def __init__(self, healthy_within_s: float) -> None:
+        self.registry = CollectorRegistry()
+        self.healthy_within_s = healthy_within_s
+        self.tasks = Counter(
+            "autonomous_dev_tasks_finished",
+            "Tasks finished, by outcome",
+            ["repo", "outcome"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "autonomous_dev_tasks_in_flight", "Tasks being worked on", registry=self.registry
+        )
+        self.tokens = Counter(
+            "autonomous_dev_tokens", "Model tokens used, by kind", ["kind"], registry=self.registry
+        )
+        self.cost = Counter("autonomous_dev_cost_usd", "Estimated model cost in USD", registry=self.registry)
+        self.cycles = Counter("autonomous_dev_cycles", "Cycles completed", registry=self.registry)
+        self.last_cycle = Gauge(
+            "autonomous_dev_last_cycle_timestamp_seconds", "When the last cycle ended", registry=self.registry
+        )
+        self._last_cycle_monotonic = time.monotonic()
+
+    def task_started(self, repo: str, issue: Issue) -> None:
+        self.in_flight.inc()
+
+    def task_usage(self, repo: str, issue: Issue, usage: Usage, cost_usd: float) -> None:
+        self.tokens.labels("input").inc(usage.input_tokens)
+        self.tokens.labels("output").inc(usage.output_tokens)
+        self.tokens.labels("cache_read").inc(usage.cache_read_input_tokens)
+        self.tokens.labels("cache_write").inc(usage.cache_creation_input_tokens)
+        self.cost.inc(cost_usd)
+
+    def task_finished(self, repo: str, issue: Issue, outcome: Outcome) -> None:
+        self.in_flight.dec()
+        self.tasks.labels(repo, outcome.kind.value).inc()
+
+    def cycle_finished(self, outcomes: list[Outcome]) -> None:
+        self.cycles.inc()
+        self.last_cycle.set_to_current_time()
+        self._last_cycle_monotonic = time.monotonic()
+
+    def healthy(self) -> bool:
+        return time.monotonic() - self._last_cycle_monotonic < self.healthy_within_s
+
+    def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            ok = self.healthy()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"ok\n" if ok else b"no cycle finished recently\n"]
+        return make_wsgi_app(self.registry)(environ, start_response)  # type: ignore[no-any-return]
+
+    def serve(self, port: int) -> WSGIServer:
+        """Serve on 127.0.0.1:port from a daemon thread; port 0 picks a free one."""
+        server = make_server("127.0.0.1", port, self.app, handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+        return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return None
