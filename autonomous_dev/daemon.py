@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from . import prompts
 from .errors import AutonomousDevError, CredentialError
-from .models import Issue, Outcome, OutcomeKind, Usage
+from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .pipeline import Pipeline
 from .ports import Workspaces
 from .store_sql import ClaimLost, TaskRecord, TaskState, UsageDelta
@@ -138,7 +138,8 @@ class Cycle:
         board = self._board()
         if not any(board.candidates.values()):
             log.info("no eligible issues")
-            return []
+            self.observer.cycle_finished(list(self.outcomes))
+            return list(self.outcomes)
         workers = [
             threading.Thread(target=self._worker, args=(board,), name=f"worker-{i}", daemon=True)
             for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values())))
@@ -171,7 +172,10 @@ class Cycle:
         board = _Board(candidates={}, issues={})
         for name, work in self.repos.items():
             numbers = []
-            for issue in work.pipeline.eligible():
+            scan = work.pipeline.scan()
+            for issue, pull in scan.proposed:
+                self._complete_proposed(work, issue, pull)
+            for issue in scan.fresh:
                 if self._admit(work, issue):
                     numbers.append(issue.number)
                     board.issues[(name, issue.number)] = issue
@@ -179,6 +183,23 @@ class Cycle:
             if numbers:
                 work.workspaces.sync()
         return board
+
+    def _complete_proposed(self, work: RepoWork, issue: Issue, pull: PullRequest) -> None:
+        """A PR exists but the store says the task never finished (its worker died after opening it)."""
+        record = self.store.get(work.name, issue.number)
+        if record is None or record.state in (TaskState.PR_OPENED, TaskState.DONE, TaskState.NEEDS_HUMAN):
+            return
+        if self.store.claim(work.name, [issue.number], self.owner, self.policy.lease_s) is None:
+            return
+        try:
+            outcome = work.pipeline.finish_proposed(issue, pull)
+        except AutonomousDevError as exc:
+            log.warning("%s#%d: could not complete: %s", work.name, issue.number, exc)
+            self.store.release(work.name, issue.number, self.owner)
+            return
+        self.store.finish(work.name, issue.number, self.owner, TaskState.PR_OPENED, pr_number=pull.number,
+                          pr_url=pull.url)  # fmt: skip
+        self.outcomes.append(outcome)
 
     def _admit(self, work: RepoWork, issue: Issue) -> bool:
         """Record the issue in the store and decide whether this cycle may try it."""

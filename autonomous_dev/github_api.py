@@ -52,9 +52,8 @@ class SharedLimitRetry(GithubRetry):
         super().__init__(**kwargs)
 
     def new(self, **kw: Any) -> Self:
-        retry = super().new(**kw)
-        retry.gate = self.gate
-        return retry
+        kw["gate"] = self.gate
+        return super().new(**kw)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method.upper() not in IDEMPOTENT and status_code not in (403, 429):

@@ -9,7 +9,7 @@ from typing import Protocol
 from . import prompts
 from .agent import Agent, AgentResult
 from .errors import GitHubError
-from .models import Comment, Issue, Outcome, OutcomeKind, Usage
+from .models import Comment, Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .ports import GitHubRepo, Workspace, Workspaces
 from .tools import Toolbox
 
@@ -24,6 +24,12 @@ class PipelineOptions:
     base_branch: str
     dry_run: bool = False
     needs_human_label: str = "needs-human"
+
+
+@dataclass(frozen=True)
+class Scan:
+    fresh: list[Issue]
+    proposed: list[tuple[Issue, PullRequest]]
 
 
 class TaskObserver(Protocol):
@@ -59,17 +65,25 @@ class Pipeline:
         self.options = options
         self.observer: TaskObserver = observer or SilentObserver()
 
+    def scan(self) -> Scan:
+        """Open labelled issues, split by whether one of our branches already has an open PR for them."""
+        issues = self.repo.labelled_issues(self.options.label)
+        pulls = {_issue_of_branch(pull.head): pull for pull in self.repo.open_pulls()}
+        return Scan(
+            fresh=[issue for issue in issues if issue.number not in pulls],
+            proposed=[(issue, pulls[issue.number]) for issue in issues if issue.number in pulls],
+        )
+
     def eligible(self) -> list[Issue]:
         """Open labelled issues without an open PR from one of our branches (claims are the caller's)."""
-        issues = self.repo.labelled_issues(self.options.label)
-        covered = {_issue_of_branch(pull.head) for pull in self.repo.open_pulls()}
-        chosen = []
-        for issue in issues:
-            if issue.number in covered:
-                self._log(issue, "skipped: an open pull request already exists")
-            else:
-                chosen.append(issue)
-        return chosen
+        return self.scan().fresh
+
+    def finish_proposed(self, issue: Issue, pull: PullRequest) -> Outcome:
+        """Complete a task whose PR exists but whose worker stopped before reporting back on the issue."""
+        self._log(issue, "completing: %s exists", pull.url)
+        self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
+        self._release(issue)
+        return Outcome(issue.number, OutcomeKind.PR_EXISTS, pull.url, pr=pull)
 
     def give_up(self, issue: Issue, attempts: int, error: str) -> None:
         """After the last failed attempt: label the issue for a human and explain once."""

@@ -7,13 +7,11 @@ import logging
 import os
 import re
 import shutil
-import socket
 import stat
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import git
 
@@ -57,7 +55,6 @@ class GitWorkspaces:
         self.worktree_root = work_dir / "worktrees" / full_name
         self._clone_url = clone_url
         self._thread_lock = threading.Lock()
-        self._file_lock = work_dir / "locks" / f"{full_name.replace('/', '__')}.lock"
         self._pruned = False
         self._env = {
             "GIT_ASKPASS": str(_askpass_script(work_dir)),
@@ -67,7 +64,7 @@ class GitWorkspaces:
 
     def sync(self) -> None:
         """Create the mirror on first use and fetch every branch into refs/remotes/origin/*."""
-        with self._locked():
+        with self._thread_lock:
             mirror = self._mirror()
             if not self._pruned:
                 self._prune_stale(mirror)
@@ -75,23 +72,18 @@ class GitWorkspaces:
             self._git(mirror.git, "fetch", "--prune", "--quiet", "origin")
             self._git(mirror.git, "worktree", "prune")
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One mirror operation at a time, across the threads of this process and other processes."""
-        self._file_lock.parent.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self._file_lock, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def _prune_stale(self, mirror: git.Repo) -> None:
-        """Remove worktrees left behind by processes that died (their owner file names a dead pid)."""
-        if not self.worktree_root.is_dir():
-            return
-        for path in self.worktree_root.iterdir():
-            if path.is_dir() and not _owner_alive(path.with_suffix(".owner")):
+        """Clear what a killed process left: git lock files in the mirror, and its worktrees.
+
+        Safe because this process holds WORK_DIR exclusively (see `hold_work_dir`).
+        """
+        for partial in self.mirror_path.parent.glob(f"{self.mirror_path.name}.partial-*"):
+            shutil.rmtree(partial, ignore_errors=True)
+        for lock in self.mirror_path.rglob("*.lock"):
+            log.warning("removing the stale git lock %s", lock)
+            lock.unlink(missing_ok=True)
+        if self.worktree_root.is_dir():
+            for path in self.worktree_root.iterdir():
                 log.info("removing the stale worktree %s", path)
                 self._remove_worktree(mirror, path)
 
@@ -101,12 +93,11 @@ class GitWorkspaces:
                 f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours"
             )
         path = self.worktree_root / re.sub(r"[^A-Za-z0-9._-]+", "-", branch)
-        with self._locked():
+        with self._thread_lock:
             mirror = self._mirror()
             if path.exists():
                 self._remove_worktree(mirror, path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.with_suffix(".owner").write_text(f"{socket.gethostname()} {os.getpid()}\n")
             self._git(
                 mirror.git,
                 "worktree",
@@ -120,28 +111,31 @@ class GitWorkspaces:
         return GitWorkspace(self, git.Repo(path), branch, base)
 
     def close(self, workspace: GitWorkspace) -> None:
-        with self._locked():
+        with self._thread_lock:
             mirror = self._mirror()
             self._remove_worktree(mirror, workspace.path)
             self._git(mirror.git, "branch", "-D", workspace.branch, check=False)
 
     def _mirror(self) -> git.Repo:
+        """The mirror, created complete or not at all: a process killed half-way leaves no broken one."""
         if (self.mirror_path / "HEAD").exists():
             return git.Repo(self.mirror_path)
-        self.mirror_path.mkdir(parents=True, exist_ok=True)
-        mirror = git.Repo.init(self.mirror_path, bare=True)
-        with mirror.config_writer() as config:
+        partial = self.mirror_path.with_name(f"{self.mirror_path.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(self.mirror_path, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with git.Repo.init(partial, bare=True).config_writer() as config:
             config.set_value('remote "origin"', "url", self._clone_url)
             config.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
             # An empty helper resets the list, so no system credential helper stores or offers our token.
             config.set_value("credential", "helper", "")
-        return mirror
+        os.replace(partial, self.mirror_path)
+        return git.Repo(self.mirror_path)
 
     def _remove_worktree(self, mirror: git.Repo, path: Path) -> None:
         self._git(mirror.git, "worktree", "remove", "--force", str(path), check=False)
         if path.exists():
             shutil.rmtree(path)
-        path.with_suffix(".owner").unlink(missing_ok=True)
         self._git(mirror.git, "worktree", "prune")
 
     def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
@@ -204,21 +198,19 @@ class GitWorkspace:
         self._owner.close(self)
 
 
-def _owner_alive(owner_file: Path) -> bool:
-    """Whether the process that made a worktree still runs (on another host: assume it does)."""
+def hold_work_dir(work_dir: Path) -> IO[str]:
+    """Take WORK_DIR for this process (released when it exits, even when killed); one user at a time."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(work_dir / "in-use.lock", "a+")  # noqa: SIM115 - held for the life of the process
     try:
-        host, pid = owner_file.read_text().split()
-    except (OSError, ValueError):
-        return False
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WorkspaceError(
+            f"{work_dir} is in use by another autonomous-dev process",
+            "stop it, or give this one its own --work-dir / WORK_DIR",
+        ) from None
+    return handle
 
 
 def _askpass_script(work_dir: Path) -> Path:

@@ -78,12 +78,14 @@ def _serve(
 ) -> tuple[StopControl, list[Outcome]]:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
     from autonomous_dev.daemon import StopControl, serve
+    from autonomous_dev.workspace import hold_work_dir
 
     flags = flags_from(**options)
     settings = app.settings(flags)
     credentials = app.credentials()
     logs.configure(app.redactor, settings.logging.level, settings.logging.format)
     control = StopControl()
+    work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
     store = open_state(settings, credentials, dry_run)
     state = {"settings": settings}
     observer = _metrics(settings, metrics_port)

@@ -1,0 +1,122 @@
+"""Crashes, faults and several daemons: one PR per issue, no duplicate comment, nothing left claimed."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NAME, OWNER, Stage
+from tests.daemon_helpers import (
+    seed_issues,
+    sessions_per_issue,
+    start_cli,
+    status_json,
+    stop,
+    tool_comments,
+    wait_for,
+)
+from tests.helpers import run_cli
+from tests.standins.anthropic_server import RecordedRequest as ClaudeRequest
+from tests.standins.anthropic_server import error_body
+from tests.standins.github_state import RecordedRequest as GitHubRequest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> dict[str, str]:
+    if request.param == "sqlite":
+        return {"STATE_BACKEND": "sqlite"}
+    return {"STATE_BACKEND": "postgres", "DATABASE_URL": request.getfixturevalue("pg_dsn")}
+
+
+def assert_exactly_once(stage: Stage, numbers: list[int], env: dict[str, str]) -> None:
+    pulls = stage.github.pulls(OWNER, NAME)
+    heads = Counter(p["head"].split("-", 1)[0] for p in pulls)
+    assert heads == Counter({f"auto/{n}": 1 for n in numbers}), pulls
+    for number in numbers:
+        markers = [body[body.index("<!-- autonomous-dev:") :] for body in tool_comments(stage, number)]
+        assert len(markers) == len(set(markers)) == 1, markers
+    assert all(b == "main" or b.startswith("auto/") for b in stage.github.branches(OWNER, NAME))
+    tasks = status_json(stage, env)
+    assert all(task["claim_owner"] is None for task in tasks.values()), tasks
+
+
+def test_sigkill_at_random_moments_loses_and_repeats_nothing(
+    stage: Stage, backend: dict[str, str], tmp_path: Path
+) -> None:
+    numbers = seed_issues(stage, 6)
+    env = stage.env(**backend, LEASE_SECONDS="2", PARALLEL_WORKERS="3", LOG_LEVEL="INFO")
+    seed = random.randrange(1_000_000)
+    print(f"crash test seed: {seed}")
+    rng = random.Random(seed)
+    for trial in range(20):
+        process = start_cli(["run"], stage.cwd, env, tmp_path / f"run-{trial}.log")
+        time.sleep(rng.uniform(0.2, 3.0))
+        process.kill()
+        process.wait(timeout=30)
+    for _ in range(6):
+        time.sleep(2.2)  # let the killed runs' leases expire
+        result = run_cli(["run"], cwd=stage.cwd, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        if "Nothing to do" in result.stdout and len(stage.github.pulls(OWNER, NAME)) == len(numbers):
+            break
+    assert_exactly_once(stage, numbers, env)
+
+
+def github_faults(request: GitHubRequest, sequence: int) -> tuple[int, dict[str, str], dict[str, str]] | None:
+    if not request.path.startswith("/api/"):
+        return None  # git itself is not faulted: a failed push simply fails the attempt
+    if sequence % 15 == 0:
+        return 403, {"Retry-After": "1"}, {"message": "You have exceeded a secondary rate limit."}
+    if random.random() < 0.2:
+        return 502, {}, {"message": "Server Error"}
+    return None
+
+
+def claude_faults(
+    request: ClaudeRequest, sequence: int
+) -> tuple[int, dict[str, str], dict[str, object]] | None:
+    if request.path == "/v1/messages" and random.random() < 0.2:
+        return 529, {"retry-after-ms": "10"}, error_body("overloaded_error", "Overloaded")
+    return None
+
+
+def test_github_502s_secondary_limits_and_claude_overload(stage: Stage, backend: dict[str, str]) -> None:
+    numbers = seed_issues(stage, 4)
+    stage.github.fault = github_faults
+    stage.claude.fault = claude_faults
+    env = stage.env(**backend, LOG_FORMAT="json", LOG_LEVEL="INFO", CLAUDE_MAX_RETRIES="8")
+    result = run_cli(["run"], cwd=stage.cwd, env=env, timeout=300)
+    stage.github.fault = None
+    assert result.returncode == 0, result.stderr[-4000:]
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any(e.get("event") == "rate_limit_hit" for e in events)
+    assert_exactly_once(stage, numbers, env)
+
+
+def test_three_daemons_share_one_postgres_store(stage: Stage, pg_dsn: str, tmp_path: Path) -> None:
+    numbers = seed_issues(stage, 12)
+    daemons = []
+    for index in range(3):
+        env = stage.env(
+            STATE_BACKEND="postgres", DATABASE_URL=pg_dsn, WORK_DIR=str(tmp_path / f"work-{index}"),
+            LOOP_INTERVAL_MS="300", PARALLEL_WORKERS="2", LOG_LEVEL="INFO",
+        )  # fmt: skip
+        daemons.append(start_cli(["start"], stage.cwd, env, tmp_path / f"daemon-{index}.log"))
+    try:
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 12, 120, "twelve pull requests")
+    finally:
+        for daemon in daemons:
+            stop(daemon)
+        codes = [daemon.wait(timeout=60) for daemon in daemons]
+    assert codes == [0, 0, 0]
+    assert sessions_per_issue(stage) == dict.fromkeys(numbers, 1)
+    opened = [(tmp_path / f"daemon-{i}.log").read_text().count(": opened http") for i in range(3)]
+    assert sum(opened) == 12, opened
+    assert_exactly_once(stage, numbers, stage.env(STATE_BACKEND="postgres", DATABASE_URL=pg_dsn))
