@@ -316,6 +316,24 @@ class GitSettings(Section):
     )
 
 
+class ModelPrices(Section):
+    """USD per million tokens for one model."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
+class PricingSettings(Section):
+    models: dict[str, ModelPrices] = Field(
+        {},
+        description="Per-model prices in USD per million tokens, "
+        '{"model-id": {"input", "output", "cacheWrite", "cacheRead"}}; '
+        "other models use their family's list price (sonnet, haiku, opus).",
+    )
+
+
 class SecuritySettings(Section):
     allow_workflow_changes: bool = Field(
         False,
@@ -346,6 +364,7 @@ class Settings(BaseSettings):
     git: GitSettings = Field(default_factory=GitSettings)  # type: ignore[arg-type]
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
     state: StateSettings = Field(default_factory=StateSettings)  # type: ignore[arg-type]
+    pricing: PricingSettings = Field(default_factory=PricingSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(
@@ -556,7 +575,6 @@ def reference_markdown() -> str:
     ]
     for info in setting_infos():
         default = "" if info.default in (None, "") else f"`{info.default}`"
-        lines.append(
-            f"| `{info.json_key}` | `{info.env_var}` | {default} | {info.allowed} | {info.description} |"
-        )
+        env_var = f"`{info.env_var}`" if info.env_var else "-"
+        lines.append(f"| `{info.json_key}` | {env_var} | {default} | {info.allowed} | {info.description} |")
     return "\n".join(lines) + "\n"

@@ -402,6 +402,6 @@ def serve(
         control.wake.clear()
         if control.reload:
             log.info("reloading the configuration")
+            cycle = make_cycle()  # reads control.reload to know it must reread the settings
             control.reload, control.auth_failed = False, False
-            cycle = make_cycle()
     return outcomes

@@ -20,7 +20,7 @@ from tests.daemon_helpers import (
     wait_for,
 )
 from tests.helpers import run_cli
-from tests.standins.anthropic_server import Script, text_editor
+from tests.standins.anthropic_server import Script, text_block, text_editor
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -170,3 +170,48 @@ def test_metrics_and_health(stage: Stage, tmp_path: Path, unused_port: int) -> N
     finally:
         stop(daemon)
         assert daemon.wait(timeout=20) == 0
+
+
+def test_several_repositories_are_served(stage: Stage, source_repo: Path) -> None:
+    stage.github.create_repo(OWNER, "gadgets", source=source_repo)
+    seed_issues(stage, 2)
+    other = stage.github.add_issue(OWNER, "gadgets", "Fix add", "add() subtracts", labels=["autonomous-dev"])
+    fix = [text_editor("str_replace", path="calc.py", old_str="a - b", new_str="a + b")]
+    stage.claude.scripts.insert(
+        0, Script([fix, [text_block("Fixed.")]], match=f"issue #{other} of {OWNER}/gadgets")
+    )
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(REPOS=f"{OWNER}/gadgets", PER_REPO_WORKERS="1"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(stage.github.pulls(OWNER, NAME)) == 2
+    [pull] = stage.github.pulls(OWNER, "gadgets")
+    assert "a + b" in stage.github.file_at(OWNER, "gadgets", pull["head"], "calc.py")
+
+
+def test_rejected_claude_key_stops_claiming(stage: Stage) -> None:
+    numbers = seed_issues(stage, 3)
+    env = stage.env(ANTHROPIC_API_KEY="sk-ant-api03-" + "Rejected" * 5, PARALLEL_WORKERS="1")
+    result = run_cli(["run"], cwd=stage.cwd, env=env)
+    assert result.returncode == 4
+    assert result.stderr.count("Claude rejected the credential") == 1
+    assert len(stage.claude.message_requests()) == 1
+    tasks = status_json(stage, env)
+    assert all(tasks[n]["attempts"] == 0 and tasks[n]["state"] == "queued" for n in numbers)
+
+
+def test_sighup_reloads_the_config_file(stage: Stage, tmp_path: Path) -> None:
+    [number] = seed_issues(stage, 1)
+    config = stage.cwd / "autonomous-dev.config.json"
+    config.write_text('{"discovery": {"issueLabel": "not-yet"}}')
+    env = stage.env(LOOP_INTERVAL_MS="300")
+    daemon = start_cli(["start"], stage.cwd, env, tmp_path / "start.log")
+    try:
+        wait_for(
+            lambda: "no eligible issues" in (tmp_path / "start.log").read_text(), 30, "a first idle cycle"
+        )
+        config.write_text('{"discovery": {"issueLabel": "autonomous-dev"}}')
+        stop(daemon, signal.SIGHUP)
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 30, "the PR after the reload")
+    finally:
+        stop(daemon)
+        assert daemon.wait(timeout=20) == 0
+    assert stage.github.pulls(OWNER, NAME)[0]["head"].startswith(f"auto/{number}-")

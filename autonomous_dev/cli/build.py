@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from autonomous_dev.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
     from autonomous_dev.github_api import GitHubSession
     from autonomous_dev.oauth import ClaudeTokens
+    from autonomous_dev.pricing import Prices
     from autonomous_dev.store import Store
 
 
@@ -128,7 +129,6 @@ def _repo_work(
     from autonomous_dev.daemon import RepoWork
     from autonomous_dev.github_api import GitHubRepoClient
     from autonomous_dev.pipeline import Pipeline, PipelineOptions
-    from autonomous_dev.pricing import prices_for
     from autonomous_dev.prompts import SYSTEM_PROMPT
     from autonomous_dev.workspace import GitIdentity, GitWorkspaces
 
@@ -143,7 +143,7 @@ def _repo_work(
         execution.max_tokens_per_task,
         execution.timeout_minutes * 60,
         execution.max_cost_usd_per_task,
-        prices_for(claude.model, {}).cost,
+        model_prices(settings, claude.model).cost,
     )
     options = PipelineOptions(
         settings.discovery.issue_label,
@@ -156,7 +156,6 @@ def _repo_work(
 
 def _policy(settings: Settings, model: str, redactor: Redactor) -> Policy:
     from autonomous_dev.daemon import Policy
-    from autonomous_dev.pricing import prices_for
 
     execution = settings.execution
     return Policy(
@@ -167,9 +166,19 @@ def _policy(settings: Settings, model: str, redactor: Redactor) -> Policy:
         max_cost_per_day=execution.max_cost_usd_per_day,
         per_repo_workers=execution.per_repo_workers,
         grace_s=settings.daemon.shutdown_grace_seconds,
-        cost_of=prices_for(model, {}).cost,
+        cost_of=model_prices(settings, model).cost,
         redact=redactor.redact,
     )
+
+
+def model_prices(settings: Settings, model: str) -> Prices:
+    from autonomous_dev.pricing import Prices, prices_for
+
+    table = {
+        name: Prices(p.input, p.output, p.cache_write, p.cache_read)
+        for name, p in settings.pricing.models.items()
+    }
+    return prices_for(model, table)
 
 
 def _owner_id() -> str:
