@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .errors import BudgetExceeded
 from .models import ModelTurn, ToolResult, Usage
 from .ports import Claude
-from .tools import Toolbox, tool_definitions
+from .tools import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Agent:
     def run(self, task_message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None) -> AgentResult:
         messages: list[dict[str, object]] = [{"role": "user", "content": task_message}]
         usage = Usage()
-        tools = tool_definitions()
+        tools = toolbox.definitions()
         deadline = time.monotonic() + self.budget.max_seconds
         for turn_number in range(1, self.budget.max_turns + 1):
             turn = self.claude.complete(self.system, messages, tools)

@@ -92,7 +92,7 @@ class ClaudeClient:
             response = self._client.messages.create(
                 model=self.model,
                 max_tokens=self.max_output_tokens,
-                system=self.redactor.redact(system),
+                system=self.redactor.redact_for(system, "claude"),
                 messages=typing.cast(Any, [self._redact_message(m) for m in messages]),
                 tools=typing.cast(Any, tools),
             )
@@ -129,7 +129,7 @@ class ClaudeClient:
 
 def _redact_value(value: object, redactor: Redactor) -> object:
     if isinstance(value, str):
-        return redactor.redact(value)
+        return redactor.redact_for(value, "claude")
     if isinstance(value, list):
         return [_redact_value(item, redactor) for item in value]
     if isinstance(value, dict):

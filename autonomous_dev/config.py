@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .endpoints import endpoint_problem
 from .errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "autonomous-dev.config.json"
@@ -176,9 +177,22 @@ class ExecutionSettings(Section):
 
 
 class EvaluationSettings(Section):
-    """Build and test gate; completed by the evaluation feature."""
+    """The project's own checks; unknown keys of the original tool's evaluation section are accepted."""
 
     model_config = ConfigDict(extra="allow")
+
+    test_command: str = Field(
+        "",
+        description="Shell command that runs the repository's tests; offered to the model as `run_tests`.",
+        json_schema_extra=env("TEST_COMMAND"),
+    )
+    timeout_seconds: float = Field(
+        600,
+        ge=1,
+        le=7200,
+        description="Time limit for one test run.",
+        json_schema_extra=env("EVALUATION_TIMEOUT_SECONDS"),
+    )
 
 
 class MergeSettings(Section):
@@ -334,12 +348,61 @@ class PricingSettings(Section):
     )
 
 
+class RedactPattern(Section):
+    pattern: str
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+def _comma_separated(value: object) -> object:
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
 class SecuritySettings(Section):
     allow_workflow_changes: bool = Field(
         False,
         description="Let the tool change .github/workflows (a token then needs the `workflow` scope).",
         json_schema_extra=env("ALLOW_WORKFLOW_CHANGES"),
     )
+    allowed_repos: list[str] = Field(
+        [],
+        description="Patterns such as `myorg/*`; when set, every configured repository must match one.",
+        json_schema_extra=env("ALLOWED_REPOS"),
+    )
+    allow_public_repos: bool = Field(
+        False,
+        description="Work on public repositories too (anyone can write issues there).",
+        json_schema_extra=env("ALLOW_PUBLIC_REPOS"),
+    )
+    require_author_permission: bool = Field(
+        False,
+        description="Also require the issue's author to have write permission, not only the labeller.",
+        json_schema_extra=env("REQUIRE_AUTHOR_PERMISSION"),
+    )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Hosts the GitHub, Claude and OAuth endpoints may use besides https and loopback.",
+        json_schema_extra=env("ALLOWED_HOSTS"),
+    )
+    redact_patterns: list[RedactPattern] = Field(
+        [], description='Extra secrets to redact: [{"pattern": REGEX, "name": NAME}].'
+    )
+    max_issue_chars: int = Field(
+        20_000,
+        ge=1000,
+        le=500_000,
+        description="Longer issue bodies and comments are cut before they reach the model.",
+        json_schema_extra=env("MAX_ISSUE_CHARS"),
+    )
+
+    _split_lists = field_validator("allowed_repos", "allowed_hosts", mode="before")(_comma_separated)
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _compiles(cls, value: list[RedactPattern]) -> list[RedactPattern]:
+        from .redact import Redactor
+
+        Redactor(patterns=[(p.name, p.pattern) for p in value])  # raises ValueError naming the bad one
+        return value
 
 
 class Settings(BaseSettings):
@@ -355,7 +418,7 @@ class Settings(BaseSettings):
     repo: RepoSettings = Field(default_factory=RepoSettings)  # type: ignore[arg-type]
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # type: ignore[arg-type]
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
-    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)  # type: ignore[arg-type]
     merge: MergeSettings = Field(default_factory=MergeSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
     logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
@@ -365,6 +428,20 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
     state: StateSettings = Field(default_factory=StateSettings)  # type: ignore[arg-type]
     pricing: PricingSettings = Field(default_factory=PricingSettings)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _endpoints_are_safe(self) -> Settings:
+        allowed = self.security.allowed_hosts
+        for key, url in (
+            ("github.apiUrl", self.github.api_url),
+            ("claude.baseUrl", self.claude.base_url),
+            ("claude.oauthTokenUrl", self.claude.oauth_token_url),
+        ):
+            if url:
+                problem = endpoint_problem(url, allowed)
+                if problem:
+                    raise ValueError(f"{key} = {url!r}: {problem}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -548,6 +625,9 @@ def load_settings(
 def _describe_problems(exc: ValidationError, merged: Layer) -> Iterator[str]:
     env_names = {(i.section, i.field): i.env_var for i in setting_infos()}
     for error in exc.errors():
+        if not error["loc"]:  # a check across settings: its message names the key itself
+            yield f"invalid setting {error['msg'].removeprefix('Value error, ')}"
+            continue
         loc = [str(part) for part in error["loc"]]
         section, field = [*loc, "", ""][:2]
         field = _snake(field)

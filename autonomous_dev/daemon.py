@@ -218,6 +218,11 @@ class Cycle:
             log.info("%s#%d: carries %r but this store has no claim; skipped", work.name, issue.number,
                      options.in_progress_label)  # fmt: skip
             return False
+        reason = work.pipeline.trust.untrusted_reason(issue)
+        if reason:
+            context = {"event": "input_rejected", "repo": work.name, "issue": issue.number}
+            log.warning("%s#%d: skipped: %s", work.name, issue.number, reason, extra=context)
+            return False
         if record is not None and record.state is TaskState.NEEDS_HUMAN:
             self.store.reset(work.name, issue.number)  # a human removed the needs-human label
         elif record is not None and record.fingerprint != fingerprint and record.state is TaskState.DONE:

@@ -77,6 +77,12 @@ class ToolError(AutonomousDevError):
     code = "AD600"
 
 
+class SecurityViolation(AutonomousDevError):
+    """The result would have crossed a security boundary (a new secret in the diff); nothing left."""
+
+    code = "AD900"
+
+
 class BudgetExceeded(AutonomousDevError):
     """A task used up its turn, token or cost budget."""
 

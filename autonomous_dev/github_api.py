@@ -149,6 +149,32 @@ class GitHubRepoClient:
     def default_branch(self) -> str:
         return str(self._repo.default_branch)
 
+    @property
+    def private(self) -> bool:
+        return bool(self._repo.private)
+
+    def label_actor(self, number: int, label: str) -> str | None:
+        def fetch() -> str | None:
+            actor = None
+            for event in self._repo.get_issue(number).get_events():
+                if event.event == "labeled" and event.label and event.label.name == label:
+                    actor = event.actor.login if event.actor else None
+            return actor
+
+        return self._call(f"reading the events of #{number}", fetch)
+
+    def permission(self, login: str) -> str:
+        try:
+            return str(
+                self._call(
+                    f"reading {login}'s permission", lambda: self._repo.get_collaborator_permission(login)
+                )
+            )
+        except GitHubError as exc:
+            if exc.status == 404:  # not a collaborator at all
+                return "none"
+            raise
+
     def labelled_issues(self, label: str) -> list[Issue]:
         def fetch() -> list[Issue]:
             found = self._repo.get_issues(state="open", labels=[label], sort="created", direction="asc")
@@ -194,14 +220,14 @@ class GitHubRepoClient:
         return self._call(f"reading comments of #{number}", fetch)
 
     def add_comment(self, number: int, body: str) -> Comment:
-        text = self._redactor.redact(body)
+        text = self._redactor.redact_for(body, "github")
         made = self._call(
             f"commenting on #{number}", lambda: self._repo.get_issue(number).create_comment(text)
         )
         return Comment(made.id, made.body or "", made.user.login if made.user else "")
 
     def create_pull(self, title: str, body: str, head: str, base: str) -> PullRequest:
-        title, body = self._redactor.redact(title), self._redactor.redact(body)
+        title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
 
         def open_once() -> PullRequest:
             try:

@@ -90,6 +90,7 @@ class Change:
 
     diff: str
     files: tuple[str, ...]
+    dropped: tuple[str, ...] = ()  # workflow files left out of the commit
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+import shlex
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from . import prompts
 from .agent import Agent, AgentResult
-from .errors import GitHubError
+from .errors import GitHubError, SecurityViolation
+from .guard import new_secrets
+from .logs import audit
 from .models import Comment, Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .ports import GitHubRepo, Workspace, Workspaces
-from .tools import Toolbox
+from .procs import run_command, scrubbed_env
+from .redact import Redactor
+from .sanitize import describe, sanitize
+from .tools import TestRunner, Toolbox
+from .trust import TrustGate, TrustPolicy
 
 log = logging.getLogger(__name__)
 COMMENT_ATTEMPTS = 4
@@ -24,6 +34,9 @@ class PipelineOptions:
     base_branch: str
     dry_run: bool = False
     needs_human_label: str = "needs-human"
+    max_issue_chars: int = 20_000
+    test_command: str = ""
+    test_timeout_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -58,12 +71,16 @@ class Pipeline:
         agent: Agent,
         options: PipelineOptions,
         observer: TaskObserver | None = None,
+        redactor: Redactor | None = None,
+        trust: TrustGate | None = None,
     ) -> None:
         self.repo = repo
         self.workspaces = workspaces
         self.agent = agent
         self.options = options
         self.observer: TaskObserver = observer or SilentObserver()
+        self.redactor = redactor or Redactor()
+        self.trust = trust or TrustGate(repo, TrustPolicy(options.label))
 
     def scan(self) -> Scan:
         """Open labelled issues, split by whether one of our branches already has an open PR for them."""
@@ -122,17 +139,53 @@ class Pipeline:
     def _work(self, issue: Issue, fingerprint: str) -> Outcome:
         self._phase(issue, "preparing worktree")
         workspace = self.workspaces.open(issue.branch, self.options.base_branch)
+        scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-home-"))
         try:
             self._phase(issue, "agent")
-            message = prompts.issue_message(self.repo.full_name, issue.number, issue.title, issue.body)
+            toolbox = Toolbox(
+                workspace.path, self.redactor.restore, self._test_runner(workspace.path, scratch)
+            )
             result = self.agent.run(
-                message, Toolbox(workspace.path), lambda turn, usage: self.observer.usage(issue, usage)
+                self._task_message(issue), toolbox, lambda turn, usage: self.observer.usage(issue, usage)
             )
             if not workspace.has_changes():
                 return self._no_changes(issue, result, fingerprint)
-            return self._propose(issue, workspace, result)
+            return self._propose(issue, workspace, result, fingerprint)
         finally:
             workspace.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _task_message(self, issue: Issue) -> str:
+        """The issue as untrusted data: hidden content removed, only maintainers' comments included."""
+        comments = [
+            (c.author, self._clean(issue, "a comment", c.body))
+            for c in self.trust.trusted_comments(issue.number)
+        ]
+        title, body = self._clean(issue, "the title", issue.title), self._clean(issue, "the body", issue.body)
+        return prompts.issue_message(self.repo.full_name, issue.number, title, body, comments)
+
+    def _clean(self, issue: Issue, where: str, text: str) -> str:
+        cleaned = sanitize(text, self.options.max_issue_chars)
+        if cleaned.removed or cleaned.truncated:
+            what = describe(cleaned.removed) + (" (cut to length)" if cleaned.truncated else "")
+            context = {"repo": self.repo.full_name, "issue": issue.number}
+            message = "%s#%d: removed from %s: %s"
+            args = (self.repo.full_name, issue.number, where, what)
+            audit(log, "input_rejected", message, *args, level=logging.WARNING, **context)
+        return cleaned.text
+
+    def _test_runner(self, root: Path, home: Path) -> TestRunner | None:
+        command = self.options.test_command
+        if not command:
+            return None
+
+        def run_tests(extra: list[str]) -> str:
+            line = " ".join([command, *(shlex.quote(arg) for arg in extra)])
+            result = run_command(line, root, scrubbed_env(home), self.options.test_timeout_s)
+            status = "timed out" if result.timed_out else f"exit code {result.exit_code}"
+            return f"$ {line}\n{status} after {result.duration_s:.1f} s\n{result.output}"
+
+        return run_tests
 
     def _no_changes(self, issue: Issue, result: AgentResult, fingerprint: str) -> Outcome:
         self._log(issue, "the model made no change")
@@ -141,9 +194,12 @@ class Pipeline:
             self._comment_once(issue, body, "no-changes")
         return Outcome(issue.number, OutcomeKind.NO_CHANGES, result.summary, usage=result.usage)
 
-    def _propose(self, issue: Issue, workspace: Workspace, result: AgentResult) -> Outcome:
+    def _propose(self, issue: Issue, workspace: Workspace, result: AgentResult, fingerprint: str) -> Outcome:
         self._phase(issue, "committing")
         change = workspace.commit(prompts.commit_message(issue.number, issue.title))
+        if not change.files:  # everything it changed was left out (workflow files)
+            return self._no_changes(issue, result, fingerprint)
+        self._refuse_new_secrets(issue, workspace, change.diff)
         if self.options.dry_run:
             return Outcome(
                 issue.number,
@@ -165,6 +221,26 @@ class Pipeline:
         self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
         self._log(issue, "opened %s", pull.url)
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
+
+    def _refuse_new_secrets(self, issue: Issue, workspace: Workspace, diff: str) -> None:
+        found = new_secrets(diff, workspace.base_text, self.redactor.findings)
+        if not found:
+            return
+        report = ", ".join(f"{item.detector} in {item.path}" for item in found)
+        message = "%s#%d: the change adds secrets (%s); nothing pushed"
+        audit(
+            log,
+            "security_violation",
+            message,
+            self.repo.full_name,
+            issue.number,
+            report,
+            level=logging.WARNING,
+        )
+        raise SecurityViolation(
+            f"the change adds {len(found)} secret(s) ({report}); nothing was pushed",
+            "review the issue for attempts to exfiltrate credentials",
+        )
 
     def _comment_once(self, issue: Issue, body: str, kind: str) -> None:
         """Post unless a comment with the same hidden marker is there already (a rerun, a retried POST)."""

@@ -20,6 +20,17 @@ class GitHubRepo(Protocol):
     @property
     def default_branch(self) -> str: ...
 
+    @property
+    def private(self) -> bool: ...
+
+    def label_actor(self, number: int, label: str) -> str | None:
+        """Who applied the label most recently (from the issue's events); None if nobody did."""
+        ...
+
+    def permission(self, login: str) -> str:
+        """The user's permission on the repository: admin, write, read or none."""
+        ...
+
     def labelled_issues(self, label: str) -> list[Issue]:
         """Open issues (not pull requests) carrying the label, all pages."""
         ...
@@ -61,7 +72,11 @@ class Workspace(Protocol):
     def has_changes(self) -> bool: ...
 
     def commit(self, message: str) -> Change:
-        """Stage everything and commit it."""
+        """Stage everything (workflow files only when allowed) and commit it."""
+        ...
+
+    def base_text(self, path: str) -> str:
+        """The file as it is on the base commit; empty when it did not exist."""
         ...
 
     def push(self) -> None: ...

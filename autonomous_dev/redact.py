@@ -6,6 +6,7 @@ import base64
 import copy
 import functools
 import json
+import logging
 import re
 import threading
 import urllib.parse
@@ -87,6 +88,9 @@ class _Shared:
     lock: threading.Lock
 
 
+audit_log = logging.getLogger("autonomous_dev.audit")
+
+
 class Redactor:
     """Replaces known secret values and detected credentials with stable numbered placeholders.
 
@@ -101,6 +105,12 @@ class Redactor:
         self._new_scope()
         self._register([(secret, "credential") for secret in secrets])
 
+    def add_pattern(self, name: str, pattern: str) -> None:
+        """A custom detector (from security.redactPatterns), for this redactor and every scope of it."""
+        custom = _custom_pattern(name, pattern)
+        with self._shared.lock:
+            self._shared.custom = (*self._shared.custom, custom)
+
     def add_secret(self, value: str, name: str = "credential") -> None:
         """Register a credential the tool loaded; it and its common encodings are redacted everywhere."""
         self._register([(value, name)])
@@ -113,11 +123,40 @@ class Redactor:
         return self._render(text, _merge(spans)) if spans else text
 
     def restore(self, text: str) -> str:
-        """Put back the values behind placeholders this redactor produced; others stay as they are."""
+        """Put back the values behind placeholders this redactor produced; others stay as they are.
+
+        Credentials the tool loaded itself are never put back: no placeholder can turn into our token.
+        """
         if "[REDACTED:" not in text:
             return text
+        known = self._shared.known
         with self._lock:
-            return _PLACEHOLDER.sub(lambda m: self._values.get(m.group(0), m.group(0)), text)
+
+            def value_of(match: re.Match[str]) -> str:
+                value = self._values.get(match.group(0))
+                return match.group(0) if value is None or value in known else value
+
+            return _PLACEHOLDER.sub(value_of, text)
+
+    def findings(self, text: str) -> list[tuple[str, str]]:
+        """(detector or credential name, value) for every secret in text; for scanning, never for output."""
+        return [(span.name, text[span.start : span.end]) for span in _merge(self._find(text))]
+
+    def redact_for(self, text: str, destination: str) -> str:
+        """`redact`, plus a `secret_redacted` audit event (names and counts, never values) when it changed."""
+        spans = _merge(self._find(text)) if text else []
+        if not spans:
+            return text
+        counts = Counter(span.name for span in spans)
+        for name, count in sorted(counts.items()):
+            fields = {
+                "event": "secret_redacted",
+                "detector": name,
+                "count": count,
+                "destination": destination,
+            }
+            audit_log.info("redacted %d %s value(s) bound for %s", count, name, destination, extra=fields)
+        return self._render(text, spans)
 
     def scoped(self) -> Redactor:
         """A redactor for one task: the same secrets and patterns, its own placeholders and counts."""

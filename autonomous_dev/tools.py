@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import re
-from collections.abc import Iterator
+import shlex
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from .errors import ToolError
+from .logs import audit
 from .models import ToolCall, ToolResult
 
 EDITOR_NAME = "str_replace_based_edit_tool"
@@ -18,7 +21,20 @@ MAX_FILE_BYTES = 512 * 1024
 MAX_RESULT_CHARS = 30_000
 MAX_SEARCH_HITS = 100
 MAX_LISTING = 400
+log = logging.getLogger(__name__)
 
+TESTS_NAME = "run_tests"
+TESTS_TOOL: dict[str, object] = {
+    "name": TESTS_NAME,
+    "description": (
+        "Run the project's test command (optionally with extra arguments such as a test file or a -k "
+        "expression) and return its exit code and output. Use it to check a change before finishing."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {"args": {"type": "string", "description": "Extra arguments for the test command."}},
+    },
+}
 SEARCH_TOOL: dict[str, object] = {
     "name": SEARCH_NAME,
     "description": (
@@ -37,27 +53,61 @@ SEARCH_TOOL: dict[str, object] = {
 }
 
 
-def tool_definitions() -> list[dict[str, object]]:
-    return [{"type": EDITOR_TYPE, "name": EDITOR_NAME}, SEARCH_TOOL]
+def tool_definitions(with_tests: bool = False) -> list[dict[str, object]]:
+    tools: list[dict[str, object]] = [{"type": EDITOR_TYPE, "name": EDITOR_NAME}, SEARCH_TOOL]
+    return [*tools, TESTS_TOOL] if with_tests else tools
+
+
+class ConfinementError(ToolError):
+    """The model tried to leave its worktree (or reach .git, .env files): refused and audited."""
+
+
+TestRunner = Callable[[list[str]], str]
 
 
 class Toolbox:
-    """Runs tool calls against one worktree; every path is checked before it is touched."""
+    """Runs tool calls against one worktree; every path is checked before it is touched.
 
-    def __init__(self, root: Path) -> None:
+    `restore` turns placeholders the model quotes back into the file's real values (the model never saw
+    them), so edits to lines holding secrets still apply. `run_tests`, when given, runs the project's
+    test command in a scrubbed environment.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        restore: Callable[[str], str] = lambda text: text,
+        run_tests: TestRunner | None = None,
+    ) -> None:
         self.root = root.resolve()
+        self.restore = restore
+        self.test_runner = run_tests
+
+    def definitions(self) -> list[dict[str, object]]:
+        return tool_definitions(with_tests=self.test_runner is not None)
 
     def run(self, call: ToolCall) -> ToolResult:
+        args = {
+            key: self.restore(value) if isinstance(value, str) else value for key, value in call.input.items()
+        }
         try:
-            if call.name == EDITOR_NAME:
-                output = self._edit(call.input)
-            elif call.name == SEARCH_NAME:
-                output = self._search(call.input)
-            else:
-                raise ToolError(f"unknown tool {call.name!r}")
+            output = self._dispatch(call.name, args)
+        except ConfinementError as exc:
+            audit(log, "security_violation", "refused %s: %s", call.name, exc.message, level=logging.WARNING)
+            return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
         except ToolError as exc:
             return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
         return ToolResult(call.id, _truncate(output))
+
+    def _dispatch(self, name: str, args: dict[str, object]) -> str:
+        if name == EDITOR_NAME:
+            return self._edit(args)
+        if name == SEARCH_NAME:
+            return self._search(args)
+        if name == TESTS_NAME and self.test_runner is not None:
+            extra = args.get("args")
+            return self.test_runner(shlex.split(extra) if isinstance(extra, str) else [])
+        raise ToolError(f"unknown tool {name!r}")
 
     # -- paths ---------------------------------------------------------------------------------------------
 
@@ -67,17 +117,17 @@ class Toolbox:
             raise ToolError("`path` must be a non-empty string relative to the repository root")
         rel = PurePosixPath(raw.strip())
         if rel.is_absolute() or raw.startswith("~"):
-            raise ToolError(f"{raw}: use a path relative to the repository root, e.g. src/app.py")
+            raise ConfinementError(f"{raw}: use a path relative to the repository root, e.g. src/app.py")
         if ".." in rel.parts:
-            raise ToolError(f"{raw}: `..` is not allowed; paths stay inside the repository")
+            raise ConfinementError(f"{raw}: `..` is not allowed; paths stay inside the repository")
         target = (self.root / rel).resolve()
         if target != self.root and self.root not in target.parents:
-            raise ToolError(f"{raw}: resolves outside the repository (symbolic link?)")
+            raise ConfinementError(f"{raw}: resolves outside the repository (symbolic link?)")
         inside = target.relative_to(self.root).parts
         if ".git" in inside:
-            raise ToolError(f"{raw}: the .git directory is off limits")
+            raise ConfinementError(f"{raw}: the .git directory is off limits")
         if inside and inside[-1].startswith(".env"):
-            raise ToolError(f"{raw}: environment files may hold credentials and are off limits")
+            raise ConfinementError(f"{raw}: environment files may hold credentials and are off limits")
         if must_exist and not target.exists():
             raise ToolError(f"{raw}: no such file or directory")
         return target

@@ -16,12 +16,14 @@ from typing import IO
 import git
 
 from .errors import WorkspaceError
+from .logs import audit
 from .models import Change
 from .redact import Redactor
 
 log = logging.getLogger(__name__)
 
 BRANCH_PREFIX = "auto/"
+WORKFLOWS = ".github/workflows"
 ASKPASS_SCRIPT = """#!/bin/sh
 # Answers git's credential prompts from the environment of the git process; nothing is stored on disk.
 case "$1" in
@@ -48,9 +50,11 @@ class GitWorkspaces:
         token: str,
         identity: GitIdentity,
         redactor: Redactor,
+        allow_workflow_changes: bool = False,
     ) -> None:
         self.identity = identity
         self.redactor = redactor
+        self.allow_workflow_changes = allow_workflow_changes
         self.mirror_path = work_dir / "mirrors" / f"{full_name}.git"
         self.worktree_root = work_dir / "worktrees" / full_name
         self._clone_url = clone_url
@@ -170,6 +174,9 @@ class GitWorkspace:
         run = self._owner._git
         identity = self._owner.identity
         run(self._repo.git, "add", "--all")
+        dropped = () if self._owner.allow_workflow_changes else self._unstage(WORKFLOWS)
+        if not run(self._repo.git, "diff", "--cached", "--name-only").strip():
+            return Change(diff="", files=(), dropped=dropped)
         run(
             self._repo.git,
             "-c",
@@ -183,8 +190,25 @@ class GitWorkspace:
             message,
         )
         files = run(self._repo.git, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
+        if dropped:
+            message = "left workflow changes out of the commit: %s"
+            audit(log, "security_violation", message, ", ".join(dropped), level=logging.WARNING)
         diff = run(self._repo.git, "diff", "HEAD~1", "HEAD")
-        return Change(diff=diff, files=tuple(files))
+        return Change(diff=diff, files=tuple(files), dropped=dropped)
+
+    def _unstage(self, directory: str) -> tuple[str, ...]:
+        """Take changes under `directory` out of the index (they stay in the doomed worktree only)."""
+        run = self._owner._git
+        staged = run(self._repo.git, "diff", "--cached", "--name-only", "--", directory).splitlines()
+        if staged:
+            run(self._repo.git, "reset", "--quiet", "--", directory)
+        return tuple(staged)
+
+    def base_text(self, path: str) -> str:
+        try:
+            return str(self._repo.git.show(f"refs/remotes/origin/{self.base}:{path}"))
+        except git.GitCommandError:
+            return ""
 
     def push(self) -> None:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:

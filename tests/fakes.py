@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ class FakeRepo:
     labels: dict[int, set[str]] = field(default_factory=dict)
     posted: dict[int, list[Comment]] = field(default_factory=dict)
     label_log: list[tuple[str, int, str]] = field(default_factory=list)
+    labellers: dict[int, str] = field(default_factory=dict)
+    permissions: dict[str, str] = field(default_factory=dict)
+    private: bool = True
     full_name: str = "acme/widgets"
     clone_url: str = "file:///nowhere"
     default_branch: str = "main"
@@ -29,6 +33,12 @@ class FakeRepo:
             for i in self.issues
             if label in i.labels
         ]
+
+    def label_actor(self, number: int, label: str) -> str | None:
+        return self.labellers.get(number, "maintainer")
+
+    def permission(self, login: str) -> str:
+        return self.permissions.get(login, "write")
 
     def open_pulls(self) -> list[PullRequest]:
         return list(self.pulls)
@@ -78,6 +88,12 @@ class FakeWorkspace:
         git(self._path, "commit", "-qm", message)
         files = git(self._path, "diff", "--name-only", "HEAD~1", "HEAD").split()
         return Change(git(self._path, "diff", "HEAD~1", "HEAD"), tuple(files))
+
+    def base_text(self, path: str) -> str:
+        try:
+            return git(self._path, "show", f"HEAD~1:{path}")
+        except subprocess.CalledProcessError:
+            return ""
 
     def push(self) -> None:
         self.pushed = True

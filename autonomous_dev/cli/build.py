@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import socket
 import tempfile
@@ -130,12 +131,21 @@ def _repo_work(
     from autonomous_dev.github_api import GitHubRepoClient
     from autonomous_dev.pipeline import Pipeline, PipelineOptions
     from autonomous_dev.prompts import SYSTEM_PROMPT
+    from autonomous_dev.trust import TrustGate, TrustPolicy
     from autonomous_dev.workspace import GitIdentity, GitWorkspaces
 
+    security = settings.security
     repo = GitHubRepoClient(session, full_name, redactor)
+    check_repository_allowed(full_name, repo.private, security.allowed_repos, security.allow_public_repos)
     identity = GitIdentity(settings.git.author_name, settings.git.author_email)
     workspaces = GitWorkspaces(
-        settings.execution.work_dir, repo.full_name, repo.clone_url, token, identity, redactor
+        settings.execution.work_dir,
+        repo.full_name,
+        repo.clone_url,
+        token,
+        identity,
+        redactor,
+        security.allow_workflow_changes,
     )
     execution = settings.execution
     budget = Budget(
@@ -150,8 +160,27 @@ def _repo_work(
         settings.discovery.in_progress_label,
         settings.repo.base_branch or repo.default_branch,
         dry_run,
+        max_issue_chars=security.max_issue_chars,
+        test_command=settings.evaluation.test_command,
+        test_timeout_s=settings.evaluation.timeout_seconds,
     )
-    return RepoWork(Pipeline(repo, workspaces, Agent(claude, SYSTEM_PROMPT, budget), options), workspaces)
+    trust = TrustGate(repo, TrustPolicy(options.label, security.require_author_permission))
+    agent = Agent(claude, SYSTEM_PROMPT, budget)
+    return RepoWork(Pipeline(repo, workspaces, agent, options, redactor=redactor, trust=trust), workspaces)
+
+
+def check_repository_allowed(full_name: str, private: bool, patterns: list[str], allow_public: bool) -> None:
+    """security.allowedRepos and security.allowPublicRepos, enforced before anything is cloned."""
+    if patterns and not any(fnmatch.fnmatchcase(full_name, pattern) for pattern in patterns):
+        raise ConfigError(
+            f"{full_name} is not in security.allowedRepos ({', '.join(patterns)})",
+            "add a matching pattern to security.allowedRepos (ALLOWED_REPOS) or remove the repository",
+        )
+    if not private and not allow_public:
+        raise ConfigError(
+            f"{full_name} is public: anyone can write its issues",
+            "set security.allowPublicRepos (ALLOW_PUBLIC_REPOS=true) if you mean it",
+        )
 
 
 def _policy(settings: Settings, model: str, redactor: Redactor) -> Policy:

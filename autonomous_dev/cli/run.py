@@ -85,6 +85,8 @@ def _serve(
     credentials = app.credentials()
     logs.configure(app.redactor, settings.logging.level, settings.logging.format)
     control = StopControl()
+    for custom in settings.security.redact_patterns:
+        app.redactor.add_pattern(custom.name, custom.pattern)
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
     store = open_state(settings, credentials, dry_run)
     state = {"settings": settings}
