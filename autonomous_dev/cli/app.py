@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from autonomous_dev.config import LoadedSettings, Settings, SourcePaths, default
 from autonomous_dev.credentials import Credentials, env_file_for, load_credentials
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus
 from autonomous_dev.redact import Redactor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,6 +53,9 @@ class AppContext:
         found = load_credentials(os.environ, self.selected_env_file)
         for secret in found.secrets():
             self.redactor.add_secret(secret)
+        for credential in found.found.values():
+            logs.audit(log, "credential_loaded", "%s loaded from %s", credential.name, credential.source,
+                       source=credential.source)  # fmt: skip
         return found
 
     def settings(self, flags: dict[str, dict[str, Any]] | None = None) -> Settings:
