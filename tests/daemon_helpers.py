@@ -16,12 +16,17 @@ from tests.helpers import clean_env, run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor
 
 
-def seed_issues(stage: Stage, count: int) -> list[int]:
+def seed_issues(stage: Stage, count: int, labeled_by: str | None = None) -> list[int]:
     """`count` labelled issues, each asking for its own new file, each with a script that writes it."""
     numbers = []
     for index in range(count):
         number = stage.github.add_issue(
-            OWNER, NAME, f"Add note {index}", f"Create notes/{index}.txt", labels=["autonomous-dev"]
+            OWNER,
+            NAME,
+            f"Add note {index}",
+            f"Create notes/{index}.txt",
+            labels=["autonomous-dev"],
+            labeled_by=labeled_by,
         )
         numbers.append(number)
         stage.claude.scripts.append(
