@@ -249,6 +249,11 @@ class LoggingSettings(Section):
         description="`json` prints one JSON object per line.",
         json_schema_extra=env("LOG_FORMAT"),
     )
+    file: Path | None = Field(
+        None,
+        description="Also append JSON lines (audit events included) to this file, e.g. for a SIEM agent.",
+        json_schema_extra=env("LOG_FILE"),
+    )
 
     @field_validator("level", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from .redact import Redactor
@@ -61,8 +62,12 @@ def configure(
     level: str = "INFO",
     fmt: str = "text",
     stream: TextIO | None = None,
+    file: Path | None = None,
 ) -> logging.Handler:
-    """Install one handler on the root logger; all third-party loggers go through the same redactor."""
+    """Install the handlers on the root logger; every one goes through the same redactor.
+
+    `file` adds JSON lines (audit events included) appended to that file, whatever the console format.
+    """
     stream = stream or sys.stderr
     handler: logging.Handler
     if fmt == "json":
@@ -76,13 +81,20 @@ def configure(
     else:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(TextFormatter())
-    handler.addFilter(RedactingFilter(redactor))
     root = logging.getLogger()
     for old in list(root.handlers):
         if old.get_name() == HANDLER_NAME:
             root.removeHandler(old)
-    handler.set_name(HANDLER_NAME)
-    root.addHandler(handler)
+            old.close()
+    handlers: list[logging.Handler] = [handler]
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(file, encoding="utf-8"))
+        handlers[-1].setFormatter(JsonFormatter())
+    for each in handlers:
+        each.addFilter(RedactingFilter(redactor))
+        each.set_name(HANDLER_NAME)
+        root.addHandler(each)
     root.setLevel(level)
     # Client libraries log every request at INFO; keep that for --verbose / DEBUG.
     for name in CHATTY_LIBRARIES:

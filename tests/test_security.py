@@ -285,3 +285,29 @@ def test_canaries_never_leave_the_machine(stage: Stage, tmp_path: Path) -> None:
             assert piece not in logs, ("logs", piece)
     for canary in body_canaries + env_canaries + output_canaries:  # only settings.py held secrets before
         assert canary not in edited
+
+
+def test_audit_events_also_go_to_the_log_file(stage: Stage, tmp_path: Path) -> None:
+    seed_issues(stage, 1)
+    log_file = tmp_path / "audit" / "autonomous-dev.jsonl"
+    assert run_cli(["run"], cwd=stage.cwd, env=stage.env(LOG_FILE=str(log_file))).returncode == 0
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert {"credential_loaded"} <= {e.get("event") for e in events}
+    assert all(GITHUB_TOKEN[4:12] not in line for line in log_file.read_text().splitlines())
+
+
+def test_custom_redaction_patterns_are_validated_and_used(stage: Stage) -> None:
+    config = stage.cwd / "autonomous-dev.config.json"
+    config.write_text(json.dumps({"security": {"redactPatterns": [{"pattern": "(", "name": "broken"}]}}))
+    bad = run_cli(["config"], cwd=stage.cwd, env=stage.env())
+    assert bad.returncode == 3 and "broken" in bad.stderr
+    config.write_text(
+        json.dumps({"security": {"redactPatterns": [{"pattern": "ACME-[0-9]{6}", "name": "acme_id"}]}})
+    )
+    number = stage.github.add_issue(
+        OWNER, NAME, "Ticket", "Customer ACME-123456 reports a bug.", labels=["autonomous-dev"]
+    )
+    stage.claude.scripts.append(Script([[text_block("No change.")]], match=f'<issue number="{number}">'))
+    assert run_cli(["run"], cwd=stage.cwd, env=stage.env()).returncode == 0
+    prompt = first_prompt(stage, number)
+    assert "ACME-123456" not in prompt and "[REDACTED:acme_id:1]" in prompt

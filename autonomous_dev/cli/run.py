@@ -82,11 +82,13 @@ def _serve(
 
     flags = flags_from(**options)
     settings = app.settings(flags)
-    credentials = app.credentials()
-    logs.configure(app.redactor, settings.logging.level, settings.logging.format)
-    control = StopControl()
     for custom in settings.security.redact_patterns:
         app.redactor.add_pattern(custom.name, custom.pattern)
+    # Logging first, so credential_loaded events reach every handler; the redactor learns each secret
+    # as it is loaded, before anything can print it.
+    logs.configure(app.redactor, settings.logging.level, settings.logging.format, file=settings.logging.file)
+    credentials = app.credentials()
+    control = StopControl()
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
     store = open_state(settings, credentials, dry_run)
     state = {"settings": settings}
@@ -95,7 +97,8 @@ def _serve(
     def make_cycle() -> Cycle:
         if control.reload:
             state["settings"] = app.settings(flags)
-            logs.configure(app.redactor, state["settings"].logging.level, state["settings"].logging.format)
+            reloaded = state["settings"].logging
+            logs.configure(app.redactor, reloaded.level, reloaded.format, file=reloaded.file)
         return build_cycle(state["settings"], credentials, app.redactor, store, control, dry_run, observer)
 
     install_signal_handlers(control)
