@@ -119,3 +119,21 @@ def test_agent_feeds_tool_errors_back_instead_of_crashing(tmp_path: Path) -> Non
     assert result.summary == "gave up"
     tool_result = claude.requests[1][2]["content"][0]  # type: ignore[index]
     assert tool_result["is_error"] is True and "relative to the repository root" in tool_result["content"]
+
+
+def test_removing_the_needs_human_label_makes_the_issue_eligible_again(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(1, "loops", "", (LABEL,))])
+    claude = ScriptedClaude([[(EDITOR_NAME, {"command": "view", "path": "calc.py"})]])
+    pipeline = build(tmp_path, repo, claude)
+    store = SqliteStore(tmp_path / "state.db")
+    store.migrate()
+    policy = Policy(workers=1, lease_s=30, max_attempts=1, backoff_s=(0.0,), max_cost_per_day=100)
+
+    def cycle() -> list[Outcome]:
+        return Cycle([RepoWork(pipeline, pipeline.workspaces)], store, policy, "owner", StopControl()).run()
+
+    assert [o.kind for o in cycle()] == [OutcomeKind.FAILED]
+    assert "needs-human" in repo.labels[1]
+    assert cycle() == []  # waits for a human
+    repo.remove_label(1, "needs-human")
+    assert [o.kind for o in cycle()] == [OutcomeKind.FAILED]  # tried again
