@@ -29,6 +29,7 @@ class AgentResult:
     summary: str
     turns: int
     usage: Usage
+    messages: tuple[dict[str, object], ...] = ()
 
 
 TurnObserver = Callable[[int, Usage], None]  # turn number, that turn's usage
@@ -43,19 +44,35 @@ class Agent:
         self.budget = budget
 
     def run(self, task_message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None) -> AgentResult:
-        messages: list[dict[str, object]] = [{"role": "user", "content": task_message}]
-        usage = Usage()
+        return self._loop([{"role": "user", "content": task_message}], Usage(), 0, toolbox, on_turn)
+
+    def resume(
+        self, previous: AgentResult, message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None
+    ) -> AgentResult:
+        """Continue the same conversation (for example with failing checks); budgets count the whole task."""
+        messages: list[dict[str, object]] = [*previous.messages, {"role": "user", "content": message}]
+        return self._loop(messages, previous.usage, previous.turns, toolbox, on_turn)
+
+    def _loop(
+        self,
+        messages: list[dict[str, object]],
+        usage: Usage,
+        turns_before: int,
+        toolbox: Toolbox,
+        on_turn: TurnObserver | None,
+    ) -> AgentResult:
         tools = toolbox.definitions()
         deadline = time.monotonic() + self.budget.max_seconds
-        for turn_number in range(1, self.budget.max_turns + 1):
+        for turn_number in range(turns_before + 1, self.budget.max_turns + 1):
             turn = self.claude.complete(self.system, messages, tools)
             usage = usage + turn.usage
             if on_turn:
                 on_turn(turn_number, turn.usage)
             log.debug("turn %d: stop_reason=%s tools=%d", turn_number, turn.stop_reason, len(turn.tool_calls))
-            messages.append({"role": "assistant", "content": list(turn.raw_content)})
+            content = list(turn.raw_content) or [{"type": "text", "text": "(no reply)"}]
+            messages.append({"role": "assistant", "content": content})
             if not turn.tool_calls:
-                return AgentResult(turn.text, turn_number, usage)
+                return AgentResult(turn.text, turn_number, usage, tuple(messages))
             self._check_spend(usage)
             messages.append({"role": "user", "content": _tool_results(turn, toolbox)})
             if time.monotonic() > deadline:

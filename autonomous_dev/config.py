@@ -181,10 +181,35 @@ class EvaluationSettings(Section):
 
     model_config = ConfigDict(extra="allow")
 
+    build_command: str = Field(
+        "",
+        description="Shell command that builds the project; empty: detected.",
+        json_schema_extra=env("BUILD_COMMAND"),
+    )
     test_command: str = Field(
         "",
-        description="Shell command that runs the repository's tests; offered to the model as `run_tests`.",
+        description="Shell command that runs the tests (the model's `run_tests` tool); empty: detected.",
         json_schema_extra=env("TEST_COMMAND"),
+    )
+    require_build: bool = Field(
+        True, description="A failing build blocks the PR.", json_schema_extra=env("REQUIRE_BUILD")
+    )
+    require_tests: bool = Field(
+        True,
+        description="A test that passed on the base commit and fails after the change blocks the PR.",
+        json_schema_extra=env("REQUIRE_TESTS"),
+    )
+    max_repair_rounds: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Times the failing output goes back to the model before giving up.",
+        json_schema_extra=env("MAX_REPAIR_ROUNDS"),
+    )
+    on_failure: Literal["draft", "comment"] = Field(
+        "draft",
+        description="When the checks still fail: open a draft PR with the evidence, or only comment it.",
+        json_schema_extra=env("ON_FAILURE"),
     )
     timeout_seconds: float = Field(
         600,

@@ -77,6 +77,12 @@ class ToolError(AutonomousDevError):
     code = "AD600"
 
 
+class ChecksFailed(AutonomousDevError):
+    """The change did not pass the build and test gate after the repair rounds."""
+
+    code = "AD650"
+
+
 class SecurityViolation(AutonomousDevError):
     """The result would have crossed a security boundary (a new secret in the diff); nothing left."""
 

@@ -226,12 +226,12 @@ class GitHubRepoClient:
         )
         return Comment(made.id, made.body or "", made.user.login if made.user else "")
 
-    def create_pull(self, title: str, body: str, head: str, base: str) -> PullRequest:
+    def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
 
         def open_once() -> PullRequest:
             try:
-                return _pull(self._repo.create_pull(base, head, title=title, body=body))
+                return _pull(self._repo.create_pull(base, head, title=title, body=body, draft=draft))
             except GithubException as exc:
                 # 422: it exists already; 5xx: it may exist since before the error. Look before retrying.
                 existing = self._open_pull_from(head) if exc.status == 422 or exc.status >= 500 else None

@@ -6,13 +6,17 @@ import logging
 import shlex
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from . import prompts
 from .agent import Agent, AgentResult
-from .errors import GitHubError, SecurityViolation
+from .errors import ChecksFailed, GitHubError, SecurityViolation
+from .evaluate import Gate, Runner, Verdict, command_report, detect_commands, repair_message
+from .evaluate import evidence as report_evidence
 from .guard import new_secrets
 from .logs import audit
 from .models import Comment, Issue, Outcome, OutcomeKind, PullRequest, Usage
@@ -37,6 +41,21 @@ class PipelineOptions:
     max_issue_chars: int = 20_000
     test_command: str = ""
     test_timeout_s: float = 600.0
+    build_command: str = ""
+    require_build: bool = True
+    require_tests: bool = True
+    max_repair_rounds: int = 2
+    on_failure: str = "draft"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The agent's last result and what the checks said about it."""
+
+    result: AgentResult
+    verdict: Verdict
+    rounds: int
+    note: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,8 @@ class Pipeline:
         self.options = options
         self.observer: TaskObserver = observer or SilentObserver()
         self.redactor = redactor or Redactor()
+        self._baselines: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
         self.trust = trust or TrustGate(repo, TrustPolicy(options.label))
 
     def scan(self) -> Scan:
@@ -141,16 +162,19 @@ class Pipeline:
         workspace = self.workspaces.open(issue.branch, self.options.base_branch)
         scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-home-"))
         try:
+            options = self.options
+            gate = Gate(detect_commands(workspace.path, options.build_command, options.test_command),
+                        options.require_build, options.require_tests)  # fmt: skip
+            runner = self._runner(workspace.path, scratch)
+            baseline = self._baseline(issue, workspace, gate, runner)
             self._phase(issue, "agent")
-            toolbox = Toolbox(
-                workspace.path, self.redactor.restore, self._test_runner(workspace.path, scratch)
-            )
-            result = self.agent.run(
-                self._task_message(issue), toolbox, lambda turn, usage: self.observer.usage(issue, usage)
-            )
+            toolbox = Toolbox(workspace.path, self.redactor.restore, self._test_tool(gate, runner))
+            on_turn = self._usage_observer(issue)
+            result = self.agent.run(self._task_message(issue), toolbox, on_turn)
             if not workspace.has_changes():
                 return self._no_changes(issue, result, fingerprint)
-            return self._propose(issue, workspace, result, fingerprint)
+            proof = self._prove(issue, workspace, gate, runner, baseline, result, toolbox)
+            return self._propose(issue, workspace, proof, fingerprint)
         finally:
             workspace.close()
             shutil.rmtree(scratch, ignore_errors=True)
@@ -174,18 +198,60 @@ class Pipeline:
             audit(log, "input_rejected", message, *args, level=logging.WARNING, **context)
         return cleaned.text
 
-    def _test_runner(self, root: Path, home: Path) -> TestRunner | None:
-        command = self.options.test_command
+    def _usage_observer(self, issue: Issue) -> Callable[[int, Usage], None]:
+        return lambda turn, usage: self.observer.usage(issue, usage)
+
+    def _runner(self, root: Path, home: Path) -> Runner:
+        """Runs repository commands with a scrubbed environment, a timeout and bounded output."""
+        return lambda line: run_command(line, root, scrubbed_env(home), self.options.test_timeout_s)
+
+    def _test_tool(self, gate: Gate, runner: Runner) -> TestRunner | None:
+        command = gate.commands.test
         if not command:
             return None
 
         def run_tests(extra: list[str]) -> str:
-            line = " ".join([command, *(shlex.quote(arg) for arg in extra)])
-            result = run_command(line, root, scrubbed_env(home), self.options.test_timeout_s)
-            status = "timed out" if result.timed_out else f"exit code {result.exit_code}"
-            return f"$ {line}\n{status} after {result.duration_s:.1f} s\n{result.output}"
+            result = runner(" ".join([command, *(shlex.quote(arg) for arg in extra)]))
+            return command_report(result)
 
         return run_tests
+
+    def _baseline(self, issue: Issue, workspace: Workspace, gate: Gate, runner: Runner) -> frozenset[str]:
+        """Tests failing on the base commit, run once per base commit and cached."""
+        if not gate.commands.test:
+            return frozenset()
+        sha = workspace.base_sha()
+        with self._lock:
+            cached = self._baselines.get(sha)
+        if cached is None:
+            self._phase(issue, "baseline tests")
+            _, tests = gate.run(runner)
+            workspace.discard_untracked()  # whatever the base run left is not the model's change
+            cached = tests.failing if tests is not None else frozenset()
+            with self._lock:
+                self._baselines[sha] = cached
+        return cached
+
+    def _prove(
+        self,
+        issue: Issue,
+        workspace: Workspace,
+        gate: Gate,
+        runner: Runner,
+        baseline: frozenset[str],
+        result: AgentResult,
+        toolbox: Toolbox,
+    ) -> Proof:
+        """Run the checks; while they fail and repair rounds remain, show the model the failure."""
+        rounds = 0
+        while True:
+            self._phase(issue, "checking")
+            verdict = gate.verdict(*gate.run(runner), baseline)
+            if verdict.ok or rounds >= self.options.max_repair_rounds or not workspace.has_changes():
+                return Proof(result, verdict, rounds, gate.commands.note)
+            rounds += 1
+            self._phase(issue, f"repair round {rounds}")
+            result = self.agent.resume(result, repair_message(verdict), toolbox, self._usage_observer(issue))
 
     def _no_changes(self, issue: Issue, result: AgentResult, fingerprint: str) -> Outcome:
         self._log(issue, "the model made no change")
@@ -194,7 +260,10 @@ class Pipeline:
             self._comment_once(issue, body, "no-changes")
         return Outcome(issue.number, OutcomeKind.NO_CHANGES, result.summary, usage=result.usage)
 
-    def _propose(self, issue: Issue, workspace: Workspace, result: AgentResult, fingerprint: str) -> Outcome:
+    def _propose(self, issue: Issue, workspace: Workspace, proof: Proof, fingerprint: str) -> Outcome:
+        result = proof.result
+        if not workspace.has_changes():  # a repair round undid everything
+            return self._no_changes(issue, result, fingerprint)
         self._phase(issue, "committing")
         change = workspace.commit(prompts.commit_message(issue.number, issue.title))
         if not change.files:  # everything it changed was left out (workflow files)
@@ -208,18 +277,26 @@ class Pipeline:
                 usage=result.usage,
                 diff=change.diff,
             )
+        cost = self.agent.budget.cost_of(result.usage)
+        evidence = report_evidence(proof.verdict, proof.rounds, proof.note, result.usage.total_tokens, cost)
+        failed = not proof.verdict.ok
+        if failed and self.options.on_failure == "comment":
+            self._comment_once(
+                issue, prompts.checks_failed_comment(issue.number, evidence, fingerprint), "checks"
+            )
+            raise ChecksFailed(
+                f"the checks still fail after {proof.rounds} repair round(s): {proof.verdict.reason}"
+            )
         self._phase(issue, "pushing")
         workspace.push()
         self._phase(issue, "opening pull request")
-        body = prompts.pr_body(issue.number, result.summary, list(change.files), result.usage.total_tokens)
-        pull = self.repo.create_pull(
-            prompts.pr_title(issue.number, issue.title),
-            body,
-            issue.branch,
-            self.options.base_branch,
-        )
+        body = prompts.pr_body(issue.number, result.summary, list(change.files), evidence)
+        title = prompts.pr_title(issue.number, issue.title)
+        pull = self.repo.create_pull(title, body, issue.branch, self.options.base_branch, draft=failed)
         self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
-        self._log(issue, "opened %s", pull.url)
+        self._log(issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
+        if failed:
+            raise ChecksFailed(_still_failing(proof), f"a draft PR holds the evidence: {pull.url}")
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
 
     def _refuse_new_secrets(self, issue: Issue, workspace: Workspace, diff: str) -> None:
@@ -283,6 +360,10 @@ class Pipeline:
             *args,
             extra={"repo": self.repo.full_name, "issue": issue.number},
         )
+
+
+def _still_failing(proof: Proof) -> str:
+    return f"the checks still fail after {proof.rounds} repair round(s): {proof.verdict.reason}"
 
 
 def _has_marker(comments: list[Comment], marker: str) -> bool:

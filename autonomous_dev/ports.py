@@ -47,7 +47,7 @@ class GitHubRepo(Protocol):
 
     def add_comment(self, number: int, body: str) -> Comment: ...
 
-    def create_pull(self, title: str, body: str, head: str, base: str) -> PullRequest:
+    def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         """Open a PR, or return the open one from the same head if GitHub says it already exists."""
         ...
 
@@ -73,6 +73,14 @@ class Workspace(Protocol):
 
     def commit(self, message: str) -> Change:
         """Stage everything (workflow files only when allowed) and commit it."""
+        ...
+
+    def discard_untracked(self) -> None:
+        """Remove untracked files that are not ignored (what a check run may leave behind)."""
+        ...
+
+    def base_sha(self) -> str:
+        """The commit the task started from."""
         ...
 
     def base_text(self, path: str) -> str:

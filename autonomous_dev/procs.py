@@ -71,7 +71,10 @@ def scrubbed_env(
     env.setdefault("PATH", os.defpath)
     tmp = home / "tmp"
     tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
-    env.update(HOME=str(home), TMPDIR=str(tmp), CI="true", GIT_TERMINAL_PROMPT="0")
+    # No bytecode files: checks must not leave artifacts that would be mistaken for the model's change.
+    env.update(
+        HOME=str(home), TMPDIR=str(tmp), CI="true", GIT_TERMINAL_PROMPT="0", PYTHONDONTWRITEBYTECODE="1"
+    )
     return env
 
 

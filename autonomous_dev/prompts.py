@@ -80,14 +80,22 @@ def pr_title(number: int, title: str) -> str:
     return f"Fix #{number}: {title}"[:250]
 
 
-def pr_body(number: int, summary: str, files: list[str], tokens: int) -> str:
+def pr_body(number: int, summary: str, files: list[str], evidence: str) -> str:
     listed = "\n".join(f"- `{name}`" for name in files) or "- (none)"
     return (
         f"Closes #{number}\n\n"
         f"## Summary\n\n{summary.strip() or 'No summary was given.'}\n\n"
         f"## Files changed\n\n{listed}\n\n"
-        f"---\n_Opened by autonomous-dev; {tokens} tokens used._\n"
+        f"## Evidence\n\n{evidence}\n\n"
+        f"---\n_Opened by autonomous-dev._\n"
         f"{marker('pr', number)}"
+    )
+
+
+def checks_failed_comment(number: int, evidence: str, fingerprint: str) -> str:
+    return (
+        "I made a change for this issue, but it does not pass the checks, so I opened no pull request.\n\n"
+        f"{evidence}\n\n{marker('checks-failed', number, f'fingerprint={fingerprint}')}"
     )
 
 

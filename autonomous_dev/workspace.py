@@ -204,6 +204,12 @@ class GitWorkspace:
             run(self._repo.git, "reset", "--quiet", "--", directory)
         return tuple(staged)
 
+    def discard_untracked(self) -> None:
+        self._owner._git(self._repo.git, "clean", "-fdq")
+
+    def base_sha(self) -> str:
+        return str(self._repo.git.rev_parse(f"refs/remotes/origin/{self.base}"))
+
     def base_text(self, path: str) -> str:
         try:
             return str(self._repo.git.show(f"refs/remotes/origin/{self.base}:{path}"))

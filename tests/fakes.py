@@ -23,6 +23,7 @@ class FakeRepo:
     labellers: dict[int, str] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)
     private: bool = True
+    bodies: list[str] = field(default_factory=list)
     full_name: str = "acme/widgets"
     clone_url: str = "file:///nowhere"
     default_branch: str = "main"
@@ -59,10 +60,10 @@ class FakeRepo:
         self.posted.setdefault(number, []).append(comment)
         return comment
 
-    def create_pull(self, title: str, body: str, head: str, base: str) -> PullRequest:
-        pull = PullRequest(
-            100 + len(self.pulls), f"https://example.invalid/pull/{len(self.pulls)}", head, base
-        )
+    def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
+        url = f"https://example.invalid/pull/{len(self.pulls)}"
+        pull = PullRequest(100 + len(self.pulls), url, head, base, draft)
+        self.bodies.append(body)
         self.pulls.append(pull)
         return pull
 
@@ -88,6 +89,12 @@ class FakeWorkspace:
         git(self._path, "commit", "-qm", message)
         files = git(self._path, "diff", "--name-only", "HEAD~1", "HEAD").split()
         return Change(git(self._path, "diff", "HEAD~1", "HEAD"), tuple(files))
+
+    def discard_untracked(self) -> None:
+        git(self._path, "clean", "-fdq")
+
+    def base_sha(self) -> str:
+        return git(self._path, "rev-list", "--max-parents=0", "HEAD").strip()
 
     def base_text(self, path: str) -> str:
         try:

@@ -65,7 +65,8 @@ def test_child_sees_no_credentials_and_a_scratch_home(
     assert child["TMPDIR"] == str(home / "tmp") and (home / "tmp").is_dir()
     assert child["CI"] == "true" and child["GIT_TERMINAL_PROMPT"] == "0"
     assert child["LANG"] == "C.UTF-8"
-    assert set(child) <= {*ALLOWED_ENV, "HOME", "TMPDIR", "CI", "GIT_TERMINAL_PROMPT", "PWD", "SHLVL", "_"}
+    fixed = {"HOME", "TMPDIR", "CI", "GIT_TERMINAL_PROMPT", "PYTHONDONTWRITEBYTECODE", "PWD", "SHLVL", "_"}
+    assert set(child) <= {*ALLOWED_ENV, *fixed}
 
 
 def test_scrubbed_env_copies_only_allowed_and_extra_names(tmp_path: Path) -> None:
@@ -79,6 +80,7 @@ def test_scrubbed_env_copies_only_allowed_and_extra_names(tmp_path: Path) -> Non
         "TMPDIR": str(tmp_path / "tmp"),
         "CI": "true",
         "GIT_TERMINAL_PROMPT": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 

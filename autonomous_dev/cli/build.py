@@ -163,6 +163,11 @@ def _repo_work(
         max_issue_chars=security.max_issue_chars,
         test_command=settings.evaluation.test_command,
         test_timeout_s=settings.evaluation.timeout_seconds,
+        build_command=settings.evaluation.build_command,
+        require_build=settings.evaluation.require_build,
+        require_tests=settings.evaluation.require_tests,
+        max_repair_rounds=settings.evaluation.max_repair_rounds,
+        on_failure=settings.evaluation.on_failure,
     )
     trust = TrustGate(repo, TrustPolicy(options.label, security.require_author_permission))
     agent = Agent(claude, SYSTEM_PROMPT, budget)
