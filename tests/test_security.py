@@ -311,3 +311,13 @@ def test_custom_redaction_patterns_are_validated_and_used(stage: Stage) -> None:
     assert run_cli(["run"], cwd=stage.cwd, env=stage.env()).returncode == 0
     prompt = first_prompt(stage, number)
     assert "ACME-123456" not in prompt and "[REDACTED:acme_id:1]" in prompt
+
+
+def test_author_permission_is_required_when_configured(stage: Stage) -> None:
+    stage.github.set_permission(OWNER, NAME, "reader", "read")
+    number = stage.github.add_issue(
+        OWNER, NAME, "From a reader", "x", labels=["autonomous-dev"], user="reader", labeled_by="alice"
+    )
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(REQUIRE_AUTHOR_PERMISSION="true"))
+    assert result.returncode == 0 and "the author reader has read permission" in result.stderr
+    assert sessions_per_issue(stage).get(number) is None
