@@ -135,3 +135,11 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment selecting the state store; Postgres gets a fresh schema. Daemon tests run on both."""
+    if request.param == "sqlite":
+        return {"STATE_BACKEND": "sqlite"}
+    return {"STATE_BACKEND": "postgres", "DATABASE_URL": request.getfixturevalue("pg_dsn")}

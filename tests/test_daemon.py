@@ -7,8 +7,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import (
     seed_issues,
@@ -21,15 +19,6 @@ from tests.daemon_helpers import (
 )
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Environment selecting the state store; Postgres gets a fresh schema."""
-    if request.param == "sqlite":
-        return {"STATE_BACKEND": "sqlite"}
-    dsn = request.getfixturevalue("pg_dsn")
-    return {"STATE_BACKEND": "postgres", "DATABASE_URL": dsn}
 
 
 def endless(stage: Stage, number: int) -> None:

@@ -28,13 +28,6 @@ from tests.standins.github_state import RecordedRequest as GitHubRequest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {"STATE_BACKEND": "sqlite"}
-    return {"STATE_BACKEND": "postgres", "DATABASE_URL": request.getfixturevalue("pg_dsn")}
-
-
 def assert_exactly_once(stage: Stage, numbers: list[int], env: dict[str, str]) -> None:
     pulls = stage.github.pulls(OWNER, NAME)
     heads = Counter(p["head"].split("-", 1)[0] for p in pulls)
