@@ -6,8 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from autonomous_dev.config import TOKEN_SHAPE, SourcePaths, load_settings, reference_markdown
+from autonomous_dev.config import SourcePaths, load_settings, reference_markdown
 from autonomous_dev.errors import AutonomousDevError
+from autonomous_dev.settings_sections import TOKEN_SHAPE
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from autonomous_dev.config import DEFAULT_CONFIG_FILE, SourcePaths, load_settings
+from autonomous_dev.config import SourcePaths, load_settings
 from autonomous_dev.errors import ConfigError
+from autonomous_dev.settings_sections import DEFAULT_CONFIG_FILE
 
 from .app import AppContext, cli
 
