@@ -11,16 +11,6 @@ SLUG_MAX = 40
 
 
 @dataclass(frozen=True)
-class RepoRef:
-    owner: str
-    name: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-@dataclass(frozen=True)
 class Issue:
     number: int
     title: str
