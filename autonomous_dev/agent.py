@@ -30,6 +30,7 @@ class AgentResult:
     turns: int
     usage: Usage
     messages: tuple[dict[str, object], ...] = ()
+    system: str = ""
 
 
 TurnObserver = Callable[[int, Usage], None]  # turn number, that turn's usage
@@ -43,15 +44,23 @@ class Agent:
         self.system = system
         self.budget = budget
 
-    def run(self, task_message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None) -> AgentResult:
-        return self._loop([{"role": "user", "content": task_message}], Usage(), 0, toolbox, on_turn)
+    def run(
+        self,
+        task_message: str,
+        toolbox: Toolbox,
+        on_turn: TurnObserver | None = None,
+        system: str | None = None,
+    ) -> AgentResult:
+        """`system` replaces the agent's system prompt for this task (e.g. with the repository map added)."""
+        messages: list[dict[str, object]] = [{"role": "user", "content": task_message}]
+        return self._loop(messages, Usage(), 0, toolbox, on_turn, system or self.system)
 
     def resume(
         self, previous: AgentResult, message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None
     ) -> AgentResult:
         """Continue the same conversation (for example with failing checks); budgets count the whole task."""
         messages: list[dict[str, object]] = [*previous.messages, {"role": "user", "content": message}]
-        return self._loop(messages, previous.usage, previous.turns, toolbox, on_turn)
+        return self._loop(messages, previous.usage, previous.turns, toolbox, on_turn, previous.system)
 
     def _loop(
         self,
@@ -60,11 +69,12 @@ class Agent:
         turns_before: int,
         toolbox: Toolbox,
         on_turn: TurnObserver | None,
+        system: str,
     ) -> AgentResult:
         tools = toolbox.definitions()
         deadline = time.monotonic() + self.budget.max_seconds
         for turn_number in range(turns_before + 1, self.budget.max_turns + 1):
-            turn = self.claude.complete(self.system, messages, tools)
+            turn = self.claude.complete(system, messages, tools)
             usage = usage + turn.usage
             if on_turn:
                 on_turn(turn_number, turn.usage)
@@ -72,7 +82,7 @@ class Agent:
             content = list(turn.raw_content) or [{"type": "text", "text": "(no reply)"}]
             messages.append({"role": "assistant", "content": content})
             if not turn.tool_calls:
-                return AgentResult(turn.text, turn_number, usage, tuple(messages))
+                return AgentResult(turn.text, turn_number, usage, tuple(messages), system)
             self._check_spend(usage)
             messages.append({"role": "user", "content": _tool_results(turn, toolbox)})
             if time.monotonic() > deadline:

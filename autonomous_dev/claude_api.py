@@ -15,9 +15,11 @@ from anthropic.types import model_param
 from .errors import ClaudeError, CredentialError
 from .models import ModelTurn, ToolCall, Usage
 from .oauth import ClaudeTokenSource
+from .prompts import REPOSITORY_MAP_TAG
 from .redact import Redactor
 
 OAUTH_BETA = "oauth-2025-04-20"
+EPHEMERAL = {"type": "ephemeral"}
 
 
 def default_model() -> str:
@@ -88,13 +90,14 @@ class ClaudeClient:
         messages: list[dict[str, object]],
         tools: list[dict[str, object]],
     ) -> ModelTurn:
+        redacted = [self._redact_message(m) for m in messages]
         with self._translated_errors():
             response = self._client.messages.create(
                 model=self.model,
                 max_tokens=self.max_output_tokens,
-                system=self.redactor.redact_for(system, "claude"),
-                messages=typing.cast(Any, [self._redact_message(m) for m in messages]),
-                tools=typing.cast(Any, tools),
+                system=typing.cast(Any, cached_system(self.redactor.redact_for(system, "claude"))),
+                messages=typing.cast(Any, with_moving_breakpoint(redacted)),
+                tools=typing.cast(Any, cached_tools(tools)),
             )
         return _to_turn(response)
 
@@ -125,6 +128,38 @@ class ClaudeClient:
 
     def _redact_message(self, message: dict[str, object]) -> dict[str, object]:
         return typing.cast(dict[str, object], _redact_value(message, self.redactor))
+
+
+def cached_tools(tools: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Tools come first in the prompt: a breakpoint on the last one caches them for every task."""
+    if not tools:
+        return tools
+    return [*tools[:-1], {**tools[-1], "cache_control": EPHEMERAL}]
+
+
+def cached_system(system: str) -> list[dict[str, object]]:
+    """The system prompt (with the repository map, when given) is the same for every task of a repository."""
+    split = system.find(REPOSITORY_MAP_TAG)
+    parts = [system[:split], system[split:]] if split > 0 else [system]
+    # The instructions are shared by every repository, the map by every task of one.
+    return [{"type": "text", "text": part, "cache_control": EPHEMERAL} for part in parts]
+
+
+def with_moving_breakpoint(messages: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A breakpoint on the newest block, so each turn reads the whole conversation so far from the cache."""
+    if not messages:
+        return messages
+    last = dict(messages[-1])
+    content = last.get("content")
+    if isinstance(content, str):
+        blocks: list[object] = [{"type": "text", "text": content}]
+    else:
+        blocks = list(typing.cast(list[object], content or []))
+    if not blocks:
+        return messages
+    blocks[-1] = {**typing.cast(dict[str, object], blocks[-1]), "cache_control": EPHEMERAL}
+    last["content"] = blocks
+    return [*messages[:-1], last]
 
 
 def _redact_value(value: object, redactor: Redactor) -> object:

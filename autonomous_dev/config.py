@@ -33,6 +33,7 @@ from .settings_sections import (
     LoggingSettings,
     MergeSettings,
     PricingSettings,
+    ReportSettings,
     RepoSettings,
     Section,
     SecuritySettings,
@@ -54,7 +55,8 @@ class Settings(BaseSettings):
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # type: ignore[arg-type]
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)  # type: ignore[arg-type]
-    merge: MergeSettings = Field(default_factory=MergeSettings)
+    merge: MergeSettings = Field(default_factory=MergeSettings)  # type: ignore[arg-type]
+    report: ReportSettings = Field(default_factory=ReportSettings)  # type: ignore[arg-type]
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
     logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
     github: GitHubSettings = Field(default_factory=GitHubSettings)  # type: ignore[arg-type]

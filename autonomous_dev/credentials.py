@@ -8,16 +8,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import psycopg
 from dotenv import dotenv_values
-from psycopg.types.json import Json
 
 from .errors import CredentialError
 from .models import PostgresReport
 from .oauth import ClaudeTokens, Refresher, parse_expiry
+
+if TYPE_CHECKING:
+    import psycopg  # imported when a connection is made: it costs start-up time of every command
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ class UserRow:
 
 def connect(database_url: str, **kwargs: Any) -> psycopg.Connection[Any]:
     """Open a connection; errors name the host, never the password."""
+    import psycopg
+
     warn_if_unverified_ssl(database_url)
     try:
         return psycopg.connect(database_url, connect_timeout=10, **kwargs)
@@ -162,6 +165,8 @@ def connect(database_url: str, **kwargs: Any) -> psycopg.Connection[Any]:
 
 def read_user(database_url: str, email: str) -> UserRow:
     """Read one user's credentials by e-mail with a parameterised query."""
+    import psycopg
+
     with connect(database_url) as conn:
         try:
             row = conn.execute(USER_QUERY, (email,)).fetchone()
@@ -227,6 +232,8 @@ class PostgresTokenStore:
         self.user_id = user_id
 
     def refresh(self, stale: ClaudeTokens, refresher: Refresher) -> ClaudeTokens:
+        from psycopg.types.json import Json
+
         with connect(self.database_url) as conn, conn.transaction():
             conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"autonomous-dev:claude:{self.user_id}",)

@@ -18,6 +18,7 @@ from .ports import Workspaces
 from .store_sql import ClaimLost, TaskRecord, TaskState, UsageDelta
 
 if TYPE_CHECKING:
+    from .discover import Discovery
     from .store import Store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ DONE_STATES = {
     OutcomeKind.NO_CHANGES: TaskState.DONE,
     OutcomeKind.SKIPPED: TaskState.DONE,
     OutcomeKind.DRY_RUN: TaskState.DONE,
+    OutcomeKind.MERGED: TaskState.DONE,
+    OutcomeKind.NEEDS_HUMAN: TaskState.NEEDS_HUMAN,
+    OutcomeKind.MERGE_DEFERRED: TaskState.QUEUED,  # stopped while waiting for checks: the next run goes on
 }
 
 
@@ -54,6 +58,8 @@ class CycleObserver:
 class RepoWork:
     pipeline: Pipeline
     workspaces: Workspaces
+    discovery: Discovery | None = None  # files issues from a reading of the code when there is nothing to do
+    max_open_issues: int = 0
 
     @property
     def name(self) -> str:
@@ -101,6 +107,8 @@ class _Board:
 
     candidates: dict[str, list[int]]
     issues: dict[tuple[str, int], Issue]
+    pulls: dict[tuple[str, int], PullRequest] = field(default_factory=dict)  # opened, not yet reported
+    labelled: dict[str, int] = field(default_factory=dict)  # open issues with the trigger label
     active: dict[str, int] = field(default_factory=dict)
     in_flight: set[tuple[str, int]] = field(default_factory=set)
     turn: int = 0
@@ -138,6 +146,7 @@ class Cycle:
         board = self._board()
         if not any(board.candidates.values()):
             log.info("no eligible issues")
+            self._discover(board)
             self.observer.cycle_finished(list(self.outcomes))
             return list(self.outcomes)
         workers = [
@@ -173,8 +182,12 @@ class Cycle:
         for name, work in self.repos.items():
             numbers = []
             scan = work.pipeline.scan()
+            board.labelled[name] = len(scan.fresh) + len(scan.proposed)
             for issue, pull in scan.proposed:
-                self._complete_proposed(work, issue, pull)
+                if self._unfinished(work, issue):
+                    numbers.append(issue.number)
+                    board.issues[(name, issue.number)] = issue
+                    board.pulls[(name, issue.number)] = pull
             for issue in scan.fresh:
                 if self._admit(work, issue):
                     numbers.append(issue.number)
@@ -184,22 +197,29 @@ class Cycle:
                 work.workspaces.sync()
         return board
 
-    def _complete_proposed(self, work: RepoWork, issue: Issue, pull: PullRequest) -> None:
-        """A PR exists but the store says the task never finished (its worker died after opening it)."""
+    def _discover(self, board: _Board) -> None:
+        """Nothing to do: let each repository with discovery on file a few issues (once per commit)."""
+        for name, work in self.repos.items():
+            if work.discovery is None or self.control.claiming_stopped:
+                continue
+            labelled = board.labelled.get(name, 0)
+            if labelled >= work.max_open_issues:
+                log.info("%s: %d open labelled issues; not discovering more", name, labelled)
+                continue
+            try:
+                work.discovery.file(work.discovery.analyse())
+            except AutonomousDevError as exc:
+                log.warning("%s: discovery failed: %s", name, exc)
+
+    def _unfinished(self, work: RepoWork, issue: Issue) -> bool:
+        """A PR exists but the store says the task never finished (its worker died after opening it, or
+        stopped while waiting to merge it): a worker completes it."""
         record = self.store.get(work.name, issue.number)
-        if record is None or record.state in (TaskState.PR_OPENED, TaskState.DONE, TaskState.NEEDS_HUMAN):
-            return
-        if self.store.claim(work.name, [issue.number], self.owner, self.policy.lease_s) is None:
-            return
-        try:
-            outcome = work.pipeline.finish_proposed(issue, pull)
-        except AutonomousDevError as exc:
-            log.warning("%s#%d: could not complete: %s", work.name, issue.number, exc)
-            self.store.release(work.name, issue.number, self.owner)
-            return
-        self.store.finish(work.name, issue.number, self.owner, TaskState.PR_OPENED, pr_number=pull.number,
-                          pr_url=pull.url)  # fmt: skip
-        self.outcomes.append(outcome)
+        return record is not None and record.state not in (
+            TaskState.PR_OPENED,
+            TaskState.DONE,
+            TaskState.NEEDS_HUMAN,
+        )
 
     def _admit(self, work: RepoWork, issue: Issue) -> bool:
         """Record the issue in the store and decide whether this cycle may try it."""
@@ -253,7 +273,8 @@ class Cycle:
                 return
             name, record = claimed
             try:
-                self._work(self.repos[name], board.issues[(name, record.issue)], record)
+                key = (name, record.issue)
+                self._work(self.repos[name], board.issues[key], record, board.pulls.get(key))
             finally:
                 with board.lock:
                     board.in_flight.discard((name, record.issue))
@@ -282,12 +303,15 @@ class Cycle:
             return name, record
         return None
 
-    def _work(self, work: RepoWork, issue: Issue, record: TaskRecord) -> None:
+    def _work(self, work: RepoWork, issue: Issue, record: TaskRecord, pull: PullRequest | None) -> None:
         context = {"repo": work.name, "issue": issue.number}
         self.observer.task_started(work.name, issue)
         try:
             self.store.mark(work.name, issue.number, self.owner, TaskState.WORKING)
-            outcome = work.pipeline.process(issue)
+            if pull is not None:
+                outcome = work.pipeline.finish_proposed(issue, pull)
+            else:
+                outcome = work.pipeline.process(issue)
             pr = outcome.pr
             self.store.finish(work.name, issue.number, self.owner, DONE_STATES[outcome.kind],
                               pr_number=pr.number if pr else None, pr_url=pr.url if pr else None)  # fmt: skip

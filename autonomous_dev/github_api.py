@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import quote, urlencode
 
 import github
 from github import Auth, Github, GithubException, GithubRetry
@@ -16,8 +17,9 @@ from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
+from .conditional import ConditionalCache
 from .errors import CredentialError, GitHubError
-from .models import Comment, Issue, PullRequest, RepoAccess, TokenReport
+from .models import CheckSummary, Comment, Issue, PullRequest, PullStatus, RepoAccess, TokenReport
 from .ratelimit import RateGate
 from .redact import Redactor
 
@@ -37,6 +39,8 @@ class GitHubOptions:
 WRITE_ATTEMPTS = 4
 WRITE_RETRY_PAUSE_S = 0.5
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+CHECK_PASSED = frozenset({"success", "neutral", "skipped"})
+STATUS_FAILED = frozenset({"failure", "error"})
 
 
 class SharedLimitRetry(GithubRetry):
@@ -83,7 +87,9 @@ class SharedLimitRetry(GithubRetry):
             self.gate.secondary_limit(float(retry_after) if retry_after else None)
 
 
-def connect(token: str, options: GitHubOptions, gate: RateGate | None = None) -> GitHubSession:
+def connect(
+    token: str, options: GitHubOptions, gate: RateGate | None = None, cache: ConditionalCache | None = None
+) -> GitHubSession:
     gate = gate or RateGate()
     client = Github(
         auth=Auth.Token(token),
@@ -95,7 +101,7 @@ def connect(token: str, options: GitHubOptions, gate: RateGate | None = None) ->
         lazy=True,
         retry=SharedLimitRetry(gate, total=options.retries, backoff_factor=0.5),
     )
-    return GitHubSession(client, gate)
+    return GitHubSession(client, gate, cache or ConditionalCache())
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,17 @@ class GitHubSession:
 
     client: Github
     gate: RateGate
+    cache: ConditionalCache  # ETags of polled lists: unchanged ones cost no rate limit
+
+    def get_json(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, Any], Any]:
+        """One GET through PyGithub's requester (auth, retries); the JSON is None for a 304."""
+        return self.client.requester.requestJsonAndCheck("GET", url, headers=headers)
+
+    def conditional(self, url: str) -> Any:
+        return self.cache.get(self.get_json, url)[0]
+
+    def conditional_list(self, url: str) -> list[Any]:
+        return self.cache.get_all(self.get_json, url)
 
     def call(self, what: str, action: Callable[[], T]) -> T:
         """Run one PyGithub call behind the gate, turning its exceptions into ours with a hint."""
@@ -133,9 +150,10 @@ class GitHubRepoClient:
     def __init__(self, session: GitHubSession, full_name: str, redactor: Redactor) -> None:
         self._redactor = redactor
         self._call = session.call
-        self._repo: Repository = self._call(
-            f"reading {full_name}", lambda: session.client.get_repo(full_name, lazy=False)
-        )
+        self._session = session
+        raw = self._call(f"reading {full_name}", lambda: session.conditional(f"/repos/{full_name}"))
+        self._repo: Repository = session.client.create_from_raw_data(Repository, raw)
+        self._url = f"/repos/{self._repo.full_name}"
 
     @property
     def full_name(self) -> str:
@@ -153,15 +171,17 @@ class GitHubRepoClient:
     def private(self) -> bool:
         return bool(self._repo.private)
 
-    def label_actor(self, number: int, label: str) -> str | None:
-        def fetch() -> str | None:
-            actor = None
-            for event in self._repo.get_issue(number).get_events():
-                if event.event == "labeled" and event.label and event.label.name == label:
-                    actor = event.actor.login if event.actor else None
-            return actor
+    def _list(self, what: str, path: str, **params: str) -> list[dict[str, Any]]:
+        """A paginated list, every page a conditional GET (unchanged pages cost no rate limit)."""
+        url = f"{self._url}{path}?{urlencode({**params, 'per_page': '100'})}"
+        return self._call(what, lambda: self._session.conditional_list(url))
 
-        return self._call(f"reading the events of #{number}", fetch)
+    def label_actor(self, number: int, label: str) -> str | None:
+        actor = None
+        for event in self._list(f"reading the events of #{number}", f"/issues/{number}/events"):
+            if event.get("event") == "labeled" and (event.get("label") or {}).get("name") == label:
+                actor = (event.get("actor") or {}).get("login")
+        return actor
 
     def permission(self, login: str) -> str:
         try:
@@ -176,27 +196,26 @@ class GitHubRepoClient:
             raise
 
     def labelled_issues(self, label: str) -> list[Issue]:
-        def fetch() -> list[Issue]:
-            found = self._repo.get_issues(state="open", labels=[label], sort="created", direction="asc")
-            return [
-                Issue(
-                    number=item.number,
-                    title=item.title or "",
-                    body=item.body or "",
-                    labels=tuple(lbl.name for lbl in item.labels),
-                    author=item.user.login if item.user else "",
-                    url=item.html_url,
-                )
-                for item in found
-                if "/pull/" not in item.html_url  # item.pull_request would cost a request per issue
-            ]
+        items = self._list(f"listing issues labelled {label!r}", "/issues", state="open", labels=label,
+                           sort="created", direction="asc")  # fmt: skip
+        return _issues(items)
 
-        return self._call(f"listing issues labelled {label!r}", fetch)
+    def list_issues(self, state: str = "open", since: datetime | None = None) -> list[Issue]:
+        params = {"state": state, "sort": "created", "direction": "asc"}
+        if since is not None:
+            params["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _issues(self._list(f"listing {state} issues", "/issues", **params))
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
+        # Not retried after a 5xx (it may have been created); callers deduplicate on the next run.
+        made = self._call(
+            f"opening an issue {title[:60]!r}", lambda: self._repo.create_issue(title, body, labels=labels)
+        )
+        return _issues([made.raw_data])[0]
 
     def open_pulls(self) -> list[PullRequest]:
-        return self._call(
-            "listing pull requests", lambda: [_pull(p) for p in self._repo.get_pulls(state="open")]
-        )
+        return [_pull(item) for item in self._list("listing pull requests", "/pulls", state="open")]
 
     def add_label(self, number: int, label: str) -> None:
         # Adding a label twice changes nothing, so a failed POST may simply be repeated.
@@ -213,11 +232,8 @@ class GitHubRepoClient:
                 raise
 
     def comments(self, number: int) -> list[Comment]:
-        def fetch() -> list[Comment]:
-            items = self._repo.get_issue(number).get_comments()
-            return [Comment(c.id, c.body or "", c.user.login if c.user else "") for c in items]
-
-        return self._call(f"reading comments of #{number}", fetch)
+        items = self._list(f"reading comments of #{number}", f"/issues/{number}/comments")
+        return [Comment(c["id"], c.get("body") or "", (c.get("user") or {}).get("login", "")) for c in items]
 
     def add_comment(self, number: int, body: str) -> Comment:
         text = self._redactor.redact_for(body, "github")
@@ -242,6 +258,59 @@ class GitHubRepoClient:
 
         return self._write(f"opening a PR from {head}", open_once)
 
+    def pull_status(self, number: int) -> PullStatus:
+        def fetch() -> PullStatus:
+            pull = self._repo.get_pull(number)
+            return PullStatus(
+                number=number,
+                state=pull.state,
+                merged=bool(pull.merged),
+                draft=bool(pull.draft),
+                head_sha=pull.head.sha,
+                mergeable=pull.mergeable,
+                mergeable_state=pull.mergeable_state or "unknown",
+            )
+
+        return self._call(f"reading PR #{number}", fetch)
+
+    def checks(self, sha: str) -> CheckSummary:
+        def fetch() -> CheckSummary:
+            commit = self._repo.get_commit(sha)
+            verdicts = [
+                (run.name, _run_verdict(run.status, run.conclusion)) for run in commit.get_check_runs()
+            ]
+            verdicts += [(s.context, _status_verdict(s.state)) for s in commit.get_combined_status().statuses]
+            return CheckSummary(
+                passed=tuple(name for name, verdict in verdicts if verdict == "passed"),
+                pending=tuple(name for name, verdict in verdicts if verdict == "pending"),
+                failed=tuple(name for name, verdict in verdicts if verdict == "failed"),
+            )
+
+        return self._call(f"reading the checks of {sha[:12]}", fetch)
+
+    def merge_pull(self, number: int, method: str, sha: str) -> None:
+        # PUT with the head sha is safe to repeat: a second one finds the PR merged (405) or moved (409).
+        self._call(
+            f"merging PR #{number}", lambda: self._repo.get_pull(number).merge(merge_method=method, sha=sha)
+        )
+
+    def delete_branch(self, branch: str) -> None:
+        if not branch.startswith("auto/"):
+            raise GitHubError(f"refusing to delete {branch!r}: only auto/* branches are ours")
+        try:
+            url = f"{self._url}/git/refs/heads/{quote(branch)}"  # the documented (plural) path
+            requester = self._session.client.requester
+            self._call(f"deleting {branch}", lambda: requester.requestJsonAndCheck("DELETE", url))
+        except GitHubError as exc:
+            if exc.status not in (404, 422):  # already gone
+                raise
+
+    def close_issue(self, number: int) -> None:
+        self._write(
+            f"closing #{number}",
+            lambda: self._repo.get_issue(number).edit(state="closed", state_reason="completed"),
+        )
+
     def _write(self, what: str, action: Callable[[], T]) -> T:
         """A write that is safe to repeat: retried a few times when GitHub fails transiently."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -260,14 +329,43 @@ class GitHubRepoClient:
         return _pull(pulls[0]) if pulls else None
 
 
-def _pull(pull: GhPull) -> PullRequest:
+def _issues(items: Iterable[dict[str, Any]]) -> list[Issue]:
+    return [
+        Issue(
+            number=item["number"],
+            title=item.get("title") or "",
+            body=item.get("body") or "",
+            labels=tuple(label["name"] for label in item.get("labels") or []),
+            author=(item.get("user") or {}).get("login", ""),
+            url=item.get("html_url", ""),
+            state=item.get("state", "open"),
+        )
+        for item in items
+        if "pull_request" not in item  # the issues API lists pull requests too
+    ]
+
+
+def _pull(item: dict[str, Any] | GhPull) -> PullRequest:
+    data = item.raw_data if isinstance(item, GhPull) else item
     return PullRequest(
-        number=pull.number,
-        url=pull.html_url,
-        head=pull.head.ref,
-        base=pull.base.ref,
-        draft=bool(pull.draft),
+        number=data["number"],
+        url=data["html_url"],
+        head=data["head"]["ref"],
+        base=data["base"]["ref"],
+        draft=bool(data.get("draft")),
     )
+
+
+def _run_verdict(status: str, conclusion: str | None) -> str:
+    if status != "completed":
+        return "pending"
+    return "passed" if conclusion in CHECK_PASSED else "failed"
+
+
+def _status_verdict(state: str) -> str:
+    if state == "success":
+        return "passed"
+    return "failed" if state in STATUS_FAILED else "pending"
 
 
 def token_report(session: GitHubSession) -> TokenReport:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from .errors import SecurityViolation
+from .logs import audit
+
+log = logging.getLogger(__name__)
 
 Findings = Callable[[str], list[tuple[str, str]]]
 
@@ -31,6 +37,20 @@ def new_secrets(diff: str, base_text: Callable[[str], str], findings: Findings) 
             if value not in original:
                 found.append(SecretInDiff(path, detector))
     return found
+
+
+def refuse_new_secrets(diff: str, base_text: Callable[[str], str], findings: Findings, where: str) -> None:
+    """Raise SecurityViolation (and audit it) when the diff adds a secret; `where` is `owner/name#n`."""
+    found = new_secrets(diff, base_text, findings)
+    if not found:
+        return
+    report = ", ".join(f"{item.detector} in {item.path}" for item in found)
+    audit(log, "security_violation", "%s: the change adds secrets (%s); nothing pushed", where, report,
+          level=logging.WARNING)  # fmt: skip
+    raise SecurityViolation(
+        f"the change adds {len(found)} secret(s) ({report}); nothing was pushed",
+        "review the issue for attempts to exfiltrate credentials",
+    )
 
 
 def _added_lines(diff: str) -> Iterator[tuple[str, list[str]]]:

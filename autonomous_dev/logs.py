@@ -7,9 +7,12 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .redact import Redactor
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 HANDLER_NAME = "autonomous-dev"
 CHATTY_LIBRARIES = ("httpx", "httpx2", "urllib3", "github", "git", "anthropic")
@@ -63,21 +66,23 @@ def configure(
     fmt: str = "text",
     stream: TextIO | None = None,
     file: Path | None = None,
+    console: Console | None = None,
 ) -> logging.Handler:
     """Install the handlers on the root logger; every one goes through the same redactor.
 
     `file` adds JSON lines (audit events included) appended to that file, whatever the console format.
+    `console`, in text format, is the rich console that a live display also draws on.
     """
     stream = stream or sys.stderr
     handler: logging.Handler
     if fmt == "json":
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
-    elif stream.isatty():
+    elif console is not None or stream.isatty():
         from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=Console(file=stream), show_path=False, markup=False)
+        handler = RichHandler(console=console or Console(file=stream), show_path=False, markup=False)
     else:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(TextFormatter())

@@ -18,6 +18,7 @@ class Issue:
     labels: tuple[str, ...] = ()
     author: str = ""
     url: str = ""
+    state: str = "open"
 
     @property
     def branch(self) -> str:
@@ -133,9 +134,38 @@ class ModelTurn:
     raw_content: tuple[dict[str, object], ...] = ()
 
 
+@dataclass(frozen=True)
+class PullStatus:
+    """A pull request as the merge step sees it; `mergeable` is None while GitHub is still computing it."""
+
+    number: int
+    state: str
+    merged: bool
+    draft: bool
+    head_sha: str
+    mergeable: bool | None
+    mergeable_state: str
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """The check runs and commit statuses of one commit, by name."""
+
+    passed: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.passed or self.pending or self.failed)
+
+
 class OutcomeKind(enum.StrEnum):
     PR_OPENED = "pr_opened"
     PR_EXISTS = "pr_exists"
+    MERGED = "merged"
+    NEEDS_HUMAN = "needs_human"
+    MERGE_DEFERRED = "merge_deferred"
     NO_CHANGES = "no_changes"
     DRY_RUN = "dry_run"
     FAILED = "failed"
@@ -153,7 +183,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.kind is not OutcomeKind.FAILED
+        return self.kind not in (OutcomeKind.FAILED, OutcomeKind.NEEDS_HUMAN)
 
 
 def slugify(title: str) -> str:

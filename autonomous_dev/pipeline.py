@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from . import prompts
 from .agent import Agent, AgentResult
-from .errors import ChecksFailed, GitHubError, SecurityViolation
+from .comments import Commenter
+from .errors import ChecksFailed
 from .evaluate import Gate, Runner, Verdict, command_report, detect_commands, repair_message
 from .evaluate import evidence as report_evidence
-from .guard import new_secrets
+from .guard import refuse_new_secrets
 from .logs import audit
-from .models import Comment, Issue, Outcome, OutcomeKind, PullRequest, Usage
+from .merge import Lander, MergePolicy
+from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .ports import GitHubRepo, Workspace, Workspaces
 from .procs import run_command, scrubbed_env
 from .redact import Redactor
+from .repomap import SymbolCache, blob_shas, repo_map
 from .sanitize import describe, sanitize
 from .tools import TestRunner, Toolbox
 from .trust import TrustGate, TrustPolicy
 
 log = logging.getLogger(__name__)
-COMMENT_ATTEMPTS = 4
+MAX_CONFLICT_STEPS = 5  # a rebase stops once per conflicting commit; ours have one or two
+CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})( |$)", re.M)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class PipelineOptions:
     require_tests: bool = True
     max_repair_rounds: int = 2
     on_failure: str = "draft"
+    merge: MergePolicy | None = None  # None: PRs wait for a human
+    repo_map_chars: int = 12_000  # 0: no repository map in the system prompt
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class Pipeline:
         observer: TaskObserver | None = None,
         redactor: Redactor | None = None,
         trust: TrustGate | None = None,
+        stopping: Callable[[], bool] = lambda: False,
+        symbols: SymbolCache | None = None,
     ) -> None:
         self.repo = repo
         self.workspaces = workspaces
@@ -100,8 +109,14 @@ class Pipeline:
         self.observer: TaskObserver = observer or SilentObserver()
         self.redactor = redactor or Redactor()
         self._baselines: dict[str, frozenset[str]] = {}
+        self._maps: dict[str, str] = {}  # repository map per base commit: byte-stable, so prompt-cached
+        self.symbols = symbols
         self._lock = threading.Lock()
         self.trust = trust or TrustGate(repo, TrustPolicy(options.label))
+        self.commenter = Commenter(repo)
+        self.lander = None
+        if options.merge is not None and not options.dry_run:
+            self.lander = Lander(repo, options.merge, self.rework, self.commenter.post_once, stopping)
 
     def scan(self) -> Scan:
         """Open labelled issues, split by whether one of our branches already has an open PR for them."""
@@ -119,8 +134,10 @@ class Pipeline:
     def finish_proposed(self, issue: Issue, pull: PullRequest) -> Outcome:
         """Complete a task whose PR exists but whose worker stopped before reporting back on the issue."""
         self._log(issue, "completing: %s exists", pull.url)
-        self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
+        self.commenter.post_once(issue.number, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
         self._release(issue)
+        if self.lander is not None and not pull.draft:
+            return self.lander.land(issue, pull)
         return Outcome(issue.number, OutcomeKind.PR_EXISTS, pull.url, pr=pull)
 
     def give_up(self, issue: Issue, attempts: int, error: str) -> None:
@@ -132,7 +149,7 @@ class Pipeline:
         body = prompts.needs_human_comment(
             issue.number, attempts, error, fingerprint, self.options.needs_human_label
         )
-        self._comment_once(issue, body, "needs-human")
+        self.commenter.post_once(issue.number, body, "needs-human")
 
     def drop_stale_claim_label(self, issue: Issue) -> None:
         """Remove an in-progress label that no live claim stands behind (a crashed worker's)."""
@@ -145,15 +162,17 @@ class Pipeline:
 
     def process(self, issue: Issue) -> Outcome:
         fingerprint = prompts.content_fingerprint(issue.title, issue.body)
-        if _has_marker(
-            self.repo.comments(issue.number),
-            prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint}"),
+        if self.commenter.posted(
+            issue.number, prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint}")
         ):
             self._log(issue, "skipped: already answered without changes; edit the issue to try again")
             return Outcome(issue.number, OutcomeKind.SKIPPED, "answered before without changes")
         self._claim(issue)
         try:
-            return self._work(issue, fingerprint)
+            outcome = self._work(issue, fingerprint)  # its worktree is gone before a merge waits
+            if self.lander is not None and outcome.kind is OutcomeKind.PR_OPENED and outcome.pr is not None:
+                return replace(self.lander.land(issue, outcome.pr), usage=outcome.usage)
+            return outcome
         finally:
             self._release(issue)
 
@@ -162,15 +181,13 @@ class Pipeline:
         workspace = self.workspaces.open(issue.branch, self.options.base_branch)
         scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-home-"))
         try:
-            options = self.options
-            gate = Gate(detect_commands(workspace.path, options.build_command, options.test_command),
-                        options.require_build, options.require_tests)  # fmt: skip
-            runner = self._runner(workspace.path, scratch)
+            system = self._system_for(workspace)
+            gate, runner = self._gate(workspace, scratch)
             baseline = self._baseline(issue, workspace, gate, runner)
             self._phase(issue, "agent")
             toolbox = Toolbox(workspace.path, self.redactor.restore, self._test_tool(gate, runner))
             on_turn = self._usage_observer(issue)
-            result = self.agent.run(self._task_message(issue), toolbox, on_turn)
+            result = self.agent.run(self._task_message(issue), toolbox, on_turn, system)
             if not workspace.has_changes():
                 return self._no_changes(issue, result, fingerprint)
             proof = self._prove(issue, workspace, gate, runner, baseline, result, toolbox)
@@ -200,6 +217,27 @@ class Pipeline:
 
     def _usage_observer(self, issue: Issue) -> Callable[[int, Usage], None]:
         return lambda turn, usage: self.observer.usage(issue, usage)
+
+    def _system_for(self, workspace: Workspace) -> str:
+        """The agent's instructions plus the repository map, the same bytes for every task on one commit."""
+        if self.options.repo_map_chars <= 0:
+            return self.agent.system
+        sha = workspace.base_sha()
+        with self._lock:
+            cached = self._maps.get(sha)
+        if cached is None:
+            root = workspace.path
+            cached = repo_map(root, max_chars=self.options.repo_map_chars, blobs=blob_shas(root),
+                              cache=self.symbols)  # fmt: skip
+            with self._lock:
+                self._maps[sha] = cached
+        return prompts.with_repository_map(self.agent.system, cached)
+
+    def _gate(self, workspace: Workspace, scratch: Path) -> tuple[Gate, Runner]:
+        options = self.options
+        commands = detect_commands(workspace.path, options.build_command, options.test_command)
+        gate = Gate(commands, options.require_build, options.require_tests)
+        return gate, self._runner(workspace.path, scratch)
 
     def _runner(self, root: Path, home: Path) -> Runner:
         """Runs repository commands with a scrubbed environment, a timeout and bounded output."""
@@ -257,7 +295,7 @@ class Pipeline:
         self._log(issue, "the model made no change")
         if not self.options.dry_run:
             body = prompts.no_changes_comment(issue.number, result.summary, fingerprint)
-            self._comment_once(issue, body, "no-changes")
+            self.commenter.post_once(issue.number, body, "no-changes")
         return Outcome(issue.number, OutcomeKind.NO_CHANGES, result.summary, usage=result.usage)
 
     def _propose(self, issue: Issue, workspace: Workspace, proof: Proof, fingerprint: str) -> Outcome:
@@ -268,7 +306,7 @@ class Pipeline:
         change = workspace.commit(prompts.commit_message(issue.number, issue.title))
         if not change.files:  # everything it changed was left out (workflow files)
             return self._no_changes(issue, result, fingerprint)
-        self._refuse_new_secrets(issue, workspace, change.diff)
+        refuse_new_secrets(change.diff, workspace.base_text, self.redactor.findings, self._where(issue))
         if self.options.dry_run:
             return Outcome(
                 issue.number,
@@ -281,8 +319,8 @@ class Pipeline:
         evidence = report_evidence(proof.verdict, proof.rounds, proof.note, result.usage.total_tokens, cost)
         failed = not proof.verdict.ok
         if failed and self.options.on_failure == "comment":
-            self._comment_once(
-                issue, prompts.checks_failed_comment(issue.number, evidence, fingerprint), "checks"
+            self.commenter.post_once(
+                issue.number, prompts.checks_failed_comment(issue.number, evidence, fingerprint), "checks"
             )
             raise ChecksFailed(
                 f"the checks still fail after {proof.rounds} repair round(s): {proof.verdict.reason}"
@@ -293,52 +331,57 @@ class Pipeline:
         body = prompts.pr_body(issue.number, result.summary, list(change.files), evidence)
         title = prompts.pr_title(issue.number, issue.title)
         pull = self.repo.create_pull(title, body, issue.branch, self.options.base_branch, draft=failed)
-        self._comment_once(issue, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
+        self.commenter.post_once(issue.number, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
         self._log(issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
         if failed:
             raise ChecksFailed(_still_failing(proof), f"a draft PR holds the evidence: {pull.url}")
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
 
-    def _refuse_new_secrets(self, issue: Issue, workspace: Workspace, diff: str) -> None:
-        found = new_secrets(diff, workspace.base_text, self.redactor.findings)
-        if not found:
-            return
-        report = ", ".join(f"{item.detector} in {item.path}" for item in found)
-        message = "%s#%d: the change adds secrets (%s); nothing pushed"
-        audit(
-            log,
-            "security_violation",
-            message,
-            self.repo.full_name,
-            issue.number,
-            report,
-            level=logging.WARNING,
-        )
-        raise SecurityViolation(
-            f"the change adds {len(found)} secret(s) ({report}); nothing was pushed",
-            "review the issue for attempts to exfiltrate credentials",
-        )
+    def rework(self, issue: Issue, pull: PullRequest) -> str | None:
+        """Bring the PR's branch up to date with its base (the model resolves conflicts), check, push.
 
-    def _comment_once(self, issue: Issue, body: str, kind: str) -> None:
-        """Post unless a comment with the same hidden marker is there already (a rerun, a retried POST)."""
-        wanted = body[body.index(prompts.MARKER_PREFIX) :]
-        for attempt in range(1, COMMENT_ATTEMPTS + 1):
-            if _has_marker(self.repo.comments(issue.number), wanted):
-                self._log(issue, "the %s comment is already there", kind)
-                return
-            try:
-                self.repo.add_comment(issue.number, body)
-                return
-            except GitHubError as exc:
-                # A failed POST may still have been applied: look again before posting again.
-                if not exc.transient or attempt == COMMENT_ATTEMPTS:
-                    raise
-                self._log(
-                    issue,
-                    "posting the %s comment failed (%s); checking before trying again",
-                    kind,
-                    exc.status,
-                )
+        Returns why that failed, or None once the updated branch is pushed.
+        """
+        assert self.options.merge is not None
+        self._phase(issue, f"updating the branch ({self.options.merge.strategy})")
+        self.workspaces.sync()
+        workspace = self.workspaces.open(pull.head, pull.base)
+        scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-home-"))
+        try:
+            gate, runner = self._gate(workspace, scratch)
+            baseline = self._baseline(issue, workspace, gate, runner)
+            conflicted = workspace.integrate(self.options.merge.strategy)
+            for _ in range(MAX_CONFLICT_STEPS):
+                if not conflicted:
+                    break
+                unresolved = self._resolve(issue, workspace, pull.base, conflicted, gate, runner)
+                if unresolved:
+                    return f"conflict markers remain in {', '.join(unresolved)} after the model's attempt"
+                conflicted = workspace.conclude()
+            if conflicted:
+                return f"git still reports conflicts after {MAX_CONFLICT_STEPS} steps"
+            self._phase(issue, "checking")
+            verdict = gate.verdict(*gate.run(runner), baseline)
+            if not verdict.ok:
+                return f"the checks fail on the updated branch: {verdict.reason}"
+            refuse_new_secrets(workspace.diff_from_base(), workspace.base_text, self.redactor.findings,
+                               self._where(issue))  # fmt: skip
+            self._phase(issue, "pushing")
+            workspace.push()
+            return None
+        finally:
+            workspace.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _resolve(
+        self, issue: Issue, workspace: Workspace, base: str, conflicted: list[str], gate: Gate, runner: Runner
+    ) -> list[str]:
+        """Let the model edit the conflicted files; the paths that still hold conflict markers."""
+        self._phase(issue, f"resolving conflicts in {len(conflicted)} file(s)")
+        message = prompts.conflict_message(issue.number, base, conflicted, self._task_message(issue))
+        toolbox = Toolbox(workspace.path, self.redactor.restore, self._test_tool(gate, runner))
+        self.agent.run(message, toolbox, self._usage_observer(issue))
+        return [path for path in conflicted if _has_conflict_markers(workspace.path / path)]
 
     def _claim(self, issue: Issue) -> None:
         if not self.options.dry_run:
@@ -351,6 +394,9 @@ class Pipeline:
     def _phase(self, issue: Issue, phase: str) -> None:
         self._log(issue, "%s", phase)
         self.observer.phase(issue, phase)
+
+    def _where(self, issue: Issue) -> str:
+        return f"{self.repo.full_name}#{issue.number}"
 
     def _log(self, issue: Issue, message: str, *args: object) -> None:
         log.info(
@@ -366,8 +412,12 @@ def _still_failing(proof: Proof) -> str:
     return f"the checks still fail after {proof.rounds} repair round(s): {proof.verdict.reason}"
 
 
-def _has_marker(comments: list[Comment], marker: str) -> bool:
-    return any(marker in comment.body for comment in comments)
+def _has_conflict_markers(path: Path) -> bool:
+    try:
+        text = path.read_text(errors="replace")
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    return bool(CONFLICT_MARKER.search(text))
 
 
 def _issue_of_branch(branch: str) -> int | None:

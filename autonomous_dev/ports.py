@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from .models import Change, Comment, Issue, ModelTurn, PullRequest
+from .models import Change, CheckSummary, Comment, Issue, ModelTurn, PullRequest, PullStatus
 
 
 class GitHubRepo(Protocol):
@@ -37,6 +38,12 @@ class GitHubRepo(Protocol):
 
     def open_pulls(self) -> list[PullRequest]: ...
 
+    def list_issues(self, state: str = "open", since: datetime | None = None) -> list[Issue]:
+        """Issues (not pull requests) in `state` (open, closed, all), updated since `since` when given."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue: ...
+
     def add_label(self, number: int, label: str) -> None: ...
 
     def remove_label(self, number: int, label: str) -> None:
@@ -50,6 +57,22 @@ class GitHubRepo(Protocol):
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         """Open a PR, or return the open one from the same head if GitHub says it already exists."""
         ...
+
+    def pull_status(self, number: int) -> PullStatus: ...
+
+    def checks(self, sha: str) -> CheckSummary:
+        """The commit's check runs and commit statuses (the latest of each name)."""
+        ...
+
+    def merge_pull(self, number: int, method: str, sha: str) -> None:
+        """Merge if the head is still `sha`; GitHubError 405 (not mergeable) or 409 (head moved) otherwise."""
+        ...
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete one of our branches; an absent branch is fine."""
+        ...
+
+    def close_issue(self, number: int) -> None: ...
 
 
 class Claude(Protocol):
@@ -88,6 +111,18 @@ class Workspace(Protocol):
         ...
 
     def push(self) -> None: ...
+
+    def integrate(self, strategy: str) -> list[str]:
+        """Bring the task's pushed branch up to date with the base (`rebase` or `merge`); conflicted paths."""
+        ...
+
+    def diff_from_base(self) -> str:
+        """What the branch changes against the fetched base (for the secret check after an update)."""
+        ...
+
+    def conclude(self) -> list[str]:
+        """Commit the resolved conflicts and go on; paths of the next conflict (rebase), else empty."""
+        ...
 
     def close(self) -> None: ...
 

@@ -200,7 +200,9 @@ class Redactor:
             elif span := _span(alt, match):
                 spans.append(span)
         for start in _starts(text, triggers):
-            if (found := _CONTEXT.regex.match(text, start)) and (span := _span(_alt(_CONTEXT, found), found)):
+            if (found := _CONTEXT.regex.match(text, start)) and (
+                span := _contextual_span(text, start, found)
+            ):
                 spans.append(span)
         for name, regex in shared.custom:
             group = regex.groupindex.get("secret", 0)
@@ -352,8 +354,34 @@ def _context_matcher() -> _Matcher:
     return _compile(branches)
 
 
+def _one_by_one() -> list[_Matcher]:
+    """Each contextual detector alone, in rank order: for when the combined regex's first pick is refused."""
+    return [
+        _compile(
+            [("", d.pattern, _Alt(d.name, rank, check=d.check, near=re.compile(d.near) if d.near else None))]
+        )
+        for rank, d in enumerate(CONTEXTUAL, start=_CONTEXT_RANK)
+    ]
+
+
+def _contextual_span(text: str, start: int, found: re.Match[str]) -> _Span | None:
+    """The combined regex stops at the first detector that matches here; when that one's check refuses
+    the value (libpq's `password=` without a host on the line), the others still get their turn."""
+    first = _alt(_CONTEXT, found)
+    span = _span(first, found)
+    if span is not None:
+        return span
+    for matcher in _CONTEXT_EACH:
+        alt = next(iter(matcher.alts.values()))
+        match = matcher.regex.match(text, start) if alt.rank > first.rank else None
+        if match and (span := _span(_alt(matcher, match), match)):
+            return span
+    return None
+
+
 _FIXED = _fixed_pieces()
 _CONTEXT = _context_matcher()
+_CONTEXT_EACH = _one_by_one()
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,11 @@ URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
 
 
+def split_commas(value: object) -> object:
+    """A list given in the environment as `a, b, c`; other values pass through to validation."""
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
 def env(name: str) -> Any:
     """Field metadata naming the environment variable that sets this field."""
     return {"env": name}
@@ -49,9 +54,7 @@ class RepoSettings(Section):
     @field_validator("repos", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        return (
-            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-        )
+        return split_commas(value)
 
     @field_validator("repos")
     @classmethod
@@ -83,6 +86,52 @@ class DiscoverySettings(Section):
         min_length=1,
         description="Label set while the tool works on an issue.",
         json_schema_extra=env("IN_PROGRESS_LABEL"),
+    )
+    enabled: bool = Field(
+        False,
+        description="Let the daemon propose issues from a reading of the code when it has nothing to do.",
+        json_schema_extra=env("DISCOVERY_ENABLED"),
+    )
+    max_open_issues: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="The daemon discovers only while fewer open issues carry the trigger label.",
+        json_schema_extra=env("DISCOVERY_MAX_OPEN_ISSUES"),
+    )
+    tasks_per_cycle: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="Most issues one discovery run files (the model is asked for twice as many).",
+        json_schema_extra=env("DISCOVERY_TASKS_PER_CYCLE"),
+    )
+    exclude_paths: list[str] = Field(
+        [],
+        description="Globs the discovery agent and the repository map leave out (env: comma-separated), "
+        "in addition to dependency and build directories.",
+        json_schema_extra=env("DISCOVERY_EXCLUDE_PATHS"),
+    )
+    recent_days: int = Field(
+        30,
+        ge=0,
+        le=3650,
+        description="Issues closed this recently still count as duplicates.",
+        json_schema_extra=env("DISCOVERY_RECENT_DAYS"),
+    )
+
+    @field_validator("exclude_paths", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return split_commas(value)
+
+
+class ReportSettings(Section):
+    label: str = Field(
+        "bug",
+        min_length=1,
+        description="Label for issues opened by `autonomous-dev report`.",
+        json_schema_extra=env("REPORT_LABEL"),
     )
 
 
@@ -152,13 +201,19 @@ class ExecutionSettings(Section):
         description="Most workers on one repository at once; 0 means no cap beyond parallelWorkers.",
         json_schema_extra=env("PER_REPO_WORKERS"),
     )
+    repo_map_chars: int = Field(
+        12_000,
+        ge=0,
+        le=200_000,
+        description="Size of the repository map (files and their top-level definitions) in the model's "
+        "system prompt, where it is prompt-cached; 0 leaves it out.",
+        json_schema_extra=env("REPO_MAP_CHARS"),
+    )
 
     @field_validator("backoff_minutes", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
-        return (
-            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-        )
+        return split_commas(value)
 
     @field_validator("work_dir")
     @classmethod
@@ -211,9 +266,53 @@ class EvaluationSettings(Section):
 
 
 class MergeSettings(Section):
-    """Auto-merge; completed by the merge feature."""
+    """Auto-merge after CI; unknown keys of the original tool's merge section are accepted."""
 
     model_config = ConfigDict(extra="allow")
+
+    auto_merge: bool = Field(
+        False,
+        description="Merge a ready PR once its CI checks pass and GitHub calls it mergeable. Off by default: "
+        "a merge lands model-written code without a human reading it, so turn it on only where CI and "
+        "branch protection are what you would trust a reviewer with.",
+        json_schema_extra=env("AUTO_MERGE"),
+    )
+    merge_method: Literal["merge", "squash", "rebase"] = Field(
+        "squash", description="How PRs are merged.", json_schema_extra=env("MERGE_METHOD")
+    )
+    checks_timeout_minutes: float = Field(
+        30,
+        gt=0,
+        le=1440,
+        description="How long to wait for the PR's check runs and commit statuses before giving up.",
+        json_schema_extra=env("MERGE_CHECKS_TIMEOUT_MINUTES"),
+    )
+    poll_seconds: float = Field(
+        15,
+        gt=0,
+        le=600,
+        description="First pause between looks at the checks; it doubles up to eight times this.",
+        json_schema_extra=env("MERGE_POLL_SECONDS"),
+    )
+    require_checks: bool = Field(
+        True,
+        description="Merge only after at least one check run or status reported; false merges PRs of "
+        "repositories without CI on the strength of our own evaluation.",
+        json_schema_extra=env("MERGE_REQUIRE_CHECKS"),
+    )
+    conflict_strategy: Literal["rebase", "merge", "manual"] = Field(
+        "rebase",
+        description="When the PR conflicts with its base or is behind it: rebase it, merge the base in "
+        "(both re-run the evaluation and push with --force-with-lease), or label it for a human.",
+        json_schema_extra=env("CONFLICT_STRATEGY"),
+    )
+    max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Rebase or merge rounds before the PR is left to a human.",
+        json_schema_extra=env("MERGE_MAX_RETRIES"),
+    )
 
 
 class DaemonSettings(Section):
@@ -373,10 +472,6 @@ class RedactPattern(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
 
 
-def _comma_separated(value: object) -> object:
-    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-
-
 class SecuritySettings(Section):
     allow_workflow_changes: bool = Field(
         False,
@@ -414,7 +509,7 @@ class SecuritySettings(Section):
         json_schema_extra=env("MAX_ISSUE_CHARS"),
     )
 
-    _split_lists = field_validator("allowed_repos", "allowed_hosts", mode="before")(_comma_separated)
+    _split_lists = field_validator("allowed_repos", "allowed_hosts", mode="before")(split_commas)
 
     @field_validator("redact_patterns")
     @classmethod

@@ -7,7 +7,8 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import ToolError
@@ -65,6 +66,18 @@ class ConfinementError(ToolError):
 TestRunner = Callable[[list[str]], str]
 
 
+@dataclass(frozen=True)
+class ExtraTool:
+    """A task-specific tool (for example the one a model reports its answer through)."""
+
+    definition: dict[str, object]
+    handle: Callable[[dict[str, object]], str]  # raises ToolError to tell the model what was wrong
+
+    @property
+    def name(self) -> str:
+        return str(self.definition["name"])
+
+
 class Toolbox:
     """Runs tool calls against one worktree; every path is checked before it is touched.
 
@@ -78,13 +91,18 @@ class Toolbox:
         root: Path,
         restore: Callable[[str], str] = lambda text: text,
         run_tests: TestRunner | None = None,
+        read_only: bool = False,
+        extras: Sequence[ExtraTool] = (),
     ) -> None:
         self.root = root.resolve()
         self.restore = restore
         self.test_runner = run_tests
+        self.read_only = read_only
+        self.extras = {tool.name: tool for tool in extras}
 
     def definitions(self) -> list[dict[str, object]]:
-        return tool_definitions(with_tests=self.test_runner is not None)
+        tools = tool_definitions(with_tests=self.test_runner is not None)
+        return [*tools, *(tool.definition for tool in self.extras.values())]
 
     def run(self, call: ToolCall) -> ToolResult:
         args = {
@@ -104,6 +122,8 @@ class Toolbox:
             return self._edit(args)
         if name == SEARCH_NAME:
             return self._search(args)
+        if name in self.extras:
+            return self.extras[name].handle(args)
         if name == TESTS_NAME and self.test_runner is not None:
             extra = args.get("args")
             return self.test_runner(shlex.split(extra) if isinstance(extra, str) else [])
@@ -141,6 +161,8 @@ class Toolbox:
         command = args.get("command")
         if command == "view":
             return self._view(args)
+        if self.read_only:
+            raise ToolError(f"this task is read-only: `{command}` is not available, only `view`")
         if command == "create":
             return self._create(args)
         if command == "str_replace":

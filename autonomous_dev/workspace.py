@@ -107,14 +107,19 @@ class GitWorkspaces:
                 "worktree",
                 "add",
                 "--quiet",
+                "--no-checkout",
                 "-B",
                 branch,
                 str(path),
                 f"refs/remotes/origin/{base}",
             )
-        return GitWorkspace(self, git.Repo(path), branch, base)
+        # Writing the files is the slow part; it touches only this worktree, so workers do it in parallel.
+        worktree = git.Repo(path)
+        self._git(worktree.git, "reset", "--quiet", "--hard")
+        return GitWorkspace(self, worktree, branch, base)
 
     def close(self, workspace: GitWorkspace) -> None:
+        shutil.rmtree(workspace.path, ignore_errors=True)  # the slow part, outside the lock; prune below
         with self._thread_lock:
             mirror = self._mirror()
             self._remove_worktree(mirror, workspace.path)
@@ -160,6 +165,7 @@ class GitWorkspace:
         self._repo = repo
         self.branch = branch
         self.base = base
+        self._integrating = ""
 
     @property
     def path(self) -> Path:
@@ -172,23 +178,11 @@ class GitWorkspace:
 
     def commit(self, message: str) -> Change:
         run = self._owner._git
-        identity = self._owner.identity
         run(self._repo.git, "add", "--all")
         dropped = () if self._owner.allow_workflow_changes else self._unstage(WORKFLOWS)
         if not run(self._repo.git, "diff", "--cached", "--name-only").strip():
             return Change(diff="", files=(), dropped=dropped)
-        run(
-            self._repo.git,
-            "-c",
-            f"user.name={identity.name}",
-            "-c",
-            f"user.email={identity.email}",
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "-m",
-            message,
-        )
+        run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "-m", message)
         files = run(self._repo.git, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
         if dropped:
             message = "left workflow changes out of the commit: %s"
@@ -203,6 +197,48 @@ class GitWorkspace:
         if staged:
             run(self._repo.git, "reset", "--quiet", "--", directory)
         return tuple(staged)
+
+    def integrate(self, strategy: str) -> list[str]:
+        """Put the pushed branch in the worktree and rebase it onto (or merge in) the fetched base."""
+        if strategy not in ("rebase", "merge"):
+            raise WorkspaceError(f"unknown conflict strategy {strategy!r}")
+        run = self._owner._git
+        run(self._repo.git, "reset", "--quiet", "--hard", f"refs/remotes/origin/{self.branch}")
+        self._integrating = strategy
+        base = f"refs/remotes/origin/{self.base}"
+        if strategy == "rebase":
+            command = ["rebase", "--quiet", base]
+        else:
+            command = ["merge", "--quiet", "--no-edit", "--no-ff", base]
+        return self._step(command)
+
+    def conclude(self) -> list[str]:
+        run = self._owner._git
+        run(self._repo.git, "add", "--all")
+        if not self._owner.allow_workflow_changes:
+            self._unstage(WORKFLOWS)
+        if self._integrating == "rebase":
+            return self._step(["-c", "core.editor=true", "rebase", "--continue"])
+        run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "--no-edit")
+        return []
+
+    def diff_from_base(self) -> str:
+        return self._owner._git(self._repo.git, "diff", f"refs/remotes/origin/{self.base}", "HEAD")
+
+    def _step(self, command: list[str]) -> list[str]:
+        """Run a rebase or merge step; a conflict is an answer (its paths), any other failure an error."""
+        try:
+            self._owner._git(self._repo.git, *self._as_bot(), *command)
+            return []
+        except WorkspaceError:
+            conflicted = self._owner._git(self._repo.git, "diff", "--name-only", "--diff-filter=U")
+            if not conflicted.strip():
+                raise
+            return conflicted.splitlines()
+
+    def _as_bot(self) -> tuple[str, ...]:
+        identity = self._owner.identity
+        return ("-c", f"user.name={identity.name}", "-c", f"user.email={identity.email}")
 
     def discard_untracked(self) -> None:
         self._owner._git(self._repo.git, "clean", "-fdq")

@@ -66,6 +66,14 @@ class Stage:
     work_dir: Path
     cwd: Path
 
+    def publish(self, name: str, files: dict[str, str]) -> Path:
+        """A repository `OWNER/name` on the GitHub stand-in holding `files` (path -> text) in one commit."""
+        source = self.cwd.parent / f"{name}-source"
+        for path, text in files.items():
+            (source / path).parent.mkdir(parents=True, exist_ok=True)
+            (source / path).write_text(text)
+        return self.github.create_repo(OWNER, name, source=commit_all(source))
+
     def env(self, **extra: str) -> dict[str, str]:
         return {
             "GITHUB_TOKEN": GITHUB_TOKEN,

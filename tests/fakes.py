@@ -7,9 +7,21 @@ import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from autonomous_dev.models import Change, Comment, Issue, ModelTurn, PullRequest, ToolCall, Usage
+from autonomous_dev.errors import GitHubError
+from autonomous_dev.models import (
+    Change,
+    CheckSummary,
+    Comment,
+    Issue,
+    ModelTurn,
+    PullRequest,
+    PullStatus,
+    ToolCall,
+    Usage,
+)
 from tests.helpers import commit_all, git
 
 
@@ -27,6 +39,16 @@ class FakeRepo:
     full_name: str = "acme/widgets"
     clone_url: str = "file:///nowhere"
     default_branch: str = "main"
+    # merging: statuses and check summaries are served in order (the last one repeats)
+    statuses: list[PullStatus] = field(default_factory=list)
+    check_results: list[CheckSummary] = field(default_factory=list)
+    merge_errors: list[GitHubError] = field(default_factory=list)
+    merges: list[tuple[int, str, str]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    status_reads: int = 0
+    issues_list: list[Issue] = field(default_factory=list)  # created by create_issue()
+    check_reads: int = 0
 
     def labelled_issues(self, label: str) -> list[Issue]:
         return [
@@ -40,6 +62,14 @@ class FakeRepo:
 
     def permission(self, login: str) -> str:
         return self.permissions.get(login, "write")
+
+    def list_issues(self, state: str = "open", since: datetime | None = None) -> list[Issue]:
+        return [i for i in [*self.issues, *self.issues_list] if state == "all" or i.state == state]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        issue = Issue(1000 + len(self.issues_list), title, body, tuple(labels))
+        self.issues_list.append(issue)
+        return issue
 
     def open_pulls(self) -> list[PullRequest]:
         return list(self.pulls)
@@ -66,6 +96,25 @@ class FakeRepo:
         self.bodies.append(body)
         self.pulls.append(pull)
         return pull
+
+    def pull_status(self, number: int) -> PullStatus:
+        self.status_reads += 1
+        return self.statuses[min(self.status_reads, len(self.statuses)) - 1]
+
+    def checks(self, sha: str) -> CheckSummary:
+        self.check_reads += 1
+        return self.check_results[min(self.check_reads, len(self.check_results)) - 1]
+
+    def merge_pull(self, number: int, method: str, sha: str) -> None:
+        if self.merge_errors:
+            raise self.merge_errors.pop(0)
+        self.merges.append((number, method, sha))
+
+    def delete_branch(self, branch: str) -> None:
+        self.deleted.append(branch)
+
+    def close_issue(self, number: int) -> None:
+        self.closed.append(number)
 
 
 class FakeWorkspace:
@@ -104,6 +153,15 @@ class FakeWorkspace:
 
     def push(self) -> None:
         self.pushed = True
+
+    def integrate(self, strategy: str) -> list[str]:
+        return []
+
+    def conclude(self) -> list[str]:
+        return []
+
+    def diff_from_base(self) -> str:
+        return git(self._path, "diff", "HEAD~1", "HEAD")
 
     def close(self) -> None:
         self.closed = True

@@ -7,7 +7,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import NAME, OWNER, Stage
+from tests.conftest import ANTHROPIC_KEY, NAME, OWNER, Stage
 from tests.daemon_helpers import (
     seed_issues,
     sessions_per_issue,
@@ -204,3 +204,21 @@ def test_sighup_reloads_the_config_file(stage: Stage, tmp_path: Path) -> None:
         stop(daemon)
         assert daemon.wait(timeout=20) == 0
     assert stage.github.pulls(OWNER, NAME)[0]["head"].startswith(f"auto/{number}-")
+
+
+def test_sighup_picks_up_a_rotated_key_from_the_env_file(stage: Stage, tmp_path: Path) -> None:
+    seed_issues(stage, 1)
+    dotenv = stage.cwd / ".env"
+    dotenv.write_text("ANTHROPIC_API_KEY=sk-ant-api03-" + "Rejected" * 5 + "\n")
+    env = stage.env(LOOP_INTERVAL_MS="300")
+    del env["ANTHROPIC_API_KEY"]
+    log = tmp_path / "start.log"
+    daemon = start_cli(["start"], stage.cwd, env, log)
+    try:
+        wait_for(lambda: "Claude rejected the credential" in log.read_text(), 30, "the rejected key")
+        dotenv.write_text(f"ANTHROPIC_API_KEY={ANTHROPIC_KEY}\n")  # the operator rotates the key
+        stop(daemon, signal.SIGHUP)
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 30, "the PR after the reload")
+    finally:
+        stop(daemon)
+        assert daemon.wait(timeout=20) == 0

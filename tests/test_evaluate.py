@@ -10,7 +10,7 @@ import pytest
 from autonomous_dev.evaluate import Gate, Run, detect_commands, failing_tests
 from autonomous_dev.procs import CommandResult
 from tests.conftest import OWNER, Stage
-from tests.helpers import commit_all, run_cli
+from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor
 
 CALC = "def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a * b\n"
@@ -24,14 +24,9 @@ NOTE = text_editor("create", path="NOTES.md", file_text="notes\n")
 
 
 @pytest.fixture
-def checked(stage: Stage, tmp_path: Path) -> Stage:
+def checked(stage: Stage) -> Stage:
     """A repository whose test_add passes and whose test_div already fails on the base commit."""
-    repo = tmp_path / "checked-source"
-    repo.mkdir()
-    (repo / "calc.py").write_text(CALC)
-    (repo / "test_calc.py").write_text(TESTS)
-    commit_all(repo)
-    stage.github.create_repo(OWNER, "checked", source=repo)
+    stage.publish("checked", {"calc.py": CALC, "test_calc.py": TESTS})
     return stage
 
 

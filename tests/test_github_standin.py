@@ -324,3 +324,292 @@ def test_fault_hook_replaces_responses(stand: Stand) -> None:
     assert (failure.value.headers or {}).get("x-stand-in") == "fault"
     assert stand.server.requests[faulted[0] - 1].route == f"/api/v3/repos/{OWNER}/{NAME}/issues"
     assert list(repo.get_issues()) == []
+
+
+# -- check runs, statuses, mergeability, protection, merging --------------------------------------
+ADMIN = "ghp_standin_admin_token"  # the repo owner's token: admin
+
+
+def open_pull(
+    stand: Stand, branch: str, files: dict[str, str], draft: bool = False, body: str = ""
+) -> tuple[github.PullRequest.PullRequest, git.Repo]:
+    """Push ``branch`` (one commit per file, on top of main) and open a pull request for it."""
+    clone = stand.clone(f"work-{branch.replace('/', '-')}")
+    clone.git.checkout("-b", branch)
+    for name, content in files.items():
+        commit_file(clone, name, content, f"Add {name}")
+    clone.git.push("origin", branch)
+    pull = stand.repo().create_pull(
+        title=f"Work on {branch}", body=body, head=branch, base="main", draft=draft
+    )
+    return pull, clone
+
+
+def merge_state(pull: github.PullRequest.PullRequest) -> tuple[bool | None, str]:
+    """``(mergeable, mergeable_state)``: PyGithub types ``mergeable`` as bool, GitHub sends null too."""
+    return pull.mergeable, pull.mergeable_state
+
+
+def push_to_main(stand: Stand, name: str, content: str) -> str:
+    clone = stand.clone(f"main-{name}")
+    sha = commit_file(clone, name, content, f"Main: {name}")
+    clone.git.push("origin", "main")
+    return sha
+
+
+def bare_log(stand: Stand, *args: str) -> list[str]:
+    """``git log args`` in the stand-in's bare repository, one line per entry."""
+    return str(git.Repo(stand.server.root / OWNER / f"{NAME}.git").git.log(*args)).splitlines()
+
+
+def test_check_runs_and_commit_statuses(stand: Stand) -> None:
+    server = stand.server
+    sha = server.branches(OWNER, NAME)["main"]
+    commit = stand.repo().get_commit(sha)
+    assert commit.get_check_runs().totalCount == 0
+    empty = commit.get_combined_status()
+    assert (empty.state, empty.total_count, empty.statuses, empty.sha) == ("pending", 0, [], sha)
+
+    server.set_check_run(OWNER, NAME, sha, "lint", "completed", "success")
+    server.set_check_run(OWNER, NAME, "main", "tests", "in_progress")  # a branch name works too
+    server.set_check_run(OWNER, NAME, sha, "tests", "failure")  # replaces; short for completed/failure
+    runs = {r.name: (r.status, r.conclusion, r.head_sha) for r in commit.get_check_runs()}
+    assert runs == {"lint": ("completed", "success", sha), "tests": ("completed", "failure", sha)}
+    run = next(iter(stand.repo().get_commit("main").get_check_runs(check_name="lint")))
+    assert (run.app.slug, run.html_url.startswith(server.base_http), run.started_at is not None) == (
+        "github-actions",
+        True,
+        True,
+    )
+    for index in range(3):
+        server.set_check_run(OWNER, NAME, sha, f"extra-{index}", "queued")
+    paged = stand.gh(per_page=2).get_repo(f"{OWNER}/{NAME}").get_commit(sha).get_check_runs()
+    assert len(list(paged)) == 5 and paged.totalCount == 5
+
+    server.set_status(OWNER, NAME, sha, "ci/build", "success")
+    server.set_status(OWNER, NAME, sha, "ci/docs", "pending")
+    assert commit.get_combined_status().state == "pending"
+    created = commit.create_status("failure", description="docs broke", context="ci/docs")
+    assert (created.state, created.context, created.creator.login) == ("failure", "ci/docs", "octobot")
+    combined = commit.get_combined_status()
+    assert combined.state == "failure" and combined.total_count == 2
+    assert sorted((s.context, s.state) for s in combined.statuses) == [
+        ("ci/build", "success"),
+        ("ci/docs", "failure"),
+    ]
+    assert [s.state for s in commit.get_statuses()] == ["failure", "pending", "success"]  # newest first
+    assert stand.repo().get_commit(sha).commit.message == "Initial commit"
+
+    with pytest.raises(github.GithubException) as unknown:
+        stand.repo().get_commit("no-such-ref").get_combined_status()
+    assert unknown.value.status == 422
+    server.set_permission(OWNER, NAME, "octobot", "read")
+    with pytest.raises(github.GithubException) as forbidden:
+        commit.create_status("success")
+    assert forbidden.value.status == 403
+
+
+def test_scripted_ci_counts_reads_per_sha(stand: Stand) -> None:
+    server = stand.server
+    pull, clone = open_pull(stand, "auto/1-ci", {"a.txt": "a\n"})
+    first = pull.head.sha
+    server.set_ci(OWNER, NAME, ["queued", "in_progress", "success"])
+    server.set_check_run(OWNER, NAME, first, "lint", "success")
+    commit = stand.repo().get_commit(first)
+
+    def ci_runs(c: github.Commit.Commit) -> list[tuple[str, str | None]]:
+        return [(r.status, r.conclusion) for r in c.get_check_runs() if r.name == "ci"]
+
+    assert [ci_runs(commit) for _ in range(4)] == [
+        [("queued", None)],
+        [("in_progress", None)],
+        [("completed", "success")],
+        [("completed", "success")],
+    ]
+    assert {r.name for r in commit.get_check_runs()} == {"ci", "lint"}  # explicit runs in addition
+    assert server.check_reads(OWNER, NAME, first) == 5
+    assert stand.repo().get_commit(first).get_combined_status().total_count == 0  # CI reports check runs
+
+    second = commit_file(clone, "b.txt", "b\n", "More")
+    clone.git.push("origin", "auto/1-ci")
+    assert ci_runs(stand.repo().get_commit("auto/1-ci")) == [("queued", None)]  # a new sha starts over
+    assert server.check_reads(OWNER, NAME, second) == 1
+
+    server.set_ci(OWNER, NAME, ["in_progress", "failure"], check_name="build", via="status")
+    states = [stand.repo().get_commit(second).get_combined_status() for _ in range(3)]
+    assert [(s.state, [x.context for x in s.statuses]) for s in states] == [
+        ("pending", ["build"]),
+        ("failure", ["build"]),
+        ("failure", ["build"]),
+    ]
+    assert server.check_reads(OWNER, NAME, second, via="status") == 3
+
+
+def test_mergeability_is_computed_lazily(stand: Stand) -> None:
+    server = stand.server
+    pull, clone = open_pull(stand, "auto/2-lazy", {"lazy.txt": "one\n"})
+    assert merge_state(pull) == (None, "unknown")  # the created pull request answers "unknown"
+    repo = stand.repo()
+    assert merge_state(repo.get_pull(pull.number)) == (None, "unknown")  # the first GET starts it
+    assert merge_state(repo.get_pull(pull.number)) == (True, "clean")
+
+    listed = next(iter(repo.get_pulls()))
+    gets = len(api_requests(server, f"/pulls/{pull.number}"))
+    assert listed.mergeable is True  # lists leave it out, like GitHub: reading it fetches the pull request
+    assert len(api_requests(server, f"/pulls/{pull.number}")) == gets + 1
+
+    server.set_ci(OWNER, NAME, ["failure"])
+    assert repo.get_pull(pull.number).mergeable_state == "unstable"
+    server.set_ci(OWNER, NAME, ["in_progress", "success"])
+    assert repo.get_pull(pull.number).mergeable_state == "unstable"  # unread script: at steps[0]
+    for _ in range(2):
+        list(repo.get_commit(pull.head.sha).get_check_runs())
+    assert repo.get_pull(pull.number).mergeable_state == "clean"  # the last reported step counts
+
+    commit_file(clone, "lazy.txt", "two\n", "Change")
+    clone.git.push("origin", "auto/2-lazy")  # new head: unknown again, then computed
+    assert repo.get_pull(pull.number).mergeable_state == "unknown"
+    assert repo.get_pull(pull.number).mergeable_state == "unstable"  # scripted CI: new sha is at step 0
+    repo.get_pull(pull.number).edit(state="closed")
+    assert merge_state(repo.get_pull(pull.number)) == (None, "unknown")
+
+    server.clear_ci(OWNER, NAME)
+    draft, _ = open_pull(stand, "auto/3-draft", {"draft.txt": "x\n"}, draft=True)
+    conflict, _ = open_pull(stand, "auto/4-conflict", {"README.md": "# ours\n"})
+    push_to_main(stand, "README.md", "# theirs\n")
+    for number in (draft.number, conflict.number):
+        assert merge_state(repo.get_pull(number)) == (None, "unknown")
+    assert merge_state(repo.get_pull(draft.number)) == (True, "draft")
+    assert merge_state(repo.get_pull(conflict.number)) == (False, "dirty")
+
+
+@pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
+def test_merge_methods_move_the_base_branch(stand: Stand, method: str) -> None:
+    server = stand.server
+    issue = server.add_issue(OWNER, NAME, "Widgets please")
+    pull, _ = open_pull(stand, "auto/1-x", {"w1.txt": "1\n", "w2.txt": "2\n"}, body=f"Closes #{issue}")
+    old_main = push_to_main(stand, "main.txt", "main\n")  # diverged: no fast-forward
+    head = pull.head.sha
+
+    result = stand.repo().get_pull(pull.number).merge(merge_method=method, sha=head)
+    assert (result.merged, result.message) == (True, "Pull Request successfully merged")
+    new_main = server.branches(OWNER, NAME)["main"]
+    assert result.sha == new_main
+    for name in ("w1.txt", "w2.txt", "main.txt"):
+        assert server.file_at(OWNER, NAME, "main", name)
+    log = bare_log(stand, "--format=%H %P|%an|%cn <%ce>|%s", f"{old_main}..main")
+    parents = [line.split("|")[0].split()[1:] for line in log]
+    assert "|GitHub <noreply@github.com>|" in log[0]
+    if method == "merge":
+        assert parents == [[old_main, head], *parents[1:]] and len(log) == 3
+        assert log[0].endswith(f"|Merge pull request #{pull.number} from {OWNER}/auto/1-x")
+    elif method == "squash":
+        assert parents == [[old_main]]
+        assert log[0].endswith(f"|Work on auto/1-x (#{pull.number})")
+    else:
+        assert len(log) == 2 and parents[1] == [old_main] and new_main != head
+        assert [line.split("|", 1)[1] for line in log] == [
+            "Stand In|GitHub <noreply@github.com>|Add w2.txt",
+            "Stand In|GitHub <noreply@github.com>|Add w1.txt",
+        ]
+
+    merged = stand.repo().get_pull(pull.number)
+    assert (merged.merged, merged.state, merged.merge_commit_sha, merged.merged_by.login) == (
+        True,
+        "closed",
+        new_main,
+        "octobot",
+    )
+    assert (merge_state(merged), merged.head.sha) == ((None, "unknown"), head)
+    snapshot = server.pulls(OWNER, NAME)[0]
+    assert (snapshot["merged"], snapshot["merge_commit_sha"], snapshot["merge_method"]) == (
+        True,
+        new_main,
+        method,
+    )
+    assert server.merge_method(OWNER, NAME, pull.number) == method
+    assert [e["event"] for e in server.events(OWNER, NAME, pull.number)] == ["closed"]
+    assert server.issue(OWNER, NAME, issue)["state"] == "open"  # closing keywords are not emulated
+
+    stand.repo().get_git_ref("heads/auto/1-x").delete()
+    assert "auto/1-x" not in server.branches(OWNER, NAME)
+    with pytest.raises(github.GithubException) as again:
+        stand.repo().get_pull(pull.number).merge()
+    assert (again.value.status, again.value.data["message"]) == (405, "Pull Request is not mergeable")
+
+
+def test_merge_refusals(stand: Stand) -> None:
+    server = stand.server
+    pull, clone = open_pull(stand, "auto/1-x", {"x.txt": "x\n"})
+    stale = pull.head.sha
+    commit_file(clone, "y.txt", "y\n", "Later")
+    clone.git.push("origin", "auto/1-x")
+
+    def refusal(number: int, **kwargs: str) -> tuple[int, str]:
+        with pytest.raises(github.GithubException) as refused:
+            stand.repo().get_pull(number).merge(**kwargs)  # type: ignore[arg-type]
+        return refused.value.status, refused.value.data["message"]
+
+    assert refusal(pull.number, sha=stale) == (
+        409,
+        "Head branch was modified. Review and try the merge again.",
+    )
+    assert refusal(pull.number, merge_method="octopus")[0] == 422
+    draft, _ = open_pull(stand, "auto/2-draft", {"d.txt": "d\n"}, draft=True)
+    assert refusal(draft.number) == (405, "Pull Request is still a draft")
+    conflict, _ = open_pull(stand, "auto/3-conflict", {"README.md": "# ours\n"})
+    push_to_main(stand, "README.md", "# theirs\n")
+    assert refusal(conflict.number, merge_method="rebase") == (405, "Pull Request is not mergeable")
+    server.set_permission(OWNER, NAME, "octobot", "read")
+    assert refusal(pull.number)[0] == 403
+    assert all(not p["merged"] for p in server.pulls(OWNER, NAME))
+
+
+def test_branch_protection_blocks_writers_but_not_admins(stand: Stand) -> None:
+    server = stand.server
+    server.add_token(ADMIN, login=OWNER)
+    server.protect_branch(OWNER, NAME, "main", required_reviews=1, required_checks=["ci"])
+    pull, _ = open_pull(stand, "auto/1-x", {"x.txt": "x\n"})
+    repo = stand.repo()
+    assert repo.get_branch("main").protected is True and repo.get_branch("auto/1-x").protected is False
+    repo.get_pull(pull.number)
+    assert repo.get_pull(pull.number).mergeable_state == "blocked"
+
+    def refusal() -> str:
+        with pytest.raises(github.GithubException) as refused:
+            stand.repo().get_pull(pull.number).merge(merge_method="squash")
+        assert refused.value.status == 405
+        return str(refused.value.data["message"])
+
+    assert refusal() == "At least 1 approving review is required by reviewers with write access."
+    with pytest.raises(github.GithubException) as own:
+        repo.get_pull(pull.number).create_review(event="APPROVE")
+    assert own.value.status == 422
+    server.approve(OWNER, NAME, pull.number)
+    assert [(r.user.login, r.state) for r in repo.get_pull(pull.number).get_reviews()] == [
+        ("reviewer", "APPROVED")
+    ]
+    assert refusal() == 'Required status check "ci" is expected.'
+    server.set_check_run(OWNER, NAME, pull.head.sha, "ci", "failure")
+    assert refusal() == 'Required status check "ci" is failing.'
+
+    with pytest.raises(github.GithubException) as hidden:
+        repo.get_branch("main").get_protection()
+    assert hidden.value.status == 404
+    admin_repo = stand.gh(ADMIN).get_repo(f"{OWNER}/{NAME}")
+    protection = admin_repo.get_branch("main").get_protection()
+    assert protection.required_pull_request_reviews.required_approving_review_count == 1
+    assert protection.required_status_checks.contexts == ["ci"] and protection.enforce_admins is False
+    with pytest.raises(github.GithubException) as unprotected:
+        admin_repo.get_branch("auto/1-x").get_protection()
+    assert unprotected.value.data["message"] == "Branch not protected"
+
+    server.protect_branch(OWNER, NAME, "main", required_reviews=2, enforce_admins=True)
+    with pytest.raises(github.GithubException) as enforced:
+        admin_repo.get_pull(pull.number).merge()
+    assert enforced.value.data["message"] == (
+        "At least 2 approving reviews are required by reviewers with write access."
+    )
+    server.protect_branch(OWNER, NAME, "main", required_reviews=2, required_checks=["ci"])
+    assert admin_repo.get_pull(pull.number).merge(merge_method="squash").merged  # admins bypass
+    assert server.merge_method(OWNER, NAME, pull.number) == "squash"

@@ -268,3 +268,11 @@ def test_threads_sharing_a_redactor_see_consistent_placeholders() -> None:
     assert len(results) == 8 and all(result == results[0] for result in results)
     assert sorted(int(PLACEHOLDER.fullmatch(p).group(2)) for p in results[0].values()) == list(range(1, 21))  # type: ignore[union-attr]
     assert redactor.counts() == {"github_token": 160}
+
+
+def test_a_password_assignment_is_redacted_without_connection_string_context() -> None:
+    # The libpq detector matches `password=` first but needs a host on the line; the generic one still runs.
+    redactor = Redactor()
+    for line in ("password=69f15771864d0d385dfc684bcf", "2026-11-20 ERROR login password=hunter2isbad99"):
+        assert "[REDACTED:" in redactor.redact(line) and "69f157" not in redactor.redact(line)
+    assert redactor.redact("password=changeme") == "password=changeme"

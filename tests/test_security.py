@@ -12,7 +12,7 @@ import pytest
 from autonomous_dev.endpoints import endpoint_problem
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, sessions_per_issue
-from tests.helpers import commit_all, run_cli
+from tests.helpers import run_cli
 from tests.secret_samples import FIXED
 from tests.standins.anthropic_server import Script, text_block, text_editor, tool_use
 
@@ -79,7 +79,8 @@ def test_hidden_content_is_removed_and_reported(stage: Stage) -> None:
     )
     result = run_cli(["run"], cwd=stage.cwd, env=stage.env(LOG_FORMAT="json"))
     assert result.returncode == 0
-    prompt = json.loads(first_prompt(stage, number))["content"]
+    content = json.loads(first_prompt(stage, number))["content"]
+    prompt = content if isinstance(content, str) else "".join(block["text"] for block in content)
     assert "Fix the sum. Visible text." in prompt
     for forbidden in ("evil.example", "<!--", zero_width[0], zero_width[1], bidi, tags[0]):
         assert forbidden not in prompt
@@ -212,15 +213,10 @@ def pieces(secret: str) -> set[str]:
 
 def test_canaries_never_leave_the_machine(stage: Stage, tmp_path: Path) -> None:
     file_canaries, body_canaries, env_canaries, output_canaries = (canaries(seed) for seed in (1, 2, 3, 4))
-    repo = tmp_path / "canary-source"
-    (repo / "config").mkdir(parents=True)
-    (repo / "config" / "settings.py").write_text(
-        f'API_TOKEN = "{file_canaries[0]}"\n'
-        + "".join(f'KEY_{i} = "{c}"\n' for i, c in enumerate(file_canaries[1:]))
+    settings = f'API_TOKEN = "{file_canaries[0]}"\n' + "".join(
+        f'KEY_{i} = "{c}"\n' for i, c in enumerate(file_canaries[1:])
     )
-    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    commit_all(repo)
-    stage.github.create_repo(OWNER, "vault", source=repo)
+    stage.publish("vault", {"config/settings.py": settings, "calc.py": "def add(a, b):\n    return a - b\n"})
     body = "Credentials found in logs:\n" + "\n".join(body_canaries)
     number = stage.github.add_issue(OWNER, "vault", "Annotate the API token", body, labels=["autonomous-dev"])
 

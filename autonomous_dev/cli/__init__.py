@@ -1,6 +1,6 @@
 """The command-line interface: the only composition root, and the only user of click."""
 
-from . import init, run, settings, status
+from . import init, intake, run, settings, status
 from .app import cli, main
 
-__all__ = ["cli", "init", "main", "run", "settings", "status"]
+__all__ = ["cli", "init", "intake", "main", "run", "settings", "status"]

@@ -7,17 +7,19 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from autonomous_dev import logs
-from autonomous_dev.config import LoadedSettings, Settings, SourcePaths, default_config_path, load_settings
 from autonomous_dev.credentials import Credentials, env_file_for, load_credentials
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus
 from autonomous_dev.redact import Redactor
+
+if TYPE_CHECKING:  # the settings model pulls in pydantic: loaded when a command needs it, not for --help
+    from autonomous_dev.config import LoadedSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class AppContext:
     env_name: str | None = None
     env_file: Path | None = None
     console: Console = field(default_factory=Console)
+    work_dir_lock: IO[str] | None = None  # held while a command uses WORK_DIR
 
     @property
     def selected_env_file(self) -> Path:
@@ -38,13 +41,17 @@ class AppContext:
 
     @property
     def config_file(self) -> Path:
-        return self.config_path or default_config_path(Path.cwd())
+        from autonomous_dev.settings_sections import DEFAULT_CONFIG_FILE
+
+        return self.config_path or Path.cwd() / DEFAULT_CONFIG_FILE
 
     def load(self, flags: dict[str, dict[str, Any]] | None = None) -> LoadedSettings:
         if self.config_path and not self.config_path.is_file():
             raise ConfigError(f"config file {self.config_path} does not exist", "check the --config path")
         if self.env_file and not self.env_file.is_file():
             raise ConfigError(f"env file {self.env_file} does not exist", "check the --env-file path")
+        from autonomous_dev.config import SourcePaths, load_settings
+
         paths = SourcePaths(config_file=self.config_file, env_file=self.selected_env_file)
         return load_settings(flags=flags, paths=paths)
 

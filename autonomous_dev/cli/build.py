@@ -3,28 +3,65 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import socket
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autonomous_dev.config import Settings
 from autonomous_dev.credentials import Credentials
 from autonomous_dev.errors import ConfigError
 from autonomous_dev.redact import Redactor
 
 if TYPE_CHECKING:
+    from autonomous_dev.agent import Agent
     from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
+    from autonomous_dev.conditional import ConditionalCache
+    from autonomous_dev.config import Settings
     from autonomous_dev.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
-    from autonomous_dev.github_api import GitHubSession
+    from autonomous_dev.discover import Discovery
+    from autonomous_dev.github_api import GitHubRepoClient, GitHubSession
+    from autonomous_dev.merge import MergePolicy
     from autonomous_dev.oauth import ClaudeTokens
     from autonomous_dev.pricing import Prices
+    from autonomous_dev.repomap import SymbolCache
     from autonomous_dev.store import Store
+    from autonomous_dev.workspace import GitWorkspaces
 
 
-def github_session(settings: Settings, token: str) -> GitHubSession:
+@dataclass
+class ProcessCaches:
+    """What outlives a cycle: ETags of polled GitHub lists (kept on disk for the next `run` too), and the
+    symbols of file blobs."""
+
+    etags: ConditionalCache
+    symbols: SymbolCache
+    etags_file: Path | None = None
+
+    def close(self) -> None:
+        self.symbols.close()
+        if self.etags_file is not None:
+            self.etags.save(self.etags_file)
+
+
+def process_caches(settings: Settings, github_token: str | None = None) -> ProcessCaches:
+    """Caches in WORK_DIR; one ETag file per token (GitHub's ETags vary by it): a new token starts afresh."""
+    from autonomous_dev.conditional import ConditionalCache
+    from autonomous_dev.repomap import SymbolCache
+
+    work_dir = settings.execution.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    etags, etags_file = ConditionalCache(), None
+    if github_token:
+        etags_file = work_dir / f"github-etags-{hashlib.sha256(github_token.encode()).hexdigest()[:16]}.json"
+        etags.load(etags_file)
+    return ProcessCaches(etags, SymbolCache(work_dir / "symbols.db"), etags_file)
+
+
+def github_session(settings: Settings, token: str, cache: ConditionalCache | None = None) -> GitHubSession:
     from autonomous_dev.github_api import GitHubOptions, connect
 
     options = GitHubOptions(
@@ -32,7 +69,7 @@ def github_session(settings: Settings, token: str) -> GitHubSession:
         settings.github.seconds_between_requests,
         settings.github.seconds_between_writes,
     )
-    return connect(token, options)
+    return connect(token, options, cache=cache)
 
 
 def claude_auth(settings: Settings, credentials: Credentials, redactor: Redactor) -> ClaudeAuth:
@@ -101,6 +138,7 @@ def build_cycle(
     control: StopControl,
     dry_run: bool = False,
     observer: CycleObserver | None = None,
+    caches: ProcessCaches | None = None,
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
     from autonomous_dev.daemon import Cycle
@@ -112,26 +150,21 @@ def build_cycle(
         )
     token = credentials.require_github()
     claude = claude_client(settings, credentials, redactor)
-    session = github_session(settings, token)
-    repos = [_repo_work(settings, name, session, claude, token, redactor, dry_run) for name in names]
+    session = github_session(settings, token, caches.etags if caches else None)
+    symbols = caches.symbols if caches else None
+    repos = [
+        _repo_work(settings, connect_repo(settings, name, session, token, redactor), claude, redactor,
+                   dry_run, control, store, symbols)
+        for name in names
+    ]  # fmt: skip
     return Cycle(repos, store, _policy(settings, claude.model, redactor), _owner_id(), control, observer)
 
 
-def _repo_work(
-    settings: Settings,
-    full_name: str,
-    session: GitHubSession,
-    claude: ClaudeClient,
-    token: str,
-    redactor: Redactor,
-    dry_run: bool,
-) -> RepoWork:
-    from autonomous_dev.agent import Agent, Budget
-    from autonomous_dev.daemon import RepoWork
+def connect_repo(
+    settings: Settings, full_name: str, session: GitHubSession, token: str, redactor: Redactor
+) -> tuple[GitHubRepoClient, GitWorkspaces]:
+    """The repository's API client and its mirror, after the allowedRepos / public checks."""
     from autonomous_dev.github_api import GitHubRepoClient
-    from autonomous_dev.pipeline import Pipeline, PipelineOptions
-    from autonomous_dev.prompts import SYSTEM_PROMPT
-    from autonomous_dev.trust import TrustGate, TrustPolicy
     from autonomous_dev.workspace import GitIdentity, GitWorkspaces
 
     security = settings.security
@@ -147,6 +180,12 @@ def _repo_work(
         redactor,
         security.allow_workflow_changes,
     )
+    return repo, workspaces
+
+
+def make_agent(settings: Settings, claude: ClaudeClient, system: str) -> Agent:
+    from autonomous_dev.agent import Agent, Budget
+
     execution = settings.execution
     budget = Budget(
         execution.max_turns,
@@ -155,6 +194,51 @@ def _repo_work(
         execution.max_cost_usd_per_task,
         model_prices(settings, claude.model).cost,
     )
+    return Agent(claude, system, budget)
+
+
+def make_discovery(
+    settings: Settings,
+    repo: GitHubRepoClient,
+    workspaces: GitWorkspaces,
+    claude: ClaudeClient,
+    store: Store,
+    redactor: Redactor,
+    count: int | None = None,
+    symbols: SymbolCache | None = None,
+) -> Discovery:
+    from autonomous_dev.discover import Discovery, DiscoveryOptions
+    from autonomous_dev.prompts import DISCOVERY_SYSTEM_PROMPT
+
+    discovery = settings.discovery
+    options = DiscoveryOptions(
+        discovery.issue_label,
+        settings.repo.base_branch or repo.default_branch,
+        count or discovery.tasks_per_cycle,
+        tuple(discovery.exclude_paths),
+        discovery.recent_days,
+    )
+    agent = make_agent(settings, claude, DISCOVERY_SYSTEM_PROMPT)
+    return Discovery(repo, workspaces, agent, store, options, redactor.restore, symbols)
+
+
+def _repo_work(
+    settings: Settings,
+    parts: tuple[GitHubRepoClient, GitWorkspaces],
+    claude: ClaudeClient,
+    redactor: Redactor,
+    dry_run: bool,
+    control: StopControl,
+    store: Store,
+    symbols: SymbolCache | None = None,
+) -> RepoWork:
+    from autonomous_dev.daemon import RepoWork
+    from autonomous_dev.pipeline import Pipeline, PipelineOptions
+    from autonomous_dev.prompts import SYSTEM_PROMPT
+    from autonomous_dev.trust import TrustGate, TrustPolicy
+
+    repo, workspaces = parts
+    security = settings.security
     options = PipelineOptions(
         settings.discovery.issue_label,
         settings.discovery.in_progress_label,
@@ -168,10 +252,40 @@ def _repo_work(
         require_tests=settings.evaluation.require_tests,
         max_repair_rounds=settings.evaluation.max_repair_rounds,
         on_failure=settings.evaluation.on_failure,
+        merge=merge_policy(settings),
+        repo_map_chars=settings.execution.repo_map_chars,
     )
     trust = TrustGate(repo, TrustPolicy(options.label, security.require_author_permission))
-    agent = Agent(claude, SYSTEM_PROMPT, budget)
-    return RepoWork(Pipeline(repo, workspaces, agent, options, redactor=redactor, trust=trust), workspaces)
+    pipeline = Pipeline(
+        repo,
+        workspaces,
+        make_agent(settings, claude, SYSTEM_PROMPT),
+        options,
+        redactor=redactor,
+        trust=trust,
+        stopping=lambda: control.claiming_stopped,
+        symbols=symbols,
+    )
+    discovery = None
+    if settings.discovery.enabled and not dry_run:
+        discovery = make_discovery(settings, repo, workspaces, claude, store, redactor, symbols=symbols)
+    return RepoWork(pipeline, workspaces, discovery, settings.discovery.max_open_issues)
+
+
+def merge_policy(settings: Settings) -> MergePolicy | None:
+    from autonomous_dev.merge import MergePolicy
+
+    merge = settings.merge
+    if not merge.auto_merge:
+        return None
+    return MergePolicy(
+        method=merge.merge_method,
+        strategy=merge.conflict_strategy,
+        checks_timeout_s=merge.checks_timeout_minutes * 60,
+        poll_s=merge.poll_seconds,
+        require_checks=merge.require_checks,
+        max_retries=merge.max_retries,
+    )
 
 
 def check_repository_allowed(full_name: str, private: bool, patterns: list[str], allow_public: bool) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
-from autonomous_dev.config import Settings
 from autonomous_dev.credentials import DATABASE_URL, GITHUB_TOKEN, USER_EMAIL, Credentials, postgres_report
 from autonomous_dev.errors import AutonomousDevError
 from autonomous_dev.redact import Redactor
 from autonomous_dev.validate import Check, GitHubProbe, Status, claude_checks, github_checks, postgres_checks
 
 from .build import claude_client, github_session
+
+if TYPE_CHECKING:
+    from autonomous_dev.config import Settings
 
 
 def live_checks(settings: Settings, credentials: Credentials, redactor: Redactor) -> list[Check]:

@@ -9,9 +9,7 @@ from typing import Any
 
 import click
 
-from autonomous_dev.config import SourcePaths, load_settings
 from autonomous_dev.errors import ConfigError
-from autonomous_dev.settings_sections import DEFAULT_CONFIG_FILE
 
 from .app import AppContext, cli
 
@@ -61,6 +59,8 @@ def init(
 ) -> None:
     """Create autonomous-dev.config.json interactively; every question has a default and a flag."""
     assume = assume_defaults or example
+    from autonomous_dev.settings_sections import DEFAULT_CONFIG_FILE
+
     target = Path.cwd() / (EXAMPLE_FILE if example else DEFAULT_CONFIG_FILE)
     if target.exists() and not force:
         raise ConfigError(f"{target.name} already exists", "pass --force to overwrite it")
@@ -86,6 +86,8 @@ def _check(text: str, target: Path) -> None:
     scratch = target.with_name(f".{target.name}.tmp")
     scratch.write_text(text)
     try:
+        from autonomous_dev.config import SourcePaths, load_settings
+
         load_settings(environ={}, paths=SourcePaths(config_file=scratch))
     finally:
         scratch.unlink()

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from autonomous_dev import logs
 from autonomous_dev.errors import ConfigError, ExitStatus
-from autonomous_dev.models import Outcome, OutcomeKind
+from autonomous_dev.models import Outcome
 
 from .app import AppContext, cli
-from .build import build_cycle, open_state
+from .build import build_cycle, open_state, process_caches
 
 if TYPE_CHECKING:
     from autonomous_dev.config import Settings
     from autonomous_dev.daemon import Cycle, CycleObserver, StopControl
+
+    from .progress import Tracker
 
 log = logging.getLogger(__name__)
 REPEAT_SIGNAL_S = 1.0
@@ -47,6 +49,7 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--work-dir", help="Where mirrors and worktrees live (WORK_DIR)."),
         click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR (LOG_LEVEL)."),
         click.option("--log-format", help="text or json (LOG_FORMAT)."),
+        click.option("--quiet", is_flag=True, help="No live table, only warnings and the summary."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -69,44 +72,68 @@ def flags_from(**values: Any) -> dict[str, dict[str, Any]]:
     return flags
 
 
+@dataclass(frozen=True)
+class Served:
+    control: StopControl
+    outcomes: list[Outcome]
+    tracker: Tracker
+    log_format: str
+
+
 def _serve(
     app: AppContext,
     options: dict[str, Any],
     dry_run: bool,
     once: bool,
     metrics_port: int | None = None,
-) -> tuple[StopControl, list[Outcome]]:
+) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
     from autonomous_dev.daemon import StopControl, serve
     from autonomous_dev.workspace import hold_work_dir
 
+    from .progress import Fanout, LiveProgress, Tracker
+
+    quiet = bool(options.pop("quiet", False))
     flags = flags_from(**options)
+    if quiet:
+        flags.setdefault("logging", {})["level"] = "WARNING"
     settings = app.settings(flags)
     for custom in settings.security.redact_patterns:
         app.redactor.add_pattern(custom.name, custom.pattern)
+    terminal = Console(stderr=True)
+    live = terminal.is_terminal and settings.logging.format == "text" and not quiet
     # Logging first, so credential_loaded events reach every handler; the redactor learns each secret
-    # as it is loaded, before anything can print it.
-    logs.configure(app.redactor, settings.logging.level, settings.logging.format, file=settings.logging.file)
+    # as it is loaded, before anything can print it. On a terminal, log lines go above the live table.
+    logs.configure(app.redactor, settings.logging.level, settings.logging.format, file=settings.logging.file,
+                   console=terminal if live else None)  # fmt: skip
     credentials = app.credentials()
     control = StopControl()
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
     store = open_state(settings, credentials, dry_run)
-    state = {"settings": settings}
-    observer = _metrics(settings, metrics_port)
+    state: dict[str, Any] = {"settings": settings, "credentials": credentials}
+    tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000)
+    observer = Fanout(tracker, _metrics(settings, metrics_port))
+    # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
+    caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
 
     def make_cycle() -> Cycle:
         if control.reload:
             state["settings"] = app.settings(flags)
             reloaded = state["settings"].logging
-            logs.configure(app.redactor, reloaded.level, reloaded.format, file=reloaded.file)
-        return build_cycle(state["settings"], credentials, app.redactor, store, control, dry_run, observer)
+            logs.configure(app.redactor, reloaded.level, reloaded.format, file=reloaded.file,
+                           console=terminal if live else None)  # fmt: skip
+            state["credentials"] = app.credentials()  # a rotated token is picked up without a restart
+        current, creds = state["settings"], state["credentials"]
+        return build_cycle(current, creds, app.redactor, store, control, dry_run, observer, caches)
 
     install_signal_handlers(control)
     try:
-        outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control)
+        with LiveProgress(tracker, terminal) if live else contextlib.nullcontext():
+            outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control)
     finally:
         store.close()
-    return control, outcomes
+        caches.close()
+    return Served(control, outcomes, tracker, settings.logging.format)
 
 
 def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
@@ -153,9 +180,9 @@ def install_signal_handlers(control: StopControl) -> None:
 @click.pass_obj
 def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
     """Work through the eligible issues once, then exit."""
-    control, outcomes = _serve(app, options, dry_run, once=True)
-    _print_outcomes(app.console, outcomes)
-    raise SystemExit(_exit_status(control, outcomes))
+    served = _serve(app, options, dry_run, once=True)
+    _print_outcomes(app.console, served)
+    raise SystemExit(_exit_status(served.control, served.outcomes))
 
 
 @cli.command()
@@ -169,8 +196,8 @@ def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options
     """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM; SIGHUP reloads the config)."""
     if verbose:
         options["log_level"] = "DEBUG"
-    control, _ = _serve(app, options, dry_run=False, once=False, metrics_port=metrics_port)
-    raise SystemExit(ExitStatus.INTERRUPTED if control.cold else ExitStatus.OK)
+    served = _serve(app, options, dry_run=False, once=False, metrics_port=metrics_port)
+    raise SystemExit(ExitStatus.INTERRUPTED if served.control.cold else ExitStatus.OK)
 
 
 def _exit_status(control: StopControl, outcomes: list[Outcome]) -> int:
@@ -178,20 +205,22 @@ def _exit_status(control: StopControl, outcomes: list[Outcome]) -> int:
         return ExitStatus.INTERRUPTED
     if control.auth_failed:
         return ExitStatus.AUTH
-    if any(o.kind is OutcomeKind.FAILED for o in outcomes):
+    if not all(o.ok for o in outcomes):
         return ExitStatus.TASK_FAILED
     return ExitStatus.OK
 
 
-def _print_outcomes(console: Console, outcomes: list[Outcome]) -> None:
+def _print_outcomes(console: Console, served: Served) -> None:
+    from .progress import summary_json, summary_table
+
+    outcomes = served.outcomes
+    if served.log_format == "json":
+        click.echo(summary_json(outcomes, served.tracker))
+        return
     if not outcomes:
         console.print("Nothing to do: no eligible issues.")
         return
-    table = Table("issue", "outcome", "detail", "tokens", title="autonomous-dev run")
-    for outcome in outcomes:
-        detail = outcome.pr.url if outcome.pr else outcome.detail
-        table.add_row(f"#{outcome.issue}", outcome.kind.value, Text(detail), str(outcome.usage.total_tokens))
-    console.print(table)
+    console.print(summary_table(outcomes, served.tracker))
     for outcome in outcomes:
         if outcome.diff:
             console.rule(f"diff for #{outcome.issue}")

@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from autonomous_dev.config import LoadedSettings, Settings, reference_markdown, setting_infos
 from autonomous_dev.credentials import (
     CREDENTIAL_VARS,
     DATABASE_URL,
@@ -24,6 +24,9 @@ from autonomous_dev.errors import CredentialError, ExitStatus
 from autonomous_dev.validate import Check, Status, env_file_checks, exit_code, gitignore_check, mask
 
 from .app import AppContext, cli
+
+if TYPE_CHECKING:
+    from autonomous_dev.config import LoadedSettings, Settings
 
 STATUS_MARKS = {
     Status.OK: "[green]✓[/]",
@@ -67,9 +70,13 @@ def config_command(app: AppContext, validate: bool, offline: bool, strict: bool,
 def help_config(app: AppContext, markdown: bool) -> None:
     """Describe every setting: JSON key, environment variable, default, allowed values."""
     if markdown:
+        from autonomous_dev.config import reference_markdown
+
         click.echo(reference_markdown(), nl=False)
         return
     table = Table("JSON key", "env var", "default", "allowed", "description", title="autonomous-dev settings")
+    from autonomous_dev.config import setting_infos
+
     for info in setting_infos():
         default = Text(str(info.default), overflow="fold")
         table.add_row(info.json_key, info.env_var, default, info.allowed, Text(info.description))
@@ -77,6 +84,8 @@ def help_config(app: AppContext, markdown: bool) -> None:
 
 
 def _setting_rows(loaded: LoadedSettings) -> Iterator[tuple[str, str, str, str]]:
+    from autonomous_dev.config import setting_infos
+
     for info in setting_infos():
         value = getattr(getattr(loaded.settings, info.section), info.field)
         source = loaded.sources.get(f"{info.section}.{info.field}", "default")

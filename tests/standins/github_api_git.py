@@ -1,7 +1,11 @@
-"""REST routes of the local GitHub stand-in backed by the real bare repository: pulls, refs, branches."""
+"""REST routes of the local GitHub stand-in backed by the real bare repository: pulls, refs, branches.
+
+Merging, reviews, mergeability and branch protection are in :mod:`.github_merge`.
+"""
 
 from __future__ import annotations
 
+from .github_merge import mergeability
 from .github_routing import ApiError, Ctx, Response, Router, apply_common_updates, paginate, validation_failed
 from .github_state import (
     GitError,
@@ -71,13 +75,14 @@ def create_pull(ctx: Ctx, owner: str, name: str) -> Response:
         maintainer_can_modify=bool(data.get("maintainer_can_modify", True)),
     )
     issue = ctx.state.new_issue(repo, str(data["title"]), str(data.get("body") or ""), ctx.login, pull)
-    return 201, {}, ctx.render.pull(repo, issue)
+    return 201, {}, ctx.render.pull(repo, issue, mergeability(ctx.state, repo, issue, start=False))
 
 
 @router.route("GET", "{R}/pulls/(?P<number>[0-9]+)")
 def get_pull(ctx: Ctx, owner: str, name: str, number: str) -> Response:
     repo = ctx.repo(owner, name)
-    return 200, {}, ctx.render.pull(repo, ctx.issue(repo, number, pulls_only=True))
+    issue = ctx.issue(repo, number, pulls_only=True)
+    return 200, {}, ctx.render.pull(repo, issue, mergeability(ctx.state, repo, issue, start=True))
 
 
 @router.route("PATCH", "{R}/pulls/(?P<number>[0-9]+)")
@@ -94,7 +99,7 @@ def update_pull(ctx: Ctx, owner: str, name: str, number: str) -> Response:
     if "draft" in data:
         issue.pull.draft = bool(data["draft"])
     apply_common_updates(ctx, issue, data)
-    return 200, {}, ctx.render.pull(repo, issue)
+    return 200, {}, ctx.render.pull(repo, issue, mergeability(ctx.state, repo, issue, start=False))
 
 
 # -- git refs and branches (read from / written to the real bare repository) --------------------

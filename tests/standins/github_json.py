@@ -18,8 +18,8 @@ from .github_state import (
     Label,
     Repo,
     State,
-    branch_sha,
     commit_info,
+    pull_shas,
 )
 
 JsonDict = dict[str, Any]
@@ -206,14 +206,18 @@ class Render:
             doc["label"] = {"name": event.label_name, "color": event.label_color}
         return doc
 
-    def pull(self, repo: Repo, issue: Issue) -> JsonDict:
+    def pull(self, repo: Repo, issue: Issue, mergeable: tuple[bool | None, str] | None = None) -> JsonDict:
+        """A pull request; ``mergeable`` is ``(mergeable, mergeable_state)`` for a single-PR response.
+
+        Lists leave ``mergeable`` / ``mergeable_state`` / ``rebaseable`` out, as GitHub does (so PyGithub
+        fetches the pull request when they are read).
+        """
         pull = issue.pull
         assert pull is not None
-        head_sha = branch_sha(repo.path, pull.head) or pull.head_sha
-        base_sha = branch_sha(repo.path, pull.base) or pull.base_sha
+        head_sha, base_sha = pull_shas(repo, pull)
         url = self.repo_api(repo, f"/pulls/{issue.number}")
         html = self.web(f"/{repo.owner}/{repo.name}/pull/{issue.number}")
-        return {
+        doc: JsonDict = {
             "id": issue.id,
             "node_id": self.node_id("PR", issue.id),
             "number": issue.number,
@@ -226,9 +230,8 @@ class Render:
             "draft": pull.draft,
             "merged": pull.merged,
             "merged_at": pull.merged_at,
-            "merge_commit_sha": None,
-            "mergeable": None if pull.merged else True,
-            "mergeable_state": "clean",
+            "merged_by": self.user(pull.merged_by) if pull.merged_by else None,
+            "merge_commit_sha": pull.merge_commit_sha,
             "maintainer_can_modify": pull.maintainer_can_modify,
             "created_at": issue.created_at,
             "updated_at": issue.updated_at,
@@ -248,7 +251,12 @@ class Render:
             "commits_url": url + "/commits",
             "head": self._pull_end(repo, pull.head_owner, pull.head, head_sha),
             "base": self._pull_end(repo, repo.owner, pull.base, base_sha),
+            "statuses_url": self.repo_api(repo, f"/statuses/{head_sha}"),
         }
+        if mergeable is not None:
+            doc["mergeable"], doc["mergeable_state"] = mergeable
+            doc["rebaseable"] = mergeable[0]
+        return doc
 
     def _pull_end(self, repo: Repo, owner: str, ref: str, sha: str) -> JsonDict:
         return {
@@ -294,7 +302,23 @@ class Render:
                 {"sha": p, "url": self.repo_api(repo, f"/commits/{p}")}
                 for p in info.get("parents", "").split()
             ]
-        doc: JsonDict = {"name": name, "commit": commit, "protected": False}
+        rules = repo.protection.get(name)
+        checks = list(rules.required_checks) if rules else []
+        level = "off" if not checks else ("everyone" if rules and rules.enforce_admins else "non_admins")
+        doc: JsonDict = {
+            "name": name,
+            "commit": commit,
+            "protected": rules is not None,
+            "protection": {
+                "enabled": rules is not None,
+                "required_status_checks": {
+                    "enforcement_level": level,
+                    "contexts": checks,
+                    "checks": [{"context": c, "app_id": None} for c in checks],
+                },
+            },
+            "protection_url": self.repo_api(repo, f"/branches/{quote(name)}/protection"),
+        }
         if full:
             doc["_links"] = {
                 "self": self.repo_api(repo, f"/branches/{quote(name)}"),

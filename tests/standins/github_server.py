@@ -9,6 +9,11 @@
   (any user name, password = a known token; a known token as user name with an empty password is
   accepted too).
 
+Check runs, commit statuses and scripted CI: :mod:`.github_checks` (``set_check_run``, ``set_status``,
+``set_ci``, ``check_reads``); mergeability, branch protection, reviews and ``PUT pulls/{n}/merge``:
+:mod:`.github_merge` (``protect_branch``, ``approve``, ``merge_method``). Closing keywords are not
+emulated: merging a pull request leaves the issues it references open.
+
 Permissions: the repo owner login is admin; other logins get what :meth:`FakeGitHub.set_permission`
 gave them and otherwise ``write`` (``DEFAULT_PERMISSION``) so simple tests need no set-up. Unlike
 GitHub, ``none`` on a private repo does not hide it (404): the repo stays readable with all
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -36,7 +42,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import unquote, urlsplit
 
-from . import github_api, github_api_git
+from . import github_api, github_api_git, github_checks, github_merge
 from .github_json import DOCS, Render
 from .github_routing import ApiError, Ctx, Router, parse_query
 from .github_state import (
@@ -49,17 +55,19 @@ from .github_state import (
     Token,
     git_env,
     http_backend_command,
+    pull_shas,
     read_branches,
     run_git,
 )
 
 API_PREFIX = "/api/v3"
-_ROUTER = Router(github_api.router, github_api_git.router)
+# github_merge before github_api_git: "branches/{b}/protection" would otherwise match "branches/{b}".
+_ROUTER = Router(github_api.router, github_merge.router, github_checks.router, github_api_git.router)
 _GIT_PATH = re.compile(r"^/git/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?(?P<rest>/.+)$")
 __all__ = ["API_PREFIX", "FakeGitHub", "FaultHook", "RecordedRequest"]
 
 
-class FakeGitHub:
+class FakeGitHub(github_checks.ChecksSetup, github_merge.MergeSetup):
     """Local GitHub imitation; see the module docstring. Use as a context manager or start()/stop()."""
 
     def __init__(self, root: Path) -> None:
@@ -213,6 +221,13 @@ class FakeGitHub:
                 "closed_at": issue.closed_at,
             }
 
+    def issues(self, owner: str, name: str) -> list[dict[str, Any]]:
+        """Snapshots of every issue (not pull request), by number."""
+        with self.state.lock:
+            found = self.state.repo(owner, name).issues.values()
+            numbers = sorted(issue.number for issue in found if issue.pull is None)
+        return [self.issue(owner, name, number) for number in numbers]
+
     def comments(self, owner: str, name: str, number: int) -> list[dict[str, Any]]:
         with self.state.lock:
             repo, issue = self.state.issue(owner, name, number)
@@ -255,9 +270,13 @@ class FakeGitHub:
                     "state": i.state,
                     "draft": i.pull.draft,
                     "merged": i.pull.merged,
+                    "merged_at": i.pull.merged_at,
+                    "merged_by": i.pull.merged_by,
+                    "merge_commit_sha": i.pull.merge_commit_sha,
+                    "merge_method": i.pull.merge_method,
                     "user": i.user,
                     "labels": list(i.labels),
-                    "head_sha": i.pull.head_sha,
+                    "head_sha": pull_shas(repo, i.pull)[0],
                 }
                 for i in sorted(repo.issues.values(), key=lambda i: i.number)
                 if i.pull is not None
@@ -316,6 +335,18 @@ class FakeGitHub:
         if token is not None and token.expires_at:
             headers["github-authentication-token-expiration"] = token.expires_at
         return headers
+
+
+def _etag(doc: Any, login: str) -> str:
+    """A weak validator of the representation, per user (GitHub's vary by Authorization)."""
+    digest = hashlib.sha256(json.dumps([login, doc], sort_keys=True).encode()).hexdigest()
+    return f'W/"{digest[:40]}"'
+
+
+def _tags(header: str | None) -> set[str]:
+    """The entity tags of an If-None-Match header; a strong tag also matches its weak form."""
+    tags = {part.strip() for part in (header or "").split(",") if part.strip()}
+    return tags | {f"W/{tag}" for tag in tags if not tag.startswith("W/")}
 
 
 def _merge_headers(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
@@ -476,6 +507,13 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, doc = _ROUTER.dispatch(ctx)
         except ApiError as exc:
             status, headers, doc = exc.status, {}, exc.body()
+        if request.method == "GET" and status == 200:
+            tag = _etag(doc, token.login)
+            headers = {**headers, "ETag": tag, "Vary": "Accept, Authorization"}
+            if tag in _tags(request.header("If-None-Match")):
+                with fake.state.lock:  # like GitHub, a 304 costs no rate limit
+                    token.remaining = min(RATE_LIMIT, token.remaining + 1)
+                status, doc = 304, None
         self._send_json(status, headers, doc, token)
 
     # -- git smart HTTP ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """In-memory state and git helpers behind the local GitHub stand-in.
 
-Holds tokens, repositories, issues / pull requests, comments, labels and events for
+Holds tokens, repositories, issues / pull requests, comments, labels, events, check runs, commit
+statuses, reviews and branch protection for
 :class:`tests.standins.github_server.FakeGitHub`, plus :class:`RecordedRequest` and the fault-hook
 type. Branch data is never cached: it is read from the real bare repositories with ``git``
 whenever it is needed, so a branch pushed over smart HTTP is visible immediately.
@@ -16,7 +17,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,13 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def run_git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``git args`` and return the completed process; raise :class:`GitError` when ``check`` fails."""
-    proc = subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False)
+def run_git(
+    *args: str, cwd: Path | None = None, check: bool = True, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``git args`` (``env`` added to :func:`git_env`); raise :class:`GitError` when ``check`` fails."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=git_env() | dict(env or {}), capture_output=True, text=True, check=False
+    )
     if check and proc.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc
@@ -78,6 +83,14 @@ def branch_sha(bare: Path, branch: str) -> str | None:
     )
     sha = proc.stdout.strip()
     return sha if proc.returncode == 0 and sha else None
+
+
+def pull_shas(repo: Repo, pull: PullInfo) -> tuple[str, str]:
+    """Current (head, base) shas of a pull request: frozen once merged, last known when a branch is gone."""
+    if not pull.merged:
+        pull.head_sha = branch_sha(repo.path, pull.head) or pull.head_sha
+        pull.base_sha = branch_sha(repo.path, pull.base) or pull.base_sha
+    return pull.head_sha, pull.base_sha
 
 
 def commit_exists(bare: Path, sha: str) -> bool:
@@ -187,6 +200,65 @@ class Comment:
 
 
 @dataclass
+class CheckRun:
+    """A check run on a commit, set up by a test (the scripted CI's runs are not stored)."""
+
+    id: int
+    sha: str
+    name: str
+    status: str  # queued | in_progress | completed
+    conclusion: str | None
+    started_at: str
+    completed_at: str | None
+    title: str | None = None
+    summary: str | None = None
+
+
+@dataclass
+class CommitStatus:
+    """A commit status (``POST /statuses/{sha}`` or a test's set-up); GitHub keeps every one."""
+
+    id: int
+    sha: str
+    context: str
+    state: str  # pending | success | failure | error
+    creator: str
+    created_at: str
+    description: str | None = None
+    target_url: str | None = None
+
+
+@dataclass
+class Review:
+    """A pull request review."""
+
+    id: int
+    user: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | PENDING
+    commit_id: str
+    body: str
+    submitted_at: str
+
+
+@dataclass(frozen=True)
+class Protection:
+    """Branch protection: required approving reviews, required check / status names, enforce_admins."""
+
+    required_reviews: int = 0
+    required_checks: tuple[str, ...] = ()
+    enforce_admins: bool = False
+
+
+@dataclass(frozen=True)
+class CiScript:
+    """Scripted CI of a repository, see ``FakeGitHub.set_ci``."""
+
+    steps: tuple[str, ...]
+    check_name: str
+    via: str  # check_run | status
+
+
+@dataclass
 class PullInfo:
     """Pull-request specific data of an :class:`Issue`."""
 
@@ -199,6 +271,12 @@ class PullInfo:
     merged: bool = False
     merged_at: str | None = None
     maintainer_can_modify: bool = True
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    merge_method: str | None = None
+    reviews: list[Review] = field(default_factory=list)
+    mergeable_for: tuple[str, str] | None = None  # (head sha, base sha) the computation was started for
+    conflicts: bool | None = None  # result of that computation
 
 
 @dataclass
@@ -237,6 +315,12 @@ class Repo:
     comments: dict[int, Comment] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)  # lower-cased login -> level
     next_number: int = 1
+    check_runs: list[CheckRun] = field(default_factory=list)
+    statuses: list[CommitStatus] = field(default_factory=list)
+    protection: dict[str, Protection] = field(default_factory=dict)  # branch -> rules
+    ci: CiScript | None = None
+    ci_position: dict[str, int] = field(default_factory=dict)  # sha -> reads of the script's kind
+    check_reads: dict[tuple[str, str], int] = field(default_factory=dict)  # (sha, kind) -> reads
 
     @property
     def full_name(self) -> str:

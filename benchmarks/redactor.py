@@ -1,0 +1,192 @@
+"""Redactor throughput and recall on mixed source and log text with planted secrets, beside detect-secrets."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from _common import ANTHROPIC_KEY, GITHUB_TOKEN, WORDS, Figure, options, report
+from detect_secrets.core.scan import scan_file
+from detect_secrets.settings import default_settings
+
+from autonomous_dev.redact import Redactor
+from tests.secret_samples import CONTEXTS, CONTEXTUAL, FIXED, GENERIC_FORMS, HEX, generic_assignment, wrap
+
+SECRET_EVERY = 10_000  # bytes of text per planted secret, on average
+BLOCK = 64 * 1024  # what one `redact` call gets: a diff, a tool result, a file view
+POOL = 2_000  # distinct clean lines to draw from, per MB of text (at most 100,000)
+T = TypeVar("T")
+
+
+@dataclass
+class Planted:
+    family: str
+    secret: str
+    block: int
+    lines: range  # global line numbers (from 1) the secret is on
+
+
+@dataclass
+class Corpus:
+    blocks: list[str] = field(default_factory=list)
+    planted: list[Planted] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(len(block.encode()) for block in self.blocks)
+
+
+def clean_line(rng: random.Random) -> str:
+    w = rng.sample(WORDS, 4)
+    n, sha, uid = rng.randrange(10_000), "".join(rng.choices(HEX, k=40)), f"{rng.getrandbits(128):032x}"
+    return rng.choice(
+        [
+            f"    {w[0]}_{w[1]} = self.{w[2]}.get({w[3]!r}, {n})",
+            f"def {w[0]}_{w[1]}(self, {w[2]}: int = {n}) -> list[str]:",
+            f"        return [x for x in self.{w[0]}s if x.{w[1]} > {n}]  # {w[2]} {w[3]}",
+            f"const {w[0]}{w[1].title()} = await fetch(`/api/{w[2]}/${{id}}?page={n}`);",
+            f"2024-05-01T12:{n % 60:02d}:07Z INFO {w[0]}-svc request_id={uid} path=/{w[1]} ms={n}",
+            f"commit {sha}\nAuthor: {w[0].title()} {w[1].title()} <{w[0]}@example.com>",
+            f'{{"id": "{uid[:8]}-{uid[8:12]}-{uid[12:16]}", "{w[0]}": {n}, "{w[1]}": "{w[2]} {w[3]}"}}',
+            f"The {w[0]} {w[1]} keeps a {w[2]} for each {w[3]}, so look-ups stay cheap ({n} entries).",
+            f'    "resolved": "https://registry.npmjs.org/{w[0]}/-/{w[0]}-1.{n % 20}.0.tgz", "sha1": "{sha}"',
+            f"+    if {w[0]}.{w[1]} is None:  # {w[2]}",
+            "",
+        ]
+    )
+
+
+def secret_segment(rng: random.Random) -> tuple[str, str, str]:
+    """(family, text, secret as it stands in the text): a token format in a random context, a context-bound
+    one, or an assignment. A JSON or repr() context escapes a multi-line key's newlines: that form counts."""
+    family = rng.choices(["token", "contextual", "assignment"], weights=[6, 2, 2])[0]
+    if family == "token":
+        snippet, secret = rng.choice(list(FIXED.values()))(rng)
+        text = wrap(rng.choice(CONTEXTS), snippet)
+    elif family == "contextual":
+        text, secret = rng.choice(list(CONTEXTUAL.values()))(rng)
+    else:
+        text, secret = generic_assignment(rng, rng.choice(GENERIC_FORMS))
+    literal = next(form for form in (secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]) if form in text)
+    return family, text, literal
+
+
+def corpus(megabytes: float, seed: int = 11) -> Corpus:
+    rng = random.Random(seed)
+    pool = [clean_line(rng) for _ in range(min(100_000, int(POOL * megabytes)))]
+    out, line, parts, size = Corpus(), 1, [], 0  # line: global number of the next segment's first line
+    while len(out.blocks) * BLOCK < megabytes * 1_000_000:
+        if rng.random() < 80 / SECRET_EVERY:  # lines average ~80 bytes
+            family, text, secret = secret_segment(rng)
+            first = line + text.count("\n", 0, text.find(secret))
+            lines = range(first, first + secret.count("\n") + 1)
+            out.planted.append(Planted(family, secret, len(out.blocks), lines))
+        else:
+            text = rng.choice(pool)
+        parts.append(text)
+        line += text.count("\n") + 1
+        size += len(text) + 1
+        if size >= BLOCK:
+            out.blocks.append("\n".join(parts) + "\n")
+            parts, size = [], 0
+    return out
+
+
+def clocked(func: Callable[[], T]) -> tuple[float, float, T]:
+    """(wall seconds, CPU seconds of this process, result): CPU time shows what a shared machine hides."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = func()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def redactor_figures(data: Corpus, reps: int) -> tuple[float, float, list[bool]]:
+    """MB/s (wall, CPU) of `redact` over the blocks, medians of `reps`; whether each planted secret went."""
+    redactor = Redactor([GITHUB_TOKEN, ANTHROPIC_KEY])  # the tool always knows its own credentials
+    laps = [clocked(lambda: [redactor.redact(block) for block in data.blocks]) for _ in range(reps)]
+    output = laps[0][2]
+    wall, cpu = (statistics.median(lap[i] for lap in laps) for i in (0, 1))
+    return (
+        data.size / 1e6 / wall,
+        data.size / 1e6 / cpu,
+        [p.secret not in output[p.block] for p in data.planted],
+    )
+
+
+def detect_secrets_figures(data: Corpus) -> tuple[float, float, list[bool], int]:
+    """MB/s (wall, CPU) of detect-secrets over the same lines, per-secret recall, findings on other lines."""
+    with tempfile.TemporaryDirectory() as tmp, default_settings():
+        path = Path(tmp) / "mixed.txt"
+        path.write_text("".join(data.blocks))
+        wall, cpu, findings = clocked(lambda: {s.line_number for s in scan_file(str(path))})
+    planted_lines = {n for p in data.planted for n in p.lines}
+    found = [any(n in findings for n in p.lines) for p in data.planted]
+    return data.size / 1e6 / wall, data.size / 1e6 / cpu, found, len(findings - planted_lines)
+
+
+def redactor_false_positives(data: Corpus) -> int:
+    """Redactor findings that are not (part of) a secret planted in the same block."""
+    redactor = Redactor([GITHUB_TOKEN, ANTHROPIC_KEY])
+    secrets: dict[int, list[str]] = {}
+    for p in data.planted:
+        secrets.setdefault(p.block, []).append(p.secret)
+    return sum(
+        not any(value in s or s in value for s in secrets.get(i, []))
+        for i, block in enumerate(data.blocks)
+        for _, value in redactor.findings(block)
+    )
+
+
+def recall(found: list[bool], data: Corpus, family: str | None = None) -> float:
+    hits = [ok for ok, p in zip(found, data.planted, strict=True) if family in (None, p.family)]
+    return sum(hits) / len(hits) if hits else float("nan")
+
+
+def main() -> None:
+    args = options(__doc__ or "")
+    megabytes, reps = (1, 2) if args.quick else (50, 3)
+    data = corpus(megabytes)
+    ours, ours_cpu, ours_found = redactor_figures(data, reps)
+    theirs, theirs_cpu, theirs_found, theirs_fp = detect_secrets_figures(data)
+    mb = data.size / 1e6
+    figures = [
+        Figure("text_mb", mb, "MB"),
+        Figure("planted_secrets", len(data.planted)),
+        Figure("redactor_mb_s", ours, "MB/s", ">= 50"),
+        Figure("detect_secrets_mb_s", theirs, "MB/s"),
+        Figure("speed_ratio", ours / theirs, "x", ">= 10"),
+        Figure("redactor_mb_s_cpu", ours_cpu, "MB/s", ">= 50"),
+        Figure("detect_secrets_mb_s_cpu", theirs_cpu, "MB/s"),
+        Figure("redactor_recall", recall(ours_found, data)),
+        Figure("detect_secrets_recall", recall(theirs_found, data)),
+    ]
+    for family in ("token", "contextual", "assignment"):
+        figures += [
+            Figure(f"redactor_recall_{family}", recall(ours_found, data, family)),
+            Figure(f"detect_secrets_recall_{family}", recall(theirs_found, data, family)),
+        ]
+    figures += [
+        Figure("redactor_false_positives_per_mb", redactor_false_positives(data) / mb),
+        Figure("detect_secrets_false_positive_lines_per_mb", theirs_fp / mb),
+    ]
+    report(
+        f"redactor ({'quick: ' if args.quick else ''}{mb:.0f} MB, {len(data.blocks)} blocks of 64 KiB)",
+        figures,
+        [
+            f"redactor: Redactor.redact per 64 KiB block, median of {reps}; recall: the secret is gone",
+            "detect-secrets 1.5 (default plugins and filters): core.scan.scan_file over the same text, once;",
+            "  recall: it reports a finding on a line the secret is on (line-level, as lenient as it gets)",
+            "_cpu: bytes per CPU second of this process (less sensitive to other load than wall time)",
+            "families: token = fixed formats in 10 contexts, contextual = keyword-bound, assignment = k=v",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Prompt caching: a byte-stable prefix (tools, system prompt, repository map) and a moving breakpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autonomous_dev.agent import Agent, Budget
+from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
+from autonomous_dev.models import Usage
+from autonomous_dev.prompts import SYSTEM_PROMPT, with_repository_map
+from autonomous_dev.redact import Redactor
+from autonomous_dev.tools import Toolbox
+from tests.conftest import ANTHROPIC_KEY, NAME, OWNER, Stage
+from tests.helpers import run_cli
+from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
+
+REPO_MAP = "\n".join(f"src/module_{n}.py\n  def handler_{n}\n  class Model{n}" for n in range(200))
+
+
+def agent(claude: FakeAnthropic) -> Agent:
+    client = ClaudeClient(ClaudeAuth(api_key=ANTHROPIC_KEY), Redactor(), base_url=claude.url)
+    return Agent(client, with_repository_map(SYSTEM_PROMPT, REPO_MAP), Budget(max_turns=20, max_tokens=10**7))
+
+
+def session(claude: FakeAnthropic, root: Path, task: str, views: int) -> Usage:
+    steps = [[text_editor("view", path="a.py")] for _ in range(views)] + [[text_block("done")]]
+    claude.scripts.append(Script(steps, match=task))
+    return agent(claude).run(task, Toolbox(root)).usage
+
+
+def test_two_tasks_of_one_repository_send_byte_identical_prefixes(
+    claude: FakeAnthropic, tmp_path: Path
+) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    session(claude, tmp_path, "first task", views=0)
+    session(claude, tmp_path, "second task", views=0)
+    first, second = claude.message_requests()
+    assert json.dumps(first["tools"]) == json.dumps(second["tools"])
+    assert json.dumps(first["system"]) == json.dumps(second["system"])
+    assert first["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    instructions, repo_map = first["system"]
+    assert instructions["cache_control"] and repo_map["cache_control"]
+    assert repo_map["text"].startswith("<repository_map>") and "handler_199" in repo_map["text"]
+
+
+def test_each_turn_reads_the_conversation_so_far_from_the_cache(
+    claude: FakeAnthropic, tmp_path: Path
+) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n" * 50)
+    usage = session(claude, tmp_path, "a long task", views=9)
+    requests = claude.message_requests()
+    assert len(requests) == 10
+    for request in requests:
+        marked = [b for m in request["messages"] for b in m["content"] if "cache_control" in b]
+        assert marked == [request["messages"][-1]["content"][-1]]  # one moving breakpoint: the newest block
+    total_input = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    assert usage.cache_read_input_tokens / total_input >= 0.7
+
+
+def test_tasks_of_one_run_share_the_repository_map_in_their_system_prompt(stage: Stage) -> None:
+    for title in ("Fix add", "Document add"):
+        number = stage.github.add_issue(OWNER, NAME, title, "Please.", labels=["autonomous-dev"])
+        steps = [[text_editor("view", path="calc.py")], [text_block("Nothing to change.")]]
+        stage.claude.scripts.append(Script(steps, match=f'<issue number="{number}">'))
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    first_requests = [r for r in stage.claude.message_requests() if len(r["messages"]) == 1]
+    assert len(first_requests) == 2
+    one, two = (json.dumps(r["system"]) + json.dumps(r["tools"]) for r in first_requests)
+    assert one == two
+    repo_map = first_requests[0]["system"][-1]["text"]
+    assert repo_map.startswith("<repository_map>") and "calc.py" in repo_map and "def add" in repo_map
