@@ -1,11 +1,15 @@
-"""GitPython: a mirror per repository, a worktree per task, commit and push; the only user of `git`."""
+"""GitPython: a mirror per repository, a worktree per task, commit and push; the only user of `git`.
+
+Worktrees are slots reused from task to task: a slot that served one task is cleaned (`checkout -f`,
+`clean -ffdx`) and handed to the next, so only the files that differ between two base commits are
+written. On a large repository that turns seconds of checkout per task into milliseconds.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
-import re
 import shutil
 import stat
 import threading
@@ -60,6 +64,7 @@ class GitWorkspaces:
         self._clone_url = clone_url
         self._thread_lock = threading.Lock()
         self._pruned = False
+        self._free_slots: list[Path] = []
         self._env = {
             "GIT_ASKPASS": str(_askpass_script(work_dir)),
             "AUTONOMOUS_DEV_GIT_PASSWORD": token,
@@ -77,7 +82,7 @@ class GitWorkspaces:
             self._git(mirror.git, "worktree", "prune")
 
     def _prune_stale(self, mirror: git.Repo) -> None:
-        """Clear what a killed process left: git lock files in the mirror, and its worktrees.
+        """Clear what a killed process left: partial mirrors, git lock files; its slots are cleaned for reuse.
 
         Safe because this process holds WORK_DIR exclusively (see `hold_work_dir`).
         """
@@ -86,44 +91,78 @@ class GitWorkspaces:
         for lock in self.mirror_path.rglob("*.lock"):
             log.warning("removing the stale git lock %s", lock)
             lock.unlink(missing_ok=True)
+        self._git(mirror.git, "worktree", "prune")
         if self.worktree_root.is_dir():
-            for path in self.worktree_root.iterdir():
-                log.info("removing the stale worktree %s", path)
-                self._remove_worktree(mirror, path)
+            for path in sorted(self.worktree_root.iterdir()):
+                try:
+                    self._vacate(git.Repo(path))
+                    self._free_slots.append(path)
+                except (WorkspaceError, git.GitError):
+                    log.info("removing the stale worktree %s", path)
+                    self._remove_worktree(mirror, path)
 
     def open(self, branch: str, base: str) -> GitWorkspace:
         if not branch.startswith(BRANCH_PREFIX):
             raise WorkspaceError(
                 f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours"
             )
-        path = self.worktree_root / re.sub(r"[^A-Za-z0-9._-]+", "-", branch)
+        start = f"refs/remotes/origin/{base}"
         with self._thread_lock:
             mirror = self._mirror()
-            if path.exists():
-                self._remove_worktree(mirror, path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            slot = self._free_slots.pop() if self._free_slots else None
+        if slot is not None:
+            try:
+                return self._reuse(slot, branch, base, start)
+            except (WorkspaceError, git.GitError) as exc:
+                log.warning("could not reuse the worktree %s (%s); making a new one", slot, exc)
+                with self._thread_lock:
+                    self._remove_worktree(mirror, slot)
+        with self._thread_lock:
+            slot = self._new_slot_path()
             self._git(
-                mirror.git,
-                "worktree",
-                "add",
-                "--quiet",
-                "--no-checkout",
-                "-B",
-                branch,
-                str(path),
-                f"refs/remotes/origin/{base}",
+                mirror.git, "worktree", "add", "--quiet", "--no-checkout", "-B", branch, str(slot), start
             )
         # Writing the files is the slow part; it touches only this worktree, so workers do it in parallel.
-        worktree = git.Repo(path)
+        worktree = git.Repo(slot)
         self._git(worktree.git, "reset", "--quiet", "--hard")
         return GitWorkspace(self, worktree, branch, base)
 
+    def _new_slot_path(self) -> Path:
+        self.worktree_root.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while (self.worktree_root / f"slot-{number}").exists():
+            number += 1
+        return self.worktree_root / f"slot-{number}"
+
+    def _reuse(self, slot: Path, branch: str, base: str, start: str) -> GitWorkspace:
+        """Put a vacated slot on the task's branch; only the files that differ are written."""
+        worktree = git.Repo(slot)
+        self._git(worktree.git, "checkout", "--quiet", "--force", "-B", branch, start)
+        self._git(worktree.git, "clean", "-ffdxq")
+        return GitWorkspace(self, worktree, branch, base)
+
     def close(self, workspace: GitWorkspace) -> None:
-        shutil.rmtree(workspace.path, ignore_errors=True)  # the slow part, outside the lock; prune below
+        """Vacate the slot for the next task; a slot that cannot be cleaned is removed instead."""
+        try:
+            self._vacate(workspace._repo)
+            reusable = True
+        except WorkspaceError as exc:
+            log.warning("removing the worktree %s: it could not be cleaned (%s)", workspace.path, exc)
+            shutil.rmtree(workspace.path, ignore_errors=True)  # the slow part, outside the lock
+            reusable = False
         with self._thread_lock:
             mirror = self._mirror()
-            self._remove_worktree(mirror, workspace.path)
+            if reusable:
+                self._free_slots.append(workspace.path)
+            else:
+                self._remove_worktree(mirror, workspace.path)
             self._git(mirror.git, "branch", "-D", workspace.branch, check=False)
+
+    def _vacate(self, worktree: git.Repo) -> None:
+        """Leave no trace of the last task: no rebase under way, no branch held, no edit, no new file."""
+        self._git(worktree.git, "rebase", "--quit", check=False)
+        self._git(worktree.git, "checkout", "--quiet", "--force", "--detach")
+        self._git(worktree.git, "clean", "-ffdxq")
 
     def _mirror(self) -> git.Repo:
         """The mirror, created complete or not at all: a process killed half-way leaves no broken one."""

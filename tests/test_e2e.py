@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor
+from tests.standins.github_state import run_git
 
 FIXED = "return a + b"
 BRANCH = "auto/1-add-subtracts-instead-of-adding"
@@ -129,12 +130,17 @@ def test_dry_run_pushes_nothing_and_prints_the_diff(stage: Stage) -> None:
     assert writes == []
 
 
-def test_work_dir_keeps_only_the_mirror(stage: Stage) -> None:
+def test_work_dir_keeps_the_mirror_and_clean_detached_slots(stage: Stage) -> None:
     seed(stage)
     assert run_cli(["run"], cwd=stage.cwd, env=stage.env()).returncode == 0
-    worktrees = stage.work_dir / "worktrees" / OWNER / NAME
-    assert not worktrees.exists() or list(worktrees.iterdir()) == []
-    assert (stage.work_dir / "mirrors" / OWNER / f"{NAME}.git" / "HEAD").is_file()
+    mirror = stage.work_dir / "mirrors" / OWNER / f"{NAME}.git"
+    assert (mirror / "HEAD").is_file()
+    assert run_git("for-each-ref", "refs/heads/", cwd=mirror).stdout == ""  # no task branch is kept
+    slots = list((stage.work_dir / "worktrees" / OWNER / NAME).iterdir())
+    assert slots
+    for slot in slots:
+        assert run_git("status", "--porcelain", "--ignored", cwd=slot).stdout == ""
+        assert run_git("rev-parse", "--abbrev-ref", "HEAD", cwd=slot).stdout.strip() == "HEAD"  # detached
 
 
 def test_main_is_never_pushed(stage: Stage, tmp_path: Path) -> None:

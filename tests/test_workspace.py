@@ -1,0 +1,167 @@
+"""GitWorkspaces: worktree slots are reused from task to task and leave nothing of the last task behind."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from autonomous_dev.errors import WorkspaceError
+from autonomous_dev.redact import Redactor
+from autonomous_dev.workspace import GitIdentity, GitWorkspace, GitWorkspaces
+
+IDENTITY = GitIdentity("bot", "bot@example.invalid")
+
+
+def git(cwd: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args]
+    return subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    """A bare repository with `main`: app.py, a .gitignore for build/, and 50 other files."""
+    source = tmp_path / "source"
+    source.mkdir()
+    git(source, "init", "--quiet", "--initial-branch=main")
+    (source / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    (source / ".gitignore").write_text("build/\n")
+    for index in range(50):
+        (source / f"module_{index}.py").write_text(f"VALUE = {index}\n")
+    git(source, "add", "--all")
+    git(source, "commit", "--quiet", "-m", "initial")
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(source), str(bare))
+    return bare
+
+
+def push_to_main(origin: Path, tmp_path: Path, name: str, text: str) -> None:
+    clone = tmp_path / f"pusher-{name}"
+    git(tmp_path, "clone", "--quiet", str(origin), str(clone))
+    (clone / name).write_text(text)
+    git(clone, "add", "--all")
+    git(clone, "commit", "--quiet", "-m", f"add {name}")
+    git(clone, "push", "--quiet", "origin", "main")
+
+
+def workspaces(origin: Path, work_dir: Path) -> GitWorkspaces:
+    spaces = GitWorkspaces(work_dir, "acme/widgets", str(origin), "unused-token", IDENTITY, Redactor())
+    spaces.sync()
+    return spaces
+
+
+def make_a_mess(workspace: GitWorkspace) -> None:
+    """What a task leaves: a commit, an edited file, a new file, an ignored build output."""
+    (workspace.path / "feature.py").write_text("FEATURE = True\n")
+    workspace.commit("add feature")
+    (workspace.path / "app.py").write_text("broken\n")
+    (workspace.path / "notes.txt").write_text("scratch\n")
+    (workspace.path / "build").mkdir()
+    (workspace.path / "build" / "output.bin").write_bytes(b"\0" * 10)
+
+
+def local_branches(spaces: GitWorkspaces) -> list[str]:
+    return git(spaces.mirror_path, "for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+
+
+def test_a_slot_is_reused_clean_for_the_next_task(origin: Path, tmp_path: Path) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    first = spaces.open("auto/1-first", "main")
+    make_a_mess(first)
+    untouched = (first.path / "module_7.py").stat().st_ino
+    first.close()
+    assert local_branches(spaces) == []
+
+    second = spaces.open("auto/2-second", "main")
+    assert second.path == first.path
+    assert git(second.path, "rev-parse", "--abbrev-ref", "HEAD").strip() == "auto/2-second"
+    assert git(second.path, "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+    assert not (second.path / "feature.py").exists()
+    assert (second.path / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+    # Reuse rewrote only what differs: a file both tasks share is the very same file on disk.
+    assert (second.path / "module_7.py").stat().st_ino == untouched
+
+
+def test_a_reused_slot_moves_to_the_fetched_base(origin: Path, tmp_path: Path) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    spaces.open("auto/1-first", "main").close()
+    push_to_main(origin, tmp_path, "later.py", "LATER = 1\n")
+    spaces.sync()
+    workspace = spaces.open("auto/2-second", "main")
+    assert (workspace.path / "later.py").read_text() == "LATER = 1\n"
+    assert workspace.base_sha() == git(origin, "rev-parse", "main").strip()
+
+
+def test_a_slot_closed_in_the_middle_of_a_rebase_is_reusable(origin: Path, tmp_path: Path) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    task = spaces.open("auto/1-first", "main")
+    (task.path / "app.py").write_text("ours\n")
+    task.commit("ours")
+    task.push()
+    push_to_main(origin, tmp_path, "app.py", "theirs\n")
+    spaces.sync()
+    assert task.integrate("rebase") == ["app.py"]
+    task.close()
+
+    again = spaces.open("auto/1-first", "main")
+    assert again.path == task.path
+    rebase_state = Path(again.path, git(again.path, "rev-parse", "--git-path", "rebase-merge").strip())
+    assert not rebase_state.exists()
+    assert (again.path / "app.py").read_text() == "theirs\n"
+    assert git(again.path, "status", "--porcelain") == ""
+
+
+def test_slots_left_by_a_killed_process_are_cleaned_and_reused(origin: Path, tmp_path: Path) -> None:
+    work_dir = tmp_path / "work"
+    killed = workspaces(origin, work_dir)
+    left = killed.open("auto/1-first", "main")
+    make_a_mess(left)  # never closed: the process died here
+
+    spaces = workspaces(origin, work_dir)
+    again = spaces.open("auto/1-first", "main")  # the same branch: the dead slot no longer holds it
+    assert again.path == left.path
+    assert not (again.path / "notes.txt").exists()
+    assert not (again.path / "build").exists()
+    assert (again.path / "app.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_parallel_tasks_get_their_own_slots(origin: Path, tmp_path: Path) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    opened: list[GitWorkspace] = []
+    lock = threading.Lock()
+
+    def work(number: int) -> None:
+        workspace = spaces.open(f"auto/{number}-task", "main")
+        (workspace.path / f"task_{number}.py").write_text(f"N = {number}\n")
+        with lock:
+            opened.append(workspace)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({w.path for w in opened}) == 4
+    for workspace in opened:
+        others = [p.name for p in workspace.path.glob("task_*.py")]
+        assert others == [f"task_{workspace.branch.split('/')[1].split('-')[0]}.py"]
+        workspace.close()
+    assert sorted(p.name for p in spaces.worktree_root.iterdir()) == [f"slot-{n}" for n in range(1, 5)]
+
+
+def test_a_slot_that_cannot_be_reused_is_replaced(origin: Path, tmp_path: Path) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    first = spaces.open("auto/1-first", "main")
+    first.close()
+    (first.path / ".git").write_text("gitdir: /nonexistent\n")  # broken behind our back
+    second = spaces.open("auto/2-second", "main")
+    assert (second.path / "app.py").is_file()
+    assert git(second.path, "rev-parse", "--abbrev-ref", "HEAD").strip() == "auto/2-second"
+
+
+def test_only_our_branches_are_opened(origin: Path, tmp_path: Path) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    with pytest.raises(WorkspaceError, match="only auto/"):
+        spaces.open("main", "main")
