@@ -56,7 +56,7 @@ def clean_line(rng: random.Random) -> str:
             f"commit {sha}\nAuthor: {w[0].title()} {w[1].title()} <{w[0]}@example.com>",
             f'{{"id": "{uid[:8]}-{uid[8:12]}-{uid[12:16]}", "{w[0]}": {n}, "{w[1]}": "{w[2]} {w[3]}"}}',
             f"The {w[0]} {w[1]} keeps a {w[2]} for each {w[3]}, so look-ups stay cheap ({n} entries).",
-            f'    "resolved": "https://registry.npmjs.org/{w[0]}/-/{w[0]}-1.{n % 20}.0.tgz", "sha1": "{sha}"',
+            f'    "resolved": "https://pkgs.example.com/{w[0]}/-/{w[0]}-1.{n % 20}.0.tgz", "sha1": "{sha}"',
             f"+    if {w[0]}.{w[1]} is None:  # {w[2]}",
             "",
         ]
