@@ -79,7 +79,6 @@ class GitWorkspaces:
                 self._prune_stale(mirror)
                 self._pruned = True
             self._git(mirror.git, "fetch", "--prune", "--quiet", "origin")
-            self._git(mirror.git, "worktree", "prune")
 
     def _prune_stale(self, mirror: git.Repo) -> None:
         """Clear what a killed process left: partial mirrors, git lock files; its slots are cleaned for reuse.
