@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -14,7 +13,7 @@ from anthropic.types import model_param
 
 from .errors import ClaudeError, CredentialError
 from .models import ModelTurn, ToolCall, Usage
-from .oauth import ClaudeTokenSource
+from .oauth import ClaudeAuth, ClaudeTokenSource
 from .prompts import REPOSITORY_MAP_TAG
 from .redact import Redactor
 
@@ -29,14 +28,6 @@ def default_model() -> str:
     if not sonnets:
         raise ClaudeError("the installed anthropic SDK lists no Sonnet model", "set CLAUDE_MODEL")
     return str(sonnets[0])
-
-
-@dataclass(frozen=True)
-class ClaudeAuth:
-    """An API key (preferred) or an OAuth access token source (Bearer, refreshed as needed)."""
-
-    api_key: str | None = None
-    tokens: ClaudeTokenSource | None = None
 
 
 class _TokenProvider:

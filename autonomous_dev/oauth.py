@@ -173,3 +173,11 @@ class ClaudeTokenSource:
         assert self._endpoint is not None and stale.refresh_token
         log.info("refreshing the Claude access token")
         return self._endpoint.refresh(stale.refresh_token, stale)
+
+
+@dataclass(frozen=True)
+class ClaudeAuth:
+    """An API key (preferred) or an OAuth access token source (Bearer, refreshed as needed)."""
+
+    api_key: str | None = None
+    tokens: ClaudeTokenSource | None = None

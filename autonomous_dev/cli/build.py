@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
+import logging
 import os
 import socket
 import tempfile
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,16 +20,19 @@ from autonomous_dev.credentials import Credentials
 from autonomous_dev.errors import ConfigError
 from autonomous_dev.redact import Redactor
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from autonomous_dev.agent import Agent
-    from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
+    from autonomous_dev.claude_api import ClaudeClient
     from autonomous_dev.conditional import ConditionalCache
     from autonomous_dev.config import Settings
     from autonomous_dev.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
     from autonomous_dev.discover import Discovery
     from autonomous_dev.github_api import GitHubRepoClient, GitHubSession
     from autonomous_dev.merge import MergePolicy
-    from autonomous_dev.oauth import ClaudeTokens
+    from autonomous_dev.models import ModelTurn, Usage
+    from autonomous_dev.oauth import ClaudeAuth, ClaudeTokens
     from autonomous_dev.pricing import Prices
     from autonomous_dev.repomap import SymbolCache
     from autonomous_dev.store import Store
@@ -74,9 +81,14 @@ def github_session(settings: Settings, token: str, cache: ConditionalCache | Non
 
 def claude_auth(settings: Settings, credentials: Credentials, redactor: Redactor) -> ClaudeAuth:
     """The API key when there is one; otherwise the OAuth token source, refreshed as needed."""
-    from autonomous_dev.claude_api import ClaudeAuth
     from autonomous_dev.credentials import ANTHROPIC_API_KEY, PostgresTokenStore, claude_tokens
-    from autonomous_dev.oauth import ClaudeTokenSource, MemoryTokenStore, OAuthEndpoint, TokenStore
+    from autonomous_dev.oauth import (
+        ClaudeAuth,
+        ClaudeTokenSource,
+        MemoryTokenStore,
+        OAuthEndpoint,
+        TokenStore,
+    )
 
     credentials.require_claude()
     api_key = credentials.get(ANTHROPIC_API_KEY)
@@ -103,17 +115,60 @@ def claude_auth(settings: Settings, credentials: Credentials, redactor: Redactor
     return ClaudeAuth(tokens=ClaudeTokenSource(tokens, endpoint, store, on_refresh=learn))
 
 
-def claude_client(settings: Settings, credentials: Credentials, redactor: Redactor) -> ClaudeClient:
-    from autonomous_dev.claude_api import ClaudeClient
+def claude_client(settings: Settings, credentials: Credentials, redactor: Redactor) -> DeferredClaude:
+    """The Claude client; a missing credential fails here, the SDK is loaded on first use."""
+    return DeferredClaude(settings, claude_auth(settings, credentials, redactor), redactor)
 
-    return ClaudeClient(
-        claude_auth(settings, credentials, redactor),
-        redactor,
-        model=settings.claude.model,
-        base_url=settings.claude.base_url,
-        max_retries=settings.claude.max_retries,
-        max_output_tokens=settings.claude.max_output_tokens,
-    )
+
+class DeferredClaude:
+    """The Claude client, built on first use or by `preload`, so a cycle with nothing to do never loads
+    the anthropic SDK (about 0.8 s of imports) and a busy one loads it while the task is being prepared."""
+
+    def __init__(self, settings: Settings, auth: ClaudeAuth, redactor: Redactor) -> None:
+        self._settings = settings
+        self._auth = auth
+        self._redactor = redactor
+        self._client: ClaudeClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return self._settings.claude.model or self.client().model
+
+    def complete(
+        self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
+    ) -> ModelTurn:
+        return self.client().complete(system, messages, tools)
+
+    def check_model(self) -> str:
+        return self.client().check_model()
+
+    def preload(self) -> None:
+        """Build the client in the background; a failure here is raised again on first use."""
+        if self._client is None:
+            threading.Thread(target=self._preload, name="claude-preload", daemon=True).start()
+
+    def _preload(self) -> None:
+        try:
+            self.client()
+        except Exception:  # the first real call raises it where it can be handled
+            log.debug("preloading the Claude client failed", exc_info=True)
+
+    def client(self) -> ClaudeClient:
+        with self._lock:
+            if self._client is None:
+                from autonomous_dev.claude_api import ClaudeClient
+
+                claude = self._settings.claude
+                self._client = ClaudeClient(
+                    self._auth,
+                    self._redactor,
+                    model=claude.model,
+                    base_url=claude.base_url,
+                    max_retries=claude.max_retries,
+                    max_output_tokens=claude.max_output_tokens,
+                )
+            return self._client
 
 
 def open_state(settings: Settings, credentials: Credentials, dry_run: bool) -> Store:
@@ -141,6 +196,7 @@ def build_cycle(
     caches: ProcessCaches | None = None,
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
+    from autonomous_dev.cli.progress import Fanout, OnTaskStart
     from autonomous_dev.daemon import Cycle
 
     names = settings.repo.all_full_names()
@@ -157,7 +213,8 @@ def build_cycle(
                    dry_run, control, store, symbols)
         for name in names
     ]  # fmt: skip
-    return Cycle(repos, store, _policy(settings, claude.model, redactor), _owner_id(), control, observer)
+    observer = Fanout(observer, OnTaskStart(claude.preload))  # the SDK loads while the worktree is prepared
+    return Cycle(repos, store, _policy(settings, claude, redactor), _owner_id(), control, observer)
 
 
 def connect_repo(
@@ -183,7 +240,7 @@ def connect_repo(
     return repo, workspaces
 
 
-def make_agent(settings: Settings, claude: ClaudeClient, system: str) -> Agent:
+def make_agent(settings: Settings, claude: DeferredClaude, system: str) -> Agent:
     from autonomous_dev.agent import Agent, Budget
 
     execution = settings.execution
@@ -192,7 +249,7 @@ def make_agent(settings: Settings, claude: ClaudeClient, system: str) -> Agent:
         execution.max_tokens_per_task,
         execution.timeout_minutes * 60,
         execution.max_cost_usd_per_task,
-        model_prices(settings, claude.model).cost,
+        cost_function(settings, claude),
     )
     return Agent(claude, system, budget)
 
@@ -201,7 +258,7 @@ def make_discovery(
     settings: Settings,
     repo: GitHubRepoClient,
     workspaces: GitWorkspaces,
-    claude: ClaudeClient,
+    claude: DeferredClaude,
     store: Store,
     redactor: Redactor,
     count: int | None = None,
@@ -225,7 +282,7 @@ def make_discovery(
 def _repo_work(
     settings: Settings,
     parts: tuple[GitHubRepoClient, GitWorkspaces],
-    claude: ClaudeClient,
+    claude: DeferredClaude,
     redactor: Redactor,
     dry_run: bool,
     control: StopControl,
@@ -302,7 +359,7 @@ def check_repository_allowed(full_name: str, private: bool, patterns: list[str],
         )
 
 
-def _policy(settings: Settings, model: str, redactor: Redactor) -> Policy:
+def _policy(settings: Settings, claude: DeferredClaude, redactor: Redactor) -> Policy:
     from autonomous_dev.daemon import Policy
 
     execution = settings.execution
@@ -314,9 +371,15 @@ def _policy(settings: Settings, model: str, redactor: Redactor) -> Policy:
         max_cost_per_day=execution.max_cost_usd_per_day,
         per_repo_workers=execution.per_repo_workers,
         grace_s=settings.daemon.shutdown_grace_seconds,
-        cost_of=model_prices(settings, model).cost,
+        cost_of=cost_function(settings, claude),
         redact=redactor.redact,
     )
+
+
+def cost_function(settings: Settings, claude: DeferredClaude) -> Callable[[Usage], float]:
+    """Usage to dollars at the model's prices, looked up on first use (the model may come from the SDK)."""
+    prices = functools.cache(lambda: model_prices(settings, claude.model))
+    return lambda usage: prices().cost(usage)
 
 
 def model_prices(settings: Settings, model: str) -> Prices:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from autonomous_dev import logs
@@ -99,6 +98,8 @@ def discover(
 def _print_filed(app: AppContext, filed: list[Filed], cached: bool, filing: bool) -> None:
     if cached:
         app.console.print("This commit was analysed before: no model call, the earlier answer is used.")
+    from rich.table import Table
+
     table = Table("priority", "type", "title", "paths", "issue", title="discovered tasks")
     for item in filed:
         where = (

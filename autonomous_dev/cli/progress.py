@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -101,6 +102,16 @@ class Fanout(CycleObserver):
     def cycle_finished(self, outcomes: list[Outcome]) -> None:
         for observer in self.observers:
             observer.cycle_finished(outcomes)
+
+
+class OnTaskStart(CycleObserver):
+    """Calls `action` whenever a task starts (the CLI uses it to load the Claude SDK early)."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+
+    def task_started(self, repo: str, issue: Issue) -> None:
+        self.action()
 
 
 def live_view(tracker: Tracker) -> RenderableType:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from autonomous_dev.credentials import (
@@ -58,6 +57,8 @@ def config_command(app: AppContext, validate: bool, offline: bool, strict: bool,
         keys = ("key", "env", "value", "source")
         click.echo(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=2))
         return
+    from rich.table import Table
+
     table = Table("setting", "env", "value", "source", title="autonomous-dev settings")
     for row in rows:
         table.add_row(*(Text(cell, overflow="fold") for cell in row))
@@ -74,6 +75,8 @@ def help_config(app: AppContext, markdown: bool) -> None:
 
         click.echo(reference_markdown(), nl=False)
         return
+    from rich.table import Table
+
     table = Table("JSON key", "env var", "default", "allowed", "description", title="autonomous-dev settings")
     from autonomous_dev.config import setting_infos
 
@@ -152,6 +155,8 @@ def _print_checks(app: AppContext, checks: list[Check], as_json: bool) -> None:
     if as_json:
         click.echo(app.redactor.redact(json.dumps([asdict(c) for c in checks], indent=2)))
         return
+    from rich.table import Table
+
     table = Table("check", "", "detail", "what to do", title="autonomous-dev config --validate")
     for check in checks:
         detail, fix = app.redactor.redact(check.detail), app.redactor.redact(check.fix)

@@ -7,7 +7,6 @@ from dataclasses import asdict
 from datetime import datetime
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from autonomous_dev.store_sql import TaskRecord
@@ -36,6 +35,8 @@ def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) 
             json.dumps({"tasks": [_jsonable(r) for r in records], "totals": _totals(records)}, indent=2)
         )
         return
+    from rich.table import Table
+
     table = Table("task", "state", "attempts", "PR", "tokens", "cost", "updated", "claim / last error")
     for record in records:
         table.add_row(
