@@ -108,7 +108,8 @@ class Pipeline:
         self.options = options
         self.observer: TaskObserver = observer or SilentObserver()
         self.redactor = redactor or Redactor()
-        self._baselines: dict[str, frozenset[str]] = {}
+        self._baselines: dict[str, frozenset[str]] = {}  # failing tests per base commit
+        self._baseline_locks: dict[str, threading.Lock] = {}
         self._maps: dict[str, str] = {}  # repository map per base commit: byte-stable, so prompt-cached
         self.symbols = symbols
         self._lock = threading.Lock()
@@ -255,18 +256,23 @@ class Pipeline:
         return run_tests
 
     def _baseline(self, issue: Issue, workspace: Workspace, gate: Gate, runner: Runner) -> frozenset[str]:
-        """Tests failing on the base commit, run once per base commit and cached."""
+        """Tests failing on the base commit, run once per base commit and cached.
+
+        Workers that start together on the same base wait for the first one's run instead of running
+        the same suite side by side.
+        """
         if not gate.commands.test:
             return frozenset()
         sha = workspace.base_sha()
         with self._lock:
+            once = self._baseline_locks.setdefault(sha, threading.Lock())
+        with once:
             cached = self._baselines.get(sha)
-        if cached is None:
-            self._phase(issue, "baseline tests")
-            _, tests = gate.run(runner)
-            workspace.discard_untracked()  # whatever the base run left is not the model's change
-            cached = tests.failing if tests is not None else frozenset()
-            with self._lock:
+            if cached is None:
+                self._phase(issue, "baseline tests")
+                _, tests = gate.run(runner)
+                workspace.discard_untracked()  # whatever the base run left is not the model's change
+                cached = tests.failing if tests is not None else frozenset()
                 self._baselines[sha] = cached
         return cached
 

@@ -68,6 +68,18 @@ def test_pre_existing_failures_do_not_block(checked: Stage) -> None:
     assert "python -m pytest" in pull["body"] and "exit 1" in pull["body"]
 
 
+def test_workers_on_one_base_commit_share_one_baseline_run(checked: Stage, tmp_path: Path) -> None:
+    runs = tmp_path / "test-runs.log"
+    for _ in range(3):
+        issue_with(checked, [[NOTE], [text_block("Added notes.")]])
+    command = f"echo run >> {runs} && sleep 1 && python -m pytest -q"  # slow: the workers overlap
+    env = checked.env(REPO_NAME="checked", PARALLEL_WORKERS="3", TEST_COMMAND=command)
+    result = run_cli(["run"], cwd=checked.cwd, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(checked.github.pulls(OWNER, "checked")) == 3
+    assert runs.read_text().count("run") == 1 + 3  # one baseline, then each change's own run
+
+
 def test_repair_round_fixes_what_round_one_broke(checked: Stage) -> None:
     issue_with(checked, [[BREAK], [text_block("Changed add.")], [MEND, NOTE], [text_block("Mended add.")]])
     result = run_cli(["run"], cwd=checked.cwd, env=checked.env(REPO_NAME="checked"))
