@@ -42,6 +42,7 @@ FORBIDDEN_ENV_PATTERNS = (
 KILL_GRACE_S = 2.0
 DRAIN_S = 1.0  # how long to wait for output from processes that left the group before giving up
 _POLL_S = 0.05
+_FIRST_PAUSE_S = 0.001
 _CHUNK = 65_536
 
 
@@ -183,6 +184,7 @@ def _supervise(proc: subprocess.Popen[bytes], capture: _Capture, deadline: float
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     timed_out = False
+    pause = _FIRST_PAUSE_S  # after end of output the leader usually exits within a millisecond or two
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while not _exited(proc.pid):
@@ -194,7 +196,8 @@ def _supervise(proc: subprocess.Popen[bytes], capture: _Capture, deadline: float
             if selector.get_map():
                 _read_ready(selector, fd, capture, min(_POLL_S, remaining))
             else:
-                time.sleep(min(_POLL_S, remaining))
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, _POLL_S)
         # The leader has exited but is not reaped yet, so its group id cannot have been reused.
         _signal_group(proc.pid, signal.SIGKILL)
         _drain(selector, fd, capture, time.monotonic() + DRAIN_S)

@@ -208,3 +208,25 @@ def test_invalid_limits_are_refused(tmp_path: Path) -> None:
         run_command("true", tmp_path, {}, timeout_s=0)
     with pytest.raises(ValueError):
         run_command("true", tmp_path, {}, timeout_s=1, max_output_bytes=1)
+
+
+def test_after_output_ends_the_exit_is_checked_at_once_then_less_often(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that closes its output and exits right after is not kept waiting for a 50 ms tick."""
+    import autonomous_dev.procs as procs
+
+    pauses: list[float] = []
+    real_sleep = time.sleep
+
+    def recording_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(procs.time, "sleep", recording_sleep)
+    command = "exec >&- 2>&-; sleep 0.3"
+    result = run_command(command, cwd=tmp_path, env=scrubbed_env(tmp_path / "h"), timeout_s=10)
+    assert result.exit_code == 0
+    assert pauses[0] == 0.001
+    assert pauses[:4] == [0.001, 0.002, 0.004, 0.008]
+    assert max(pauses) == 0.05  # then it backs off to the usual poll interval
