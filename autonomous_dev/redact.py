@@ -343,7 +343,7 @@ def _fixed_pieces() -> list[_Piece]:
         alt = _Alt(token.name, rank, check=token.check)
         pieces += [(prefix, f"(?:{token.tail})", alt, token.bounded) for prefix in token.prefixes]
     trigger = _Alt("trigger", _CONTEXT_RANK, trigger=True)
-    return pieces + [(keyword, "", trigger, False) for keyword in TRIGGERS]
+    return pieces + [(keyword, follows, trigger, False) for keyword, follows in TRIGGERS]
 
 
 def _context_matcher() -> _Matcher:

@@ -31,8 +31,9 @@ class Token:
 class Contextual:
     """A credential recognised by its surroundings; only its `(?P<secret>...)` group is replaced.
 
-    They are tried only where a `TRIGGERS` keyword occurs and where the word holding it starts (at
-    most 32 characters before), so every pattern must begin at one of those two places.
+    They are tried only where a `TRIGGERS` keyword occurs followed by what that trigger requires, and
+    where the word holding it starts (at most 32 characters before), so every pattern must begin at
+    one of those two places and match only where its trigger's condition holds.
     """
 
     name: str
@@ -204,11 +205,22 @@ TOKENS: tuple[Token, ...] = (
     Token("figma_token", ("figd_",), _URLSAFE + "{40,}"),
 )
 
-# Keywords (case-insensitive) that wake the contextual detectors for the text around them.
-TRIGGERS: tuple[str, ...] = (
-    "secret", "token", "passw", "pwd", "passphrase", "api_key", "api-key", "apikey", "app_key",
-    "application_key", "access_key", "access-key", "accesskey", "private_key", "private-key",
-    "privatekey", "auth_key", "authorization", "bearer", "://",
+# Keywords (case-insensitive) that wake the contextual detectors for the text around them, each with
+# what must follow it for any detector to match there. Most keywords are part of a key, so the rest of
+# the key, an optional closing quote or bracket, then `=` or `:` follow; `bearer` is followed by a
+# blank and `://` by `user:password@`. A keyword in prose or a bare URL wakes nothing.
+_KEY_FOLLOWS = r"(?=[\w.-]*[\\\"'\]]*[ \t]*[:=])"
+TRIGGERS: tuple[tuple[str, str], ...] = (
+    *(
+        (keyword, _KEY_FOLLOWS)
+        for keyword in (
+            "secret", "token", "passw", "pwd", "passphrase", "api_key", "api-key", "apikey", "app_key",
+            "application_key", "access_key", "access-key", "accesskey", "private_key", "private-key",
+            "privatekey", "auth_key", "authorization",
+        )
+    ),
+    ("bearer", r"(?=[ \t])"),
+    ("://", r"(?=[^\s:/@?#'\"]*:[^\s@/'\"]+@)"),
 )  # fmt: skip
 
 # The end of a key (closing quote or bracket), then `=` (after an optional type annotation) or `:`.
