@@ -83,9 +83,19 @@ class _Shared:
     """What a redactor and its scoped children share: known values, custom patterns, the scanner."""
 
     custom: tuple[tuple[str, re.Pattern[str]], ...]
-    scanner: _Matcher
     known: dict[str, str]
     lock: threading.Lock
+    compiled: _Matcher | None = None  # compiled on first use after the known values change
+
+    def scanner(self) -> _Matcher:
+        """The combined regex for the known values and the built-in detectors (about 40 ms to compile)."""
+        compiled = self.compiled
+        if compiled is None:
+            with self.lock:
+                if self.compiled is None:
+                    self.compiled = _scanner(tuple(sorted(self.known.items())))
+                compiled = self.compiled
+        return compiled
 
 
 audit_log = logging.getLogger("autonomous_dev.audit")
@@ -101,7 +111,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[tuple[str, str]] = ()) -> None:
         custom = tuple(_custom_pattern(name, regex) for name, regex in patterns)
-        self._shared = _Shared(custom, _scanner(()), {}, threading.Lock())
+        self._shared = _Shared(custom, {}, threading.Lock())
         self._new_scope()
         self._register([(secret, "credential") for secret in secrets])
 
@@ -170,7 +180,7 @@ class Redactor:
             return dict(self._counts)
 
     def _register(self, secrets: list[tuple[str, str]]) -> None:
-        """Teach the shared scanner these (value, name) pairs, recompiling it once."""
+        """Teach the shared scanner these (value, name) pairs; it is recompiled when next used."""
         secrets = [(value, name) for value, name in secrets if len(value) >= MIN_SECRET_LENGTH]
         if not secrets:
             return
@@ -180,7 +190,7 @@ class Redactor:
                 label = re.sub(r"[^\w.-]", "_", name) or "credential"
                 for form in _encodings(value):
                     shared.known.setdefault(form, label)
-            shared.scanner = _scanner(tuple(sorted(shared.known.items())))
+            shared.compiled = None
 
     def _new_scope(self) -> None:
         self._lock = threading.Lock()
@@ -194,7 +204,7 @@ class Redactor:
         shared = self._shared
         spans: list[_Span] = []
         triggers: list[int] = []
-        for alt, match in _search(shared.scanner, text):
+        for alt, match in _search(shared.scanner(), text):
             if alt.trigger:
                 triggers.append(match.start() - alt.offset)
             elif span := _span(alt, match):

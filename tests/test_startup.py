@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -90,3 +92,17 @@ def test_a_missing_claude_credential_fails_before_the_sdk_loads() -> None:
     settings = load_settings(environ={}).settings
     with pytest.raises(CredentialError):
         claude_client(settings, Credentials(), Redactor())
+
+
+def test_the_program_freezes_the_gc_before_the_interpreter_shuts_down(tmp_path: Path) -> None:
+    """The shutdown then skips cyclic collections over the SDKs' objects; atexit handlers still run."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from autonomous_dev.cli import entry_point\n"
+        "sys.argv = ['autonomous-dev', '--version']\n"
+        "entry_point()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "frozen at exit: True" in result.stdout

@@ -1,6 +1,6 @@
 """The command-line interface: the only composition root, and the only user of click."""
 
 from . import init, intake, run, settings, status
-from .app import cli, main
+from .app import cli, entry_point, main
 
-__all__ = ["cli", "init", "intake", "main", "run", "settings", "status"]
+__all__ = ["cli", "entry_point", "init", "intake", "main", "run", "settings", "status"]

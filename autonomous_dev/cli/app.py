@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -105,6 +106,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_status)
     except KeyboardInterrupt:
         sys.exit(ExitStatus.INTERRUPTED)
+
+
+def entry_point() -> None:
+    """The program (`autonomous-dev`, `python -m autonomous_dev`): `main`, then a quick exit.
+
+    Freezing the garbage collector's objects first lets the interpreter's shutdown skip its cyclic
+    collections over every loaded module (about 0.25 s with the SDKs loaded); everything is still
+    flushed and closed, and the process ends right after, so nothing is left uncollected for long.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 def _one_error(exc: AutonomousDevError) -> str:
