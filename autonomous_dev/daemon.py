@@ -38,6 +38,10 @@ DONE_STATES = {
 class CycleObserver:
     """What the daemon tells the outside (live progress, metrics); every method does nothing here."""
 
+    def issues_listed(self, repo: str, count: int) -> None:
+        """A cycle found `count` labelled issues in `repo` (before it checks and claims them)."""
+        return None
+
     def task_started(self, repo: str, issue: Issue) -> None:
         return None
 
@@ -183,6 +187,7 @@ class Cycle:
             numbers = []
             scan = work.pipeline.scan()
             board.labelled[name] = len(scan.fresh) + len(scan.proposed)
+            self.observer.issues_listed(name, board.labelled[name])
             for issue, pull in scan.proposed:
                 if self._unfinished(work, issue):
                     numbers.append(issue.number)

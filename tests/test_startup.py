@@ -53,6 +53,17 @@ def test_a_run_with_work_loads_the_sdk_and_opens_the_pr(stage: Stage) -> None:
     assert len(stage.claude.message_requests()) == 1
 
 
+def test_the_sdk_starts_loading_as_soon_as_labelled_issues_are_listed(stage: Stage) -> None:
+    """Before the issues' trust checks and claims, so the import overlaps them."""
+    stage.github.add_issue(OWNER, NAME, "Say hi", "Add hi.txt.", labels=["autonomous-dev"])
+    stage.claude.scripts[:] = [Script([[text_block("Nothing to change.")]])]
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env())
+    assert result.returncode == 0, result.stderr
+    preload = result.stderr.index("loading the Claude client in the background")
+    assert preload < result.stderr.index("/issues/1/events")
+    assert preload < result.stderr.index("#1: preparing worktree")
+
+
 def deferred(base_url: str, model: str = "") -> DeferredClaude:
     environ = {"ANTHROPIC_BASE_URL": base_url, "CLAUDE_MODEL": model, "CLAUDE_MAX_RETRIES": "0"}
     settings = load_settings(environ=environ).settings

@@ -122,7 +122,7 @@ def claude_client(settings: Settings, credentials: Credentials, redactor: Redact
 
 class DeferredClaude:
     """The Claude client, built on first use or by `preload`, so a cycle with nothing to do never loads
-    the anthropic SDK (about 0.8 s of imports) and a busy one loads it while the task is being prepared."""
+    the anthropic SDK (about 0.8 s of imports) and a busy one loads it while its issues are claimed."""
 
     def __init__(self, settings: Settings, auth: ClaudeAuth, redactor: Redactor) -> None:
         self._settings = settings
@@ -130,6 +130,7 @@ class DeferredClaude:
         self._redactor = redactor
         self._client: ClaudeClient | None = None
         self._lock = threading.Lock()
+        self._preloading = threading.Event()
 
     @property
     def model(self) -> str:
@@ -145,7 +146,9 @@ class DeferredClaude:
 
     def preload(self) -> None:
         """Build the client in the background; a failure here is raised again on first use."""
-        if self._client is None:
+        if self._client is None and not self._preloading.is_set():
+            self._preloading.set()
+            log.debug("loading the Claude client in the background")
             threading.Thread(target=self._preload, name="claude-preload", daemon=True).start()
 
     def _preload(self) -> None:
@@ -196,7 +199,7 @@ def build_cycle(
     caches: ProcessCaches | None = None,
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
-    from autonomous_dev.cli.progress import Fanout, OnTaskStart
+    from autonomous_dev.cli.progress import Fanout, OnWorkFound
     from autonomous_dev.daemon import Cycle
 
     names = settings.repo.all_full_names()
@@ -213,7 +216,7 @@ def build_cycle(
                    dry_run, control, store, symbols)
         for name in names
     ]  # fmt: skip
-    observer = Fanout(observer, OnTaskStart(claude.preload))  # the SDK loads while the worktree is prepared
+    observer = Fanout(observer, OnWorkFound(claude.preload))  # the SDK loads while issues are claimed
     return Cycle(repos, store, _policy(settings, claude, redactor), _owner_id(), control, observer)
 
 

@@ -83,6 +83,10 @@ class Fanout(CycleObserver):
     def __init__(self, *observers: CycleObserver | None) -> None:
         self.observers = [o for o in observers if o is not None]
 
+    def issues_listed(self, repo: str, count: int) -> None:
+        for observer in self.observers:
+            observer.issues_listed(repo, count)
+
     def task_started(self, repo: str, issue: Issue) -> None:
         for observer in self.observers:
             observer.task_started(repo, issue)
@@ -104,14 +108,16 @@ class Fanout(CycleObserver):
             observer.cycle_finished(outcomes)
 
 
-class OnTaskStart(CycleObserver):
-    """Calls `action` whenever a task starts (the CLI uses it to load the Claude SDK early)."""
+class OnWorkFound(CycleObserver):
+    """Calls `action` when a cycle lists labelled issues (the CLI loads the Claude SDK then, while the
+    issues are checked and claimed)."""
 
     def __init__(self, action: Callable[[], None]) -> None:
         self.action = action
 
-    def task_started(self, repo: str, issue: Issue) -> None:
-        self.action()
+    def issues_listed(self, repo: str, count: int) -> None:
+        if count:
+            self.action()
 
 
 def live_view(tracker: Tracker) -> RenderableType:
