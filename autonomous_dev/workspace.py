@@ -159,7 +159,8 @@ class GitWorkspaces:
 
     def _vacate(self, worktree: git.Repo) -> None:
         """Leave no trace of the last task: no rebase under way, no branch held, no edit, no new file."""
-        self._git(worktree.git, "rebase", "--quit", check=False)
+        if any((Path(worktree.git_dir) / state).exists() for state in ("rebase-merge", "rebase-apply")):
+            self._git(worktree.git, "rebase", "--quit", check=False)
         self._git(worktree.git, "checkout", "--quiet", "--force", "--detach")
         self._git(worktree.git, "clean", "-ffdxq")
 
@@ -217,24 +218,27 @@ class GitWorkspace:
     def commit(self, message: str) -> Change:
         run = self._owner._git
         run(self._repo.git, "add", "--all")
-        dropped = () if self._owner.allow_workflow_changes else self._unstage(WORKFLOWS)
-        if not run(self._repo.git, "diff", "--cached", "--name-only").strip():
+        staged = run(self._repo.git, "diff", "--cached", "--name-only").splitlines()
+        dropped = () if self._owner.allow_workflow_changes else self._unstage(WORKFLOWS, staged)
+        files = tuple(name for name in staged if name not in dropped)
+        if not files:
             return Change(diff="", files=(), dropped=dropped)
         run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "-m", message)
-        files = run(self._repo.git, "diff", "--name-only", "HEAD~1", "HEAD").splitlines()
         if dropped:
             message = "left workflow changes out of the commit: %s"
             audit(log, "security_violation", message, ", ".join(dropped), level=logging.WARNING)
         diff = run(self._repo.git, "diff", "HEAD~1", "HEAD")
-        return Change(diff=diff, files=tuple(files), dropped=dropped)
+        return Change(diff=diff, files=files, dropped=dropped)
 
-    def _unstage(self, directory: str) -> tuple[str, ...]:
+    def _unstage(self, directory: str, staged: list[str] | None = None) -> tuple[str, ...]:
         """Take changes under `directory` out of the index (they stay in the doomed worktree only)."""
         run = self._owner._git
-        staged = run(self._repo.git, "diff", "--cached", "--name-only", "--", directory).splitlines()
-        if staged:
+        if staged is None:
+            staged = run(self._repo.git, "diff", "--cached", "--name-only").splitlines()
+        inside = tuple(name for name in staged if name == directory or name.startswith(directory + "/"))
+        if inside:
             run(self._repo.git, "reset", "--quiet", "--", directory)
-        return tuple(staged)
+        return inside
 
     def integrate(self, strategy: str) -> list[str]:
         """Put the pushed branch in the worktree and rebase it onto (or merge in) the fetched base."""
