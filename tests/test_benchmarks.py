@@ -42,3 +42,10 @@ def test_quick_run_prints_its_figures(name: str) -> None:
     printed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     missing = [figure for figure in FIGURES[name] if figure not in printed]
     assert not missing, result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_performance_doc_gives_each_command_and_a_section(name: str) -> None:
+    doc = (ROOT / "docs" / "performance.md").read_text()
+    assert f".venv/bin/python benchmarks/{name}.py" in doc
+    assert f"(`{name}.py`)" in doc, f"docs/performance.md has no section for {name}.py"
