@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -126,34 +126,70 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+class ThreadConnections(Generic[C]):
+    """One connection per thread. A daemon starts new worker threads every busy cycle, so when a thread
+    opens its connection, those of threads that have finished are closed: nothing piles up over months."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._owned: list[tuple[threading.Thread, C]] = []
+
+    def current(self) -> C | None:
+        conn: C | None = getattr(self._local, "conn", None)
+        return conn
+
+    def open(self, connect: Callable[[], C]) -> C:
+        """A new connection for the calling thread; the finished threads' ones are closed first."""
+        with self._lock:
+            finished = [conn for thread, conn in self._owned if not thread.is_alive()]
+            self._owned = [(thread, conn) for thread, conn in self._owned if thread.is_alive()]
+        for conn in finished:
+            conn.close()
+        conn = connect()
+        self._local.conn = conn
+        with self._lock:
+            self._owned.append((threading.current_thread(), conn))
+        return conn
+
+    def forget(self, conn: C) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._lock:
+            self._owned = [(thread, c) for thread, c in self._owned if c is not conn]
+
+    def close_all(self) -> None:
+        with self._lock:
+            owned, self._owned = self._owned, []
+        for _, conn in owned:
+            conn.close()
+        self._local = threading.local()
+
+
 class SqliteStore(SqlStore):
     """An SQLite file under the state directory: one connection per thread, WAL, immediate transactions."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: ThreadConnections[sqlite3.Connection] = ThreadConnections()
 
     def migrate(self) -> None:
         # BEGIN IMMEDIATE in each step already keeps concurrent migrators apart.
         self._apply_migrations(sql.SQLITE_TYPES)
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        self._connections.close_all()
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        conn = self._connections.current()
+        return conn if conn is not None else self._connections.open(self._connect)
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -218,9 +254,7 @@ class PostgresStore(SqlStore):
         self._dsn = dsn
         self.host = str(params.get("host") or "the local socket")
         self._secret = str(params.get("password") or "")
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[psycopg.Connection[Row]] = []
+        self._connections: ThreadConnections[psycopg.Connection[Row]] = ThreadConnections()
 
     def migrate(self) -> None:
         conn = self._conn()
@@ -235,19 +269,12 @@ class PostgresStore(SqlStore):
                     conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        self._connections.close_all()
 
     def _conn(self) -> psycopg.Connection[Row]:
-        conn: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
+        conn = self._connections.current()
         if conn is None or conn.closed:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+            conn = self._connections.open(self._connect)
         return conn
 
     def _connect(self) -> psycopg.Connection[Row]:
@@ -279,14 +306,8 @@ class PostgresStore(SqlStore):
             yield
         except psycopg.OperationalError as exc:
             if conn.broken or conn.closed:
-                self._forget(conn)
+                self._connections.forget(conn)
             raise self._error("the state database failed", exc) from None
-
-    def _forget(self, conn: psycopg.Connection[Row]) -> None:
-        conn.close()
-        self._local.conn = None
-        with self._lock:
-            self._connections = [c for c in self._connections if c is not conn]
 
     def _error(self, what: str, exc: Exception) -> StoreError:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

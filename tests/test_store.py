@@ -114,6 +114,38 @@ def test_postgres_store_reconnects_after_the_server_drops_its_connection(pg_dsn:
     store.close()
 
 
+def use_from_short_lived_threads(store: Store, count: int) -> None:
+    """What a daemon does: every busy cycle starts new worker threads that use the store, then end."""
+    for number in range(count):
+        thread = threading.Thread(target=store.set_meta, args=(f"k{number}", "v"))
+        thread.start()
+        thread.join()
+    store.get_meta("k0")  # one more thread (this one) opens its connection
+
+
+def test_postgres_connections_of_finished_threads_are_closed(pg_dsn: str) -> None:
+    app = f"store-test-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(f"{pg_dsn}&application_name={app}")
+    store.migrate()
+    use_from_short_lived_threads(store, 12)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+        [(open_connections,)] = admin.execute(query, (app,)).fetchall()
+    store.close()
+    assert open_connections <= 2  # this thread's, and at most the last worker's
+
+
+def test_sqlite_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    store.migrate()
+    use_from_short_lived_threads(store, 12)
+    fds = Path("/proc/self/fd")
+    open_files = [fd for fd in fds.iterdir() if fd.exists() and fd.resolve() == path.resolve()]
+    store.close()
+    assert len(open_files) <= 2
+
+
 def test_sqlite_file_is_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "state" / "store.db"
     store = SqliteStore(path)
