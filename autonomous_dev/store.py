@@ -130,23 +130,23 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
-C = TypeVar("C", bound=_Closable)
+_Conn = TypeVar("_Conn", bound=_Closable)
 
 
-class ThreadConnections(Generic[C]):
+class ThreadConnections(Generic[_Conn]):
     """One connection per thread. A daemon starts new worker threads every busy cycle, so when a thread
     opens its connection, those of threads that have finished are closed: nothing piles up over months."""
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._owned: list[tuple[threading.Thread, C]] = []
+        self._owned: list[tuple[threading.Thread, _Conn]] = []
 
-    def current(self) -> C | None:
-        conn: C | None = getattr(self._local, "conn", None)
+    def current(self) -> _Conn | None:
+        conn: _Conn | None = getattr(self._local, "conn", None)
         return conn
 
-    def open(self, connect: Callable[[], C]) -> C:
+    def open(self, connect: Callable[[], _Conn]) -> _Conn:
         """A new connection for the calling thread; the finished threads' ones are closed first."""
         with self._lock:
             finished = [conn for thread, conn in self._owned if not thread.is_alive()]
@@ -159,7 +159,7 @@ class ThreadConnections(Generic[C]):
             self._owned.append((threading.current_thread(), conn))
         return conn
 
-    def forget(self, conn: C) -> None:
+    def forget(self, conn: _Conn) -> None:
         conn.close()
         self._local.conn = None
         with self._lock:

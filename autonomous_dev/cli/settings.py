@@ -77,9 +77,9 @@ def help_config(app: AppContext, markdown: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table("JSON key", "env var", "default", "allowed", "description", title="autonomous-dev settings")
     from autonomous_dev.config import setting_infos
 
+    table = Table("JSON key", "env var", "default", "allowed", "description", title="autonomous-dev settings")
     for info in setting_infos():
         default = Text(str(info.default), overflow="fold")
         table.add_row(info.json_key, info.env_var, default, info.allowed, Text(info.description))
