@@ -119,7 +119,16 @@ class GitWorkspaces:
         with self._thread_lock:
             slot = self._new_slot_path()
             self._git(
-                mirror.git, "worktree", "add", "--quiet", "--no-checkout", "-B", branch, str(slot), start
+                mirror.git,
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-checkout",
+                "--no-track",
+                "-B",
+                branch,
+                str(slot),
+                start,
             )
         # Writing the files is the slow part; it touches only this worktree, so workers do it in parallel.
         worktree = git.Repo(slot)
@@ -136,7 +145,9 @@ class GitWorkspaces:
     def _reuse(self, slot: Path, branch: str, base: str, start: str) -> GitWorkspace:
         """Put a vacated slot on the task's branch; only the files that differ are written."""
         worktree = git.Repo(slot)
-        self._git(worktree.git, "checkout", "--quiet", "--force", "-B", branch, start)
+        # --no-track: no upstream entry in the config that every slot shares, whose lock parallel
+        # checkouts would otherwise race for ("could not lock config file").
+        self._git(worktree.git, "checkout", "--quiet", "--force", "--no-track", "-B", branch, start)
         self._git(worktree.git, "clean", "-ffdxq")
         return GitWorkspace(self, worktree, branch, base)
 

@@ -151,6 +151,32 @@ def test_parallel_tasks_get_their_own_slots(origin: Path, tmp_path: Path) -> Non
     assert sorted(p.name for p in spaces.worktree_root.iterdir()) == [f"slot-{n}" for n in range(1, 5)]
 
 
+def test_parallel_reuse_never_writes_the_shared_config(origin: Path, tmp_path: Path) -> None:
+    """Workers check out their branches in reused slots at the same moment; git's config lock is shared by
+    every slot, so a checkout that recorded an upstream could fail with "could not lock config file"."""
+    spaces = workspaces(origin, tmp_path / "work")
+    config = spaces.mirror_path / "config"
+    pristine = config.read_text()
+    failures: list[Exception] = []
+
+    def task(number: int) -> None:
+        try:
+            workspace = spaces.open(f"auto/{number}-task", "main")
+            assert config.read_text() == pristine  # no branch.auto/... entry
+            workspace.close()
+        except Exception as exc:  # collected: an assertion in a thread would be lost
+            failures.append(exc)
+
+    for round_number in range(6):
+        threads = [threading.Thread(target=task, args=(10 * round_number + n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert len(list(spaces.worktree_root.iterdir())) == 4  # the slots were reused, not replaced
+
+
 def test_a_slot_that_cannot_be_reused_is_replaced(origin: Path, tmp_path: Path) -> None:
     spaces = workspaces(origin, tmp_path / "work")
     first = spaces.open("auto/1-first", "main")
