@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     USAGE = 2
     CONFIG = 3
     AUTH = 4
+    UNAVAILABLE = 5  # a service could not be reached, or the disk is full: try again later
     INTERRUPTED = 130
 
 
@@ -57,6 +58,23 @@ class GitHubError(AutonomousDevError):
     @property
     def transient(self) -> bool:
         return self.status is None or self.status >= 500 or self.status in (403, 429)
+
+
+class InfrastructureError(AutonomousDevError):
+    """The environment failed, not the task: a service (GitHub, Anthropic, the OAuth endpoint, Postgres)
+    could not be reached, timed out, answered 5xx/429/529, or the disk is full.
+
+    The daemon releases the claim, counts no attempt and backs the whole cycle off until `retry_at`.
+    `service` names what failed ("GitHub", "Anthropic", "OAuth", "Postgres", "disk") for the live view.
+    """
+
+    exit_status = ExitStatus.UNAVAILABLE
+    code = "AD350"
+
+    def __init__(self, service: str, message: str, hint: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(message, hint)
+        self.service = service
+        self.retry_after_s = retry_after_s
 
 
 class ClaudeError(AutonomousDevError):
