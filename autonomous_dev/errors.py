@@ -71,7 +71,9 @@ class InfrastructureError(AutonomousDevError):
     exit_status = ExitStatus.UNAVAILABLE
     code = "AD350"
 
-    def __init__(self, service: str, message: str, hint: str = "", retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, service: str, message: str, hint: str = "", retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.service = service
         self.retry_after_s = retry_after_s
