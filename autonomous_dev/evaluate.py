@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
+import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .procs import CommandResult
+from .testreports import SuiteResult, strip_ansi, summarise
 
-# Names of failing tests as the common runners print them.
-FAILING_PATTERNS = (
-    re.compile(r"^(?:FAILED|ERROR) (\S+::\S+)", re.M),  # pytest -rfE summary
-    re.compile(r"^--- FAIL: (\S+)", re.M),  # go test
-    re.compile(r"^test (\S+) \.\.\. FAILED$", re.M),  # cargo test
-)
-PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+# Colour off for every runner that listens; colour codes in the output hide the names of failing tests.
+NO_COLOUR_ENV = {"NO_COLOR": "1", "FORCE_COLOR": "0", "PY_COLORS": "0", "CLICOLOR": "0", "TERM": "dumb"}
+# pytest appends these to the project's own addopts: a JUnit XML report with each test's file, colour
+# off, every failure counted (no -x) and a collection error not stopping the other tests.
+PYTEST_OPTIONS = "--color=no --maxfail=0 --continue-on-collection-errors -o junit_family=xunit1"
 
 Runner = Callable[[str], CommandResult]
 
@@ -28,14 +29,19 @@ class Commands:
     note: str  # how they were chosen, for the evidence
 
 
+PYTEST = "python -m pytest -q -rfE -p no:cacheprovider"
+PYTEST_CONFIGS = (("pytest.ini", ""), ("tox.ini", ""), ("setup.cfg", "[tool:pytest]"),
+                  ("pyproject.toml", "[tool.pytest.ini_options]"))  # fmt: skip
+TEST_FOLDERS = ("tests", "test", "testing")
+MAX_FILES_LOOKED_AT = 2_000  # a test folder holding no Python test file is not searched forever
+
+
 def detect_commands(root: Path, build: str = "", test: str = "") -> Commands:
     """The configured commands, else sensible defaults for the project's kind; says which were chosen."""
     if build or test:
         return Commands(build, test, "configured (evaluation.buildCommand / evaluation.testCommand)")
-    if (root / "pyproject.toml").is_file() or (root / "setup.py").is_file() or any(root.glob("test_*.py")):
-        return Commands(
-            "", "python -m pytest -q -rfE -p no:cacheprovider", "detected a Python project: pytest"
-        )
+    if python := _python_project(root):
+        return Commands("", PYTEST, f"detected a Python project ({python}): pytest")
     package = root / "package.json"
     if package.is_file():
         scripts = json.loads(package.read_text(encoding="utf-8") or "{}").get("scripts", {})
@@ -47,46 +53,88 @@ def detect_commands(root: Path, build: str = "", test: str = "") -> Commands:
     if (root / "go.mod").is_file():
         return Commands("go build ./...", "go test ./...", "detected a Go module")
     if (root / "Cargo.toml").is_file():
-        return Commands("cargo build --quiet", "cargo test --quiet", "detected a Cargo project")
+        # --no-fail-fast: one failing test binary must not hide what the others would say.
+        return Commands(
+            "cargo build --quiet", "cargo test --quiet --no-fail-fast", "detected a Cargo project"
+        )
     if (root / "Makefile").is_file() and re.search(r"^test:", (root / "Makefile").read_text(), re.M):
         return Commands("", "make test", "detected a Makefile test target")
     return Commands("", "", "no build or test command found; set evaluation.testCommand")
 
 
+def _python_project(root: Path) -> str:
+    """What marks `root` as a Python project with tests ("" when nothing does)."""
+    for name, section in PYTEST_CONFIGS:
+        path = root / name
+        if path.is_file() and (not section or section in path.read_text(encoding="utf-8", errors="replace")):
+            return name if not section else f"{name} {section}"
+    for name in ("pyproject.toml", "setup.py"):
+        if (root / name).is_file():
+            return name
+    if any(root.glob("test_*.py")) or any(root.glob("*_test.py")):
+        return "test files"
+    for folder in TEST_FOLDERS:
+        if (root / folder).is_dir() and _holds_python_tests(root / folder):
+            return f"{folder}/"
+    return ""
+
+
+def _holds_python_tests(folder: Path) -> bool:
+    for count, path in enumerate(folder.rglob("*.py")):
+        if path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py":
+            return True
+        if count >= MAX_FILES_LOOKED_AT:
+            break
+    return False
+
+
+class Status(enum.Enum):
+    PROVEN = "proven"
+    NOT_VERIFIED = "not verified"  # nothing ran that could prove or disprove the change
+    FAILED = "failed"  # it fails, or it cannot be proven
+
+
+NOTHING_KNOWN = SuiteResult()  # a build, or a test run nobody has read
+MARKS = {Status.PROVEN: "✅", Status.NOT_VERIFIED: "⚠️", Status.FAILED: "❌"}
+
+
 @dataclass(frozen=True)
 class Run:
-    """One command's result with the failing tests it named."""
+    """One command's result with what it says about individual tests."""
 
     result: CommandResult
-    failing: frozenset[str] = frozenset()
+    suite: SuiteResult = NOTHING_KNOWN
 
     @property
     def ok(self) -> bool:
         return self.result.exit_code == 0
 
     @property
-    def counts(self) -> str:
-        found = dict((kind, int(n)) for n, kind in PYTEST_COUNTS.findall(self.result.output))
-        return ", ".join(f"{n} {kind}" for kind, n in found.items()) or ("passed" if self.ok else "failed")
-
-
-def failing_tests(result: CommandResult) -> frozenset[str]:
-    """Failing test names; when a failed run names none, the command itself stands for them."""
-    names = {name for pattern in FAILING_PATTERNS for name in pattern.findall(result.output)}
-    if result.exit_code != 0 and not names:
-        names.add(f"<{result.command}>")
-    return frozenset(names)
+    def summary(self) -> str:
+        code = "timed out" if self.result.timed_out else f"exit {self.result.exit_code}"
+        counts = self.suite.counts
+        return f"{code}, {counts}" if counts is not None else code
 
 
 @dataclass(frozen=True)
 class Verdict:
-    ok: bool
+    status: Status
     reason: str
     build: Run | None
     tests: Run | None
+    baseline: Run | None = None  # the same tests on the base commit
     new_failures: tuple[str, ...] = ()
     pre_existing: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    fixed: tuple[str, ...] = ()  # failed on the base commit, pass now
+
+    @property
+    def ok(self) -> bool:
+        """Whether the change may be proposed as a ready PR."""
+        return self.status is not Status.FAILED
+
+    @property
+    def mark(self) -> str:
+        return MARKS[self.status]
 
 
 @dataclass(frozen=True)
@@ -94,6 +142,18 @@ class Gate:
     commands: Commands
     require_build: bool = True
     require_tests: bool = True
+    reports: Path | None = None  # where test runs write machine-readable reports; outside the worktree
+
+    @property
+    def junit(self) -> Path | None:
+        return self.reports / "pytest-junit.xml" if self.reports is not None else None
+
+    def env(self) -> dict[str, str]:
+        """Environment for the repository's commands: colour off, reports where the gate reads them."""
+        env = dict(NO_COLOUR_ENV)
+        if self.junit is not None:
+            env["PYTEST_ADDOPTS"] = f"{PYTEST_OPTIONS} --junitxml={shlex.quote(str(self.junit))}"
+        return env
 
     def run(self, runner: Runner) -> tuple[Run | None, Run | None]:
         build = Run(runner(self.commands.build)) if self.commands.build else None
@@ -101,21 +161,72 @@ class Gate:
             return build, None
         if not self.commands.test:
             return build, None
+        if self.junit is not None:
+            self.junit.parent.mkdir(parents=True, exist_ok=True)
+            self.junit.unlink(missing_ok=True)  # a report left by an earlier run is not this run's
         tests = runner(self.commands.test)
-        return build, Run(tests, failing_tests(tests))
+        return build, Run(tests, summarise(tests.output, tests.exit_code, self.junit))
 
-    def verdict(self, build: Run | None, tests: Run | None, baseline: frozenset[str]) -> Verdict:
-        """Build passes, and no test that passed on the base commit fails now."""
+    def verdict(self, build: Run | None, tests: Run | None, baseline: Run | None) -> Verdict:
+        """Proven: the build passes, the tests ran, and every test failing now is named and failed before."""
         if build is not None and not build.ok and self.require_build:
-            return Verdict(False, "the build fails", build, tests)
+            return Verdict(Status.FAILED, "the build fails", build, tests, baseline)
         if tests is None:
-            return Verdict(True, "no test command" if not self.commands.test else "not run", build, tests)
-        new = tuple(sorted(tests.failing - baseline))
-        old = tuple(sorted(tests.failing & baseline))
-        if new and self.require_tests:
-            return Verdict(False, f"{len(new)} test(s) fail that passed before", build, tests, new, old)
-        return Verdict(True, "checks pass" if not old else "checks pass (failures were there before)",
-                       build, tests, new, old)  # fmt: skip
+            ran = "no build or tests ran"
+            if build is not None:
+                ran = (
+                    "the build passes but no tests ran"
+                    if build.ok
+                    else "the build fails (requireBuild is off)"
+                )
+            return Verdict(Status.NOT_VERIFIED, f"not verified: {ran}", build, tests, baseline)
+        verdict = compare(tests, baseline, self.require_tests)
+        if build is not None and not build.ok and verdict.status is Status.PROVEN:
+            reason = "not verified: the build fails (evaluation.requireBuild is off)"
+            return Verdict(Status.NOT_VERIFIED, reason, build, tests, baseline, fixed=verdict.fixed)
+        return Verdict(verdict.status, verdict.reason, build, tests, baseline, verdict.new_failures,
+                       verdict.pre_existing, verdict.fixed)  # fmt: skip
+
+
+def compare(tests: Run, baseline: Run | None, require_tests: bool = True) -> Verdict:
+    """The tests after the change against the same tests on the base commit; fails closed."""
+    after, before = tests.suite, baseline.suite if baseline is not None else SuiteResult(certain=True)
+    fixed = tuple(sorted(before.failing & after.passed))
+
+    def verdict(status: Status, reason: str, new: tuple[str, ...] = (), old: tuple[str, ...] = ()) -> Verdict:
+        return Verdict(status, reason, None, tests, baseline, new, old, fixed)
+
+    if after.ran_none:
+        ran_before = before.counts.total if before.counts is not None else 0
+        if ran_before:
+            return verdict(Status.FAILED, f"no tests ran after the change ({ran_before} ran before)")
+        return verdict(Status.NOT_VERIFIED, "not verified: the test command found no tests")
+    if tests.ok:
+        return verdict(
+            Status.PROVEN, "checks pass" + (f": {len(fixed)} failed before, pass now" if fixed else "")
+        )
+    if not after.certain:
+        why = (
+            "timed out"
+            if tests.result.timed_out
+            else f"fail and the failing tests cannot be named ({after.source})"
+        )
+        return verdict(Status.FAILED, f"not proven: the tests {why}")
+    if baseline is not None and not baseline.ok and not before.certain:
+        return verdict(Status.FAILED, "not proven: the tests fail, and the base commit's failures cannot be "
+                       f"named ({before.source}) to tell them apart")  # fmt: skip
+    new, old = tuple(sorted(after.failing - before.failing)), tuple(sorted(after.failing & before.failing))
+    if not new and after.failures > before.failures:
+        return verdict(Status.FAILED, f"not proven: {after.failures} failures now, {before.failures} before, "
+                       "but the new ones cannot be named", new, old)  # fmt: skip
+    if new:
+        reason = f"{len(new)} test(s) fail that passed before"
+        if require_tests:
+            return verdict(Status.FAILED, reason, new, old)
+        return verdict(
+            Status.NOT_VERIFIED, f"not verified: {reason} (evaluation.requireTests is off)", new, old
+        )
+    return verdict(Status.PROVEN, f"checks pass: no new failures ({len(old)} failed before too)", new, old)
 
 
 OUTPUT_FOR_MODEL = 12_000
@@ -124,7 +235,8 @@ OUTPUT_FOR_MODEL = 12_000
 def command_report(result: CommandResult, limit: int = OUTPUT_FOR_MODEL) -> str:
     """One command's result as the model (or a reader) sees it: command, status, duration, output tail."""
     status = "timed out" if result.timed_out else f"exit code {result.exit_code}"
-    output = result.output if len(result.output) <= limit else "[...]\n" + result.output[-limit:]
+    text = strip_ansi(result.output)
+    output = text if len(text) <= limit else "[...]\n" + text[-limit:]
     return f"$ {result.command}\n{status} after {result.duration_s:.1f} s\n{output}"
 
 
@@ -140,24 +252,35 @@ def repair_message(verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
+MAX_NAMES_SHOWN = 30
+
+
 def evidence(verdict: Verdict, rounds: int, note: str, tokens: int, cost_usd: float) -> str:
-    """The PR body's evidence section: commands, exit codes, durations, baseline vs after, spend."""
+    """The PR body's evidence: verdict, commands with exit codes, tests before and after, spend."""
     rows = ["| check | command | result | duration |", "| --- | --- | --- | --- |"]
-    for name, run in (("build", verdict.build), ("tests", verdict.tests)):
+    checks = (("build", verdict.build), ("tests on the base commit", verdict.baseline),
+              ("tests after the change", verdict.tests))  # fmt: skip
+    for name, run in checks:
         if run is not None:
-            code = "timed out" if run.result.timed_out else f"exit {run.result.exit_code}"
             rows.append(
-                f"| {name} | `{run.result.command}` | {code}, {run.counts} | {run.result.duration_s:.1f} s |"
+                f"| {name} | `{_code(run.result.command)}` | {run.summary} | {run.result.duration_s:.1f} s |"
             )
     if len(rows) == 2:
-        rows.append(f"| - | - | not run: {note} | - |")
-    lines = [f"**{'✅' if verdict.ok else '❌'} {verdict.reason}** ({note})", "", *rows, ""]
-    if verdict.new_failures:
-        lines.append("Failing now, passing before: " + ", ".join(f"`{t}`" for t in verdict.new_failures[:30]))
-    if verdict.pre_existing:
-        lines.append(
-            "Failing before the change too (pre-existing): "
-            + ", ".join(f"`{t}`" for t in verdict.pre_existing[:30])
-        )
+        rows.append(f"| - | - | nothing ran: {note} | - |")
+    lines = [f"**{verdict.mark} {verdict.reason}** ({note})", "", *rows, ""]
+    for title, names in (
+        ("Failed before, passes now", verdict.fixed),
+        ("New failures (passed before, fail now)", verdict.new_failures),
+        ("Failing before and after (pre-existing)", verdict.pre_existing),
+    ):
+        if names:
+            shown = ", ".join(f"`{_code(name)}`" for name in names[:MAX_NAMES_SHOWN])
+            more = f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else ""
+            lines.append(f"{title} ({len(names)}): {shown}{more}")
     lines.append(f"Repair rounds used: {rounds}. Tokens: {tokens}. Estimated cost: ${cost_usd:.4f}.")
     return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    """Text that stays inside one inline code span of one table cell."""
+    return text.replace("`", "'").replace("|", "\\|").replace("\n", " ")

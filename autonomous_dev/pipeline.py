@@ -17,7 +17,7 @@ from . import prompts
 from .agent import Agent, AgentResult
 from .comments import Commenter
 from .errors import ChecksFailed
-from .evaluate import Gate, Runner, Verdict, command_report, detect_commands, repair_message
+from .evaluate import Gate, Run, Runner, Status, Verdict, command_report, detect_commands, repair_message
 from .evaluate import evidence as report_evidence
 from .guard import refuse_new_secrets
 from .logs import audit
@@ -108,7 +108,7 @@ class Pipeline:
         self.options = options
         self.observer: TaskObserver = observer or SilentObserver()
         self.redactor = redactor or Redactor()
-        self._baselines: dict[str, frozenset[str]] = {}  # failing tests per base commit
+        self._baselines: dict[str, Run | None] = {}  # the test run on each base commit
         self._baseline_locks: dict[str, threading.Lock] = {}
         self._maps: dict[str, str] = {}  # repository map per base commit: byte-stable, so prompt-cached
         self.symbols = symbols
@@ -237,12 +237,13 @@ class Pipeline:
     def _gate(self, workspace: Workspace, scratch: Path) -> tuple[Gate, Runner]:
         options = self.options
         commands = detect_commands(workspace.path, options.build_command, options.test_command)
-        gate = Gate(commands, options.require_build, options.require_tests)
-        return gate, self._runner(workspace.path, scratch)
+        gate = Gate(commands, options.require_build, options.require_tests, reports=scratch / "reports")
+        return gate, self._runner(workspace.path, scratch, gate.env())
 
-    def _runner(self, root: Path, home: Path) -> Runner:
+    def _runner(self, root: Path, home: Path, extra: dict[str, str]) -> Runner:
         """Runs repository commands with a scrubbed environment, a timeout and bounded output."""
-        return lambda line: run_command(line, root, scrubbed_env(home), self.options.test_timeout_s)
+        env = scrubbed_env(home) | extra
+        return lambda line: run_command(line, root, env, self.options.test_timeout_s)
 
     def _test_tool(self, gate: Gate, runner: Runner) -> TestRunner | None:
         command = gate.commands.test
@@ -255,26 +256,24 @@ class Pipeline:
 
         return run_tests
 
-    def _baseline(self, issue: Issue, workspace: Workspace, gate: Gate, runner: Runner) -> frozenset[str]:
-        """Tests failing on the base commit, run once per base commit and cached.
+    def _baseline(self, issue: Issue, workspace: Workspace, gate: Gate, runner: Runner) -> Run | None:
+        """The tests on the base commit, run once per base commit and cached.
 
         Workers that start together on the same base wait for the first one's run instead of running
         the same suite side by side.
         """
         if not gate.commands.test:
-            return frozenset()
+            return None
         sha = workspace.base_sha()
         with self._lock:
             once = self._baseline_locks.setdefault(sha, threading.Lock())
         with once:
-            cached = self._baselines.get(sha)
-            if cached is None:
+            if sha not in self._baselines:
                 self._phase(issue, "baseline tests")
                 _, tests = gate.run(runner)
                 workspace.discard_untracked()  # whatever the base run left is not the model's change
-                cached = tests.failing if tests is not None else frozenset()
-                self._baselines[sha] = cached
-        return cached
+                self._baselines[sha] = tests
+        return self._baselines[sha]
 
     def _prove(
         self,
@@ -282,7 +281,7 @@ class Pipeline:
         workspace: Workspace,
         gate: Gate,
         runner: Runner,
-        baseline: frozenset[str],
+        baseline: Run | None,
         result: AgentResult,
         toolbox: Toolbox,
     ) -> Proof:
@@ -337,7 +336,12 @@ class Pipeline:
         body = prompts.pr_body(issue.number, result.summary, list(change.files), evidence)
         title = prompts.pr_title(issue.number, issue.title)
         pull = self.repo.create_pull(title, body, issue.branch, self.options.base_branch, draft=failed)
-        self.commenter.post_once(issue.number, prompts.pr_link_comment(issue.number, pull.url), "pr-link")
+        verdict = proof.verdict
+        unverified = (
+            verdict.reason.removeprefix("not verified: ") if verdict.status is Status.NOT_VERIFIED else ""
+        )
+        link = prompts.pr_link_comment(issue.number, pull.url, unverified)
+        self.commenter.post_once(issue.number, link, "pr-link")
         self._log(issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
         if failed:
             raise ChecksFailed(_still_failing(proof), f"a draft PR holds the evidence: {pull.url}")

@@ -110,8 +110,14 @@ def checks_failed_comment(number: int, evidence: str, fingerprint: str) -> str:
     )
 
 
-def pr_link_comment(number: int, pr_url: str) -> str:
-    return f"I opened {pr_url} for this issue.\n\n{marker('pr-link', number)}"
+def pr_link_comment(number: int, pr_url: str, not_verified: str = "") -> str:
+    """The issue's link to its PR; `not_verified` says why nothing proved the change, when nothing did."""
+    caveat = (
+        f"\n\n⚠️ The change is **not verified**: {not_verified}. Review it with that in mind."
+        if not_verified
+        else ""
+    )
+    return f"I opened {pr_url} for this issue.{caveat}\n\n{marker('pr-link', number)}"
 
 
 def no_changes_comment(number: int, summary: str, fingerprint: str) -> str:

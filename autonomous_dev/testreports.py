@@ -1,0 +1,196 @@
+"""Which tests a run failed and passed, from a machine-readable report or, failing that, its output."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+# CSI sequences (colours, cursor moves), OSC sequences (titles, links) and the two-byte escapes.
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+MAX_REPORT_BYTES = 20_000_000  # the report is written by repository code: read no more than this
+
+PYTEST_SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran) in \d+(?:\.\d+)?s\b", re.M)
+PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?::[^\s\[]+(?:\[.*?\])?|\S+?)(?: - .*)?$", re.M)
+# "!!! Interrupted: 1 error during collection !!!", "!!! stopping after 1 failures !!!": a partial run.
+PYTEST_INTERRUPTED = re.compile(r"^!{3,} .*(?:Interrupted|stopping after).* !{3,}$", re.M)
+GO_FAILED_TEST = re.compile(r"^\s*--- FAIL: (\S+)")
+GO_PACKAGE = re.compile(r"^(ok|FAIL)\s+(\S+)(?:\s|$)")
+CARGO_FAILED = re.compile(r"^test (.+) \.\.\. FAILED$", re.M)
+CARGO_RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", re.M)
+CARGO_STOPPED = "error: test failed, to rerun pass"  # fail-fast: later test binaries never ran
+
+
+@dataclass(frozen=True)
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors + self.skipped
+
+    @property
+    def failures(self) -> int:
+        return self.failed + self.errors
+
+    def __str__(self) -> str:
+        parts = (f"{n} {kind}" for kind, n in vars(self).items() if n)
+        return ", ".join(parts) or "no tests ran"
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """What one run of the test command says about individual tests.
+
+    `certain` is True only when every failure of the run is named in `failing`: the report was read whole,
+    the run was not cut short, and the names agree with the runner's own count.
+    """
+
+    failing: frozenset[str] = frozenset()
+    passed: frozenset[str] = frozenset()  # named only by machine-readable reports
+    counts: Counts | None = None
+    certain: bool = False
+    source: str = "output"
+
+    @property
+    def failures(self) -> int:
+        return self.counts.failures if self.counts is not None else len(self.failing)
+
+    @property
+    def ran_none(self) -> bool:
+        return self.counts is not None and self.counts.total == 0 and not self.failing
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+def summarise(output: str, exit_code: int | None, junit: Path | None = None) -> SuiteResult:
+    """The tests of a run, from the JUnit XML report at `junit` when there is one, else from the output."""
+    text = strip_ansi(output)
+    found = read_junit(junit) if junit is not None else None
+    if found is None:
+        found = parse_output(text)
+    if exit_code == 0:  # the command says the tests pass: nothing failed, whatever the report holds
+        return SuiteResult(frozenset(), found.passed, found.counts, True, found.source)
+    complete = exit_code is not None and not PYTEST_INTERRUPTED.search(text)
+    certain = found.certain and complete and bool(found.failing)  # a failed run naming no test is unknown
+    return SuiteResult(found.failing, found.passed, found.counts, certain, found.source)
+
+
+def read_junit(path: Path) -> SuiteResult | None:
+    """pytest's JUnit XML report (xunit1: test cases carry their file), or None when there is none."""
+    data = _read_bounded(path)
+    if data is None:
+        return None
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # pytest writes neither; entities can explode
+        return SuiteResult(source="an unreadable JUnit XML report")
+    try:
+        # Safe enough here: bounded size, no DTD (refused above), and ElementTree fetches nothing.
+        root = ElementTree.fromstring(data)  # noqa: S314
+    except ElementTree.ParseError:
+        return SuiteResult(source="an unreadable JUnit XML report")
+    failing: set[str] = set()
+    passed: set[str] = set()
+    skipped = 0
+    for case in root.iter("testcase"):
+        kinds = {child.tag for child in case}
+        if kinds & {"failure", "error"}:
+            failing.add(_node_id(case))
+        elif "skipped" in kinds:
+            skipped += 1
+        else:
+            passed.add(_node_id(case))
+    suites = list(root.iter("testsuite"))
+    failed = sum(_int(suite.get("failures")) for suite in suites)
+    errors = sum(_int(suite.get("errors")) for suite in suites)
+    counts = Counts(len(passed), failed, errors, skipped)
+    return SuiteResult(frozenset(failing), frozenset(passed), counts, bool(suites), "JUnit XML report")
+
+
+def _read_bounded(path: Path) -> bytes | None:
+    """The file's bytes, or None when it is missing, not a regular file, a symbolic link or too large."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with contextlib.closing(os.fdopen(fd, "rb")) as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = file.read(MAX_REPORT_BYTES + 1)
+    return data if len(data) <= MAX_REPORT_BYTES else None
+
+
+def _node_id(case: ElementTree.Element) -> str:
+    """pytest's node id (`tests/test_x.py::TestC::test_y[a b]`) back from a test case's attributes."""
+    file, classname, name = case.get("file", ""), case.get("classname", ""), case.get("name", "")
+    if not classname:  # a collection error: the module itself failed
+        return file or name
+    if not file:
+        return f"{classname}::{name}"
+    module = file.removesuffix(".py").replace("/", ".")
+    classes = classname.removeprefix(module).split(".")  # "" when the test is a module-level function
+    return "::".join(part for part in (file, *classes, name) if part)
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value is not None and value.isdigit() else 0
+
+
+def parse_output(text: str) -> SuiteResult:
+    """Failing tests as pytest, go test or cargo test print them; uncertain for any other runner."""
+    if PYTEST_SUMMARY.search(text):
+        return _pytest_output(text)
+    if CARGO_RESULT.search(text):
+        return _cargo_output(text)
+    if any(GO_PACKAGE.match(line) for line in text.splitlines()):
+        return _go_output(text)
+    return SuiteResult(source="output of an unknown test runner")
+
+
+def _pytest_output(text: str) -> SuiteResult:
+    *_, summary = PYTEST_SUMMARY.findall(text)
+    found = {kind: int(n) for n, kind in re.findall(r"(\d+) ([a-z]+)", summary)}
+    counts = Counts(
+        found.get("passed", 0) + found.get("xpassed", 0),
+        found.get("failed", 0),
+        found.get("error", 0) + found.get("errors", 0),
+        found.get("skipped", 0) + found.get("xfailed", 0),
+    )
+    failing = frozenset(PYTEST_FAILED.findall(text))
+    return SuiteResult(
+        failing, counts=counts, certain=len(failing) == counts.failures, source="pytest output"
+    )
+
+
+def _cargo_output(text: str) -> SuiteResult:
+    results = [tuple(map(int, found)) for found in CARGO_RESULT.findall(text)]
+    counts = Counts(sum(r[0] for r in results), sum(r[1] for r in results), 0, sum(r[2] for r in results))
+    failing = frozenset(CARGO_FAILED.findall(text))
+    certain = len(failing) == counts.failed and CARGO_STOPPED not in text
+    return SuiteResult(failing, counts=counts, certain=certain, source="cargo test output")
+
+
+def _go_output(text: str) -> SuiteResult:
+    """`--- FAIL: TestX` lines precede their package's `FAIL pkg` line; a package failing without a failed
+    test (a build failure, a panic in TestMain) is itself the failing item."""
+    failing: set[str] = set()
+    pending: set[str] = set()
+    certain = True
+    for line in text.splitlines():
+        if test := GO_FAILED_TEST.match(line):
+            pending.add(test.group(1))
+        elif (package := GO_PACKAGE.match(line)) and package.group(1) == "FAIL":
+            failing |= pending or {f"{package.group(2)} [package]"}
+            pending = set()
+    if pending:  # failed tests with no package line after them: the output was cut
+        certain = False
+        failing |= pending
+    return SuiteResult(frozenset(failing), certain=certain, source="go test output")
