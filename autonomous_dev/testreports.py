@@ -76,7 +76,7 @@ def summarise(output: str, exit_code: int | None, junit: Path | None = None) -> 
     """The tests of a run, from the JUnit XML report at `junit` when there is one, else from the output."""
     text = strip_ansi(output)
     found = read_junit(junit) if junit is not None else None
-    if found is None:
+    if found is None or len(PYTEST_SUMMARY.findall(text)) > 1:  # the report holds the last session only
         found = parse_output(text)
     if exit_code == 0:  # the command says the tests pass: nothing failed, whatever the report holds
         return SuiteResult(frozenset(), found.passed, found.counts, True, found.source)
@@ -156,8 +156,10 @@ def parse_output(text: str) -> SuiteResult:
 
 
 def _pytest_output(text: str) -> SuiteResult:
-    *_, summary = PYTEST_SUMMARY.findall(text)
-    found = {kind: int(n) for n, kind in re.findall(r"(\d+) ([a-z]+)", summary)}
+    found: dict[str, int] = {}
+    for summary in PYTEST_SUMMARY.findall(text):  # one per pytest session the command ran
+        for n, kind in re.findall(r"(\d+) ([a-z]+)", summary):
+            found[kind] = found.get(kind, 0) + int(n)
     counts = Counts(
         found.get("passed", 0) + found.get("xpassed", 0),
         found.get("failed", 0),

@@ -145,8 +145,14 @@ def test_without_the_report_the_coloured_output_is_still_read(project: Path, tmp
 
 
 def test_a_failing_command_that_names_no_test_is_not_proven(project: Path) -> None:
-    verdict = gate_on(project, BREAK, test="python -m pytest -q -p no:terminal; exit 1")
+    verdict = gate_on(project, BREAK, test="echo 3 tests failed; exit 1")  # no runner the gate reads
     assert verdict.status is Status.FAILED and verdict.reason.startswith("not proven")
+
+
+def test_several_pytest_sessions_in_one_command_are_all_read(project: Path) -> None:
+    # The report holds only the last session, whose failures are pre-existing; the first one's are new.
+    verdict = gate_on(project, BREAK, test="python -m pytest -k human; python -m pytest -k parse")
+    assert not verdict.ok and list(verdict.new_failures) == BROKEN_HUMAN
 
 
 ORDERED_X = "python -m pytest -x tests/test_sizes.py::test_parse tests/test_sizes.py::test_human"
