@@ -165,7 +165,7 @@ class Gate:
             self.junit.parent.mkdir(parents=True, exist_ok=True)
             self.junit.unlink(missing_ok=True)  # a report left by an earlier run is not this run's
         tests = runner(self.commands.test)
-        return build, Run(tests, summarise(tests.output, tests.exit_code, self.junit))
+        return build, Run(tests, summarise(tests.output, tests.exit_code, self.junit, tests.truncated))
 
     def verdict(self, build: Run | None, tests: Run | None, baseline: Run | None) -> Verdict:
         """Proven: the build passes, the tests ran, and every test failing now is named and failed before."""

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, links) and the two-byte escapes.
@@ -21,8 +21,10 @@ PYTEST_INTERRUPTED = re.compile(r"^!{3,} .*(?:Interrupted|stopping after).* !{3,
 GO_FAILED_TEST = re.compile(r"^\s*--- FAIL: (\S+)")
 GO_PACKAGE = re.compile(r"^(ok|FAIL)\s+(\S+)(?:\s|$)")
 CARGO_FAILED = re.compile(r"^test (.+) \.\.\. FAILED$", re.M)
+CARGO_FAILURES = re.compile(r"^failures:\n((?:    .+\n)+)\ntest result:", re.M)  # the list before each result
 CARGO_RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", re.M)
-CARGO_STOPPED = "error: test failed, to rerun pass"  # fail-fast: later test binaries never ran
+CARGO_FAILED_TARGET = "error: test failed, to rerun pass"
+CARGO_NO_FAIL_FAST = re.compile(r"^error: \d+ targets? failed:$", re.M)  # all test binaries ran
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,21 @@ def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
 
 
-def summarise(output: str, exit_code: int | None, junit: Path | None = None) -> SuiteResult:
-    """The tests of a run, from the JUnit XML report at `junit` when there is one, else from the output."""
+def summarise(
+    output: str, exit_code: int | None, junit: Path | None = None, truncated: bool = False
+) -> SuiteResult:
+    """The tests of a run, from the JUnit XML report at `junit` when there is one, else from the output.
+
+    `truncated`: the middle of the output was dropped. Only pytest prints all its failures and its count
+    together at the end; any other runner's names and counts may have been in the part that is gone.
+    """
     text = strip_ansi(output)
     found = read_junit(junit) if junit is not None else None
-    if found is None or len(PYTEST_SUMMARY.findall(text)) > 1:  # the report holds the last session only
+    sessions = len(PYTEST_SUMMARY.findall(text))
+    if found is None or sessions > 1:  # the report holds the last pytest session only
         found = parse_output(text)
+        if truncated and not (found.source == "pytest output" and sessions == 1):
+            found = replace(found, certain=False)
     if exit_code == 0:  # the command says the tests pass: nothing failed, whatever the report holds
         return SuiteResult(frozenset(), found.passed, found.counts, True, found.source)
     complete = exit_code is not None and not PYTEST_INTERRUPTED.search(text)
@@ -175,8 +186,11 @@ def _pytest_output(text: str) -> SuiteResult:
 def _cargo_output(text: str) -> SuiteResult:
     results = [tuple(map(int, found)) for found in CARGO_RESULT.findall(text)]
     counts = Counts(sum(r[0] for r in results), sum(r[1] for r in results), 0, sum(r[2] for r in results))
-    failing = frozenset(CARGO_FAILED.findall(text))
-    certain = len(failing) == counts.failed and CARGO_STOPPED not in text
+    listed = {name.strip() for block in CARGO_FAILURES.findall(text) for name in block.splitlines()}
+    failing = frozenset(listed | set(CARGO_FAILED.findall(text)))
+    # Without --no-fail-fast cargo stops at the first failing test binary: the others never ran.
+    stopped = CARGO_FAILED_TARGET in text and not CARGO_NO_FAIL_FAST.search(text)
+    certain = len(failing) == counts.failed and not stopped
     return SuiteResult(failing, counts=counts, certain=certain, source="cargo test output")
 
 

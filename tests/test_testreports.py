@@ -106,13 +106,51 @@ def test_go_test_output() -> None:
     assert not summarise("--- FAIL: TestTwo (0.00s)\nok  \tx\t0.1s\n--- FAIL: TestCut", 1).certain
 
 
+CARGO_NO_FAIL_FAST = """
+running 2 tests
+tests::two --- FAILED
+.
+failures:
+
+---- tests::two stdout ----
+
+thread 'tests::two' (19648) panicked at src/lib.rs:6:24:
+assertion `left == right` failed
+
+
+failures:
+    tests::two
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+error: test failed, to rerun pass `--lib`
+
+running 2 tests
+test three ... FAILED
+test four ... ok
+
+failures:
+
+---- three stdout ----
+
+failures:
+    three
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+error: test failed, to rerun pass `--test it`
+
+error: 2 targets failed:
+    `--lib`
+    `--test it`
+"""
+
+
 def test_cargo_test_output() -> None:
-    output = (
-        "test tests::one ... ok\ntest tests::three ... FAILED\n\n"
-        "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n"
-    )
-    suite = summarise(output, 101)
-    assert suite.failing == {"tests::three"} and suite.certain
-    assert suite.counts == Counts(passed=1, failed=1)
-    stopped = output + "error: test failed, to rerun pass `--lib`\n"
-    assert not summarise(stopped, 101).certain  # fail-fast: the other test binaries never ran
+    suite = summarise(CARGO_NO_FAIL_FAST, 101)  # cargo 1.9x, --quiet for the library, not for the test
+    assert suite.failing == {"tests::two", "three"} and suite.certain
+    assert suite.counts == Counts(passed=2, failed=2)
+    assert not summarise(CARGO_NO_FAIL_FAST, 101, truncated=True).certain  # a binary may be in the gap
+    assert summarise(COLOURED_PYTEST, 1, truncated=True).certain  # pytest's names and count end it
+    fail_fast = CARGO_NO_FAIL_FAST[: CARGO_NO_FAIL_FAST.index("\nrunning 2 tests\ntest three")]
+    assert not summarise(fail_fast, 101).certain  # it stopped at the first failing test binary
