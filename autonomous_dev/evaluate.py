@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .procs import CommandResult
-from .testreports import SuiteResult, strip_ansi, summarise
+from .testreports import SuiteResult, readable, strip_ansi, summarise
 
 # Colour off for every runner that listens; colour codes in the output hide the names of failing tests.
 NO_COLOUR_ENV = {"NO_COLOR": "1", "FORCE_COLOR": "0", "PY_COLORS": "0", "CLICOLOR": "0", "TERM": "dumb"}
@@ -51,7 +51,7 @@ def detect_commands(root: Path, build: str = "", test: str = "") -> Commands:
             "detected package.json scripts",
         )
     if (root / "go.mod").is_file():
-        return Commands("go build ./...", "go test ./...", "detected a Go module")
+        return Commands("go build ./...", "go test -json ./...", "detected a Go module")
     if (root / "Cargo.toml").is_file():
         # --no-fail-fast: one failing test binary must not hide what the others would say.
         return Commands(
@@ -235,7 +235,7 @@ OUTPUT_FOR_MODEL = 12_000
 def command_report(result: CommandResult, limit: int = OUTPUT_FOR_MODEL) -> str:
     """One command's result as the model (or a reader) sees it: command, status, duration, output tail."""
     status = "timed out" if result.timed_out else f"exit code {result.exit_code}"
-    text = strip_ansi(result.output)
+    text = readable(strip_ansi(result.output))
     output = text if len(text) <= limit else "[...]\n" + text[-limit:]
     return f"$ {result.command}\n{status} after {result.duration_s:.1f} s\n{output}"
 

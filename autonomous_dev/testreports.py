@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import stat
@@ -161,6 +162,8 @@ def parse_output(text: str) -> SuiteResult:
         return _pytest_output(text)
     if CARGO_RESULT.search(text):
         return _cargo_output(text)
+    if any(_go_event(line) for line in text.splitlines()):
+        return _go_json(text)
     if any(GO_PACKAGE.match(line) for line in text.splitlines()):
         return _go_output(text)
     return SuiteResult(source="output of an unknown test runner")
@@ -210,3 +213,53 @@ def _go_output(text: str) -> SuiteResult:
         certain = False
         failing |= pending
     return SuiteResult(frozenset(failing), certain=certain, source="go test output")
+
+
+def _go_event(line: str) -> dict[str, object] | None:
+    """One `go test -json` event, or None for any other line."""
+    if not line.startswith("{") or '"Action"' not in line:
+        return None
+    with contextlib.suppress(ValueError):
+        event = json.loads(line)
+        if isinstance(event, dict) and isinstance(event.get("Action"), str):
+            return event
+    return None
+
+
+def _go_json(text: str) -> SuiteResult:
+    """`go test -json`: each test's last pass/fail/skip; a failed package with no failed test is itself
+    the failing item (older Go versions print a build failure as a plain `FAIL pkg [build failed]`)."""
+    tests: dict[tuple[str, str], str] = {}  # (package, test) -> its last pass, fail or skip
+    failed_packages: set[str] = set()
+    for line in text.splitlines():
+        event = _go_event(line)
+        if event is None:
+            if (plain := GO_PACKAGE.match(line)) and plain.group(1) == "FAIL":
+                failed_packages.add(plain.group(2))
+            continue
+        action, pkg, test = event["Action"], str(event.get("Package", "")), event.get("Test")
+        if action in ("pass", "fail", "skip"):
+            if isinstance(test, str):
+                tests[pkg, test] = str(action)
+            elif action == "fail":
+                failed_packages.add(pkg)
+    named = {f"{pkg}.{test}": action for (pkg, test), action in tests.items()}
+    failing = {name for name, action in named.items() if action == "fail"}
+    failed_packages -= {pkg for (pkg, _), action in tests.items() if action == "fail"}
+    failing |= {f"{pkg} [package]" for pkg in failed_packages}
+    actions = list(named.values())
+    counts = Counts(actions.count("pass"), len(failing), 0, actions.count("skip"))
+    passed = frozenset(name for name, action in named.items() if action == "pass")
+    return SuiteResult(frozenset(failing), passed, counts, True, "go test -json output")
+
+
+def readable(output: str) -> str:
+    """The output as a person would read it: `go test -json` events become the text they carry."""
+    lines = output.splitlines(keepends=True)
+    if not any(_go_event(line) for line in lines[:50]):
+        return output
+    parts = []
+    for line in lines:
+        event = _go_event(line)
+        parts.append(line if event is None else str(event.get("Output", "")))
+    return "".join(parts)

@@ -145,7 +145,7 @@ def test_javascript_tests_in_a_tests_folder_are_not_python(tmp_path: Path) -> No
 def test_command_detection(tmp_path: Path) -> None:
     assert detect_commands(tmp_path).test == ""
     (tmp_path / "go.mod").write_text("module x\n")
-    assert detect_commands(tmp_path).test == "go test ./..."
+    assert detect_commands(tmp_path).test == "go test -json ./..."
     assert detect_commands(tmp_path, test="make check").note.startswith("configured")
 
 

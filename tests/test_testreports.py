@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autonomous_dev.testreports import MAX_REPORT_BYTES, Counts, read_junit, strip_ansi, summarise
+from autonomous_dev.testreports import MAX_REPORT_BYTES, Counts, read_junit, readable, strip_ansi, summarise
 
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 COLOURED_PYTEST = (
@@ -104,6 +104,42 @@ def test_go_test_output() -> None:
     suite = summarise(output, 1)
     assert suite.failing == {"TestTwo", "TestTwo/case_1", "example.com/m/c [package]"} and suite.certain
     assert not summarise("--- FAIL: TestTwo (0.00s)\nok  \tx\t0.1s\n--- FAIL: TestCut", 1).certain
+
+
+GO_JSON = """\
+{"Action":"start","Package":"example.com/m/a"}
+{"Action":"run","Package":"example.com/m/a","Test":"TestOne"}
+{"Action":"output","Package":"example.com/m/a","Test":"TestOne","Output":"--- PASS: TestOne (0.00s)\\n"}
+{"Action":"pass","Package":"example.com/m/a","Test":"TestOne","Elapsed":0}
+{"Action":"run","Package":"example.com/m/a","Test":"TestParse/1.5"}
+{"Action":"output","Package":"example.com/m/a","Test":"TestParse/1.5","Output":"    a_test.go:9: got 2\\n"}
+{"Action":"fail","Package":"example.com/m/a","Test":"TestParse/1.5","Elapsed":0}
+{"Action":"fail","Package":"example.com/m/a","Test":"TestParse","Elapsed":0}
+{"Action":"output","Package":"example.com/m/a","Output":"FAIL\\n"}
+{"Action":"fail","Package":"example.com/m/a","Elapsed":0.01}
+{"Action":"skip","Package":"example.com/m/b","Test":"TestLater","Elapsed":0}
+{"Action":"pass","Package":"example.com/m/b","Elapsed":0.01}
+{"ImportPath":"example.com/m/c [example.com/m/c.test]","Action":"build-fail"}
+{"Action":"fail","Package":"example.com/m/c","Elapsed":0,"FailedBuild":"m/c [m/c.test]"}
+# example.com/m/d
+d.go:3:1: syntax error
+FAIL\texample.com/m/d [build failed]
+"""
+
+
+def test_go_test_json_output() -> None:
+    suite = summarise(GO_JSON, 1)
+    assert suite.source == "go test -json output" and suite.certain
+    assert suite.failing == {
+        "example.com/m/a.TestParse/1.5",
+        "example.com/m/a.TestParse",
+        "example.com/m/c [package]",  # a build failure, as newer Go reports it
+        "example.com/m/d [package]",  # and as older Go prints it
+    }
+    assert suite.passed == {"example.com/m/a.TestOne"}
+    assert suite.counts == Counts(passed=1, failed=4, skipped=1)
+    assert not summarise(GO_JSON, 1, truncated=True).certain
+    assert readable(GO_JSON).startswith("--- PASS: TestOne (0.00s)\n    a_test.go:9: got 2\nFAIL\n")
 
 
 CARGO_NO_FAIL_FAST = """
