@@ -17,6 +17,7 @@ from .testreports import SuiteResult, readable, strip_ansi, summarise
 NO_COLOUR_ENV = {"NO_COLOR": "1", "FORCE_COLOR": "0", "PY_COLORS": "0", "CLICOLOR": "0", "TERM": "dumb"}
 # pytest appends these to the project's own addopts: a JUnit XML report with each test's file, colour
 # off, every failure counted (no -x) and a collection error not stopping the other tests.
+JUNIT_ENV = "JUNIT_XML_REPORT"
 PYTEST_OPTIONS = "--color=no --maxfail=0 --continue-on-collection-errors -o junit_family=xunit1"
 
 Runner = Callable[[str], CommandResult]
@@ -153,6 +154,7 @@ class Gate:
         env = dict(NO_COLOUR_ENV)
         if self.junit is not None:
             env["PYTEST_ADDOPTS"] = f"{PYTEST_OPTIONS} --junitxml={shlex.quote(str(self.junit))}"
+            env[JUNIT_ENV] = str(self.junit)  # for a test command to hand to its runner's JUnit reporter
         return env
 
     def run(self, runner: Runner) -> tuple[Run | None, Run | None]:

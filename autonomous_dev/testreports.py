@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -98,11 +99,11 @@ def summarise(
 
 
 def read_junit(path: Path) -> SuiteResult | None:
-    """pytest's JUnit XML report (xunit1: test cases carry their file), or None when there is none."""
+    """A JUnit XML report (pytest's, node --test's, ...), or None when there is none."""
     data = _read_bounded(path)
     if data is None:
         return None
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # pytest writes neither; entities can explode
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # test runners write neither; entities can explode
         return SuiteResult(source="an unreadable JUnit XML report")
     try:
         # Safe enough here: bounded size, no DTD (refused above), and ElementTree fetches nothing.
@@ -111,20 +112,29 @@ def read_junit(path: Path) -> SuiteResult | None:
         return SuiteResult(source="an unreadable JUnit XML report")
     failing: set[str] = set()
     passed: set[str] = set()
-    skipped = 0
-    for case in root.iter("testcase"):
-        kinds = {child.tag for child in case}
-        if kinds & {"failure", "error"}:
-            failing.add(_node_id(case))
-        elif "skipped" in kinds:
-            skipped += 1
-        else:
-            passed.add(_node_id(case))
-    suites = list(root.iter("testsuite"))
-    failed = sum(_int(suite.get("failures")) for suite in suites)
-    errors = sum(_int(suite.get("errors")) for suite in suites)
-    counts = Counts(len(passed), failed, errors, skipped)
-    return SuiteResult(frozenset(failing), frozenset(passed), counts, bool(suites), "JUnit XML report")
+    kinds: list[str] = []  # one per test case: two cases of one name are counted twice
+    for case, suites in _cases(root, ()):
+        tags = {child.tag for child in case}
+        kind = next((tag for tag in ("failure", "error", "skipped") if tag in tags), "passed")
+        kinds.append(kind)
+        if kind in ("failure", "error"):
+            failing.add(_case_id(case, suites))
+        elif kind == "passed":
+            passed.add(_case_id(case, suites))
+    counts = Counts(*(kinds.count(kind) for kind in ("passed", "failure", "error", "skipped")))
+    certain = root.tag in ("testsuites", "testsuite")
+    return SuiteResult(frozenset(failing), frozenset(passed), counts, certain, "JUnit XML report")
+
+
+def _cases(
+    element: ElementTree.Element, suites: tuple[str, ...]
+) -> Iterator[tuple[ElementTree.Element, tuple[str, ...]]]:
+    """Every test case with the names of the test suites around it."""
+    for child in element:
+        if child.tag == "testcase":
+            yield child, suites
+        elif child.tag == "testsuite":
+            yield from _cases(child, (*suites, child.get("name", "")))
 
 
 def _read_bounded(path: Path) -> bytes | None:
@@ -140,20 +150,17 @@ def _read_bounded(path: Path) -> bytes | None:
     return data if len(data) <= MAX_REPORT_BYTES else None
 
 
-def _node_id(case: ElementTree.Element) -> str:
-    """pytest's node id (`tests/test_x.py::TestC::test_y[a b]`) back from a test case's attributes."""
+def _case_id(case: ElementTree.Element, suites: tuple[str, ...]) -> str:
+    """pytest's node id (`tests/test_x.py::TestC::test_y[a b]`) back from a test case of pytest's xunit1
+    report (it carries the file); for other runners the names of the suites, class and test."""
     file, classname, name = case.get("file", ""), case.get("classname", ""), case.get("name", "")
-    if not classname:  # a collection error: the module itself failed
-        return file or name
     if not file:
-        return f"{classname}::{name}"
+        return " > ".join(part for part in (*suites, classname, name) if part)
+    if not classname:  # a collection error: the module itself failed
+        return file
     module = file.removesuffix(".py").replace("/", ".")
     classes = classname.removeprefix(module).split(".")  # "" when the test is a module-level function
     return "::".join(part for part in (file, *classes, name) if part)
-
-
-def _int(value: str | None) -> int:
-    return int(value) if value is not None and value.isdigit() else 0
 
 
 def parse_output(text: str) -> SuiteResult:

@@ -6,6 +6,7 @@ Real pytest runs in subprocesses, once through the gate directly and once end to
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -162,6 +163,36 @@ def test_a_run_cut_short_by_maxfail_on_the_command_line_is_not_proven(project: P
     # -x stops at the first failure, a pre-existing one before and after: the broken tests never ran.
     verdict = gate_on(project, BREAK, test=ORDERED_X)
     assert not verdict.ok
+
+
+NODE_TESTS = """\
+const test = require("node:test");
+const assert = require("node:assert");
+const { human } = require("../sizes.js");
+
+test("human [2 KB]", () => assert.strictEqual(human(2048), "2.0 KB"));
+test.describe("parse", () => {
+  test.it("knows MB", () => assert.strictEqual(1000, 1024));
+});
+"""
+NODE_REPORTED = (  # the gate says where; the spec reporter keeps the output readable
+    "node --test --test-reporter=spec --test-reporter-destination=stdout"
+    ' --test-reporter=junit --test-reporter-destination="$JUNIT_XML_REPORT"'
+)
+
+
+def test_a_node_test_run_is_read_from_its_junit_report(tmp_path: Path) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed here")
+    root = tmp_path / "node"
+    sizes = 'exports.human = (n) => (n / 1024).toFixed(1) + " KB";\n'
+    write(root, {"sizes.js": sizes, "test/sizes.test.js": NODE_TESTS})
+    verdict = gate_on(root, ("sizes.js", "toFixed(1)", "toFixed(2)"), test=NODE_REPORTED)
+    assert verdict.tests is not None and verdict.tests.suite.source == "JUnit XML report"
+    assert verdict.new_failures == ("test > human [2 KB]",)
+    assert verdict.pre_existing == ("parse > test > knows MB",)
+    unread = gate_on(root, ("sizes.js", "toFixed(2)", "toFixed(3)"), test="node --test")
+    assert unread.reason.startswith("not proven")  # the spec reporter's text is not read
 
 
 def issue_with(stage: Stage, steps: list[list[dict[str, object]]]) -> int:
