@@ -67,7 +67,7 @@ def _python_project(root: Path) -> str:
     """What marks `root` as a Python project with tests ("" when nothing does)."""
     for name, section in PYTEST_CONFIGS:
         path = root / name
-        if path.is_file() and (not section or section in path.read_text(encoding="utf-8", errors="replace")):
+        if path.is_file() and (not section or section in _head(path)):
             return name if not section else f"{name} {section}"
     for name in ("pyproject.toml", "setup.py"):
         if (root / name).is_file():
@@ -78,6 +78,12 @@ def _python_project(root: Path) -> str:
         if (root / folder).is_dir() and _holds_python_tests(root / folder):
             return f"{folder}/"
     return ""
+
+
+def _head(path: Path, limit: int = 1_000_000) -> str:
+    """The start of a repository file: configuration is small; a link to a huge file is read no further."""
+    with path.open("rb") as file:
+        return file.read(limit).decode("utf-8", errors="replace")
 
 
 def _holds_python_tests(folder: Path) -> bool:
