@@ -10,14 +10,17 @@ from typing import Generic, TypeVar
 from pydantic import ValidationError
 
 from .agent import Agent
-from .errors import AutonomousDevError, ToolError
+from .errors import ToolError
 from .tools import ExtraTool, Toolbox
 
 T = TypeVar("T")
 
 
-class NoAnswer(AutonomousDevError):
-    """The model gave no valid answer through the tool, even when re-asked; `detail` says what was wrong."""
+class NoAnswer(Exception):
+    """The model gave no valid answer through the tool, even when re-asked; `detail` says what was wrong.
+
+    Not an AutonomousDevError: callers turn it into their own error (or a fallback); it never reaches users.
+    """
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
