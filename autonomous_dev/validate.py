@@ -291,7 +291,7 @@ def postgres_checks(
                 "Postgres least privilege",
                 Status.WARN,
                 f"role has {', '.join(excess)}",
-                "GRANT only SELECT (and UPDATE (claude_auth)) on users; see docs/credentials.md",
+                "REVOKE them; GRANT only SELECT (and UPDATE (claude_auth)) ON users",
             )
         )
     else:
