@@ -133,3 +133,12 @@ def test_the_nudge_gets_the_analysis_from_a_model_that_forgot_it(stage: Stage) -
     assert result.returncode == 0, result.stderr[-3000:]
     [issue] = stage.github.issues(OWNER, NAME)
     assert ANALYSIS["likelyCause"] in issue["body"] and "Analysis unavailable" not in issue["body"]
+
+
+def test_an_unreachable_claude_still_files_the_report(stage: Stage, unused_port: int) -> None:
+    env = stage.env(ANTHROPIC_BASE_URL=f"http://127.0.0.1:{unused_port}")
+    result = run_cli(["report", "-"], cwd=stage.cwd, env=env, stdin=FIRST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [issue] = stage.github.issues(OWNER, NAME)
+    assert "## Analysis unavailable" in issue["body"] and "could not be made" in issue["body"]
+    assert 'File "/srv/widgets/calc.py", line 5, in add' in issue["body"] and PLANTED not in issue["body"]
