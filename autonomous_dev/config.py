@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -239,11 +240,13 @@ def load_settings(
     """Layer the sources (first wins) and validate; raises ConfigError listing every problem."""
     paths = paths or SourcePaths()
     environ = os.environ if environ is None else environ
+    env_file = f"{paths.env_file}" if paths.env_file else ".env"
+    config_file = f"{paths.config_file}" if paths.config_file else "config"
     layers: list[tuple[str, Layer]] = [
-        ("flag", {section: dict(values) for section, values in (flags or {}).items()}),
-        ("env", _from_env_map(environ)),
-        (f"{paths.env_file}" if paths.env_file else ".env", read_env_file(paths.env_file)),
-        (f"{paths.config_file}" if paths.config_file else "config", read_config_file(paths.config_file)),
+        (FLAG, {section: dict(values) for section, values in (flags or {}).items()}),
+        (ENV, _from_env_map(environ)),
+        (env_file, read_env_file(paths.env_file)),
+        (config_file, read_config_file(paths.config_file)),
     ]
     merged: Layer = {}
     sources: dict[str, str] = {}
@@ -255,11 +258,18 @@ def load_settings(
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe_problems(exc, merged)), "see docs/configuration.md") from None
+        problems = "\n".join(_describe_problems(exc, merged, sources, config_file))
+        raise ConfigError(problems, HELP_HINT) from None
     return LoadedSettings(settings, sources)
 
 
-def _describe_problems(exc: ValidationError, merged: Layer) -> Iterator[str]:
+FLAG, ENV = "flag", "env"
+HELP_HINT = "run `autonomous-dev help-config` for every setting, its env var and allowed values"
+
+
+def _describe_problems(
+    exc: ValidationError, merged: Layer, sources: Mapping[str, str], config_file: str
+) -> Iterator[str]:
     env_names = {(i.section, i.field): i.env_var for i in setting_infos()}
     for error in exc.errors():
         if not error["loc"]:  # a check across settings: its message names the key itself
@@ -269,10 +279,33 @@ def _describe_problems(exc: ValidationError, merged: Layer) -> Iterator[str]:
         section, field = [*loc, "", ""][:2]
         field = _snake(field)
         key = ".".join(to_camel(part) for part in loc)
-        env_var = env_names.get((section, field))
-        where = f"{key} (env {env_var})" if env_var else key
+        if error["type"] == "extra_forbidden":
+            yield f"unknown setting {key} in {config_file}{_did_you_mean(key)}"
+            continue
+        env_var = env_names.get((section, field), "")
+        where = _origin(key, env_var, sources.get(f"{section}.{field}", ""), config_file)
         value = merged.get(section, {}).get(field, error.get("input"))
         yield f"invalid setting {where} = {value!r}: {error['msg']}"
+
+
+def _origin(key: str, env_var: str, source: str, config_file: str) -> str:
+    """The key and where its value really came from: a flag, the environment, a .env file, the JSON file."""
+    if source == FLAG:
+        return f"{key} (command-line flag)"
+    if source == ENV:
+        return f"{key} (env {env_var})"
+    if source == config_file:
+        return f"{key} (in {source})"
+    return f"{key} ({env_var} in {source})" if source else key
+
+
+def _did_you_mean(key: str) -> str:
+    known = [info.json_key for info in setting_infos()] + [to_camel(name) for name in Settings.model_fields]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not close and "." in key:  # a known key in the wrong section: match on the last part
+        leaf = key.rsplit(".", 1)[1]
+        close = [k for k in known if k.rsplit(".", 1)[-1] == leaf][:1]
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def reference_markdown() -> str:

@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from . import prompts
+from . import prompts, structured
 from .agent import Agent
 from .dedupe import Existing, existing_from_issues, find_duplicate
-from .errors import AutonomousDevError, ToolError
+from .errors import AutonomousDevError
 from .models import Issue
 from .ports import GitHubRepo, Workspaces
 from .repomap import SymbolCache, blob_shas, list_files, repo_map
-from .tools import ExtraTool, Toolbox
+from .structured import AnswerTool, NoAnswer
 
 log = logging.getLogger(__name__)
 PROPOSE_TOOL = "propose_tasks"
@@ -151,18 +151,6 @@ class Discovery:
 
     def _ask(self, root: Path, sha: str) -> Proposal:
         files = set(list_files(root, self.options.exclude))
-        answers: list[Proposal] = []
-        problems: list[str] = []
-
-        def propose(args: dict[str, object]) -> str:
-            try:
-                proposal = _validated(args, files)
-            except ValueError as exc:
-                problems.append(str(exc))
-                raise ToolError(f"invalid task list, nothing recorded: {exc}") from None
-            answers.append(proposal)
-            return f"recorded {len(proposal.tasks)} task(s)"
-
         known = [issue.title for issue in self.repo.list_issues("open")]
         exclude = self.options.exclude
         files_map = repo_map(
@@ -171,35 +159,23 @@ class Discovery:
         message = prompts.discovery_message(
             self.repo.full_name, sha, self.options.count * 2, known, files_map
         )
-        toolbox = Toolbox(root, self.restore, read_only=True, extras=[ExtraTool(propose_tool(), propose)])
-        self.agent.run(message, toolbox)
-        if not answers:
-            detail = f": {problems[-1]}" if problems else " (it never called propose_tasks)"
+        tool = AnswerTool(propose_tool(), "task list", lambda args: _validated(args, files))
+        try:
+            return structured.ask(self.agent, message, root, self.restore, tool)
+        except NoAnswer as exc:
             raise DiscoveryError(
-                f"the model gave no valid task list{detail}",
+                f"the model gave no valid task list{exc.detail}",
                 "nothing was filed; run again, or check the model and discovery.* settings",
-            )
-        return answers[-1]
+            ) from None
 
 
 def _validated(args: dict[str, object], files: set[str]) -> Proposal:
-    try:
-        proposal = Proposal.model_validate(args)
-    except ValidationError as exc:
-        raise ValueError(_describe(exc)) from None
+    proposal = Proposal.model_validate(args)
     for task in proposal.tasks:
         unknown = [path for path in task.affected_paths if path.removeprefix("./") not in files]
         if unknown:
             raise ValueError(f"task {task.title!r} names files that do not exist: {', '.join(unknown)}")
     return proposal
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error["loc"])
-        problems.append(f"{where}: {error['msg']}")
-    return "; ".join(problems)
 
 
 def propose_tool() -> dict[str, object]:

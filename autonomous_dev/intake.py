@@ -8,18 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from . import prompts
+from . import prompts, structured
 from .agent import Agent
 from .comments import Commenter
-from .errors import AutonomousDevError, ToolError
+from .errors import AutonomousDevError, BudgetExceeded, ClaudeError, InfrastructureError
 from .models import Issue
 from .ports import GitHubRepo, Workspaces
 from .redact import Redactor
 from .repomap import list_files
 from .sanitize import sanitize
-from .tools import ExtraTool, Toolbox
+from .structured import AnswerTool, NoAnswer
 from .tracebacks import ParsedError, parse_error, repo_path_resolver, signature
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ MAX_CONTEXT_CHARS = 12_000
 
 
 class ReportError(AutonomousDevError):
-    """The report holds no traceback we can read, or the model's analysis was unusable."""
+    """The report holds no traceback we can read."""
 
     code = "AD770"
 
@@ -120,17 +120,21 @@ class Intake:
         return ReportResult("commented", sig, error, twin)
 
     def _file(
-        self, error: ParsedError, analysis: ErrorAnalysis, sig: str, occurrence: str, dry_run: bool
+        self, error: ParsedError, analysis: ErrorAnalysis | str, sig: str, occurrence: str, dry_run: bool
     ) -> ReportResult:
+        """Files the issue; `analysis` is the reason there is none when the model could not give one."""
         title = f"{error.error_type}: {error.message}" if error.message else error.error_type
-        body = prompts.error_report_body(
-            error.text,
-            analysis.likely_cause,
-            analysis.suggested_fix,
-            analysis.affected_files,
-            sig,
-            occurrence,
-        )
+        if isinstance(analysis, str):
+            body = prompts.unanalysed_report_body(error.text, analysis, sig, occurrence)
+        else:
+            body = prompts.error_report_body(
+                error.text,
+                analysis.likely_cause,
+                analysis.suggested_fix,
+                analysis.affected_files,
+                sig,
+                occurrence,
+            )
         if dry_run:
             return ReportResult("dry-run", sig, error, Issue(0, title[:120], body))
         labels = [self.options.label] + ([self.options.trigger_label] if self.options.trigger_label else [])
@@ -138,23 +142,19 @@ class Intake:
         log.info("%s: filed #%d for %s", self.repo.full_name, issue.number, error.error_type)
         return ReportResult("created", sig, error, issue)
 
-    def _analyse(self, root: Path, error: ParsedError, in_repo: PathMap) -> ErrorAnalysis:
-        answers: list[ErrorAnalysis] = []
-
-        def submit(args: dict[str, object]) -> str:
-            try:
-                answers.append(ErrorAnalysis.model_validate(args))
-            except ValidationError as exc:
-                raise ToolError(f"invalid analysis, nothing recorded: {exc.errors()[0]['msg']}") from None
-            return "recorded"
-
+    def _analyse(self, root: Path, error: ParsedError, in_repo: PathMap) -> ErrorAnalysis | str:
+        """The model's analysis, or why there is none: a report is never lost because of the model."""
         context = _context_files(root, error, in_repo)
         message = prompts.report_message(self.repo.full_name, error.language, error.text, context)
-        tool = ExtraTool(analysis_tool(), submit)
-        self.agent.run(message, Toolbox(root, self.redactor.restore, read_only=True, extras=[tool]))
-        if not answers:
-            raise ReportError("the model gave no valid analysis", "nothing was filed; run the report again")
-        return answers[-1]
+        tool = AnswerTool(analysis_tool(), "analysis", ErrorAnalysis.model_validate)
+        try:
+            return structured.ask(self.agent, message, root, self.redactor.restore, tool)
+        except NoAnswer as exc:
+            reason = f"The model gave no valid analysis{exc.detail}."
+        except (BudgetExceeded, ClaudeError, InfrastructureError) as exc:
+            reason = f"The analysis could not be made: {exc.message}."
+        log.warning("%s: %s Filing the report without it.", self.repo.full_name, reason)
+        return self.redactor.redact(reason)
 
 
 def _context_files(root: Path, error: ParsedError, in_repo: PathMap) -> list[tuple[str, str]]:

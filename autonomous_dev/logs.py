@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 HANDLER_NAME = "autonomous-dev"
 CHATTY_LIBRARIES = ("httpx", "httpx2", "urllib3", "github", "git", "anthropic")
+ROUTINE_EVENTS = ("credential_loaded",)  # every command has them: kept off a text console unless DEBUG
 AUDIT_FIELDS = ("event", "repo", "issue", "detector", "count", "destination", "source")
 
 
@@ -33,6 +34,16 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self.redactor.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+class RoutineEventFilter(logging.Filter):
+    """Keeps routine audit events off a human's console unless their logger shows DEBUG lines; the JSON
+    log and LOG_FILE still get them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "event", None) not in ROUTINE_EVENTS:
+            return True
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 class JsonFormatter(logging.Formatter):
@@ -86,6 +97,8 @@ def configure(
     else:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(TextFormatter())
+    if fmt != "json":
+        handler.addFilter(RoutineEventFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         if old.get_name() == HANDLER_NAME:

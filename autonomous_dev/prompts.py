@@ -254,11 +254,24 @@ def error_report_body(
     traceback: str, cause: str, fix: str, files: Sequence[str], signature: str, occurrence: str
 ) -> str:
     listed = "\n".join(f"- `{path}`" for path in files) or "- (none identified)"
-    return (
-        f"An error was reported.\n\n```\n{traceback.strip()}\n```\n\n"
+    analysis = (
         f"## Likely cause\n\n{cause.strip()}\n\n## Suggested fix\n\n{fix.strip()}\n\n"
         f"## Affected Paths\n\n{listed}\n\n"
-        f"---\n_Filed by `autonomous-dev report`; the analysis is the model's and may be wrong._\n"
+    )
+    note = "the analysis is the model's and may be wrong"
+    return _report_body(traceback, analysis, note, signature, occurrence)
+
+
+def unanalysed_report_body(traceback: str, reason: str, signature: str, occurrence: str) -> str:
+    """The issue for an error the model could not analyse: the report itself is never lost."""
+    analysis = f"## Analysis unavailable\n\n{reason.strip()}\n\n"
+    return _report_body(traceback, analysis, "no analysis could be made", signature, occurrence)
+
+
+def _report_body(traceback: str, analysis: str, note: str, signature: str, occurrence: str) -> str:
+    return (
+        f"An error was reported.\n\n```\n{traceback.strip()}\n```\n\n{analysis}"
+        f"---\n_Filed by `autonomous-dev report`; {note}._\n"
         f"{MARKER_PREFIX}kind=error-report signature={signature} occurrence={occurrence} -->"
     )
 

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .errors import AutonomousDevError
+from .errors import AutonomousDevError, ExitStatus, GitHubError
 from .models import PostgresReport, RepoAccess, TokenReport
 
 EXPIRY_WARNING = timedelta(days=7)
 EXCESS_SCOPES = ("delete_repo", "site_admin")
 EXCESS_PREFIXES = ("admin:", "write:", "delete:")
+REPO_NOT_FOUND_HINT = "check REPO_OWNER/REPO_NAME and that the token can see it"
 IGNORED_FILES = (".env", ".env.production", "autonomous-dev.config.json")
 
 
@@ -32,6 +33,12 @@ class Check:
     status: Status
     detail: str
     fix: str = ""
+    exit_status: ExitStatus = ExitStatus.OK  # of a failed check: what its error would exit with in `run`
+
+
+def failed(name: str, exc: AutonomousDevError, fix: str = "") -> Check:
+    """A failed check from the error its probe raised: message, hint and exit status kept."""
+    return Check(name, Status.FAIL, exc.message, exc.hint or fix, exc.exit_status)
 
 
 def mask(secret: str) -> str:
@@ -167,6 +174,7 @@ class GitHubProbe:
     token: Callable[[], TokenReport]
     repository: Callable[[], RepoAccess] | None
     allow_workflow: bool
+    allowed: Callable[[RepoAccess], None] = lambda access: None  # raises what `run` would refuse with
 
 
 def github_checks(probe: GitHubProbe, now: datetime | None = None) -> list[Check]:
@@ -174,7 +182,7 @@ def github_checks(probe: GitHubProbe, now: datetime | None = None) -> list[Check
     try:
         report = probe.token()
     except AutonomousDevError as exc:
-        return [Check("GitHub token", Status.FAIL, exc.message, exc.hint or "check GITHUB_TOKEN")]
+        return [failed("GitHub token", exc, "check GITHUB_TOKEN")]
     checks = [Check("GitHub token", Status.OK, f"accepted for {report.login}")]
     access = _probe(probe.repository)
     if isinstance(access, Check):
@@ -186,7 +194,17 @@ def github_checks(probe: GitHubProbe, now: datetime | None = None) -> list[Check
     checks.append(expiry_check(report.expires_at, now))
     if isinstance(access, RepoAccess):
         checks += access_checks(access, fine_grained)
+        checks.append(_policy_check(probe, access))
     return checks
+
+
+def _policy_check(probe: GitHubProbe, access: RepoAccess) -> Check:
+    """security.allowedRepos / allowPublicRepos, decided by the very function `run` uses."""
+    try:
+        probe.allowed(access)
+    except AutonomousDevError as exc:
+        return failed("GitHub repository allowed", exc)
+    return Check("GitHub repository allowed", Status.OK, "by security.allowedRepos / allowPublicRepos")
 
 
 def _probe(repository: Callable[[], RepoAccess] | None) -> RepoAccess | Check:
@@ -196,8 +214,12 @@ def _probe(repository: Callable[[], RepoAccess] | None) -> RepoAccess | Check:
         )
     try:
         return repository()
+    except GitHubError as exc:
+        if exc.status == 404:
+            return Check("GitHub repository", Status.FAIL, exc.message, REPO_NOT_FOUND_HINT, exc.exit_status)
+        return failed("GitHub repository", exc, "check REPO_OWNER/REPO_NAME")
     except AutonomousDevError as exc:
-        return Check("GitHub repository", Status.FAIL, exc.message, exc.hint or "check REPO_OWNER/REPO_NAME")
+        return failed("GitHub repository", exc, "check REPO_OWNER/REPO_NAME")
 
 
 def claude_checks(check_model: Callable[[], str], model: str, oauth: bool) -> list[Check]:
@@ -206,7 +228,7 @@ def claude_checks(check_model: Callable[[], str], model: str, oauth: bool) -> li
         name = check_model()
         checks.append(Check("Claude", Status.OK, f"credential accepted; model {model} ({name})"))
     except AutonomousDevError as exc:
-        checks.append(Check("Claude", Status.FAIL, exc.message, exc.hint))
+        checks.append(failed("Claude", exc))
     if oauth:
         checks.append(
             Check(
@@ -219,12 +241,20 @@ def claude_checks(check_model: Callable[[], str], model: str, oauth: bool) -> li
     return checks
 
 
-def exit_code(checks: list[Check], strict: bool) -> int:
-    if any(c.status is Status.FAIL for c in checks):
-        return 1
+# When checks fail for different reasons, the exit status names the one to fix first.
+FAILURE_ORDER = (ExitStatus.AUTH, ExitStatus.CONFIG, ExitStatus.TASK_FAILED, ExitStatus.UNAVAILABLE)
+
+
+def exit_code(checks: list[Check], strict: bool) -> ExitStatus:
+    """4 for a rejected credential, 3 for settings `run` refuses, 1 for other failures, 5 when only
+    services were unreachable; warnings fail (1) under --strict."""
+    failures = {c.exit_status or ExitStatus.TASK_FAILED for c in checks if c.status is Status.FAIL}
+    for status in FAILURE_ORDER:
+        if status in failures:
+            return status
     if strict and any(c.status is Status.WARN for c in checks):
-        return 1
-    return 0
+        return ExitStatus.TASK_FAILED
+    return ExitStatus.OK
 
 
 def postgres_checks(
@@ -233,7 +263,7 @@ def postgres_checks(
     try:
         found = report()
     except AutonomousDevError as exc:
-        return [Check("Postgres", Status.FAIL, exc.message, exc.hint)]
+        return [failed("Postgres", exc)]
     checks = [Check("Postgres", Status.OK, f"connected to {found.host}")]
     loopback = found.host in ("localhost", "127.0.0.1", "::1", "local socket")
     if found.ssl_warning:
@@ -261,7 +291,7 @@ def postgres_checks(
                 "Postgres least privilege",
                 Status.WARN,
                 f"role has {', '.join(excess)}",
-                "GRANT only SELECT (and UPDATE (claude_auth)) on users; see docs/credentials.md",
+                "REVOKE them; GRANT only SELECT (and UPDATE (claude_auth)) ON users",
             )
         )
     else:

@@ -89,8 +89,10 @@ def test_an_invalid_answer_exits_1_and_files_nothing(stage: Stage) -> None:
     assert result.returncode == 1
     assert "no valid task list" in result.stderr and "priority" in result.stderr
     assert stage.github.issues(OWNER, NAME) == []
-    tool_result = json.dumps(stage.claude.message_requests()[-1]["messages"][-1])
-    assert "invalid task list" in tool_result  # the model was told what was wrong
+    told, nudged = stage.claude.message_requests()[-2:]
+    assert "invalid task list" in json.dumps(told["messages"][-1])  # the model was told what was wrong
+    nudge = json.dumps(nudged["messages"][-1])  # and asked once more, with the reason
+    assert "Call the propose_tasks tool now" in nudge and "priority" in nudge
 
 
 def test_a_task_naming_files_that_do_not_exist_is_invalid(stage: Stage) -> None:

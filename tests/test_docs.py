@@ -51,6 +51,10 @@ def test_readme_gives_two_setup_commands_and_ci_runs_the_test_one() -> None:
     commands = [line for block in blocks for line in block.splitlines() if line.strip()]
     assert len(commands) == 2
     assert "autonomous-dev run" in commands[0]
+    # PEP 668: stock Debian/Ubuntu refuse `pip install` into the system Python; install into a venv
+    first = commands[0].split(" && ")
+    assert first[0] == "python3 -m venv .venv" and first[1].startswith(".venv/bin/python -m pip install")
+    assert first[-1].startswith(".venv/bin/autonomous-dev run")
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest" in commands[1] and "python -m pytest" in ci

@@ -37,9 +37,9 @@ def test_interactive_answers_are_used(tmp_path: Path) -> None:
 def test_existing_files_are_not_overwritten(tmp_path: Path) -> None:
     (tmp_path / "autonomous-dev.config.json").write_text("{}")
     (tmp_path / ".env").write_text("GITHUB_TOKEN=keep\n")
-    result = run_cli(["init", "--yes"], cwd=tmp_path, env={})
+    result = run_cli(["init", "--yes", "--repo", "acme/widgets"], cwd=tmp_path, env={})
     assert result.returncode == 3 and "--force" in result.stderr
-    forced = run_cli(["init", "--yes", "--force"], cwd=tmp_path, env={})
+    forced = run_cli(["init", "--yes", "--force", "--repo", "acme/widgets"], cwd=tmp_path, env={})
     assert forced.returncode == 0
     assert (tmp_path / ".env").read_text() == "GITHUB_TOKEN=keep\n"
 

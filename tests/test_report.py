@@ -103,3 +103,42 @@ def test_a_dry_run_creates_nothing(stage: Stage) -> None:
     assert (
         stage.github.issues(OWNER, NAME) == [] and "Dry run" in result.stdout and PLANTED not in result.stdout
     )
+
+
+def test_a_model_that_never_analyses_is_nudged_once_and_the_report_is_still_filed(stage: Stage) -> None:
+    silent = Script([[text_block("No idea.")]], match="An error was reported", repeat_last=True)
+    stage.claude.scripts.append(silent)
+    result = report(stage, FIRST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, nudged = stage.claude.message_requests()
+    assert "Call the submit_analysis tool now" in json.dumps(nudged["messages"][-1])
+    [issue] = stage.github.issues(OWNER, NAME)
+    body = issue["body"]
+    assert issue["title"] == "ZeroDivisionError: division by zero"
+    assert 'File "/srv/widgets/calc.py", line 5, in add' in body and "## Analysis unavailable" in body
+    assert "never called submit_analysis" in body and "signature=" in body
+    assert PLANTED not in body and "[REDACTED:" in body
+    again = report(stage, AGAIN)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(stage.github.issues(OWNER, NAME)) == 1
+    [comment] = stage.github.comments(OWNER, NAME, 1)
+    assert "0x7f00deadbeef" in comment["body"] and PLANTED not in comment["body"]
+    assert len(stage.claude.message_requests()) == 2  # the twin needs no model call
+
+
+def test_the_nudge_gets_the_analysis_from_a_model_that_forgot_it(stage: Stage) -> None:
+    steps = [[text_block("Looked.")], [tool_use("submit_analysis", **ANALYSIS)], [text_block("Done.")]]
+    stage.claude.scripts.append(Script(steps, match="An error was reported"))
+    result = report(stage, FIRST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [issue] = stage.github.issues(OWNER, NAME)
+    assert ANALYSIS["likelyCause"] in issue["body"] and "Analysis unavailable" not in issue["body"]
+
+
+def test_an_unreachable_claude_still_files_the_report(stage: Stage, unused_port: int) -> None:
+    env = stage.env(ANTHROPIC_BASE_URL=f"http://127.0.0.1:{unused_port}")
+    result = run_cli(["report", "-"], cwd=stage.cwd, env=env, stdin=FIRST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [issue] = stage.github.issues(OWNER, NAME)
+    assert "## Analysis unavailable" in issue["body"] and "could not be made" in issue["body"]
+    assert 'File "/srv/widgets/calc.py", line 5, in add' in issue["body"] and PLANTED not in issue["body"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANTHROPIC_KEY, GITHUB_TOKEN, Stage, insert_user
+from tests.conftest import ANTHROPIC_KEY, GITHUB_TOKEN, OWNER, Stage, insert_user
 from tests.helpers import run_cli
 
 
@@ -76,10 +76,10 @@ def test_expiry_three_days_away_warns_and_past_expiry_fails(stage: Stage) -> Non
     assert (code, checks["GitHub token expiry"]["status"]) == (1, "fail")
 
 
-def test_rejected_token_fails_with_a_hint(stage: Stage) -> None:
+def test_rejected_token_fails_with_a_hint_and_exits_4(stage: Stage) -> None:
     wrong = "ghp_" + "Wr0ngToken" * 4
     code, checks, output = validate(stage, GITHUB_TOKEN=wrong)
-    assert code == 1
+    assert code == 4
     assert checks["GitHub token"]["status"] == "fail"
     assert "401" in checks["GitHub token"]["detail"] and "GITHUB_TOKEN" in checks["GitHub token"]["fix"]
     assert wrong[4:12] not in output
@@ -98,7 +98,7 @@ def test_fine_grained_token_is_probed_for_repository_access(stage: Stage) -> Non
 
 def test_claude_check_uses_the_messages_api(good_token: Stage) -> None:
     code, checks, _ = validate(good_token, ANTHROPIC_API_KEY="sk-ant-api03-" + "N0pe" * 8)
-    assert code == 1
+    assert code == 4  # a rejected credential, as in `run`
     assert checks["Claude"]["status"] == "fail" and "401" in checks["Claude"]["detail"]
     code, checks, _ = validate(good_token, CLAUDE_MODEL="claude-no-such-model")
     assert code == 1 and "does not exist" in checks["Claude"]["detail"]
@@ -169,3 +169,52 @@ def test_token_in_config_file_exits_3_and_works_from_env(good_token: Stage) -> N
     config.write_text(json.dumps({"discovery": {"issueLabel": "autonomous-dev"}}))
     code, checks, _ = validate(good_token)
     assert code == 0 and checks["GitHub token"]["status"] == "ok"
+
+
+def test_unreachable_github_is_a_row_and_exits_5(good_token: Stage, unused_port: int) -> None:
+    result = run_cli(
+        ["config", "--validate"],
+        cwd=good_token.cwd,
+        env=good_token.env(GITHUB_API_URL=f"http://127.0.0.1:{unused_port}", LOG_LEVEL="INFO"),
+    )
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    row = _row(result.stdout, "GitHub token")
+    assert "✗" in row and f"127.0.0.1:{unused_port}" in row and "Connection refused" in row
+    assert "✓" in _row(result.stdout, "Claude")  # the other checks went on
+
+
+def test_unreachable_claude_and_postgres_are_rows_naming_the_host(
+    good_token: Stage, unused_port: int
+) -> None:
+    closed = f"127.0.0.1:{unused_port}"
+    code, checks, output = validate(
+        good_token, ANTHROPIC_BASE_URL=f"http://{closed}", DATABASE_URL=f"postgresql://u@{closed}/db"
+    )
+    assert code != 0 and "Traceback" not in output
+    assert checks["GitHub token"]["status"] == "ok" and checks["GitHub repository"]["status"] == "ok"
+    assert checks["Claude"]["status"] == "fail" and "reach" in checks["Claude"]["detail"]
+    assert checks["Postgres"]["status"] == "fail" and "127.0.0.1" in checks["Postgres"]["detail"]
+
+
+def _row(table: str, name: str) -> str:
+    return next(line for line in table.splitlines() if line.startswith(f"│ {name} "))
+
+
+def test_a_public_repository_fails_as_run_would_refuse_it(stage: Stage, source_repo: Path) -> None:
+    stage.github.add_token(GITHUB_TOKEN, login="octobot", scopes="repo", expires_at=expiry_in(60))
+    stage.github.create_repo(OWNER, "public-widgets", source=source_repo, private=False)
+    code, checks, _ = validate(stage, REPO_NAME="public-widgets")
+    row = checks["GitHub repository allowed"]
+    assert code == 3 and row["status"] == "fail"
+    assert "is public" in row["detail"] and "ALLOW_PUBLIC_REPOS" in row["fix"]
+    run = run_cli(["run"], cwd=stage.cwd, env=stage.env(REPO_NAME="public-widgets"))
+    assert row["detail"] in run.stderr and row["fix"] in run.stderr  # the same words as run
+    code, checks, _ = validate(stage, REPO_NAME="public-widgets", ALLOW_PUBLIC_REPOS="true")
+    assert code == 0 and checks["GitHub repository allowed"]["status"] == "ok"
+
+
+def test_a_repository_the_token_cannot_see_gets_a_hint(good_token: Stage) -> None:
+    code, checks, _ = validate(good_token, REPO_NAME="no-such-repo")
+    assert code == 1 and "404" in checks["GitHub repository"]["detail"]
+    assert checks["GitHub repository"]["fix"] == "check REPO_OWNER/REPO_NAME and that the token can see it"

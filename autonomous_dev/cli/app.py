@@ -35,6 +35,7 @@ class AppContext:
     env_file: Path | None = None
     console: Console = field(default_factory=Console)
     work_dir_lock: IO[str] | None = None  # held while a command uses WORK_DIR
+    debug: bool = False  # --debug, before or after the command
 
     @property
     def selected_env_file(self) -> Path:
@@ -51,6 +52,11 @@ class AppContext:
             raise ConfigError(f"config file {self.config_path} does not exist", "check the --config path")
         if self.env_file and not self.env_file.is_file():
             raise ConfigError(f"env file {self.env_file} does not exist", "check the --env-file path")
+        if self.env_name and not self.env_file and not self.selected_env_file.is_file():
+            raise ConfigError(
+                f"env file {self.selected_env_file} (--env {self.env_name}) does not exist",
+                "check the --env name: it reads .env.NAME in the current directory",
+            )
         from autonomous_dev.config import SourcePaths, load_settings
 
         paths = SourcePaths(config_file=self.config_file, env_file=self.selected_env_file)
@@ -70,12 +76,30 @@ class AppContext:
         return self.load(flags).settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(AppContext).debug = True
+
+
+DEBUG_HELP = "Show tracebacks for errors (before or after the command)."
+
+
+class Commands(click.Group):
+    """The command group: every command also takes --debug, so `run --debug` works like `--debug run`."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(
+            click.Option(["--debug"], is_flag=True, expose_value=False, callback=_set_debug, help=DEBUG_HELP)
+        )
+        super().add_command(cmd, name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="autonomous-dev")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="JSON config file.")
 @click.option("--env", "env_name", help="Read .env.NAME instead of .env (AUTONOMOUS_DEV_ENV).")
 @click.option("--env-file", type=click.Path(path_type=Path), help="Read variables from this file.")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True, callback=_set_debug, help=DEBUG_HELP)
 @click.pass_context
 def cli(
     ctx: click.Context, config_path: Path | None, env_name: str | None, env_file: Path | None, debug: bool

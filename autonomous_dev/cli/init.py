@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +26,52 @@ ANTHROPIC_API_KEY=
 """
 
 
+PLACEHOLDER_REPO = ("your-org", "your-repo")  # only in the example file
+REMOTE_REPO = re.compile(r"[:/]([^/:]+)/([^/]+?)(?:\.git)?/?$")
+
+
 def _ask(value: Any, text: str, default: Any, assume_defaults: bool, kind: Any = str) -> Any:
     if value is not None:
         return value
     if assume_defaults:
         return default
+    if kind is bool:
+        return click.confirm(text, default=default)  # shows [Y/n]
     return click.prompt(text, default=default, type=kind)
 
 
+def _remote_repo(cwd: Path) -> tuple[str, str] | None:
+    """owner and name from the `origin` remote of the git checkout in `cwd`, if there is one."""
+    found = subprocess.run(
+        ["git", "remote", "get-url", "origin"], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    match = REMOTE_REPO.search(found.stdout.strip()) if found.returncode == 0 else None
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _repository(
+    repo: str | None, owner: str | None, name: str | None, example: bool, assume: bool
+) -> tuple[Any, Any]:
+    """owner and name: from the flags, else the git remote; a placeholder only in the example file."""
+    if repo:
+        owner, _, name = repo.partition("/")
+        if not owner or not name or "/" in name:
+            raise ConfigError(f"--repo {repo!r} is not owner/name", "write it like octocat/hello-world")
+    inferred = PLACEHOLDER_REPO if example else _remote_repo(Path.cwd())
+    if assume and not (owner and name) and inferred is None:
+        raise ConfigError(
+            "init --yes needs the repository: there is no git remote to take it from",
+            "pass --repo owner/name, or run init in a clone whose origin is the repository",
+        )
+    default_owner, default_name = inferred or (None, None)
+    return (
+        _ask(owner, "Repository owner", default_owner, assume),
+        _ask(name, "Repository name", default_name, assume),
+    )
+
+
 @cli.command()
+@click.option("--repo", help="owner/name of the repository (else taken from the git remote).")
 @click.option("--owner", help="Repository owner.")
 @click.option("--name", "repo_name", help="Repository name.")
 @click.option("--base-branch", help="Branch PRs target (empty: the repository's default).")
@@ -47,6 +86,7 @@ def _ask(value: Any, text: str, default: Any, assume_defaults: bool, kind: Any =
 @click.pass_obj
 def init(
     app: AppContext,
+    repo: str | None,
     owner: str | None,
     repo_name: str | None,
     base_branch: str | None,
@@ -64,10 +104,11 @@ def init(
     target = Path.cwd() / (EXAMPLE_FILE if example else DEFAULT_CONFIG_FILE)
     if target.exists() and not force:
         raise ConfigError(f"{target.name} already exists", "pass --force to overwrite it")
+    owner, repo_name = _repository(repo, owner, repo_name, example, assume)
     config = {
         "repo": {
-            "owner": _ask(owner, "Repository owner", "your-org", assume),
-            "name": _ask(repo_name, "Repository name", "your-repo", assume),
+            "owner": owner,
+            "name": repo_name,
             "baseBranch": _ask(base_branch, "Base branch (empty: repository default)", "", assume),
         },
         "discovery": {"issueLabel": _ask(label, "Trigger label", "autonomous-dev", assume)},

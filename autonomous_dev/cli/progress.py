@@ -41,6 +41,7 @@ class Tracker(CycleObserver):
     rows: dict[str, TaskRow] = field(default_factory=dict)
     next_poll: datetime | None = None
     interval_s: float = 0.0
+    polls: bool = True  # False for a one-shot `run`: there is no next poll
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def task_started(self, repo: str, issue: Issue) -> None:
@@ -70,7 +71,8 @@ class Tracker(CycleObserver):
 
     def cycle_finished(self, outcomes: list[Outcome]) -> None:
         with self.lock:
-            self.next_poll = datetime.now().astimezone() + timedelta(seconds=self.interval_s)
+            if self.polls:
+                self.next_poll = datetime.now().astimezone() + timedelta(seconds=self.interval_s)
 
     def snapshot(self) -> list[TaskRow]:
         with self.lock:

@@ -45,7 +45,8 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--repo", help="owner/name of the repository (REPO_OWNER, REPO_NAME)."),
         click.option("--label", help="Trigger label (ISSUE_LABEL)."),
         click.option("--base-branch", help="Branch PRs target (REPO_BASE_BRANCH)."),
-        click.option("--workers", type=int, help="Issues worked on at once (PARALLEL_WORKERS)."),
+        # Checked with the settings, like PARALLEL_WORKERS: "abc" and "-1" fail alike (exit 3).
+        click.option("--workers", help="Issues worked on at once (PARALLEL_WORKERS)."),
         click.option("--work-dir", help="Where mirrors and worktrees live (WORK_DIR)."),
         click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR (LOG_LEVEL)."),
         click.option("--log-format", help="text or json (LOG_FORMAT)."),
@@ -111,7 +112,7 @@ def _serve(
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
     store = open_state(settings, credentials, dry_run)
     state: dict[str, Any] = {"settings": settings, "credentials": credentials}
-    tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000)
+    tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000, polls=not once)
     observer = Fanout(tracker, _metrics(settings, metrics_port))
     # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
     caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
@@ -187,7 +188,7 @@ def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
 
 @cli.command()
 @run_options
-@click.option("--verbose", is_flag=True, help="Log at DEBUG level.")
+@click.option("--verbose", is_flag=True, help="Log at DEBUG level (libraries too with --debug).")
 @click.option(
     "--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics and /healthz on 127.0.0.1."
 )
@@ -195,7 +196,10 @@ def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
 def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options: Any) -> None:
     """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM; SIGHUP reloads the config)."""
     if verbose:
-        options["log_level"] = "DEBUG"
+        # The tool's own DEBUG lines; the libraries' (every git command, every request) only with --debug.
+        logging.getLogger("autonomous_dev").setLevel(logging.DEBUG)
+        if app.debug:
+            options["log_level"] = "DEBUG"
     served = _serve(app, options, dry_run=False, once=False, metrics_port=metrics_port)
     raise SystemExit(ExitStatus.INTERRUPTED if served.control.cold else ExitStatus.OK)
 

@@ -25,7 +25,7 @@ from autonomous_dev.validate import Check, Status, env_file_checks, exit_code, g
 from .app import AppContext, cli
 
 if TYPE_CHECKING:
-    from autonomous_dev.config import LoadedSettings, Settings
+    from autonomous_dev.config import LoadedSettings, SettingInfo, Settings
 
 STATUS_MARKS = {
     Status.OK: "[green]✓[/]",
@@ -75,15 +75,25 @@ def help_config(app: AppContext, markdown: bool) -> None:
 
         click.echo(reference_markdown(), nl=False)
         return
-    from rich.table import Table
-
     from autonomous_dev.config import setting_infos
+
+    if not app.console.is_terminal:  # a pipe or a file: a plain list reads better than a wrapped table
+        click.echo("\n".join(_plain_setting(info) for info in setting_infos()), nl=False)
+        return
+    from rich.table import Table
 
     table = Table("JSON key", "env var", "default", "allowed", "description", title="autonomous-dev settings")
     for info in setting_infos():
         default = Text(str(info.default), overflow="fold")
         table.add_row(info.json_key, info.env_var, default, info.allowed, Text(info.description))
     app.console.print(table)
+
+
+def _plain_setting(info: SettingInfo) -> str:
+    env = f" (env {info.env_var})" if info.env_var else ""
+    facts = [f"default: {info.default if info.default not in (None, '') else '(empty)'}"]
+    facts += [f"allowed: {info.allowed}"] if info.allowed else []
+    return f"{info.json_key}{env}\n  {'; '.join(facts)}\n  {info.description}\n"
 
 
 def _setting_rows(loaded: LoadedSettings) -> Iterator[tuple[str, str, str, str]]:
