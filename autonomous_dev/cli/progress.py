@@ -15,7 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from autonomous_dev.daemon import CycleObserver
+from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, Outcome, Usage
+from autonomous_dev.outages import unreachable
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Tracker(CycleObserver):
     rows: dict[str, TaskRow] = field(default_factory=dict)
     next_poll: datetime | None = None
     interval_s: float = 0.0
+    outage_note: str = ""  # "Claude unreachable, retrying at 14:05:30" while the daemon backs off
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def task_started(self, repo: str, issue: Issue) -> None:
@@ -71,6 +74,14 @@ class Tracker(CycleObserver):
     def cycle_finished(self, outcomes: list[Outcome]) -> None:
         with self.lock:
             self.next_poll = datetime.now().astimezone() + timedelta(seconds=self.interval_s)
+
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        with self.lock:
+            if error is None or retry_at is None:
+                self.outage_note = ""
+                return
+            self.outage_note = unreachable(error.service)
+            self.next_poll = retry_at.astimezone()
 
     def snapshot(self) -> list[TaskRow]:
         with self.lock:
@@ -107,6 +118,10 @@ class Fanout(CycleObserver):
         for observer in self.observers:
             observer.cycle_finished(outcomes)
 
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        for observer in self.observers:
+            observer.outage(error, retry_at)
+
 
 class OnWorkFound(CycleObserver):
     """Calls `action` when a cycle lists labelled issues (the CLI loads the Claude SDK then, while the
@@ -132,7 +147,9 @@ def live_view(tracker: Tracker) -> RenderableType:
         f"{working} working, {len(rows) - working} done, {sum(r.tokens for r in rows):,} tokens, "
         f"${sum(r.cost_usd for r in rows):.4f}"
     )
-    if tracker.next_poll is not None and working == 0:
+    if tracker.outage_note and tracker.next_poll is not None:
+        footer += f"; {tracker.outage_note}, retrying at {tracker.next_poll:%H:%M:%S}"
+    elif tracker.next_poll is not None and working == 0:
         footer += f"; next poll at {tracker.next_poll:%H:%M:%S}"
     return Group(table, Text(footer, style="dim"))
 

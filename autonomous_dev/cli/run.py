@@ -129,7 +129,7 @@ def _serve(
     install_signal_handlers(control)
     try:
         with LiveProgress(tracker, terminal) if live else contextlib.nullcontext():
-            outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control)
+            outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control, observer)
     finally:
         store.close()
         caches.close()
