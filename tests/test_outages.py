@@ -179,3 +179,39 @@ def test_the_daemon_rides_out_a_claude_outage(stage: Stage, tmp_path: Path) -> N
     assert code == 0, output
     assert "Traceback" not in output and "needs-human" not in output, output
     assert status_json(stage, env)[number]["state"] == "pr_opened"
+
+
+def test_status_shows_the_next_attempt_the_draft_pr_and_readable_numbers(stage: Stage) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from autonomous_dev.store import UsageDelta, open_store
+    from autonomous_dev.store_sql import TaskState
+
+    store = open_store("sqlite", stage.work_dir / "state.db", None)
+    store.migrate()
+    store.observe(f"{OWNER}/{NAME}", 7, "fingerprint")
+    assert store.claim(f"{OWNER}/{NAME}", [7], "worker", 60) is not None
+    store.add_usage(f"{OWNER}/{NAME}", 7, UsageDelta(input_tokens=1_234_567, cost_usd=1234.5))
+    retry_at = datetime.now(UTC) + timedelta(hours=1)
+    draft = "http://github.test/acme/widgets/pull/3"
+    store.finish(f"{OWNER}/{NAME}", 7, "worker", TaskState.FAILED, error="checks fail",
+                 next_attempt_at=retry_at, pr_url=draft)  # fmt: skip
+    store.close()
+    shown = run_cli(["status"], cwd=stage.cwd, env=stage.env()).stdout
+    assert "1,234,567" in shown and "$1,234.5000" in shown, shown
+    assert f"{retry_at.astimezone():%Y-%m-%d %H:%M}" in shown and draft in shown, shown
+
+
+def test_a_failed_task_keeps_its_draft_pr_and_next_attempt_for_status(stage: Stage) -> None:
+    from tests.test_evaluate import BREAK, CALC, TESTS
+
+    stage.publish("checked", {"calc.py": CALC, "test_calc.py": TESTS})
+    number = stage.github.add_issue(OWNER, "checked", "Change calc", "Change it.", labels=["autonomous-dev"])
+    stage.claude.scripts.append(Script([[BREAK], [text_block("Changed add.")]], match="<issue"))
+    env = stage.env(REPO_NAME="checked", MAX_REPAIR_ROUNDS="0", MAX_ATTEMPTS="3")
+    assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 1
+    [pull] = stage.github.pulls(OWNER, "checked")
+    task = status_json(stage, env)[number]
+    assert task["state"] == "failed" and task["pr_url"].endswith(f"/pull/{pull['number']}"), task
+    shown = run_cli(["status"], cwd=stage.cwd, env=env).stdout
+    assert task["pr_url"] in shown and "next attempt" in shown, shown
