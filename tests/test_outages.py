@@ -58,6 +58,14 @@ def test_unreachable_github_is_one_line_and_exit_5(stage: Stage, unused_port: in
     assert seconds < 30
 
 
+def test_a_github_host_that_does_not_resolve_is_named(stage: Stage) -> None:
+    env = default_env(stage, GITHUB_API_URL="https://api.github.invalid")  # reserved: never resolves
+    code, output, seconds = run_timed(stage, env)
+    assert code == UNAVAILABLE, output
+    assert_one_clear_line(output, "cannot reach GitHub at api.github.invalid", "does not resolve (DNS)")
+    assert seconds < 30
+
+
 def test_github_over_tls_failing_is_named(stage: Stage) -> None:
     plain = stage.github.api_url.replace("http://", "https://")  # the stand-in speaks no TLS
     code, output, _ = run_timed(stage, default_env(stage, GITHUB_API_URL=plain))
