@@ -149,21 +149,28 @@ def overloaded_while(outage: list[bool]) -> object:
 
 def test_a_claude_outage_over_several_runs_spends_no_attempt(stage: Stage) -> None:
     number = one_issue(stage)
+    other = stage.github.add_issue(OWNER, NAME, "Add notes", "Create NOTES.md", labels=["autonomous-dev"])
+    note = text_editor("create", path="NOTES.md", file_text="notes\n")
+    stage.claude.scripts.insert(
+        0, Script([[note], [text_block("Added.")]], match=f'<issue number="{other}">')
+    )
     outage = [True]
     stage.claude.fault = overloaded_while(outage)  # type: ignore[assignment]
-    env = stage.env(MAX_ATTEMPTS="1", LOG_LEVEL="INFO", CLAUDE_MAX_RETRIES="2")
-    for _ in range(3):
+    env = stage.env(MAX_ATTEMPTS="1", LOG_LEVEL="INFO", CLAUDE_MAX_RETRIES="2", PARALLEL_WORKERS="1")
+    for run in range(1, 4):
         code, output, _ = run_timed(stage, env)
         assert code == UNAVAILABLE, output
         assert_one_clear_line(output, "Claude API", "529")
+        assert len(stage.claude.message_requests()) == 3 * run  # one task's tries; the other not claimed
     tasks = status_json(stage, env)
-    assert (tasks[number]["state"], tasks[number]["attempts"]) == ("queued", 0)
+    assert {(t["state"], t["attempts"]) for t in tasks.values()} == {("queued", 0)}, tasks
     shown = run_cli(["status"], cwd=stage.cwd, env=env)
     assert "Claude unreachable at" in shown.stdout, shown.stdout
     outage.clear()
     code, output, _ = run_timed(stage, env)
     assert code == 0, output
-    assert [p["head"].split("-", 1)[0] for p in stage.github.pulls(OWNER, NAME)] == [f"auto/{number}"]
+    heads = sorted(p["head"].split("-", 1)[0] for p in stage.github.pulls(OWNER, NAME))
+    assert heads == sorted([f"auto/{number}", f"auto/{other}"])
     assert "unreachable" not in run_cli(["status"], cwd=stage.cwd, env=env).stdout
 
 
