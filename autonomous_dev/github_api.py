@@ -148,6 +148,11 @@ class GitHubSession:
             ) from exc
         except GithubException as exc:
             raise self._translated(what, exc) from None
+        except requests.exceptions.RetryError as exc:  # urllib3 gave up on 5xx answers
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise InfrastructureError(
+                "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
+            ) from None
         except requests.RequestException as exc:
             raise InfrastructureError(
                 "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT

@@ -230,3 +230,21 @@ def test_a_failed_task_keeps_its_draft_pr_and_next_attempt_for_status(stage: Sta
     assert task["state"] == "failed" and task["pr_url"].endswith(f"/pull/{pull['number']}"), task
     shown = run_cli(["status"], cwd=stage.cwd, env=env).stdout
     assert task["pr_url"] in shown and "next attempt" in shown, shown
+
+
+def test_github_failing_with_502s_is_an_outage_after_bounded_retries(stage: Stage) -> None:
+    stage.github.fault = lambda request, sequence: (502, {}, {"message": "Server Error"})
+    code, output, seconds = run_timed(stage, default_env(stage))
+    assert code == UNAVAILABLE, output
+    assert_one_clear_line(output, "GitHub at", "kept failing", "502")
+    assert seconds < 60
+
+
+def test_the_back_off_doubles_to_ten_minutes_unless_the_service_says_when() -> None:
+    from autonomous_dev.errors import InfrastructureError
+    from autonomous_dev.outages import wait_s
+
+    down = InfrastructureError("GitHub", "cannot reach GitHub")
+    assert [wait_s(down, n, 5) for n in range(1, 7)] == [30, 60, 120, 240, 480, 600]
+    assert wait_s(InfrastructureError("Anthropic", "overloaded", retry_after_s=90), 4, 5) == 90
+    assert wait_s(InfrastructureError("Anthropic", "overloaded", retry_after_s=0), 1, 5) == 5
