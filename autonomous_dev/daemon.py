@@ -474,7 +474,7 @@ def serve(
             outage = exc
         failures = failures + 1 if outage is not None else 0
         wait = interval_s if outage is None or once else outages.wait_s(outage, failures, interval_s)
-        _report_outage(cycle, outage, None if once else wait, observer)
+        _report_outage(outage, None if once else wait, observer)
         if outage is not None and once:
             raise outage
         if once:
@@ -489,13 +489,12 @@ def serve(
 
 
 def _report_outage(
-    cycle: Cycle | None, error: InfrastructureError | None, wait: float | None, observer: CycleObserver | None
+    error: InfrastructureError | None, wait: float | None, observer: CycleObserver | None
 ) -> None:
-    """One line per cycle that met an outage (no traceback), the note for `status` and the live view."""
-    outage = None if error is None else outages.outage_of(error, wait)
-    if outage is not None and wait is not None:
-        log.error("%s; %s (%s)", outage.note(), error.message if error else "", outage.hint)
-    if cycle is not None:
-        outages.record(cycle.store, outage)
+    """One line per cycle that met an outage (no traceback); the observers show and record it."""
+    retry_at = None if error is None or wait is None else datetime.now(UTC) + timedelta(seconds=wait)
+    if error is not None and retry_at is not None:
+        note = outages.Outage.of(error, retry_at).note()
+        log.error("%s; %s (%s)", note, error.message, error.hint)
     if observer is not None:
-        observer.outage(error, outage.retry_at if outage else None)
+        observer.outage(error, retry_at)

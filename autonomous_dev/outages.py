@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from .errors import InfrastructureError
@@ -32,6 +32,10 @@ class Outage:
     seen_at: datetime
     retry_at: datetime | None  # None after a one-shot `run`: the next run tries again
 
+    @classmethod
+    def of(cls, error: InfrastructureError, retry_at: datetime | None) -> Outage:
+        return cls(error.service, error.message, error.hint, datetime.now(UTC), retry_at)
+
     def note(self) -> str:
         """The line `status` shows, in local time: Claude unreachable, retrying at 14:05:30."""
         if self.retry_at is None:
@@ -48,12 +52,6 @@ def wait_s(error: InfrastructureError, failures: int, interval_s: float) -> floa
     if error.retry_after_s is not None:  # the service said when
         return max(interval_s, error.retry_after_s)
     return float(min(LONGEST_WAIT_S, max(interval_s, FIRST_WAIT_S * 2 ** (failures - 1))))
-
-
-def outage_of(error: InfrastructureError, wait: float | None) -> Outage:
-    now = datetime.now(UTC)
-    retry_at = None if wait is None else now + timedelta(seconds=wait)
-    return Outage(error.service, error.message, error.hint, now, retry_at)
 
 
 def record(store: MetaStore, outage: Outage | None) -> None:

@@ -126,7 +126,8 @@ def test_the_daemon_outlives_an_unreachable_github(stage: Stage, unused_port: in
     daemon = start_cli(["start"], stage.cwd, env, log)
     try:
         wait_for(lambda: "GitHub unreachable, retrying at" in log.read_text(), 30, "the outage line")
-        time.sleep(2)  # a dead daemon, or a second line within its 30 s back-off, would show by now
+        shown = run_cli(["status"], cwd=stage.cwd, env=env)
+        assert "GitHub unreachable, retrying at" in shown.stdout, shown.stdout + shown.stderr
         assert daemon.poll() is None, log.read_text()
     finally:
         stop(daemon, signal.SIGTERM)

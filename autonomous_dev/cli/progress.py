@@ -17,7 +17,7 @@ from rich.text import Text
 from autonomous_dev.daemon import CycleObserver
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, Outcome, Usage
-from autonomous_dev.outages import unreachable
+from autonomous_dev.outages import MetaStore, Outage, record, unreachable
 
 
 @dataclass
@@ -121,6 +121,16 @@ class Fanout(CycleObserver):
     def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
         for observer in self.observers:
             observer.outage(error, retry_at)
+
+
+class OutageRecorder(CycleObserver):
+    """Keeps the outage in the state store, where `status` reads it; cleared once a cycle gets through."""
+
+    def __init__(self, store: MetaStore) -> None:
+        self.store = store
+
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        record(self.store, None if error is None else Outage.of(error, retry_at))
 
 
 class OnWorkFound(CycleObserver):

@@ -91,7 +91,7 @@ def _serve(
     from autonomous_dev.daemon import StopControl, serve
     from autonomous_dev.workspace import hold_work_dir
 
-    from .progress import Fanout, LiveProgress, Tracker
+    from .progress import Fanout, LiveProgress, OutageRecorder, Tracker
 
     quiet = bool(options.pop("quiet", False))
     flags = flags_from(**options)
@@ -112,7 +112,7 @@ def _serve(
     store = open_state(settings, credentials, dry_run)
     state: dict[str, Any] = {"settings": settings, "credentials": credentials}
     tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000)
-    observer = Fanout(tracker, _metrics(settings, metrics_port))
+    observer = Fanout(tracker, _metrics(settings, metrics_port), OutageRecorder(store))
     # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
     caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
 
