@@ -281,7 +281,11 @@ class Cycle:
 
     def _worker(self, board: _Board) -> None:
         while not self.control.claiming_stopped and self.outage is None:
-            claimed = self._claim_next(board)
+            try:
+                claimed = self._claim_next(board)
+            except InfrastructureError as exc:  # the store went away between two claims
+                self.outage = self.outage or exc
+                return
             if claimed is None:
                 return
             name, record = claimed
@@ -393,8 +397,11 @@ class Cycle:
             with board.lock:
                 held = list(board.in_flight)
             for name, number in held:
-                if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
-                    log.warning("%s#%d: lease lost", name, number)
+                try:
+                    if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
+                        log.warning("%s#%d: lease lost", name, number)
+                except InfrastructureError as exc:  # the store is down: the task's own writes will say so
+                    log.debug("%s#%d: heartbeat failed: %s", name, number, exc)
 
     def _wait(self, board: _Board, workers: list[threading.Thread], grace_s: float | None = None) -> None:
         """Join the workers; on a cold stop, or when a warm stop's grace is over, release the claims held."""
