@@ -6,18 +6,21 @@ import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import anthropic
 from anthropic.lib.credentials import AccessToken
 from anthropic.types import model_param
 
-from .errors import ClaudeError, CredentialError
+from .errors import AutonomousDevError, ClaudeError, CredentialError, InfrastructureError, network_reason
 from .models import ModelTurn, ToolCall, Usage
 from .oauth import ClaudeAuth, ClaudeTokenSource
 from .prompts import REPOSITORY_MAP_TAG
 from .redact import Redactor
 
 OAUTH_BETA = "oauth-2025-04-20"
+OUTAGE_STATUSES = frozenset({408, 429})  # besides every 5xx (529: overloaded)
+OUTAGE_HINT = "check ANTHROPIC_BASE_URL and the network; the daemon retries on its own, no attempt is spent"
 EPHEMERAL = {"type": "ephemeral"}
 
 
@@ -111,14 +114,48 @@ class ClaudeClient:
                 f"the model {self.model!r} does not exist", "set CLAUDE_MODEL to a valid id"
             ) from exc
         except anthropic.APIStatusError as exc:
-            raise ClaudeError(
-                f"Claude API error {exc.status_code}: {self.redactor.redact(exc.message)}"
-            ) from exc
+            detail = self.redactor.redact(exc.message)
+            if exc.status_code >= 500 or exc.status_code in OUTAGE_STATUSES:
+                raise InfrastructureError(
+                    "Anthropic",
+                    f"the Claude API at {self._host} answered {exc.status_code} after retries: {detail}",
+                    OUTAGE_HINT,
+                    _retry_after_s(exc.response.headers),
+                ) from None
+            raise ClaudeError(f"Claude API error {exc.status_code}: {detail}") from exc
         except anthropic.APIConnectionError as exc:
-            raise ClaudeError(f"cannot reach the Claude API: {exc}", "check ANTHROPIC_BASE_URL") from exc
+            ours = _our_error(exc)  # the SDK wraps what our token source raised (an OAuth outage)
+            if ours is not None:
+                raise ours from None
+            reason = network_reason(exc)
+            raise InfrastructureError(
+                "Anthropic", f"cannot reach the Claude API at {self._host}: {reason}", OUTAGE_HINT
+            ) from None
+
+    @property
+    def _host(self) -> str:
+        url = str(self._client.base_url)
+        return urlsplit(url).netloc or url
 
     def _redact_message(self, message: dict[str, object]) -> dict[str, object]:
         return typing.cast(dict[str, object], _redact_value(message, self.redactor))
+
+
+def _our_error(exc: BaseException) -> AutonomousDevError | None:
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(10):
+        if cause is None or isinstance(cause, AutonomousDevError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _retry_after_s(headers: Any) -> float | None:
+    try:
+        raw = headers.get("retry-after")
+        return max(0.0, float(raw)) if raw is not None else None
+    except (TypeError, ValueError):  # an HTTP date: the daemon's own back-off applies
+        return None
 
 
 def cached_tools(tools: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from .errors import CredentialError
+from .errors import CredentialError, InfrastructureError, network_reason, postgres_unreachable
 from .models import PostgresReport
 from .oauth import ClaudeTokens, Refresher, parse_expiry
 
@@ -157,6 +157,13 @@ def connect(database_url: str, **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(database_url, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         host = urlsplit(database_url).hostname or "the local socket"
+        if postgres_unreachable(exc):
+            where = urlsplit(database_url).netloc.rpartition("@")[2] or host  # host:port, no password
+            raise InfrastructureError(
+                "Postgres",
+                f"cannot reach the Postgres credential store at {where}: {network_reason(exc)}",
+                "check DATABASE_URL and that the server is up; the daemon retries on its own",
+            ) from None
         raise CredentialError(
             f"cannot connect to the Postgres credential store on {host}: {_first_line(exc)}",
             "check DATABASE_URL and that the server is reachable",

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import prompts
-from .errors import AutonomousDevError, CredentialError
+from . import outages, prompts
+from .errors import AutonomousDevError, ChecksFailed, CredentialError, GitHubError, InfrastructureError
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .pipeline import Pipeline
 from .ports import Workspaces
@@ -55,6 +55,10 @@ class CycleObserver:
         return None
 
     def cycle_finished(self, outcomes: list[Outcome]) -> None:
+        return None
+
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        """A service is unreachable until `retry_at` (None, None: it answers again)."""
         return None
 
 
@@ -139,11 +143,12 @@ class Cycle:
         self.owner = owner
         self.control = control
         self.outcomes: list[Outcome] = []
+        self.outage: InfrastructureError | None = None  # set by the first outage; no more claims then
         for work in repos:
             work.pipeline.observer = _StoreObserver(self, work.name)
 
     def run(self) -> list[Outcome]:
-        self.outcomes = []
+        self.outcomes, self.outage = [], None
         if self.control.claiming_stopped:
             return []
         self._recover_expired_claims()
@@ -213,6 +218,9 @@ class Cycle:
                 continue
             try:
                 work.discovery.file(work.discovery.analyse())
+            except InfrastructureError as exc:
+                self.outage = exc
+                return
             except AutonomousDevError as exc:
                 log.warning("%s: discovery failed: %s", name, exc)
 
@@ -272,8 +280,12 @@ class Cycle:
     # -- working -----------------------------------------------------------------------------------------
 
     def _worker(self, board: _Board) -> None:
-        while not self.control.claiming_stopped:
-            claimed = self._claim_next(board)
+        while not self.control.claiming_stopped and self.outage is None:
+            try:
+                claimed = self._claim_next(board)
+            except InfrastructureError as exc:  # the store went away between two claims
+                self.outage = self.outage or exc
+                return
             if claimed is None:
                 return
             name, record = claimed
@@ -288,7 +300,9 @@ class Cycle:
     def _claim_next(self, board: _Board) -> tuple[str, TaskRecord] | None:
         """Round robin over the repositories that still have candidates and a free worker slot."""
         cap = self.policy.per_repo_workers or self.policy.workers
-        while not self.control.claiming_stopped and not self._daily_budget_spent(board):
+        while (
+            not self.control.claiming_stopped and self.outage is None and not self._daily_budget_spent(board)
+        ):
             with board.lock:
                 names = [n for n, c in board.candidates.items() if c and board.active.get(n, 0) < cap]
                 if not names:
@@ -323,31 +337,51 @@ class Cycle:
         except CredentialError as exc:
             self._auth_failed(work, issue, exc)
             outcome = Outcome(issue.number, OutcomeKind.FAILED, str(exc))
+        except InfrastructureError as exc:
+            outcome = self._outage(work, issue, exc)
         except ClaimLost:
             log.warning("%s#%d: the claim was lost to another worker", work.name, issue.number, extra=context)
             outcome = Outcome(issue.number, OutcomeKind.FAILED, "claim lost")
         except AutonomousDevError as exc:
-            outcome = self._failed(work, issue, record, str(exc))
+            draft = exc.pr_url if isinstance(exc, ChecksFailed) else None
+            outcome = self._failed(work, issue, record, str(exc), draft)
         except Exception as exc:  # the one catch-all per issue: record it, release the claim, go on
             log.exception("%s#%d failed unexpectedly", work.name, issue.number, extra=context)
             outcome = self._failed(work, issue, record, f"unexpected error: {type(exc).__name__}: {exc}")
         self.outcomes.append(outcome)
         self.observer.task_finished(work.name, issue, outcome)
 
-    def _failed(self, work: RepoWork, issue: Issue, record: TaskRecord, error: str) -> Outcome:
+    def _failed(
+        self, work: RepoWork, issue: Issue, record: TaskRecord, error: str, pr_url: str | None = None
+    ) -> Outcome:
         error = self.policy.redact(error)
         context = {"repo": work.name, "issue": issue.number}
         attempts = f"attempt {record.attempts} of {self.policy.max_attempts}"
         log.warning("%s#%d failed (%s): %s", work.name, issue.number, attempts, error, extra=context)
         if record.attempts >= self.policy.max_attempts:
             work.pipeline.give_up(issue, record.attempts, error)
-            self.store.finish(work.name, issue.number, self.owner, TaskState.NEEDS_HUMAN, error=error)
+            self.store.finish(work.name, issue.number, self.owner, TaskState.NEEDS_HUMAN, error=error,
+                              pr_url=pr_url)  # fmt: skip
         else:
             delay = self.policy.backoff_s[min(record.attempts, len(self.policy.backoff_s)) - 1]
             retry_at = datetime.now(UTC) + timedelta(seconds=delay)
             self.store.finish(work.name, issue.number, self.owner, TaskState.FAILED, error=error,
-                              next_attempt_at=retry_at)  # fmt: skip
+                              next_attempt_at=retry_at, pr_url=pr_url)  # fmt: skip
         return Outcome(issue.number, OutcomeKind.FAILED, error)
+
+    def _outage(self, work: RepoWork, issue: Issue, exc: InfrastructureError) -> Outcome:
+        """Not the task's fault: give the claim back uncounted and claim nothing more this cycle."""
+        if self.outage is None:
+            self.outage = exc
+        context = {"repo": work.name, "issue": issue.number}
+        log.info("%s#%d: %s is unreachable; the claim is released, no attempt counted", work.name,
+                 issue.number, exc.service, extra=context)  # fmt: skip
+        try:
+            self.store.release(work.name, issue.number, self.owner)
+            work.pipeline.drop_stale_claim_label(issue)
+        except (InfrastructureError, GitHubError) as also:  # the lease runs out; the next cycle recovers it
+            log.debug("%s#%d: releasing the claim failed too: %s", work.name, issue.number, also)
+        return Outcome(issue.number, OutcomeKind.FAILED, self.policy.redact(exc.message))
 
     def _auth_failed(self, work: RepoWork, issue: Issue, exc: CredentialError) -> None:
         self.store.release(work.name, issue.number, self.owner)
@@ -363,8 +397,11 @@ class Cycle:
             with board.lock:
                 held = list(board.in_flight)
             for name, number in held:
-                if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
-                    log.warning("%s#%d: lease lost", name, number)
+                try:
+                    if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
+                        log.warning("%s#%d: lease lost", name, number)
+                except InfrastructureError as exc:  # the store is down: the task's own writes will say so
+                    log.debug("%s#%d: heartbeat failed: %s", name, number, exc)
 
     def _wait(self, board: _Board, workers: list[threading.Thread], grace_s: float | None = None) -> None:
         """Join the workers; on a cold stop, or when a warm stop's grace is over, release the claims held."""
@@ -419,23 +456,52 @@ def _live_claim(record: TaskRecord) -> bool:
 
 
 def serve(
-    make_cycle: Callable[[], Cycle], once: bool, interval_s: float, control: StopControl
+    make_cycle: Callable[[], Cycle],
+    once: bool,
+    interval_s: float,
+    control: StopControl,
+    observer: CycleObserver | None = None,
 ) -> list[Outcome]:
     """Run cycles until a stop is requested (or once); a stop or reload request ends the wait at once.
 
     After an authentication failure the daemon stays up but claims nothing until a reload (SIGHUP).
+    An outage never ends the daemon: it logs one line per cycle and backs off (30 s doubling to 10 min,
+    or what the service asked for); a single cycle (`once`) raises it for the CLI to report.
     """
-    cycle = make_cycle()
+    cycle: Cycle | None = None
     outcomes: list[Outcome] = []
+    failures = 0
     while control.warm_at is None and not control.cold:
-        if not control.auth_failed:
-            outcomes = cycle.run()
+        try:
+            cycle = cycle or make_cycle()
+            if not control.auth_failed:
+                outcomes = cycle.run()
+            outage = cycle.outage
+        except InfrastructureError as exc:  # building the cycle or scanning met it, before any claim
+            outage = exc
+        failures = failures + 1 if outage is not None else 0
+        wait = interval_s if outage is None or once else outages.wait_s(outage, failures, interval_s)
+        _report_outage(outage, None if once else wait, observer)
+        if outage is not None and once:
+            raise outage
         if once:
             break
-        control.wake.wait(interval_s)
+        control.wake.wait(wait)
         control.wake.clear()
         if control.reload:
             log.info("reloading the configuration")
             cycle = make_cycle()  # reads control.reload to know it must reread the settings
             control.reload, control.auth_failed = False, False
     return outcomes
+
+
+def _report_outage(
+    error: InfrastructureError | None, wait: float | None, observer: CycleObserver | None
+) -> None:
+    """One line per cycle that met an outage (no traceback); the observers show and record it."""
+    retry_at = None if error is None or wait is None else datetime.now(UTC) + timedelta(seconds=wait)
+    if error is not None and retry_at is not None:
+        note = outages.Outage.of(error, retry_at).note()
+        log.error("%s; %s (%s)", note, error.message, error.hint)
+    if observer is not None:
+        observer.outage(error, retry_at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from enum import IntEnum
 
 
@@ -51,13 +53,19 @@ class GitHubError(AutonomousDevError):
 
     code = "AD300"
 
-    def __init__(self, message: str, hint: str = "", status: int | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str = "", status: int | None = None, rate_limited: bool = False
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
+        self.rate_limited = rate_limited  # GitHub said so (headers or message), whatever the status
 
     @property
     def transient(self) -> bool:
-        return self.status is None or self.status >= 500 or self.status in (403, 429)
+        """Worth trying again: a server error or a rate limit. A plain 403 is a permission error."""
+        if self.status is None or self.status >= 500 or self.status == 429:
+            return True
+        return self.status == 403 and self.rate_limited
 
 
 class InfrastructureError(AutonomousDevError):
@@ -77,6 +85,63 @@ class InfrastructureError(AutonomousDevError):
         super().__init__(message, hint)
         self.service = service
         self.retry_after_s = retry_after_s
+
+
+def network_reason(exc: BaseException) -> str:
+    """What failed on the wire, in a few words, from the exception chain of any HTTP or database client."""
+    chain = _exception_chain(exc)
+    for kind, reason in _REASONS:
+        if any(isinstance(item, kind) for item in chain):
+            return reason
+    text = " ".join(str(item) for item in chain).lower()
+    for words, reason in _REASON_WORDS:
+        if any(word in text for word in words):
+            return reason
+    first = str(exc).strip().splitlines()
+    return first[0][:200] if first else type(exc).__name__
+
+
+# Checked in this order: a TLS failure or a DNS failure also looks like a connection error further down.
+_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (ssl.SSLError, "TLS error (certificate or handshake)"),
+    (socket.gaierror, "the host name does not resolve (DNS)"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (TimeoutError, "timed out"),
+)
+_REASON_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("certificate", "ssl", "tls"), "TLS error (certificate or handshake)"),
+    (("name or service not known", "name resolution", "nodename nor servname", "translate host name",
+      "failed to resolve host"), "the host name does not resolve (DNS)"),
+    (("connection refused",), "connection refused"),
+    (("timed out", "timeout"), "timed out"),
+    (("connection reset", "server closed the connection", "connection aborted", "remote end closed"),
+     "the connection was dropped"),
+)  # fmt: skip
+
+
+POSTGRES_REFUSALS = ("authentication failed", "no password supplied", "does not exist", "pg_hba.conf",
+                     "permission denied")  # fmt: skip
+
+
+def postgres_unreachable(exc: BaseException) -> bool:
+    """A failed Postgres connection is an outage unless the server answered and refused the login."""
+    text = str(exc).lower()
+    return not any(refusal in text for refusal in POSTGRES_REFUSALS)
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes and contexts, and the errors clients wrap in `reason` or `args`."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        item = todo.pop()
+        if any(item is known for known in seen):
+            continue
+        seen.append(item)
+        nested = [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+        todo.extend(each for each in nested if isinstance(each, BaseException))
+    return seen
 
 
 class ClaudeError(AutonomousDevError):
@@ -101,6 +166,10 @@ class ChecksFailed(AutonomousDevError):
     """The change did not pass the build and test gate after the repair rounds."""
 
     code = "AD650"
+
+    def __init__(self, message: str, hint: str = "", pr_url: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.pr_url = pr_url  # the draft PR holding the evidence, when one was opened
 
 
 class SecurityViolation(AutonomousDevError):

@@ -9,19 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import github
+import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
 from .conditional import ConditionalCache
-from .errors import CredentialError, GitHubError
+from .errors import CredentialError, GitHubError, InfrastructureError, network_reason
 from .models import CheckSummary, Comment, Issue, PullRequest, PullStatus, RepoAccess, TokenReport
 from .ratelimit import RateGate
 from .redact import Redactor
+from .retry import retry_write
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,11 +35,14 @@ class GitHubOptions:
     seconds_between_requests: float = 0.25
     seconds_between_writes: float = 1.0
     timeout_s: int = 30
-    retries: int = 6
+    retries: int = 6  # 5xx and rate limits; at most ~25 s of back-off in all (BACKOFF_MAX_S)
 
 
-WRITE_ATTEMPTS = 4
-WRITE_RETRY_PAUSE_S = 0.5
+# A refused connection or an unknown host does not heal in seconds: fail fast and let the cycle back off.
+CONNECT_RETRIES = 2
+READ_RETRIES = 1
+BACKOFF_MAX_S = 8.0
+OUTAGE_HINT = "check GITHUB_API_URL and the network; the daemon retries on its own"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 CHECK_PASSED = frozenset({"success", "neutral", "skipped"})
 STATUS_FAILED = frozenset({"failure", "error"})
@@ -99,9 +104,18 @@ def connect(
         seconds_between_writes=options.seconds_between_writes or None,
         per_page=100,
         lazy=True,
-        retry=SharedLimitRetry(gate, total=options.retries, backoff_factor=0.5),
+        retry=SharedLimitRetry(
+            gate,
+            total=options.retries,
+            connect=CONNECT_RETRIES,
+            read=READ_RETRIES,
+            other=0,  # TLS failures and the like: retrying changes nothing
+            backoff_factor=0.5,
+            backoff_max=BACKOFF_MAX_S,
+        ),
     )
-    return GitHubSession(client, gate, cache or ConditionalCache())
+    host = urlsplit(options.api_url).netloc or options.api_url
+    return GitHubSession(client, gate, cache or ConditionalCache(), host)
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,7 @@ class GitHubSession:
     client: Github
     gate: RateGate
     cache: ConditionalCache  # ETags of polled lists: unchanged ones cost no rate limit
+    host: str = "api.github.com"
 
     def get_json(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, Any], Any]:
         """One GET through PyGithub's requester (auth, retries); the JSON is None for a 304."""
@@ -131,17 +146,32 @@ class GitHubSession:
             raise CredentialError(
                 "GitHub rejected the token (401)", "check GITHUB_TOKEN; it may have expired"
             ) from exc
-        except github.RateLimitExceededException as exc:
-            raise GitHubError(
-                f"GitHub {what} was rate limited", "the next cycle will try again", 403
-            ) from exc
         except GithubException as exc:
-            message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
-            raise GitHubError(
-                f"GitHub {what} failed with {exc.status}: {message}", status=exc.status
-            ) from exc
+            raise self._translated(what, exc) from None
+        except requests.exceptions.RetryError as exc:  # urllib3 gave up on 5xx answers
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise InfrastructureError(
+                "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
+            ) from None
+        except requests.RequestException as exc:
+            raise InfrastructureError(
+                "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT
+            ) from None
         self.gate.succeeded()
         return result
+
+    def _translated(self, what: str, exc: GithubException) -> GitHubError | InfrastructureError:
+        """A rate limit or a server error (after the retries) is an outage; anything else a refusal."""
+        message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+        headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+        limited = _rate_limited(exc.status, headers, str(message))
+        if limited or exc.status >= 500:
+            retry_after = _retry_after_s(headers) if limited else None
+            reason = "rate limit reached" if limited else f"answered {exc.status}"
+            return InfrastructureError(
+                "GitHub", f"GitHub at {self.host} {reason} while {what}: {message}", OUTAGE_HINT, retry_after
+            )
+        return GitHubError(f"GitHub {what} failed with {exc.status}: {message}", status=exc.status)
 
 
 class GitHubRepoClient:
@@ -313,20 +343,38 @@ class GitHubRepoClient:
 
     def _write(self, what: str, action: Callable[[], T]) -> T:
         """A write that is safe to repeat: retried a few times when GitHub fails transiently."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                return self._call(what, action)
-            except GitHubError as exc:
-                if not exc.transient or attempt == WRITE_ATTEMPTS:
-                    raise
-                log.info("%s failed (%s); trying again", what, exc.status)
-                time.sleep(WRITE_RETRY_PAUSE_S * attempt)
-        raise AssertionError("unreachable")
+        return retry_write(what, lambda: self._call(what, action))
 
     def _open_pull_from(self, head: str) -> PullRequest | None:
         owner = self.full_name.split("/")[0]
         pulls = list(self._repo.get_pulls(state="open", head=f"{owner}:{head}"))
         return _pull(pulls[0]) if pulls else None
+
+
+def _rate_limited(status: int, headers: Mapping[str, str], message: str) -> bool:
+    """Only GitHub's own signals make a 403 a rate limit; any other 403 is a permission error."""
+    if status == 429:
+        return True
+    if status != 403:
+        return False
+    lowered = message.lower()
+    return (
+        headers.get("x-ratelimit-remaining") == "0"
+        or "retry-after" in headers
+        or "rate limit" in lowered
+        or "abuse detection" in lowered
+    )
+
+
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    try:
+        if "retry-after" in headers:
+            return max(0.0, float(headers["retry-after"]))
+        if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+            return max(0.0, float(headers["x-ratelimit-reset"]) - time.time()) + 1
+    except ValueError:
+        return None
+    return None
 
 
 def _issues(items: Iterable[dict[str, Any]]) -> list[Issue]:
@@ -403,16 +451,16 @@ def repo_access(session: GitHubSession, full_name: str) -> RepoAccess:
         private=bool(repo.private),
         push=bool(permissions and permissions.push),
         admin=bool(permissions and permissions.admin),
-        can_read_issues=_readable(lambda: repo.get_issues(state="all").get_page(0)),
-        can_read_pulls=_readable(lambda: repo.get_pulls(state="all").get_page(0)),
+        can_read_issues=_readable(session, "issues", lambda: repo.get_issues(state="all").get_page(0)),
+        can_read_pulls=_readable(session, "pull requests", lambda: repo.get_pulls(state="all").get_page(0)),
     )
 
 
-def _readable(action: Callable[[], object]) -> bool:
+def _readable(session: GitHubSession, what: str, action: Callable[[], object]) -> bool:
     try:
-        action()
-    except GithubException as exc:
+        session.call(f"probing access to {what}", action)
+    except GitHubError as exc:
         if exc.status in (403, 404):
             return False
-        raise GitHubError(f"GitHub answered {exc.status} while probing access") from exc
+        raise
     return True

@@ -44,6 +44,17 @@ class RoutineEventFilter(logging.Filter):
         if getattr(record, "event", None) not in ROUTINE_EVENTS:
             return True
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+class LibraryFilter(logging.Filter):
+    """Client libraries' warnings ("Retrying ...") are ours to report: theirs become DEBUG records.
+
+    The adapters turn a failure into one clear error; what the library said on the way is for --debug.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] not in CHATTY_LIBRARIES or record.levelno >= logging.ERROR:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 class JsonFormatter(logging.Formatter):
@@ -110,6 +121,7 @@ def configure(
         handlers.append(logging.FileHandler(file, encoding="utf-8"))
         handlers[-1].setFormatter(JsonFormatter())
     for each in handlers:
+        each.addFilter(LibraryFilter())
         each.addFilter(RedactingFilter(redactor))
         each.set_name(HANDLER_NAME)
         root.addHandler(each)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .errors import CredentialError
+from .errors import CredentialError, InfrastructureError, network_reason
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +79,35 @@ class OAuthEndpoint:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310  # nosec B310
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
+            if exc.code >= 500 or exc.code == 429:
+                raise self._outage(
+                    f"the OAuth token endpoint at {self.host} answered HTTP {exc.code}"
+                ) from None
             raise CredentialError(
                 f"refreshing the Claude token failed with HTTP {exc.code} ({_oauth_error(exc)})",
                 "sign in again and update CLAUDE_ACCESS_TOKEN / CLAUDE_REFRESH_TOKEN",
             ) from None
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+        except (urllib.error.URLError, OSError) as exc:  # refused, DNS, TLS, timeout
+            raise self._outage(
+                f"cannot reach the OAuth token endpoint at {self.host}: {network_reason(exc)}"
+            ) from None
+        except json.JSONDecodeError:
             raise CredentialError(
-                f"cannot reach the OAuth token endpoint: {exc}", "check the token URL"
+                f"the OAuth token endpoint {self.host} answered something that is not JSON",
+                "check CLAUDE_OAUTH_TOKEN_URL",
             ) from None
         return _tokens_from(body, previous)
+
+    @property
+    def host(self) -> str:
+        return urllib.parse.urlsplit(self.token_url).netloc or self.token_url
+
+    def _outage(self, message: str) -> InfrastructureError:
+        return InfrastructureError(
+            "OAuth",
+            message,
+            "check CLAUDE_OAUTH_TOKEN_URL and the network; the daemon retries on its own",
+        )
 
 
 def _tokens_from(body: object, previous: ClaudeTokens) -> ClaudeTokens:

@@ -344,7 +344,9 @@ class Pipeline:
         self.commenter.post_once(issue.number, link, "pr-link")
         self._log(issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
         if failed:
-            raise ChecksFailed(_still_failing(proof), f"a draft PR holds the evidence: {pull.url}")
+            raise ChecksFailed(
+                _still_failing(proof), f"a draft PR holds the evidence: {pull.url}", pr_url=pull.url
+            )
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
 
     def rework(self, issue: Issue, pull: PullRequest) -> str | None:

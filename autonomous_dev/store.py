@@ -15,7 +15,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from . import store_sql as sql
-from .errors import ConfigError
+from .errors import ConfigError, InfrastructureError, network_reason, postgres_unreachable
 from .store_sql import (
     EPOCH,
     ClaimLost,
@@ -253,6 +253,8 @@ class PostgresStore(SqlStore):
             ) from None
         self._dsn = dsn
         self.host = str(params.get("host") or "the local socket")
+        if params.get("port"):
+            self.host += f":{params['port']}"
         self._secret = str(params.get("password") or "")
         self._connections: ThreadConnections[psycopg.Connection[Row]] = ThreadConnections()
 
@@ -281,6 +283,8 @@ class PostgresStore(SqlStore):
         try:
             return psycopg.connect(self._dsn, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
         except psycopg.OperationalError as exc:
+            if postgres_unreachable(exc):
+                raise self._outage("cannot reach", exc) from None
             raise self._error("cannot connect to the state database", exc) from None
 
     @contextmanager
@@ -307,6 +311,7 @@ class PostgresStore(SqlStore):
         except psycopg.OperationalError as exc:
             if conn.broken or conn.closed:
                 self._connections.forget(conn)
+                raise self._outage("lost the connection to", exc) from None
             raise self._error("the state database failed", exc) from None
 
     def _error(self, what: str, exc: Exception) -> StoreError:
@@ -314,6 +319,14 @@ class PostgresStore(SqlStore):
         if self._secret:
             detail = detail.replace(self._secret, "***")
         return StoreError(f"{what} on {self.host}: {detail}", "check DATABASE_URL and that the server is up")
+
+    def _outage(self, what: str, exc: Exception) -> InfrastructureError:
+        """The server is down or the connection dropped: no task is to blame, the cycle backs off."""
+        return InfrastructureError(
+            "Postgres",
+            f"{what} the Postgres state database at {self.host}: {network_reason(exc)}",
+            "check DATABASE_URL and that the server is up; the daemon retries on its own",
+        )
 
     def _encode(self, moment: datetime | None) -> object:
         return moment

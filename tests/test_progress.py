@@ -93,3 +93,22 @@ def test_quiet_prints_only_warnings_and_the_summary(stage: Stage) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert " INFO " not in result.stderr and " DEBUG " not in result.stderr
     assert "pr_opened" in result.stdout
+
+
+def test_the_live_view_shows_an_outage_and_when_it_is_tried_again() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rich.console import Console
+
+    from autonomous_dev.cli.progress import Tracker, live_view
+    from autonomous_dev.errors import InfrastructureError
+
+    tracker = Tracker(interval_s=60)
+    retry_at = datetime.now(UTC) + timedelta(minutes=2)
+    tracker.outage(InfrastructureError("Anthropic", "cannot reach the Claude API"), retry_at)
+    console = Console(record=True, width=160)
+    console.print(live_view(tracker))
+    assert f"Claude unreachable, retrying at {retry_at.astimezone():%H:%M:%S}" in console.export_text()
+    tracker.outage(None, None)
+    console.print(live_view(tracker))
+    assert "unreachable" not in console.export_text()

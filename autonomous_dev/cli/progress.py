@@ -15,7 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from autonomous_dev.daemon import CycleObserver
+from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, Outcome, Usage
+from autonomous_dev.outages import MetaStore, Outage, record, unreachable
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Tracker(CycleObserver):
     next_poll: datetime | None = None
     interval_s: float = 0.0
     polls: bool = True  # False for a one-shot `run`: there is no next poll
+    outage_note: str = ""  # "Claude unreachable, retrying at 14:05:30" while the daemon backs off
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def task_started(self, repo: str, issue: Issue) -> None:
@@ -73,6 +76,14 @@ class Tracker(CycleObserver):
         with self.lock:
             if self.polls:
                 self.next_poll = datetime.now().astimezone() + timedelta(seconds=self.interval_s)
+
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        with self.lock:
+            if error is None or retry_at is None:
+                self.outage_note = ""
+                return
+            self.outage_note = unreachable(error.service)
+            self.next_poll = retry_at.astimezone()
 
     def snapshot(self) -> list[TaskRow]:
         with self.lock:
@@ -109,6 +120,20 @@ class Fanout(CycleObserver):
         for observer in self.observers:
             observer.cycle_finished(outcomes)
 
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        for observer in self.observers:
+            observer.outage(error, retry_at)
+
+
+class OutageRecorder(CycleObserver):
+    """Keeps the outage in the state store, where `status` reads it; cleared once a cycle gets through."""
+
+    def __init__(self, store: MetaStore) -> None:
+        self.store = store
+
+    def outage(self, error: InfrastructureError | None, retry_at: datetime | None) -> None:
+        record(self.store, None if error is None else Outage.of(error, retry_at))
+
 
 class OnWorkFound(CycleObserver):
     """Calls `action` when a cycle lists labelled issues (the CLI loads the Claude SDK then, while the
@@ -134,7 +159,9 @@ def live_view(tracker: Tracker) -> RenderableType:
         f"{working} working, {len(rows) - working} done, {sum(r.tokens for r in rows):,} tokens, "
         f"${sum(r.cost_usd for r in rows):.4f}"
     )
-    if tracker.next_poll is not None and working == 0:
+    if tracker.outage_note and tracker.next_poll is not None:
+        footer += f"; {tracker.outage_note}, retrying at {tracker.next_poll:%H:%M:%S}"
+    elif tracker.next_poll is not None and working == 0:
         footer += f"; next poll at {tracker.next_poll:%H:%M:%S}"
     return Group(table, Text(footer, style="dim"))
 

@@ -92,7 +92,7 @@ def _serve(
     from autonomous_dev.daemon import StopControl, serve
     from autonomous_dev.workspace import hold_work_dir
 
-    from .progress import Fanout, LiveProgress, Tracker
+    from .progress import Fanout, LiveProgress, OutageRecorder, Tracker
 
     quiet = bool(options.pop("quiet", False))
     flags = flags_from(**options)
@@ -113,7 +113,7 @@ def _serve(
     store = open_state(settings, credentials, dry_run)
     state: dict[str, Any] = {"settings": settings, "credentials": credentials}
     tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000, polls=not once)
-    observer = Fanout(tracker, _metrics(settings, metrics_port))
+    observer = Fanout(tracker, _metrics(settings, metrics_port), OutageRecorder(store))
     # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
     caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
 
@@ -130,7 +130,7 @@ def _serve(
     install_signal_handlers(control)
     try:
         with LiveProgress(tracker, terminal) if live else contextlib.nullcontext():
-            outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control)
+            outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control, observer)
     finally:
         store.close()
         caches.close()

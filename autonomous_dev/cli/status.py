@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 from rich.text import Text
 
-from autonomous_dev.store_sql import TaskRecord
+from autonomous_dev.outages import Outage, recorded
+from autonomous_dev.store_sql import TaskRecord, TaskState
 
 from .app import AppContext, cli
 from .build import open_state
@@ -28,36 +29,59 @@ def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) 
     store = open_state(settings, app.credentials(), dry_run=False)
     try:
         records = store.tasks(repo_filter, limit=limit)
+        outage = recorded(store)
     finally:
         store.close()
     if as_json:
-        click.echo(
-            json.dumps({"tasks": [_jsonable(r) for r in records], "totals": _totals(records)}, indent=2)
-        )
+        document = {"tasks": [_jsonable(r) for r in records], "totals": _totals(records),
+                    "outage": _jsonable_outage(outage)}  # fmt: skip
+        click.echo(json.dumps(document, indent=2))
         return
     from rich.table import Table
 
-    table = Table("task", "state", "attempts", "PR", "tokens", "cost", "updated", "claim / last error")
+    table = Table("task", "state", "attempts", "next attempt", "PR", "tokens", "cost", "updated",
+                  "claim / last error")  # fmt: skip
     for record in records:
         table.add_row(
             f"{record.repo}#{record.issue}",
             record.state.value,
             str(record.attempts),
+            _next_attempt(record),
             Text(record.pr_url or "-"),
-            str(_tokens(record)),
-            f"${record.cost_usd:.4f}",
-            record.updated_at.strftime("%Y-%m-%d %H:%M"),
+            f"{_tokens(record):,}",
+            f"${record.cost_usd:,.4f}",
+            f"{record.updated_at.astimezone():%Y-%m-%d %H:%M}",
             Text(_note(record), overflow="fold"),
         )
     app.console.print(table)
     totals = _totals(records)
     app.console.print(
-        f"{totals['tasks']} tasks, {totals['tokens']} tokens, ${totals['cost_usd']:.4f} estimated"
+        f"{totals['tasks']:,} tasks, {totals['tokens']:,} tokens, ${totals['cost_usd']:,.4f} estimated"
     )
+    if outage is not None:
+        app.console.print(Text(f"{outage.note()}: {outage.message}", style="yellow"))
 
 
 def _tokens(record: TaskRecord) -> int:
     return record.input_tokens + record.output_tokens + record.cache_read_tokens + record.cache_write_tokens
+
+
+def _next_attempt(record: TaskRecord) -> str:
+    """When a failed task is tried again; only a time in the future is worth showing."""
+    due = record.next_attempt_at
+    if record.state is not TaskState.FAILED or due is None or due <= datetime.now(UTC):
+        return "-"
+    return f"{due.astimezone():%Y-%m-%d %H:%M}"
+
+
+def _jsonable_outage(outage: Outage | None) -> dict[str, object] | None:
+    if outage is None:
+        return None
+    data = asdict(outage)
+    data["note"] = outage.note()
+    for key in ("seen_at", "retry_at"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
 
 
 def _note(record: TaskRecord) -> str:
