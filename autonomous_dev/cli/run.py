@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from autonomous_dev import logs
+from autonomous_dev import logs, procs
 from autonomous_dev.errors import ConfigError, ExitStatus
 from autonomous_dev.models import Outcome
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REPEAT_SIGNAL_S = 1.0
+WARM_STOP_LINE = "stopping after the current step (Ctrl-C again to stop now)"
 
 FLAG_PLACES = {
     "label": ("discovery", "issue_label"),
@@ -88,7 +89,7 @@ def _serve(
     metrics_port: int | None = None,
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
-    from autonomous_dev.daemon import StopControl, serve
+    from autonomous_dev.daemon import Interrupted, StopControl, serve
     from autonomous_dev.workspace import hold_work_dir
 
     from .progress import Fanout, LiveProgress, Tracker
@@ -127,10 +128,14 @@ def _serve(
         return build_cycle(current, creds, app.redactor, store, control, dry_run, observer, caches)
 
     install_signal_handlers(control)
+    outcomes: list[Outcome] = []
     try:
         with LiveProgress(tracker, terminal) if live else contextlib.nullcontext():
             outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control)
+    except Interrupted:
+        log.warning("stopped: claims in flight released; the next run takes the work up again")
     finally:
+        procs.kill_all()  # the tests and builds of abandoned tasks must not outlive us
         store.close()
         caches.close()
     return Served(control, outcomes, tracker, settings.logging.format)
@@ -150,7 +155,13 @@ def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
 
 
 def install_signal_handlers(control: StopControl) -> None:
-    """SIGINT/SIGTERM: warm stop, then cold; a repeat within 1 s (terminal and supervisor) counts once."""
+    """SIGINT/SIGTERM: warm stop, then cold; a repeat within 1 s (terminal and supervisor) counts once.
+
+    The cold stop raises `Interrupted` here, in the main thread, so whatever blocks it (a retry sleep, a
+    rate-limit wait, a socket read, a git command, joining the workers) ends at once.
+    """
+    from autonomous_dev.daemon import Interrupted
+
     last = [0.0]
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -158,9 +169,13 @@ def install_signal_handlers(control: StopControl) -> None:
         if now - last[0] < REPEAT_SIGNAL_S:
             return
         last[0] = now
-        stage = "warm" if control.warm_at is None else "cold"
-        log.warning("received %s: %s stop", signal.Signals(signum).name, stage)
+        log.debug("received %s", signal.Signals(signum).name)
+        warm = control.warm_at is None and not control.cold
         control.request_stop()
+        if warm:
+            log.warning(WARM_STOP_LINE)
+            return
+        raise Interrupted
 
     def request_reload(_signum: int, _frame: FrameType | None) -> None:
         log.warning("received SIGHUP: reloading the configuration after this cycle")
@@ -217,8 +232,13 @@ def _print_outcomes(console: Console, served: Served) -> None:
     if served.log_format == "json":
         click.echo(summary_json(outcomes, served.tracker))
         return
+    if served.control.cold:
+        return  # stopped in the middle: there is no summary to give, and "nothing to do" would be false
     if not outcomes:
-        console.print("Nothing to do: no eligible issues.")
+        stopped = served.control.warm_at is not None
+        console.print(
+            "Stopped before any issue was worked on." if stopped else "Nothing to do: no eligible issues."
+        )
         return
     console.print(summary_table(outcomes, served.tracker))
     for outcome in outcomes:

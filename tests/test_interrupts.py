@@ -1,0 +1,136 @@
+"""Interrupts: the first Ctrl-C stops after the current step, the second stops within 2 s in every phase."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import NAME, OWNER, Stage
+from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, wait_for
+from tests.helpers import run_cli
+from tests.standins.github_server import RecordedRequest
+from tests.test_procs import alive
+
+WARM_LINE = "stopping after the current step (Ctrl-C again to stop now)"
+Fault = Callable[[RecordedRequest, int], "tuple[int, dict[str, str], dict[str, str]] | None"]
+
+
+def api_502(request: RecordedRequest, _sequence: int) -> tuple[int, dict[str, str], dict[str, str]] | None:
+    """Every REST call but /rate_limit answers 502 Bad Gateway (git over HTTP still works)."""
+    if request.route.startswith("/api/v3/") and request.route != "/api/v3/rate_limit":
+        return 502, {}, {"message": "Server Error"}
+    return None
+
+
+def rate_limited(route: str) -> Fault:
+    """GETs of `route` answer a primary rate limit that resets in ten minutes."""
+
+    def fault(request: RecordedRequest, _sequence: int) -> tuple[int, dict[str, str], dict[str, str]] | None:
+        if request.method == "GET" and request.route == route:
+            reset = str(int(time.time()) + 600)
+            headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+            return 403, headers, {"message": "API rate limit exceeded for user."}
+        return None
+
+    return fault
+
+
+def faulted(stage: Stage, route_end: str) -> Callable[[], bool]:
+    return lambda: sum(r.route.endswith(route_end) for r in stage.github.requests) >= 2
+
+
+def double_interrupt(process: subprocess.Popen[bytes], log: Path) -> str:
+    """Ctrl-C, then Ctrl-C again after the 1 s debounce: exit 130 within 2 s of the second; the output."""
+    stop(process, signal.SIGINT)
+    wait_for(lambda: WARM_LINE in log.read_text(), 10, "the warm stop line")
+    time.sleep(1.5)
+    assert process.poll() is None, log.read_text()
+    stop(process, signal.SIGINT)
+    began = time.monotonic()
+    code = process.wait(timeout=30)
+    took = time.monotonic() - began
+    output = log.read_text()
+    assert code == 130, output[-3000:]
+    assert took < 2.0, f"took {took:.1f} s to stop\n{output[-3000:]}"
+    assert output.count(WARM_LINE) == 1
+    assert "Nothing to do" not in output and "Traceback" not in output, output[-3000:]
+    return output
+
+
+def assert_released(stage: Stage, env: dict[str, str], number: int) -> None:
+    task = status_json(stage, env)[number]
+    assert task["claim_owner"] is None and task["state"] == "queued", task
+    assert "in-progress" not in stage.github.issue(OWNER, NAME, number)["labels"]
+
+
+def test_double_sigint_during_github_502_retries(stage: Stage, tmp_path: Path) -> None:
+    seed_issues(stage, 1)
+    stage.github.fault = api_502
+    log = tmp_path / "run.log"
+    process = start_cli(["run"], stage.cwd, stage.env(LOG_LEVEL="INFO"), log)
+    wait_for(lambda: len(stage.github.requests) >= 3, 30, "a few 502s")
+    double_interrupt(process, log)
+
+
+def test_double_sigint_during_a_rate_limit_wait_in_the_scan(stage: Stage, tmp_path: Path) -> None:
+    seed_issues(stage, 1)
+    stage.github.fault = rate_limited(f"/api/v3/repos/{OWNER}/{NAME}/issues")
+    log = tmp_path / "start.log"
+    process = start_cli(["start"], stage.cwd, stage.env(LOG_LEVEL="INFO"), log)
+    wait_for(lambda: "rate limit" in log.read_text(), 30, "the rate limit")
+    double_interrupt(process, log)
+
+
+def test_double_sigint_during_a_rate_limit_wait_in_a_worker(stage: Stage, tmp_path: Path) -> None:
+    [number] = seed_issues(stage, 1)
+    route = f"/api/v3/repos/{OWNER}/{NAME}/issues/{number}/comments"
+    stage.github.fault = rate_limited(route)
+    env = stage.env(LOG_LEVEL="INFO")
+    log = tmp_path / "run.log"
+    process = start_cli(["run"], stage.cwd, env, log)
+    wait_for(lambda: "rate limit" in log.read_text(), 30, "the rate limit")
+    double_interrupt(process, log)
+    stage.github.fault = None
+    assert_released(stage, env, number)
+    assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0  # taken up again at once
+    assert len(stage.github.pulls(OWNER, NAME)) == 1
+
+
+def test_double_sigint_during_a_slow_model_call(stage: Stage, tmp_path: Path) -> None:
+    [number] = seed_issues(stage, 1)
+    stage.claude.latency_s = 30.0
+    env = stage.env(LOG_LEVEL="INFO")
+    log = tmp_path / "run.log"
+    process = start_cli(["run"], stage.cwd, env, log)
+    wait_for(lambda: len(stage.claude.message_requests()) >= 1, 30, "the first model request")
+    double_interrupt(process, log)
+    assert_released(stage, env, number)
+
+
+def test_double_sigint_during_a_long_test_run_kills_it(stage: Stage, tmp_path: Path) -> None:
+    [number] = seed_issues(stage, 1)
+    pid_file = tmp_path / "tests.pid"
+    env = stage.env(LOG_LEVEL="INFO", TEST_COMMAND=f"echo $$ > {pid_file} && exec sleep 120")
+    log = tmp_path / "run.log"
+    process = start_cli(["run"], stage.cwd, env, log)
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 60, "the test command")
+    double_interrupt(process, log)
+    pid = int(pid_file.read_text())
+    wait_for(lambda: not alive(pid), 5, "the test command to be killed")
+    assert_released(stage, env, number)
+
+
+def test_a_single_signal_lets_the_run_finish(stage: Stage, tmp_path: Path) -> None:
+    seed_issues(stage, 2)
+    stage.claude.latency_s = 1.0
+    env = stage.env(LOG_LEVEL="INFO", PARALLEL_WORKERS="1")
+    log = tmp_path / "run.log"
+    process = start_cli(["run"], stage.cwd, env, log)
+    wait_for(lambda: len(stage.claude.message_requests()) >= 1, 30, "the first model request")
+    stop(process, signal.SIGINT)
+    assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert log.read_text().count(WARM_LINE) == 1
+    assert len(stage.github.pulls(OWNER, NAME)) == 1  # the task in flight finished; nothing new claimed
