@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, wait_for
 from tests.helpers import run_cli
+from tests.standins.anthropic_server import Script, text_block
 from tests.standins.github_server import RecordedRequest
 from tests.test_procs import alive
+from tests.test_security import first_prompt
 
 WARM_LINE = "stopping after the current step (Ctrl-C again to stop now)"
 Fault = Callable[[RecordedRequest, int], "tuple[int, dict[str, str], dict[str, str]] | None"]
@@ -134,3 +137,26 @@ def test_a_single_signal_lets_the_run_finish(stage: Stage, tmp_path: Path) -> No
     assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
     assert log.read_text().count(WARM_LINE) == 1
     assert len(stage.github.pulls(OWNER, NAME)) == 1  # the task in flight finished; nothing new claimed
+
+
+def test_sighup_reloads_the_redaction_patterns(stage: Stage, tmp_path: Path) -> None:
+    config = stage.cwd / "autonomous-dev.config.json"
+    config.write_text("{}")
+    log = tmp_path / "start.log"
+    daemon = start_cli(["start"], stage.cwd, stage.env(LOOP_INTERVAL_MS="300"), log)
+    try:
+        wait_for(lambda: "no eligible issues" in log.read_text(), 30, "a first idle cycle")
+        pattern = {"pattern": "ACME-[0-9]{6}", "name": "acme_id"}
+        config.write_text(json.dumps({"security": {"redactPatterns": [pattern]}}))
+        stop(daemon, signal.SIGHUP)
+        wait_for(lambda: "reloading the configuration" in log.read_text(), 30, "the reload")
+        number = stage.github.add_issue(
+            OWNER, NAME, "Ticket", "Customer ACME-123456 reports a bug.", labels=["autonomous-dev"]
+        )
+        stage.claude.scripts.append(Script([[text_block("No change.")]], match=f'<issue number="{number}">'))
+        wait_for(lambda: len(stage.claude.message_requests()) >= 1, 30, "the model request")
+    finally:
+        stop(daemon)
+        assert daemon.wait(timeout=20) == 0, log.read_text()[-3000:]
+    prompt = first_prompt(stage, number)
+    assert "ACME-123456" not in prompt and "[REDACTED:acme_id:1]" in prompt

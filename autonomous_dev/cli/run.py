@@ -99,8 +99,8 @@ def _serve(
     if quiet:
         flags.setdefault("logging", {})["level"] = "WARNING"
     settings = app.settings(flags)
-    for custom in settings.security.redact_patterns:
-        app.redactor.add_pattern(custom.name, custom.pattern)
+    learn_patterns = _pattern_learner(app)
+    learn_patterns(settings)
     terminal = Console(stderr=True)
     live = terminal.is_terminal and settings.logging.format == "text" and not quiet
     # Logging first, so credential_loaded events reach every handler; the redactor learns each secret
@@ -120,6 +120,7 @@ def _serve(
     def make_cycle() -> Cycle:
         if control.reload:
             state["settings"] = app.settings(flags)
+            learn_patterns(state["settings"])  # before anything below can print a newly covered secret
             reloaded = state["settings"].logging
             logs.configure(app.redactor, reloaded.level, reloaded.format, file=reloaded.file,
                            console=terminal if live else None)  # fmt: skip
@@ -139,6 +140,22 @@ def _serve(
         store.close()
         caches.close()
     return Served(control, outcomes, tracker, settings.logging.format)
+
+
+def _pattern_learner(app: AppContext) -> Callable[[Settings], None]:
+    """Teaches the redactor the `security.redactPatterns` it does not know yet (at start and on SIGHUP).
+
+    A pattern removed from the config keeps redacting until a restart: redacting too much is harmless.
+    """
+    known: set[tuple[str, str]] = set()
+
+    def learn(settings: Settings) -> None:
+        for custom in settings.security.redact_patterns:
+            if (custom.name, custom.pattern) not in known:
+                known.add((custom.name, custom.pattern))
+                app.redactor.add_pattern(custom.name, custom.pattern)
+
+    return learn
 
 
 def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
