@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def _serve(
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
     from autonomous_dev.daemon import Interrupted, StopControl, serve
-    from autonomous_dev.workspace import hold_work_dir
+    from autonomous_dev.workspace import fresh_scratch, hold_work_dir
 
     from .progress import Fanout, LiveProgress, Tracker
 
@@ -110,6 +111,9 @@ def _serve(
     credentials = app.credentials()
     control = StopControl()
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
+    # Temporary directories (the checks' HOME, a dry run's store) under WORK_DIR, where a killed process's
+    # are found and removed by the next start, not in the system temp dir where they would pile up.
+    tempfile.tempdir = str(fresh_scratch(settings.execution.work_dir))
     store = open_state(settings, credentials, dry_run)
     state: dict[str, Any] = {"settings": settings, "credentials": credentials}
     tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000)
