@@ -49,12 +49,10 @@ class ProcessCaches:
     etags_file: Path | None = None
 
     def close(self) -> None:
-        """Close the caches; failing to save one costs the next run some requests, so it only warns."""
         self.symbols.close()
-        if self.etags_file is None:
-            return
-        try:
-            self.etags.save(self.etags_file)
+        try:  # a cache that cannot be saved costs the next run some requests: a warning, not an error
+            if self.etags_file is not None:
+                self.etags.save(self.etags_file)
         except (InfrastructureError, OSError) as exc:
             log.warning("the ETag cache was not saved (the next run asks GitHub afresh): %s", exc)
 
