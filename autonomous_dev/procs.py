@@ -134,14 +134,30 @@ def run_command(
 
 
 def kill_all() -> int:
-    """SIGKILL the group of every command still running (a cold stop); returns how many there were.
+    """SIGKILL the group of every command still running (a cold stop); returns how many groups there were.
 
-    Signalled under the lock its owners take before reaping a leader, so no group id can have been reused.
+    That is the commands started here (signalled under the lock their owners take before reaping a leader,
+    so no group id can have been reused) and, on Linux, any other child that leads its own group (git).
     """
     with _running_lock:
-        for pgid in _running:
+        groups = set(_running) | _child_group_leaders()
+        for pgid in groups:
             _signal_group(pgid, signal.SIGKILL)
-        return len(_running)
+        return len(groups)
+
+
+def _child_group_leaders() -> set[int]:
+    """Our children that lead their own process group, from /proc (empty where there is none)."""
+    leaders = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid, state, ppid, pgrp = int(stat.parent.name), fields[0], int(fields[1]), int(fields[2])
+        if ppid == os.getpid() and pgrp == pid and state != "Z":
+            leaders.add(pid)
+    return leaders
 
 
 def _check_name(name: str) -> None:

@@ -200,7 +200,9 @@ class GitWorkspaces:
 
     def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
         try:
-            return str(runner.execute(["git", *args], env=self._env))
+            # Its own session: a terminal's Ctrl-C (sent to our whole process group) must not kill a push
+            # half-way; the warm stop lets the step finish, and a cold stop abandons it.
+            return str(runner.execute(["git", *args], env=self._env, start_new_session=True))
         except git.GitCommandError as exc:
             if not check:
                 return ""

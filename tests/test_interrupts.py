@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, wait_for
-from tests.helpers import run_cli
+from tests.helpers import clean_env, run_cli
 from tests.standins.anthropic_server import Script, text_block
 from tests.standins.github_server import RecordedRequest
 from tests.test_procs import alive
@@ -160,3 +162,70 @@ def test_sighup_reloads_the_redaction_patterns(stage: Stage, tmp_path: Path) -> 
         assert daemon.wait(timeout=20) == 0, log.read_text()[-3000:]
     prompt = first_prompt(stage, number)
     assert "ACME-123456" not in prompt and "[REDACTED:acme_id:1]" in prompt
+
+
+def slow_pushes(stage: Stage, pushes: list[float]) -> None:
+    """Each push (git-receive-pack POST) is held 4 s by the GitHub stand-in before it is served."""
+
+    def fault(request: RecordedRequest, _sequence: int) -> None:
+        if request.method == "POST" and request.route.endswith("/git-receive-pack"):
+            pushes.append(time.monotonic())
+            time.sleep(4)
+
+    stage.github.fault = fault
+
+
+def start_in_terminal(
+    args: list[str], stage: Stage, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """The CLI as a terminal runs it: its own process group, to which Ctrl-C goes as a whole."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "autonomous_dev", *args], cwd=stage.cwd, env=clean_env(env),
+            stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+
+
+def test_ctrl_c_on_a_terminal_lets_a_push_in_progress_finish(stage: Stage, tmp_path: Path) -> None:
+    [number] = seed_issues(stage, 1)
+    pushes: list[float] = []
+    slow_pushes(stage, pushes)
+    log = tmp_path / "run.log"
+    process = start_in_terminal(["run"], stage, stage.env(LOG_LEVEL="INFO"), log)
+    wait_for(lambda: bool(pushes), 60, "the push")
+    os.killpg(process.pid, signal.SIGINT)  # git runs too: it must not die of the signal
+    assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
+    [pull] = stage.github.pulls(OWNER, NAME)
+    assert pull["head"].startswith(f"auto/{number}-")
+
+
+def test_double_ctrl_c_on_a_terminal_during_a_push(stage: Stage, tmp_path: Path) -> None:
+    [number] = seed_issues(stage, 1)
+    pushes: list[float] = []
+    slow_pushes(stage, pushes)
+    env = stage.env(LOG_LEVEL="INFO")
+    log = tmp_path / "run.log"
+    process = start_in_terminal(["run"], stage, env, log)
+    wait_for(lambda: bool(pushes), 60, "the push")
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(1.2)
+    os.killpg(process.pid, signal.SIGINT)
+    began = time.monotonic()
+    assert process.wait(timeout=30) == 130, log.read_text()[-3000:]
+    assert time.monotonic() - began < 2.0
+    wait_for(lambda: not processes_in(stage.work_dir), 2, "the push to be killed")
+    task = status_json(stage, env)[number]
+    assert task["claim_owner"] is None, task
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Live processes whose working directory is in `directory` (the tool's git commands)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            inside = Path(os.readlink(proc / "cwd")).is_relative_to(directory)
+        except OSError:
+            continue
+        if inside and alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
