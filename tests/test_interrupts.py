@@ -104,10 +104,12 @@ def test_double_sigint_during_a_rate_limit_wait_in_a_worker(stage: Stage, tmp_pa
     assert len(stage.github.pulls(OWNER, NAME)) == 1
 
 
-def test_double_sigint_during_a_slow_model_call(stage: Stage, tmp_path: Path) -> None:
+def test_double_sigint_during_a_slow_model_call(
+    stage: Stage, backend: dict[str, str], tmp_path: Path
+) -> None:
     [number] = seed_issues(stage, 1)
     stage.claude.latency_s = 30.0
-    env = stage.env(LOG_LEVEL="INFO")
+    env = stage.env(**backend, LOG_LEVEL="INFO")
     log = tmp_path / "run.log"
     process = start_cli(["run"], stage.cwd, env, log)
     wait_for(lambda: len(stage.claude.message_requests()) >= 1, 30, "the first model request")
