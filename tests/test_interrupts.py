@@ -8,32 +8,31 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, wait_for
 from tests.helpers import clean_env, run_cli
 from tests.standins.anthropic_server import Script, text_block
-from tests.standins.github_server import RecordedRequest
+from tests.standins.github_server import FaultHook, RecordedRequest
 from tests.test_procs import alive
 from tests.test_security import first_prompt
 
 WARM_LINE = "stopping after the current step (Ctrl-C again to stop now)"
-Fault = Callable[[RecordedRequest, int], "tuple[int, dict[str, str], dict[str, str]] | None"]
+Reply = tuple[int, dict[str, str], dict[str, str]] | None
 
 
-def api_502(request: RecordedRequest, _sequence: int) -> tuple[int, dict[str, str], dict[str, str]] | None:
+def api_502(request: RecordedRequest, _sequence: int) -> Reply:
     """Every REST call but /rate_limit answers 502 Bad Gateway (git over HTTP still works)."""
     if request.route.startswith("/api/v3/") and request.route != "/api/v3/rate_limit":
         return 502, {}, {"message": "Server Error"}
     return None
 
 
-def rate_limited(route: str) -> Fault:
+def rate_limited(route: str) -> FaultHook:
     """GETs of `route` answer a primary rate limit that resets in ten minutes."""
 
-    def fault(request: RecordedRequest, _sequence: int) -> tuple[int, dict[str, str], dict[str, str]] | None:
+    def fault(request: RecordedRequest, _sequence: int) -> Reply:
         if request.method == "GET" and request.route == route:
             reset = str(int(time.time()) + 600)
             headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
@@ -41,10 +40,6 @@ def rate_limited(route: str) -> Fault:
         return None
 
     return fault
-
-
-def faulted(stage: Stage, route_end: str) -> Callable[[], bool]:
-    return lambda: sum(r.route.endswith(route_end) for r in stage.github.requests) >= 2
 
 
 def double_interrupt(process: subprocess.Popen[bytes], log: Path) -> str:
