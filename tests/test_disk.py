@@ -25,11 +25,21 @@ from tests.standins.anthropic_server import Script, text_block
 
 
 def mount_tmpfs(path: Path, size: str, read_only: bool = False) -> None:
+    """A real tmpfs of `size` at `path`, owned by us; as root, or through password-less sudo (CI runners)."""
     path.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    options = f"size={size},uid={os.getuid()},gid={os.getgid()}" + (",ro" if read_only else "")
+    mounted = subprocess.run([*_as_root(), "mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                             capture_output=True)  # fmt: skip
     if mounted.returncode != 0:
-        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.decode().strip()}")
+        pytest.skip(f"mounting a tmpfs needs root or password-less sudo: {mounted.stderr.decode().strip()}")
+
+
+def unmount(path: Path) -> None:
+    subprocess.run([*_as_root(), "umount", "-l", str(path)], check=True)
+
+
+def _as_root() -> list[str]:
+    return [] if os.geteuid() == 0 else ["sudo", "-n"]
 
 
 @pytest.fixture
@@ -38,7 +48,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "disk"
     mount_tmpfs(path, "16m")
     yield path
-    subprocess.run(["umount", "-l", str(path)], check=True)
+    unmount(path)
 
 
 def fill(disk: Path) -> Path:
@@ -92,7 +102,7 @@ def test_read_only_work_dir_is_a_config_error(stage: Stage, tmp_path: Path) -> N
     try:
         result = run_cli(["start"], cwd=stage.cwd, env=stage.env(WORK_DIR=str(work_dir)))
     finally:
-        subprocess.run(["umount", "-l", str(work_dir)], check=True)
+        unmount(work_dir)
     assert_refused_before_claiming(stage, result, work_dir)
     assert "Read-only file system" in result.stderr
 
