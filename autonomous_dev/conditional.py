@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .disk import disk_full, is_disk_full
+
 # (url, request headers) -> (response headers, decoded JSON, None for a 304 Not Modified)
 Fetch = Callable[[str, dict[str, str]], tuple[Mapping[str, Any], Any]]
 NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
@@ -62,9 +64,15 @@ class ConditionalCache:
         with self._lock:
             rows = [[url, e.etag, e.data, e.next_url] for url, e in self._entries.items()]
         partial = path.with_name(f"{path.name}.partial")
-        partial.write_text(json.dumps(rows))
-        os.chmod(partial, 0o600)
-        os.replace(partial, path)
+        try:
+            partial.write_text(json.dumps(rows))
+            os.chmod(partial, 0o600)
+            os.replace(partial, path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)  # a full disk must not keep what little room it has
+            if is_disk_full(exc):
+                raise disk_full("the ETag cache", path.parent) from None
+            raise
 
     def load(self, path: Path) -> None:
         """What `save` kept; a missing or unreadable file is an empty cache (it is only an optimisation)."""

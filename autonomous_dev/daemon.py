@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 log = logging.getLogger(__name__)
+LABEL_RELEASE_S = 1.0  # a cold stop waits this long for GitHub to take the in-progress labels off
 
 DONE_STATES = {
     OutcomeKind.PR_OPENED: TaskState.PR_OPENED,
@@ -85,6 +86,11 @@ class Policy:
     grace_s: float = 60.0
     cost_of: Callable[[Usage], float] = lambda usage: 0.0
     redact: Callable[[str], str] = lambda text: text
+
+
+class Interrupted(KeyboardInterrupt):
+    """A cold stop, raised in the main thread by the signal handler so that whatever blocks there (a retry
+    sleep, a rate-limit wait, a socket read, a git command) is abandoned at once."""
 
 
 class StopControl:
@@ -165,9 +171,13 @@ class Cycle:
         heartbeat = threading.Thread(
             target=self._heartbeat, args=(board, workers), name="heartbeat", daemon=True
         )
-        for thread in [*workers, heartbeat]:
-            thread.start()
-        self._wait(board, workers, self.policy.grace_s)
+        try:
+            for thread in [*workers, heartbeat]:
+                thread.start()
+            self._wait(board, workers, self.policy.grace_s)
+        except KeyboardInterrupt:  # a cold stop: the workers are daemon threads and die with the process
+            self._release_in_flight(board)
+            raise
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
@@ -419,12 +429,24 @@ class Cycle:
         return warm_at is not None and grace_s is not None and time.monotonic() - warm_at > grace_s
 
     def _release_in_flight(self, board: _Board) -> None:
+        """Give the claims back in the store at once; the labels only if GitHub answers quickly, else the
+        next cycle's admission removes them (a label without a live claim is stale)."""
         with board.lock:
             held = list(board.in_flight)
+            board.in_flight.clear()
         for name, number in held:
             log.warning("%s#%d: stopping; releasing the claim", name, number)
             self.store.release(name, number, self.owner)
-            self.repos[name].pipeline.drop_stale_claim_label(board.issues[(name, number)])
+        labels = threading.Thread(target=self._drop_labels, args=(board, held), name="release", daemon=True)
+        labels.start()
+        labels.join(LABEL_RELEASE_S if self.control.cold else None)
+
+    def _drop_labels(self, board: _Board, held: list[tuple[str, int]]) -> None:
+        for name, number in held:
+            try:
+                self.repos[name].pipeline.drop_stale_claim_label(board.issues[(name, number)])
+            except AutonomousDevError as exc:
+                log.warning("%s#%d: the in-progress label stays until the next cycle: %s", name, number, exc)
 
 
 class _StoreObserver:

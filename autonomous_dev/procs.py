@@ -3,7 +3,8 @@
 Every command runs in its own session, so it and everything it starts form one process group: on timeout
 the group gets SIGTERM, then SIGKILL after a short grace period, and when the command ends normally any
 processes it left behind in that group are killed too. Output (stdout and stderr interleaved) is read as
-it arrives and only its head and tail are kept, so a runaway log cannot exhaust memory.
+it arrives and only its head and tail are kept, so a runaway log cannot exhaust memory. The groups
+still running are known, so a cold stop can kill them all (`kill_all`) before the process exits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import selectors
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,8 @@ DRAIN_S = 1.0  # how long to wait for output from processes that left the group 
 _POLL_S = 0.05
 _FIRST_PAUSE_S = 0.001
 _CHUNK = 65_536
+_running: set[int] = set()  # process groups of commands still running, from any thread
+_running_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,13 @@ def run_command(
         code = 127 if isinstance(error, FileNotFoundError) else 126
         return CommandResult(shown, code, f"{error}\n", time.monotonic() - started, False, False)
     capture = _Capture(max_output_bytes)
+    with _running_lock:
+        _running.add(proc.pid)
     try:
         exit_code, timed_out = _supervise(proc, capture, started + timeout_s)
     except BaseException:  # e.g. KeyboardInterrupt: never leave the command running behind us
         _signal_group(proc.pid, signal.SIGKILL)
+        _forget(proc.pid)
         proc.wait()
         raise
     return CommandResult(
@@ -124,6 +131,33 @@ def run_command(
         timed_out=timed_out,
         truncated=capture.truncated,
     )
+
+
+def kill_all() -> int:
+    """SIGKILL the group of every command still running (a cold stop); returns how many groups there were.
+
+    That is the commands started here (signalled under the lock their owners take before reaping a leader,
+    so no group id can have been reused) and, on Linux, any other child that leads its own group (git).
+    """
+    with _running_lock:
+        groups = set(_running) | _child_group_leaders()
+        for pgid in groups:
+            _signal_group(pgid, signal.SIGKILL)
+        return len(groups)
+
+
+def _child_group_leaders() -> set[int]:
+    """Our children that lead their own process group, from /proc (empty where there is none)."""
+    leaders = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        pid, state, ppid, pgrp = int(stat.parent.name), fields[0], int(fields[1]), int(fields[2])
+        if ppid == os.getpid() and pgrp == pid and state != "Z":
+            leaders.add(pid)
+    return leaders
 
 
 def _check_name(name: str) -> None:
@@ -202,8 +236,14 @@ def _supervise(proc: subprocess.Popen[bytes], capture: _Capture, deadline: float
         _signal_group(proc.pid, signal.SIGKILL)
         _drain(selector, fd, capture, time.monotonic() + DRAIN_S)
     proc.stdout.close()
+    _forget(proc.pid)  # before reaping: once reaped, the group id may be reused
     exit_code = proc.wait()
     return (None, True) if timed_out else (exit_code, False)
+
+
+def _forget(pgid: int) -> None:
+    with _running_lock:
+        _running.discard(pgid)
 
 
 def _exited(pid: int) -> bool:

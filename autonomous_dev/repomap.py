@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import stat
@@ -14,7 +15,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from types import TracebackType
 
+from .disk import disk_full, is_disk_full
 from .symbols import extractor_id, top_level_symbols
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git",
@@ -139,11 +143,16 @@ class SymbolCache:
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
-        with self._lock:
+        self._full = False  # the last write found the disk full (said once, until a write succeeds again)
+        try:
+            self._db = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # a lost write is only a parse to redo
             self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            if is_disk_full(exc):
+                raise disk_full("the symbol cache", path.parent) from None
+            raise
 
     def lookup(self, keys: Iterable[SymbolKey]) -> dict[SymbolKey, list[str]]:
         """The stored symbols of the keys that have them; counts a hit or a miss for each key."""
@@ -165,8 +174,18 @@ class SymbolCache:
         rows = [
             (blob, extractor, json.dumps(list(symbols))) for (blob, extractor), symbols in entries.items()
         ]
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)", rows)
+        with self._lock:
+            try:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)", rows)
+            except sqlite3.Error as exc:
+                if not is_disk_full(exc):
+                    raise
+                if not self._full:  # a cache: the files are parsed again next time, the task goes on
+                    log.warning("the symbol cache %s is not updated: %s", self.path, exc)
+                self._full = True
+                return
+            self._full = False
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from . import store_sql as sql
+from .disk import disk_full, is_disk_full
 from .errors import ConfigError, InfrastructureError, network_reason, postgres_unreachable
 from .store_sql import (
     EPOCH,
@@ -200,6 +201,8 @@ class SqliteStore(SqlStore):
             conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
         except (OSError, sqlite3.Error) as exc:
+            if is_disk_full(exc):
+                raise disk_full("the state database", self.path.parent) from None
             raise StoreError(f"cannot open the state database {self.path}: {exc}", _SQLITE_HINT) from None
         return conn
 
@@ -222,6 +225,8 @@ class SqliteStore(SqlStore):
             cursor = conn.execute(query.replace("%s", "?"), tuple(params))
             return Result(cursor.fetchall(), cursor.rowcount)
         except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise disk_full("the state database", self.path.parent) from None
             raise StoreError(f"the state database {self.path} failed: {exc}", _SQLITE_HINT) from None
 
     def _encode(self, moment: datetime | None) -> object:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .disk import disk_full, is_disk_full
 from .errors import ToolError
 from .logs import audit
 from .models import ToolCall, ToolResult
@@ -115,6 +116,10 @@ class Toolbox:
             return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
         except ToolError as exc:
             return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
+        except OSError as exc:
+            if is_disk_full(exc):  # not the model's to fix: the task stops and is taken up again later
+                raise disk_full("a file of the worktree", self.root) from None
+            raise
         return ToolResult(call.id, _truncate(output))
 
     def _dispatch(self, name: str, args: dict[str, object]) -> str:

@@ -19,7 +19,8 @@ from typing import IO
 
 import git
 
-from .errors import WorkspaceError
+from .disk import disk_full, is_disk_full, says_disk_full
+from .errors import AutonomousDevError, ConfigError, WorkspaceError
 from .logs import audit
 from .models import Change
 from .redact import Redactor
@@ -199,11 +200,17 @@ class GitWorkspaces:
 
     def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
         try:
-            return str(runner.execute(["git", *args], env=self._env))
+            # Its own session: a terminal's Ctrl-C (sent to our whole process group) must not kill a push
+            # half-way; the warm stop lets the step finish, and a cold stop abandons it.
+            return str(runner.execute(["git", *args], env=self._env, start_new_session=True))
         except git.GitCommandError as exc:
             if not check:
                 return ""
             detail = self.redactor.redact(str(exc.stderr or exc).strip())
+            if says_disk_full(detail):
+                raise disk_full(
+                    f"git data (git {args[0]})", str(runner.working_dir or self.mirror_path)
+                ) from None
             raise WorkspaceError(f"git {args[0]} failed: {detail}", "see docs/troubleshooting.md") from None
 
 
@@ -318,9 +325,15 @@ class GitWorkspace:
 
 
 def hold_work_dir(work_dir: Path) -> IO[str]:
-    """Take WORK_DIR for this process (released when it exits, even when killed); one user at a time."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(work_dir / "in-use.lock", "a+")  # noqa: SIM115 - held for the life of the process
+    """Take WORK_DIR for this process (released when it exits, even when killed); one user at a time.
+
+    A WORK_DIR that cannot be created or written is a configuration error, found before anything is claimed.
+    """
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(work_dir / "in-use.lock", "a+")  # noqa: SIM115 - held for the life of the process
+    except OSError as exc:
+        raise _work_dir_error(work_dir, "the WORK_DIR lock", exc) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -330,6 +343,36 @@ def hold_work_dir(work_dir: Path) -> IO[str]:
             "stop it, or give this one its own --work-dir / WORK_DIR",
         ) from None
     return handle
+
+
+def fresh_scratch(work_dir: Path) -> Path:
+    """WORK_DIR/tmp, emptied: temporary directories of this process go there, and a killed one's are left
+    there for the next start to remove. Call it only while holding WORK_DIR (`hold_work_dir`): then no live
+    process owns anything in it."""
+    scratch = work_dir / "tmp"
+    if scratch.is_dir():
+        for stale in scratch.iterdir():
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+    try:
+        scratch.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise _work_dir_error(work_dir, "a temporary directory", exc) from None
+    return scratch
+
+
+def _work_dir_error(work_dir: Path, what: str, exc: OSError) -> AutonomousDevError:
+    """A full disk is an outage (try again later); anything else makes WORK_DIR a configuration error."""
+    if is_disk_full(exc):
+        return disk_full(what, work_dir)
+    reason = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != work_dir else ""
+    return ConfigError(
+        f"WORK_DIR (execution.workDir, --work-dir) {work_dir} cannot be used: {reason}{where}",
+        "point it at a directory this user may create and write, e.g. WORK_DIR=~/.autonomous-dev",
+    )
 
 
 def _askpass_script(work_dir: Path) -> Path:

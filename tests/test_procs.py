@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from autonomous_dev.procs import ALLOWED_ENV, run_command, scrubbed_env
+from autonomous_dev.procs import ALLOWED_ENV, CommandResult, kill_all, run_command, scrubbed_env
 
 SECRETS = {
     "GITHUB_TOKEN": "ghp_" + "x" * 36,
@@ -230,3 +231,22 @@ def test_after_output_ends_the_exit_is_checked_at_once_then_less_often(
     assert pauses[0] == 0.001
     assert pauses[:4] == [0.001, 0.002, 0.004, 0.008]
     assert max(pauses) == 0.05  # then it backs off to the usual poll interval
+
+
+def test_kill_all_ends_the_commands_other_threads_run(tmp_path: Path) -> None:
+    """A cold stop kills every running command's group, whichever thread started it."""
+    env = scrubbed_env(tmp_path / "home")
+    results: list[CommandResult] = []
+    script = f"sleep 60 & echo $! > {tmp_path}/child; sleep 60"
+    worker = threading.Thread(target=lambda: results.append(run_command(script, tmp_path, env, 120)))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "child").is_file() or not (tmp_path / "child").read_text().strip():
+        assert time.monotonic() < deadline, "the command did not start"
+        time.sleep(0.05)
+    assert kill_all() == 1
+    worker.join(timeout=10)
+    [result] = results
+    assert result.exit_code == -9 and not result.timed_out
+    assert not alive(int((tmp_path / "child").read_text()))
+    assert kill_all() == 0

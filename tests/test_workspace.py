@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.errors import WorkspaceError
+from autonomous_dev.errors import ConfigError, WorkspaceError
 from autonomous_dev.redact import Redactor
-from autonomous_dev.workspace import GitIdentity, GitWorkspace, GitWorkspaces
+from autonomous_dev.workspace import GitIdentity, GitWorkspace, GitWorkspaces, fresh_scratch, hold_work_dir
 
 IDENTITY = GitIdentity("bot", "bot@example.invalid")
 
@@ -191,3 +191,23 @@ def test_only_our_branches_are_opened(origin: Path, tmp_path: Path) -> None:
     spaces = workspaces(origin, tmp_path / "work")
     with pytest.raises(WorkspaceError, match="only auto/"):
         spaces.open("main", "main")
+
+
+def test_hold_work_dir_names_the_setting_when_the_path_cannot_be_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError) as raised:
+        hold_work_dir(tmp_path / "file" / "work")
+    assert "WORK_DIR (execution.workDir, --work-dir)" in raised.value.message
+    assert str(tmp_path / "file" / "work") in raised.value.message and raised.value.hint
+
+
+def test_fresh_scratch_empties_what_a_killed_process_left_without_following_links(tmp_path: Path) -> None:
+    work_dir, outside = tmp_path / "work", tmp_path / "outside"
+    (work_dir / "tmp" / "autonomous-dev-home-x" / "tmp").mkdir(parents=True)
+    (work_dir / "tmp" / "stray.txt").write_text("left behind")
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not ours")
+    (work_dir / "tmp" / "link").symlink_to(outside)
+    assert fresh_scratch(work_dir) == work_dir / "tmp"
+    assert list((work_dir / "tmp").iterdir()) == []
+    assert (outside / "keep.txt").read_text() == "not ours"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autonomous_dev.credentials import Credentials
-from autonomous_dev.errors import ConfigError
+from autonomous_dev.errors import ConfigError, InfrastructureError
 from autonomous_dev.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,11 @@ class ProcessCaches:
 
     def close(self) -> None:
         self.symbols.close()
-        if self.etags_file is not None:
-            self.etags.save(self.etags_file)
+        try:  # a cache that cannot be saved costs the next run some requests: a warning, not an error
+            if self.etags_file is not None:
+                self.etags.save(self.etags_file)
+        except (InfrastructureError, OSError) as exc:
+            log.warning("the ETag cache was not saved (the next run asks GitHub afresh): %s", exc)
 
 
 def process_caches(settings: Settings, github_token: str | None = None) -> ProcessCaches:

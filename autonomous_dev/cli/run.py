@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from autonomous_dev import logs
+from autonomous_dev import logs, procs
 from autonomous_dev.errors import ConfigError, ExitStatus
 from autonomous_dev.models import Outcome
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REPEAT_SIGNAL_S = 1.0
+WARM_STOP_LINE = "stopping after the current step (Ctrl-C again to stop now)"
 
 FLAG_PLACES = {
     "label": ("discovery", "issue_label"),
@@ -89,8 +91,8 @@ def _serve(
     metrics_port: int | None = None,
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
-    from autonomous_dev.daemon import StopControl, serve
-    from autonomous_dev.workspace import hold_work_dir
+    from autonomous_dev.daemon import Interrupted, StopControl, serve
+    from autonomous_dev.workspace import fresh_scratch, hold_work_dir
 
     from .progress import Fanout, LiveProgress, OutageRecorder, Tracker
 
@@ -99,8 +101,8 @@ def _serve(
     if quiet:
         flags.setdefault("logging", {})["level"] = "WARNING"
     settings = app.settings(flags)
-    for custom in settings.security.redact_patterns:
-        app.redactor.add_pattern(custom.name, custom.pattern)
+    learn_patterns = _pattern_learner(app)
+    learn_patterns(settings)
     terminal = Console(stderr=True)
     live = terminal.is_terminal and settings.logging.format == "text" and not quiet
     # Logging first, so credential_loaded events reach every handler; the redactor learns each secret
@@ -110,6 +112,9 @@ def _serve(
     credentials = app.credentials()
     control = StopControl()
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits
+    # Temporary directories (the checks' HOME, a dry run's store) under WORK_DIR, where a killed process's
+    # are found and removed by the next start, not in the system temp dir where they would pile up.
+    tempfile.tempdir = str(fresh_scratch(settings.execution.work_dir))
     store = open_state(settings, credentials, dry_run)
     state: dict[str, Any] = {"settings": settings, "credentials": credentials}
     tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000, polls=not once)
@@ -120,6 +125,7 @@ def _serve(
     def make_cycle() -> Cycle:
         if control.reload:
             state["settings"] = app.settings(flags)
+            learn_patterns(state["settings"])  # before anything below can print a newly covered secret
             reloaded = state["settings"].logging
             logs.configure(app.redactor, reloaded.level, reloaded.format, file=reloaded.file,
                            console=terminal if live else None)  # fmt: skip
@@ -128,13 +134,33 @@ def _serve(
         return build_cycle(current, creds, app.redactor, store, control, dry_run, observer, caches)
 
     install_signal_handlers(control)
+    outcomes: list[Outcome] = []
     try:
         with LiveProgress(tracker, terminal) if live else contextlib.nullcontext():
             outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control, observer)
+    except Interrupted:
+        log.warning("stopped: claims in flight released; the next run takes the work up again")
     finally:
+        procs.kill_all()  # the tests and builds of abandoned tasks must not outlive us
         store.close()
         caches.close()
     return Served(control, outcomes, tracker, settings.logging.format)
+
+
+def _pattern_learner(app: AppContext) -> Callable[[Settings], None]:
+    """Teaches the redactor the `security.redactPatterns` it does not know yet (at start and on SIGHUP).
+
+    A pattern removed from the config keeps redacting until a restart: redacting too much is harmless.
+    """
+    known: set[tuple[str, str]] = set()
+
+    def learn(settings: Settings) -> None:
+        for custom in settings.security.redact_patterns:
+            if (custom.name, custom.pattern) not in known:
+                known.add((custom.name, custom.pattern))
+                app.redactor.add_pattern(custom.name, custom.pattern)
+
+    return learn
 
 
 def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
@@ -151,7 +177,13 @@ def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
 
 
 def install_signal_handlers(control: StopControl) -> None:
-    """SIGINT/SIGTERM: warm stop, then cold; a repeat within 1 s (terminal and supervisor) counts once."""
+    """SIGINT/SIGTERM: warm stop, then cold; a repeat within 1 s (terminal and supervisor) counts once.
+
+    The cold stop raises `Interrupted` here, in the main thread, so whatever blocks it (a retry sleep, a
+    rate-limit wait, a socket read, a git command, joining the workers) ends at once.
+    """
+    from autonomous_dev.daemon import Interrupted
+
     last = [0.0]
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -159,9 +191,13 @@ def install_signal_handlers(control: StopControl) -> None:
         if now - last[0] < REPEAT_SIGNAL_S:
             return
         last[0] = now
-        stage = "warm" if control.warm_at is None else "cold"
-        log.warning("received %s: %s stop", signal.Signals(signum).name, stage)
+        log.debug("received %s", signal.Signals(signum).name)
+        warm = control.warm_at is None and not control.cold
         control.request_stop()
+        if warm:
+            log.warning(WARM_STOP_LINE)
+            return
+        raise Interrupted
 
     def request_reload(_signum: int, _frame: FrameType | None) -> None:
         log.warning("received SIGHUP: reloading the configuration after this cycle")
@@ -221,8 +257,13 @@ def _print_outcomes(console: Console, served: Served) -> None:
     if served.log_format == "json":
         click.echo(summary_json(outcomes, served.tracker))
         return
+    if served.control.cold:
+        return  # stopped in the middle: there is no summary to give, and "nothing to do" would be false
     if not outcomes:
-        console.print("Nothing to do: no eligible issues.")
+        stopped = served.control.warm_at is not None
+        console.print(
+            "Stopped before any issue was worked on." if stopped else "Nothing to do: no eligible issues."
+        )
         return
     console.print(summary_table(outcomes, served.tracker))
     for outcome in outcomes:
