@@ -315,7 +315,7 @@ def _repo_work(
         merge=merge_policy(settings),
         repo_map_chars=settings.execution.repo_map_chars,
     )
-    trust = TrustGate(repo, TrustPolicy(options.label, security.require_author_permission))
+    trust = TrustGate(repo, TrustPolicy(options.label, security.require_author_permission, notify=not dry_run))
     pipeline = Pipeline(
         repo,
         workspaces,
