@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import prompts
-from .errors import AutonomousDevError, CredentialError
+from .errors import AutonomousDevError, CredentialError, GitHubError, InfrastructureError
+from .logs import audit
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .pipeline import Pipeline
 from .ports import Workspaces
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 log = logging.getLogger(__name__)
+MAX_REPLACEMENTS = 3  # dead workers replaced per cycle; more means a bug, and the next cycle starts afresh
 
 DONE_STATES = {
     OutcomeKind.PR_OPENED: TaskState.PR_OPENED,
@@ -118,6 +120,10 @@ class _Board:
     turn: int = 0
     budget_reported: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    workers: list[threading.Thread] = field(default_factory=list)  # grows when a dead one is replaced
+    beats: list[threading.Thread] = field(default_factory=list)
+    died: set[str] = field(default_factory=set)  # names of threads that ended with an exception
+    replaced: int = 0
 
 
 class Cycle:
@@ -153,16 +159,10 @@ class Cycle:
             self._discover(board)
             self.observer.cycle_finished(list(self.outcomes))
             return list(self.outcomes)
-        workers = [
-            threading.Thread(target=self._worker, args=(board,), name=f"worker-{i}", daemon=True)
-            for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values())))
-        ]
-        heartbeat = threading.Thread(
-            target=self._heartbeat, args=(board, workers), name="heartbeat", daemon=True
-        )
-        for thread in [*workers, heartbeat]:
-            thread.start()
-        self._wait(board, workers, self.policy.grace_s)
+        for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values()))):
+            board.workers.append(self._spawn(board, f"worker-{i}", self._worker))
+        board.beats.append(self._spawn(board, "heartbeat", self._heartbeat))
+        self._wait(board, board.workers, self.policy.grace_s)
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
@@ -271,19 +271,56 @@ class Cycle:
 
     # -- working -----------------------------------------------------------------------------------------
 
-    def _worker(self, board: _Board) -> None:
+    def _worker(self, board: _Board, _workers: list[threading.Thread] | None = None) -> None:
+        """Claim and work until nothing is left. A store failure ends this worker: the claim is released
+        (or its lease lapses while the store is down) and the next cycle, after the wait, tries again."""
         while not self.control.claiming_stopped:
-            claimed = self._claim_next(board)
+            try:
+                claimed = self._claim_next(board)
+            except AutonomousDevError as exc:  # the store failed; if it claimed anyway, the lease lapses
+                log.warning("claiming failed: %s; this worker stops until the next cycle", exc)
+                return
             if claimed is None:
                 return
             name, record = claimed
+            key = (name, record.issue)
             try:
-                key = (name, record.issue)
-                self._work(self.repos[name], board.issues[key], record, board.pulls.get(key))
+                if not self._attempt(self.repos[name], board.issues[key], record, board.pulls.get(key)):
+                    return
             finally:
                 with board.lock:
-                    board.in_flight.discard((name, record.issue))
+                    board.in_flight.discard(key)
                     board.active[name] -= 1
+
+    def _attempt(self, work: RepoWork, issue: Issue, record: TaskRecord, pull: PullRequest | None) -> bool:
+        """One claimed issue; False when the store failed while recording it (the worker backs off)."""
+        try:
+            if self._still_trusted(work, issue):
+                self._work(work, issue, record, pull)
+            return True
+        except AutonomousDevError as exc:  # raised while recording the result: the store is down
+            log.error("%s#%d: the result could not be recorded: %s", work.name, issue.number, exc,
+                      extra={"repo": work.name, "issue": issue.number})  # fmt: skip
+            try:
+                self.store.release(work.name, issue.number, self.owner)
+            except AutonomousDevError:
+                log.warning("%s#%d: the claim could not be released; its lease will lapse", work.name,
+                            issue.number)  # fmt: skip
+            return False
+
+    def _still_trusted(self, work: RepoWork, issue: Issue) -> bool:
+        """Right before work starts (and the in-progress label goes on), the labeller's permission is
+        asked afresh: write access removed since the issue was admitted means no work."""
+        try:
+            reason = work.pipeline.trust.recheck(issue)
+        except (GitHubError, InfrastructureError) as exc:  # no fresh answer, no work
+            reason = f"cannot check the labeller's permission again ({exc.message})"
+        if reason is None:
+            return True
+        audit(log, "input_rejected", "%s#%d: refused at claim time: %s", work.name, issue.number, reason,
+              level=logging.WARNING, repo=work.name, issue=issue.number)  # fmt: skip
+        self.store.release(work.name, issue.number, self.owner)
+        return False
 
     def _claim_next(self, board: _Board) -> tuple[str, TaskRecord] | None:
         """Round robin over the repositories that still have candidates and a free worker slot."""
@@ -358,19 +395,55 @@ class Cycle:
     # -- supervising -------------------------------------------------------------------------------------
 
     def _heartbeat(self, board: _Board, workers: list[threading.Thread]) -> None:
+        """Extend the leases held; while the store is down the leases may lapse, and that is safe."""
         while any(w.is_alive() for w in workers):
             time.sleep(min(self.policy.lease_s / 3, 5.0))
             with board.lock:
                 held = list(board.in_flight)
             for name, number in held:
-                if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
+                try:
+                    kept = self.store.heartbeat(name, number, self.owner, self.policy.lease_s)
+                except AutonomousDevError as exc:
+                    log.warning("%s#%d: the lease could not be extended: %s", name, number, exc)
+                    continue
+                if not kept:
                     log.warning("%s#%d: lease lost", name, number)
+
+    def _spawn(self, board: _Board, name: str, target: Callable[..., None]) -> threading.Thread:
+        """A thread whose death is reported (with its traceback, event `thread_died`), never silent."""
+
+        def supervised() -> None:
+            try:
+                target(board, board.workers)
+            except Exception:
+                with board.lock:
+                    board.died.add(name)
+                log.exception("thread %s died; the daemon replaces it", name, extra={"event": "thread_died"})
+
+        thread = threading.Thread(target=supervised, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _supervise(self, board: _Board) -> None:
+        """Replace dead threads: the heartbeat while workers run, a worker while work is left (bounded)."""
+        workers = board.workers
+        if any(w.is_alive() for w in workers) and not any(b.is_alive() for b in board.beats):
+            board.beats.append(self._spawn(board, f"heartbeat-{len(board.beats)}", self._heartbeat))
+        with board.lock:
+            dead = sum(1 for w in workers if w.name in board.died)
+            left = any(board.candidates.values())
+        wanted = dead > board.replaced and left and not self.control.claiming_stopped
+        if wanted and board.replaced < MAX_REPLACEMENTS:
+            board.replaced += 1
+            log.warning("starting worker-r%d in place of a dead worker", board.replaced)
+            workers.append(self._spawn(board, f"worker-r{board.replaced}", self._worker))
 
     def _wait(self, board: _Board, workers: list[threading.Thread], grace_s: float | None = None) -> None:
         """Join the workers; on a cold stop, or when a warm stop's grace is over, release the claims held."""
         while any(w.is_alive() for w in workers):
-            for worker in workers:
+            for worker in list(workers):
                 worker.join(timeout=0.2)
+            self._supervise(board)
             if self._should_abandon(grace_s):
                 self._release_in_flight(board)
                 return
@@ -429,7 +502,12 @@ def serve(
     outcomes: list[Outcome] = []
     while control.warm_at is None and not control.cold:
         if not control.auth_failed:
-            outcomes = cycle.run()
+            try:
+                outcomes = cycle.run()
+            except InfrastructureError as exc:  # an outage (the store, GitHub): the daemon waits it out
+                if once:
+                    raise
+                log.warning("%s is unavailable: %s; trying again after the wait", exc.service, exc)
         if once:
             break
         control.wake.wait(interval_s)

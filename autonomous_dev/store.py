@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -15,7 +15,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from . import store_sql as sql
-from .errors import ConfigError
+from .errors import ConfigError, InfrastructureError
 from .store_sql import (
     EPOCH,
     ClaimLost,
@@ -281,18 +281,42 @@ class PostgresStore(SqlStore):
         try:
             return psycopg.connect(self._dsn, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
         except psycopg.OperationalError as exc:
-            raise self._error("cannot connect to the state database", exc) from None
+            raise self._outage("cannot connect to the state database", exc) from None
+
+    # -- reconnecting: a connection the server dropped while idle is replaced before it is used ---------
 
     @contextmanager
     def _transaction(self) -> Iterator[Execute]:
-        conn = self._conn()
-        with self._guarded(conn), conn.transaction():
+        stack = ExitStack()
+        conn = self._begin(stack)
+        with self._guarded(conn), stack:  # the guard is outermost: a failed COMMIT is reported too
             yield lambda query, params: self._run(conn, query, params)
 
+    def _begin(self, stack: ExitStack) -> psycopg.Connection[Row]:
+        """BEGIN on this thread's connection; if the server dropped it (a restart, an outage) nothing has
+        been done yet, so BEGIN is tried once more on a new connection."""
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                with self._guarded(conn):
+                    stack.enter_context(conn.transaction())
+                return conn
+            except InfrastructureError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def _read(self, query: str, params: Sequence[object]) -> list[Row]:
-        conn = self._conn()
-        with self._guarded(conn):
-            return self._run(conn, query, params).rows
+        """A read is safe to repeat: once more on a new connection if the server dropped this one."""
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                with self._guarded(conn):
+                    return self._run(conn, query, params).rows
+            except InfrastructureError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _run(self, conn: psycopg.Connection[Row], query: str, params: Sequence[object]) -> Result:
         cursor = conn.execute(query, tuple(params))
@@ -301,13 +325,19 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _guarded(self, conn: psycopg.Connection[Row]) -> Iterator[None]:
-        """Raise StoreError for connection failures; drop a broken connection so the next call reconnects."""
+        """A lost connection is an outage (InfrastructureError, dropped so the next call reconnects);
+        other operational failures are StoreError."""
         try:
             yield
         except psycopg.OperationalError as exc:
             if conn.broken or conn.closed:
                 self._connections.forget(conn)
+                raise self._outage("lost the connection to the state database", exc) from None
             raise self._error("the state database failed", exc) from None
+
+    def _outage(self, what: str, exc: Exception) -> InfrastructureError:
+        error = self._error(what, exc)
+        return InfrastructureError("Postgres", error.message, error.hint)
 
     def _error(self, what: str, exc: Exception) -> StoreError:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

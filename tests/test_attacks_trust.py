@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import NAME, OWNER, Stage
-from tests.daemon_helpers import sessions_per_issue, tool_comments
+from tests.daemon_helpers import sessions_per_issue, start_cli, stop, tool_comments, wait_for
 from tests.helpers import run_cli
-from tests.standins.anthropic_server import Script, text_block
+from tests.standins.anthropic_server import Script, text_block, text_editor
 from tests.standins.github_state import RecordedRequest
 
 LABEL = "autonomous-dev"
@@ -154,3 +158,97 @@ def test_when_the_edit_history_cannot_be_read_the_issue_waits(stage: Stage) -> N
     assert tool_comments(stage, number) == []  # not the author's doing: no comment
     stage.github.fault = None
     assert run(stage)[0] == 0 and sessions_per_issue(stage).get(number) == 1
+
+
+# -- class 2: permissions that change while the daemon runs --------------------------------------------
+
+ADMIN_TOKEN = "ghp_" + "AdminOfAcme0" * 3 + "abc"
+
+
+def set_role(stage: Stage, login: str, permission: str | None) -> None:
+    """Change a collaborator's role through the REST API, as a repository admin would (None: remove)."""
+    url = f"{stage.github.api_url}/repos/{OWNER}/{NAME}/collaborators/{login}"
+    data = None if permission is None else json.dumps({"permission": permission}).encode()
+    request = urllib.request.Request(url, data=data, method="DELETE" if permission is None else "PUT")
+    request.add_header("Authorization", f"token {ADMIN_TOKEN}")
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 204
+
+
+def start_daemon(stage: Stage, tmp_path: Path) -> tuple[Any, Path]:
+    stage.github.add_token(ADMIN_TOKEN, login=OWNER)
+    log = tmp_path / "daemon.log"
+    env = stage.env(LOOP_INTERVAL_MS="300", LOG_FORMAT="json", LOG_LEVEL="INFO")
+    return start_cli(["start"], stage.cwd, env, log), log
+
+
+def note_issue(stage: Stage, index: int, labeller: str) -> int:
+    number = stage.github.add_issue(OWNER, NAME, f"Note {index}", f"Create notes/{index}.txt", user=labeller)
+    steps = [[text_editor("create", path=f"notes/{index}.txt", file_text="note\n")], [text_block("Done.")]]
+    stage.claude.scripts.append(Script(steps, match=f'<issue number="{number}">'))
+    return number
+
+
+@pytest.mark.parametrize("removal", ["triage", None])
+def test_a_labeller_whose_write_access_was_removed_is_refused_at_the_next_claim(
+    stage: Stage, tmp_path: Path, removal: str | None
+) -> None:
+    """Downgraded to triage (who may still label) or removed: the cached 'write' must not count."""
+    first = note_issue(stage, 1, "carol")
+    stage.github.add_label(OWNER, NAME, first, LABEL, user="carol")
+    daemon, log = start_daemon(stage, tmp_path)
+    try:
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 60, "the first pull request")
+        set_role(stage, "carol", removal)
+        second = note_issue(stage, 2, "carol")
+        stage.github.add_label(OWNER, NAME, second, LABEL, user="carol")
+        wait_for(lambda: f"#{second}: refused at claim time" in log.read_text(), 60, "the refusal")
+        time.sleep(1)  # a few more cycles: it stays refused
+    finally:
+        stop(daemon)
+        code = daemon.wait(timeout=60)
+    assert code == 0, log.read_text()[-3000:]
+    assert sessions_per_issue(stage) == {first: 1}
+    assert len(stage.github.pulls(OWNER, NAME)) == 1
+    assert "in-progress" not in stage.github.issue(OWNER, NAME, second)["labels"]
+    checks = [r for r in stage.github.requests if r.route.endswith("/collaborators/carol/permission")]
+    assert len(checks) >= 2 and all(r.header("If-None-Match") for r in checks[1:])  # revalidated by ETag
+
+
+def test_comments_of_a_collaborator_whose_write_access_was_removed_are_dropped(
+    stage: Stage, tmp_path: Path
+) -> None:
+    first = note_issue(stage, 1, "carol")
+    stage.github.add_comment(OWNER, NAME, first, "Dave: name it after the issue.", user="dave")
+    stage.github.add_label(OWNER, NAME, first, LABEL, user="carol")
+    daemon, log = start_daemon(stage, tmp_path)
+    try:
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 60, "the first pull request")
+        set_role(stage, "dave", "pull")
+        second = note_issue(stage, 2, "carol")
+        stage.github.add_comment(OWNER, NAME, second, f"Dave: {PAYLOAD}", user="dave")
+        stage.github.add_label(OWNER, NAME, second, LABEL, user="carol")
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 2, 60, "the second pull request")
+    finally:
+        stop(daemon)
+        assert daemon.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert "name it after the issue" in prompts_for(stage, first)
+    assert "evil.example" not in prompts_for(stage, second)
+
+
+def test_permission_answers_expire(stage: Stage) -> None:
+    """Within PERMISSION_TTL_S the answer is reused; after it, GitHub is asked again."""
+    from autonomous_dev.trust import PERMISSION_TTL_S, TrustGate, TrustPolicy
+    from tests.fakes import FakeRepo
+
+    now = [0.0]
+    repo = FakeRepo(permissions={"carol": "write"})
+    gate = TrustGate(repo, TrustPolicy(LABEL), clock=lambda: now[0])
+    assert gate.permission("carol") == "write"
+    repo.permissions["carol"] = "read"
+    now[0] = PERMISSION_TTL_S - 1
+    assert gate.permission("carol") == "write"
+    assert gate.permission("carol", fresh=True) == "read"  # right before a claim
+    repo.permissions["carol"] = "admin"
+    now[0] += PERMISSION_TTL_S
+    assert gate.permission("carol") == "admin"
