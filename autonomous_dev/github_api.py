@@ -204,7 +204,8 @@ class GitHubRepoClient:
         owner, name = self.full_name.split("/", 1)
         variables = {"owner": owner, "name": name, "number": number}
         requester = self._session.client.requester
-        _, data = self._call(
+        # A query sent as POST, so PyGithub does not retry it after a 5xx; it is safe to repeat.
+        _, data = self._write(
             f"reading who edited #{number}", lambda: requester.graphql_query(edit_history.QUERY, variables)
         )
         try:
