@@ -334,7 +334,12 @@ class Cycle:
                 board.turn += 1
                 candidates = list(board.candidates[name])
                 board.active[name] = board.active.get(name, 0) + 1
-            record = self.store.claim(name, candidates, self.owner, self.policy.lease_s)
+            try:
+                record = self.store.claim(name, candidates, self.owner, self.policy.lease_s)
+            except BaseException:  # the slot is free again for whoever claims next
+                with board.lock:
+                    board.active[name] -= 1
+                raise
             with board.lock:
                 if record is None:
                     board.candidates[name] = []  # the rest is held by others or backing off
@@ -424,8 +429,9 @@ class Cycle:
         thread.start()
         return thread
 
-    def _supervise(self, board: _Board) -> None:
-        """Replace dead threads: the heartbeat while workers run, a worker while work is left (bounded)."""
+    def _supervise(self, board: _Board) -> bool:
+        """Replace dead threads: the heartbeat while workers run, a worker while work is left (bounded).
+        True when a worker was started."""
         workers = board.workers
         if any(w.is_alive() for w in workers) and not any(b.is_alive() for b in board.beats):
             board.beats.append(self._spawn(board, f"heartbeat-{len(board.beats)}", self._heartbeat))
@@ -437,10 +443,12 @@ class Cycle:
             board.replaced += 1
             log.warning("starting worker-r%d in place of a dead worker", board.replaced)
             workers.append(self._spawn(board, f"worker-r{board.replaced}", self._worker))
+            return True
+        return False
 
     def _wait(self, board: _Board, workers: list[threading.Thread], grace_s: float | None = None) -> None:
         """Join the workers; on a cold stop, or when a warm stop's grace is over, release the claims held."""
-        while any(w.is_alive() for w in workers):
+        while any(w.is_alive() for w in workers) or self._supervise(board):
             for worker in list(workers):
                 worker.join(timeout=0.2)
             self._supervise(board)

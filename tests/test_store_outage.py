@@ -15,16 +15,21 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from autonomous_dev.agent import Agent, Budget
+from autonomous_dev.daemon import Cycle, Policy, RepoWork, StopControl
 from autonomous_dev.errors import InfrastructureError
-from autonomous_dev.store import PostgresStore
+from autonomous_dev.models import Issue, OutcomeKind
+from autonomous_dev.pipeline import Pipeline, PipelineOptions
+from autonomous_dev.store import PostgresStore, SqliteStore, TaskRecord
+from autonomous_dev.tools import EDITOR_NAME
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, tool_comments, wait_for
-
-pytestmark = pytest.mark.slow
+from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
 
 OUTAGE_S = 10.0
 
@@ -104,6 +109,7 @@ def proxy(pg_dsn: str) -> Iterator[TcpProxy]:
     server.close()
 
 
+@pytest.mark.slow
 def test_postgres_outage_mid_run_loses_no_thread_and_opens_each_pr_once(
     stage: Stage, pg_dsn: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
@@ -162,3 +168,40 @@ def test_the_store_reports_an_outage_and_reconnects_once_the_server_is_back(
     store.set_meta("k", "w")
     assert store.get_meta("k") == "w"
     store.close()
+
+
+class FlakyStore(SqliteStore):
+    """A store whose first claim fails with an error nobody expects (a bug, not an outage)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.failures = 1
+
+    def claim(self, *args: Any, **kwargs: Any) -> TaskRecord | None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("unexpected failure in the store")
+        return super().claim(*args, **kwargs)
+
+
+def test_a_worker_killed_by_an_unexpected_error_is_reported_and_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fix = [(EDITOR_NAME, {"command": "create", "path": "note.txt", "file_text": "note\n"})]
+    repo = FakeRepo(
+        issues=[Issue(1, "One", "", ("autonomous-dev",)), Issue(2, "Two", "", ("autonomous-dev",))]
+    )
+    template = make_template(tmp_path / "template", {"README.md": "# x\n"})
+    agent = Agent(
+        ScriptedClaude([fix, "Done.", fix, "Done."]), "system", Budget(max_turns=5, max_tokens=10_000)
+    )
+    options = PipelineOptions("autonomous-dev", "in-progress", "main", False)
+    pipeline = Pipeline(repo, FakeWorkspaces(template, tmp_path), agent, options)
+    store = FlakyStore(tmp_path / "state.db")
+    store.migrate()
+    policy = Policy(workers=1, lease_s=30, max_attempts=3, backoff_s=(0.0,), max_cost_per_day=100)
+    cycle = Cycle([RepoWork(pipeline, pipeline.workspaces)], store, policy, "owner", StopControl())
+    outcomes = cycle.run()
+    assert sorted(o.kind for o in outcomes) == [OutcomeKind.PR_OPENED] * 2  # in this very cycle
+    died = [r for r in caplog.records if getattr(r, "event", None) == "thread_died"]
+    assert len(died) == 1 and "worker-0" in died[0].getMessage() and died[0].exc_info
