@@ -165,7 +165,7 @@ class TrustGate:
 
 
 def edited_after_label_comment(number: int, label: str, editors: list[str], label_stamp: str) -> str:
-    who = ", ".join(f"@{login}" if login != "unknown" else "an unknown user" for login in editors)
+    who = ", ".join(f"`{login}`" if login != "unknown" else "an unknown user" for login in editors)
     return (
         f"This issue's text was changed by {who} after the `{label}` label was applied, by someone "
         "without write access, so autonomous-dev will not act on it. A maintainer who has read the "

@@ -74,7 +74,7 @@ def test_body_edited_by_its_author_after_the_label_is_refused_with_one_comment(s
         assert any("changed after the 'autonomous-dev' label by outsider" in m for m in rejected(events))
     assert sessions_per_issue(stage).get(number) is None
     [comment] = tool_comments(stage, number)
-    assert EDITED_MARK in comment and "re-apply" in comment and "@outsider" in comment
+    assert EDITED_MARK in comment and "re-apply" in comment and "`outsider`" in comment
 
 
 def test_an_edit_through_several_revisions_is_still_caught(stage: Stage) -> None:
