@@ -160,8 +160,8 @@ class Cycle:
             self.observer.cycle_finished(list(self.outcomes))
             return list(self.outcomes)
         for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values()))):
-            board.workers.append(self._spawn(board, f"worker-{i}", self._worker))
-        board.beats.append(self._spawn(board, "heartbeat", self._heartbeat))
+            board.workers.append(self._spawn(board, f"worker-{i}", self._worker, board))
+        board.beats.append(self._spawn(board, "heartbeat", self._heartbeat, board, board.workers))
         self._wait(board, board.workers, self.policy.grace_s)
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
@@ -271,7 +271,7 @@ class Cycle:
 
     # -- working -----------------------------------------------------------------------------------------
 
-    def _worker(self, board: _Board, _workers: list[threading.Thread] | None = None) -> None:
+    def _worker(self, board: _Board) -> None:
         """Claim and work until nothing is left. A store failure ends this worker: the claim is released
         (or its lease lapses while the store is down) and the next cycle, after the wait, tries again."""
         while not self.control.claiming_stopped:
@@ -414,12 +414,14 @@ class Cycle:
                 if not kept:
                     log.warning("%s#%d: lease lost", name, number)
 
-    def _spawn(self, board: _Board, name: str, target: Callable[..., None]) -> threading.Thread:
+    def _spawn(
+        self, board: _Board, name: str, target: Callable[..., None], *args: object
+    ) -> threading.Thread:
         """A thread whose death is reported (with its traceback, event `thread_died`), never silent."""
 
         def supervised() -> None:
             try:
-                target(board, board.workers)
+                target(*args)
             except Exception:
                 with board.lock:
                     board.died.add(name)
@@ -434,7 +436,8 @@ class Cycle:
         True when a worker was started."""
         workers = board.workers
         if any(w.is_alive() for w in workers) and not any(b.is_alive() for b in board.beats):
-            board.beats.append(self._spawn(board, f"heartbeat-{len(board.beats)}", self._heartbeat))
+            name = f"heartbeat-{len(board.beats)}"
+            board.beats.append(self._spawn(board, name, self._heartbeat, board, workers))
         with board.lock:
             dead = sum(1 for w in workers if w.name in board.died)
             left = any(board.candidates.values())
@@ -442,7 +445,7 @@ class Cycle:
         if wanted and board.replaced < MAX_REPLACEMENTS:
             board.replaced += 1
             log.warning("starting worker-r%d in place of a dead worker", board.replaced)
-            workers.append(self._spawn(board, f"worker-r{board.replaced}", self._worker))
+            workers.append(self._spawn(board, f"worker-r{board.replaced}", self._worker, board))
             return True
         return False
 

@@ -284,6 +284,9 @@ class PostgresStore(SqlStore):
             raise self._outage("cannot connect to the state database", exc) from None
 
     # -- reconnecting: a connection the server dropped while idle is replaced before it is used ---------
+    # Not psycopg_pool: each thread already keeps its own connection, the migration must hold one
+    # connection for its advisory lock, and a pool's check costs a round trip per use. A failed BEGIN
+    # is the check here: nothing was done yet, so it is repeated once on a new connection.
 
     @contextmanager
     def _transaction(self) -> Iterator[Execute]:
