@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from . import outages, prompts
 from .errors import AutonomousDevError, ChecksFailed, CredentialError, GitHubError, InfrastructureError
+from .logs import audit
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .pipeline import Pipeline
 from .ports import Workspaces
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LABEL_RELEASE_S = 1.0  # a cold stop waits this long for GitHub to take the in-progress labels off
+MAX_REPLACEMENTS = 3  # dead workers replaced per cycle; more means a bug, and the next cycle starts afresh
 
 DONE_STATES = {
     OutcomeKind.PR_OPENED: TaskState.PR_OPENED,
@@ -128,6 +130,10 @@ class _Board:
     turn: int = 0
     budget_reported: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    workers: list[threading.Thread] = field(default_factory=list)  # grows when a dead one is replaced
+    beats: list[threading.Thread] = field(default_factory=list)
+    died: set[str] = field(default_factory=set)  # names of threads that ended with an exception
+    replaced: int = 0
 
 
 class Cycle:
@@ -164,17 +170,11 @@ class Cycle:
             self._discover(board)
             self.observer.cycle_finished(list(self.outcomes))
             return list(self.outcomes)
-        workers = [
-            threading.Thread(target=self._worker, args=(board,), name=f"worker-{i}", daemon=True)
-            for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values())))
-        ]
-        heartbeat = threading.Thread(
-            target=self._heartbeat, args=(board, workers), name="heartbeat", daemon=True
-        )
         try:
-            for thread in [*workers, heartbeat]:
-                thread.start()
-            self._wait(board, workers, self.policy.grace_s)
+            for i in range(min(self.policy.workers, sum(len(c) for c in board.candidates.values()))):
+                board.workers.append(self._spawn(board, f"worker-{i}", self._worker, board))
+            board.beats.append(self._spawn(board, "heartbeat", self._heartbeat, board, board.workers))
+            self._wait(board, board.workers, self.policy.grace_s)
         except KeyboardInterrupt:  # a cold stop: the workers are daemon threads and die with the process
             self._release_in_flight(board)
             raise
@@ -290,22 +290,58 @@ class Cycle:
     # -- working -----------------------------------------------------------------------------------------
 
     def _worker(self, board: _Board) -> None:
+        """Claim and work until nothing is left. A store failure ends this worker: the claim is released
+        (or its lease lapses while the store is down) and the next cycle, after the wait, tries again."""
         while not self.control.claiming_stopped and self.outage is None:
             try:
                 claimed = self._claim_next(board)
             except InfrastructureError as exc:  # the store went away between two claims
                 self.outage = self.outage or exc
                 return
+            except AutonomousDevError as exc:  # the store failed; if it claimed anyway, the lease lapses
+                log.warning("claiming failed: %s; this worker stops until the next cycle", exc)
+                return
             if claimed is None:
                 return
             name, record = claimed
+            key = (name, record.issue)
             try:
-                key = (name, record.issue)
-                self._work(self.repos[name], board.issues[key], record, board.pulls.get(key))
+                if not self._attempt(self.repos[name], board.issues[key], record, board.pulls.get(key)):
+                    return
             finally:
                 with board.lock:
-                    board.in_flight.discard((name, record.issue))
+                    board.in_flight.discard(key)
                     board.active[name] -= 1
+
+    def _attempt(self, work: RepoWork, issue: Issue, record: TaskRecord, pull: PullRequest | None) -> bool:
+        """One claimed issue; False when the store failed while recording it (the worker backs off)."""
+        try:
+            if self._still_trusted(work, issue):
+                self._work(work, issue, record, pull)
+            return True
+        except AutonomousDevError as exc:  # raised while recording the result: the store is down
+            log.error("%s#%d: the result could not be recorded: %s", work.name, issue.number, exc,
+                      extra={"repo": work.name, "issue": issue.number})  # fmt: skip
+            try:
+                self.store.release(work.name, issue.number, self.owner)
+            except AutonomousDevError:
+                log.warning("%s#%d: the claim could not be released; its lease will lapse", work.name,
+                            issue.number)  # fmt: skip
+            return False
+
+    def _still_trusted(self, work: RepoWork, issue: Issue) -> bool:
+        """Right before work starts (and the in-progress label goes on), the labeller's permission is
+        asked afresh: write access removed since the issue was admitted means no work."""
+        try:
+            reason = work.pipeline.trust.recheck(issue)
+        except (GitHubError, InfrastructureError) as exc:  # no fresh answer, no work
+            reason = f"cannot check the labeller's permission again ({exc.message})"
+        if reason is None:
+            return True
+        audit(log, "input_rejected", "%s#%d: refused at claim time: %s", work.name, issue.number, reason,
+              level=logging.WARNING, repo=work.name, issue=issue.number)  # fmt: skip
+        self.store.release(work.name, issue.number, self.owner)
+        return False
 
     def _claim_next(self, board: _Board) -> tuple[str, TaskRecord] | None:
         """Round robin over the repositories that still have candidates and a free worker slot."""
@@ -321,7 +357,12 @@ class Cycle:
                 board.turn += 1
                 candidates = list(board.candidates[name])
                 board.active[name] = board.active.get(name, 0) + 1
-            record = self.store.claim(name, candidates, self.owner, self.policy.lease_s)
+            try:
+                record = self.store.claim(name, candidates, self.owner, self.policy.lease_s)
+            except BaseException:  # the slot is free again for whoever claims next
+                with board.lock:
+                    board.active[name] -= 1
+                raise
             with board.lock:
                 if record is None:
                     board.candidates[name] = []  # the rest is held by others or backing off
@@ -402,22 +443,64 @@ class Cycle:
     # -- supervising -------------------------------------------------------------------------------------
 
     def _heartbeat(self, board: _Board, workers: list[threading.Thread]) -> None:
+        """Extend the leases held; while the store is down the leases may lapse, and that is safe."""
         while any(w.is_alive() for w in workers):
             time.sleep(min(self.policy.lease_s / 3, 5.0))
             with board.lock:
                 held = list(board.in_flight)
             for name, number in held:
                 try:
-                    if not self.store.heartbeat(name, number, self.owner, self.policy.lease_s):
-                        log.warning("%s#%d: lease lost", name, number)
+                    kept = self.store.heartbeat(name, number, self.owner, self.policy.lease_s)
                 except InfrastructureError as exc:  # the store is down: the task's own writes will say so
                     log.debug("%s#%d: heartbeat failed: %s", name, number, exc)
+                    continue
+                except AutonomousDevError as exc:
+                    log.warning("%s#%d: the lease could not be extended: %s", name, number, exc)
+                    continue
+                if not kept:
+                    log.warning("%s#%d: lease lost", name, number)
+
+    def _spawn(
+        self, board: _Board, name: str, target: Callable[..., None], *args: object
+    ) -> threading.Thread:
+        """A thread whose death is reported (with its traceback, event `thread_died`), never silent."""
+
+        def supervised() -> None:
+            try:
+                target(*args)
+            except Exception:
+                with board.lock:
+                    board.died.add(name)
+                log.exception("thread %s died; the daemon replaces it", name, extra={"event": "thread_died"})
+
+        thread = threading.Thread(target=supervised, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _supervise(self, board: _Board) -> bool:
+        """Replace dead threads: the heartbeat while workers run, a worker while work is left (bounded).
+        True when a worker was started."""
+        workers = board.workers
+        if any(w.is_alive() for w in workers) and not any(b.is_alive() for b in board.beats):
+            name = f"heartbeat-{len(board.beats)}"
+            board.beats.append(self._spawn(board, name, self._heartbeat, board, workers))
+        with board.lock:
+            dead = sum(1 for w in workers if w.name in board.died)
+            left = any(board.candidates.values())
+        wanted = dead > board.replaced and left and not self.control.claiming_stopped
+        if wanted and board.replaced < MAX_REPLACEMENTS:
+            board.replaced += 1
+            log.warning("starting worker-r%d in place of a dead worker", board.replaced)
+            workers.append(self._spawn(board, f"worker-r{board.replaced}", self._worker, board))
+            return True
+        return False
 
     def _wait(self, board: _Board, workers: list[threading.Thread], grace_s: float | None = None) -> None:
         """Join the workers; on a cold stop, or when a warm stop's grace is over, release the claims held."""
-        while any(w.is_alive() for w in workers):
-            for worker in workers:
+        while any(w.is_alive() for w in workers) or self._supervise(board):
+            for worker in list(workers):
                 worker.join(timeout=0.2)
+            self._supervise(board)
             if self._should_abandon(grace_s):
                 self._release_in_flight(board)
                 return

@@ -18,9 +18,21 @@ from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
+from . import edit_history
 from .conditional import ConditionalCache
+from .edit_history import parse_time
 from .errors import CredentialError, GitHubError, InfrastructureError, network_reason
-from .models import CheckSummary, Comment, Issue, PullRequest, PullStatus, RepoAccess, TokenReport
+from .models import (
+    CheckSummary,
+    Comment,
+    Issue,
+    IssueEvent,
+    PullRequest,
+    PullStatus,
+    RepoAccess,
+    ThreadHistory,
+    TokenReport,
+)
 from .ratelimit import RateGate
 from .redact import Redactor
 from .retry import retry_write
@@ -206,24 +218,41 @@ class GitHubRepoClient:
         url = f"{self._url}{path}?{urlencode({**params, 'per_page': '100'})}"
         return self._call(what, lambda: self._session.conditional_list(url))
 
-    def label_actor(self, number: int, label: str) -> str | None:
-        actor = None
-        for event in self._list(f"reading the events of #{number}", f"/issues/{number}/events"):
-            if event.get("event") == "labeled" and (event.get("label") or {}).get("name") == label:
-                actor = (event.get("actor") or {}).get("login")
-        return actor
+    def events(self, number: int) -> list[IssueEvent]:
+        items = self._list(f"reading the events of #{number}", f"/issues/{number}/events")
+        return [
+            IssueEvent(
+                str(item.get("event") or ""),
+                (item.get("actor") or {}).get("login"),
+                parse_time(item["created_at"]),
+                (item.get("label") or {}).get("name"),
+            )
+            for item in items
+        ]
+
+    def edit_history(self, number: int) -> ThreadHistory:
+        owner, name = self.full_name.split("/", 1)
+        variables = {"owner": owner, "name": name, "number": number}
+        requester = self._session.client.requester
+        # A query sent as POST, so PyGithub does not retry it after a 5xx; it is safe to repeat.
+        _, data = self._write(
+            f"reading who edited #{number}", lambda: requester.graphql_query(edit_history.QUERY, variables)
+        )
+        try:
+            return edit_history.thread_history(data["data"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GitHubError(f"GitHub's GraphQL answer about #{number} cannot be read: {exc!r}") from exc
 
     def permission(self, login: str) -> str:
+        """A conditional GET: revalidating an unchanged answer costs no rate limit."""
+        url = f"{self._url}/collaborators/{quote(login, safe='')}/permission"
         try:
-            return str(
-                self._call(
-                    f"reading {login}'s permission", lambda: self._repo.get_collaborator_permission(login)
-                )
-            )
+            data = self._call(f"reading {login}'s permission", lambda: self._session.conditional(url))
         except GitHubError as exc:
             if exc.status == 404:  # not a collaborator at all
                 return "none"
             raise
+        return str((data or {}).get("permission") or "none")
 
     def labelled_issues(self, label: str) -> list[Issue]:
         items = self._list(f"listing issues labelled {label!r}", "/issues", state="open", labels=label,

@@ -44,6 +44,8 @@ class RoutineEventFilter(logging.Filter):
         if getattr(record, "event", None) not in ROUTINE_EVENTS:
             return True
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
 class LibraryFilter(logging.Filter):
     """Client libraries' warnings ("Retrying ...") are ours to report: theirs become DEBUG records.
 

@@ -42,6 +42,41 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class IssueEvent:
+    """One event of an issue's timeline: `labeled` (with the label), `renamed`, `closed`, ..."""
+
+    event: str
+    actor: str | None  # None: a deleted account
+    at: datetime
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One saved version of an issue's or comment's text: who wrote it (None: unknown) and when."""
+
+    editor: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TextHistory:
+    """The revisions of one text; `complete` is False when GitHub holds more than were read."""
+
+    created_at: datetime
+    revisions: tuple[Revision, ...] = ()
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class ThreadHistory:
+    """Edit histories of an issue's body and of its comments (by comment id; missing: unknown)."""
+
+    body: TextHistory
+    comments: dict[int, TextHistory] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TokenReport:
     """What GitHub says about the token: who it is, its classic scopes (None if fine-grained), expiry."""
 

@@ -6,7 +6,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from .models import Change, CheckSummary, Comment, Issue, ModelTurn, PullRequest, PullStatus
+from .models import (
+    Change,
+    CheckSummary,
+    Comment,
+    Issue,
+    IssueEvent,
+    ModelTurn,
+    PullRequest,
+    PullStatus,
+    ThreadHistory,
+)
 
 
 class GitHubRepo(Protocol):
@@ -24,12 +34,16 @@ class GitHubRepo(Protocol):
     @property
     def private(self) -> bool: ...
 
-    def label_actor(self, number: int, label: str) -> str | None:
-        """Who applied the label most recently (from the issue's events); None if nobody did."""
+    def events(self, number: int) -> list[IssueEvent]:
+        """The issue's timeline events, oldest first (labels applied and removed, title changes)."""
+        ...
+
+    def edit_history(self, number: int) -> ThreadHistory:
+        """Who changed the text of the issue and of its comments, and when (GitHub's GraphQL API)."""
         ...
 
     def permission(self, login: str) -> str:
-        """The user's permission on the repository: admin, write, read or none."""
+        """The user's permission on the repository: admin, write, read or none (revalidated by ETag)."""
         ...
 
     def labelled_issues(self, label: str) -> list[Issue]:

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -292,16 +292,43 @@ class PostgresStore(SqlStore):
                 raise self._outage("cannot reach", exc) from None
             raise self._error("cannot connect to the state database", exc) from None
 
+    # -- reconnecting: a connection the server dropped while idle is replaced before it is used ---------
+    # Not psycopg_pool: each thread already keeps its own connection, the migration must hold one
+    # connection for its advisory lock, and a pool's check costs a round trip per use. A failed BEGIN
+    # is the check here: nothing was done yet, so it is repeated once on a new connection.
+
     @contextmanager
     def _transaction(self) -> Iterator[Execute]:
-        conn = self._conn()
-        with self._guarded(conn), conn.transaction():
+        stack = ExitStack()
+        conn = self._begin(stack)
+        with self._guarded(conn), stack:  # the guard is outermost: a failed COMMIT is reported too
             yield lambda query, params: self._run(conn, query, params)
 
+    def _begin(self, stack: ExitStack) -> psycopg.Connection[Row]:
+        """BEGIN on this thread's connection; if the server dropped it (a restart, an outage) nothing has
+        been done yet, so BEGIN is tried once more on a new connection."""
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                with self._guarded(conn):
+                    stack.enter_context(conn.transaction())
+                return conn
+            except InfrastructureError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def _read(self, query: str, params: Sequence[object]) -> list[Row]:
-        conn = self._conn()
-        with self._guarded(conn):
-            return self._run(conn, query, params).rows
+        """A read is safe to repeat: once more on a new connection if the server dropped this one."""
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                with self._guarded(conn):
+                    return self._run(conn, query, params).rows
+            except InfrastructureError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _run(self, conn: psycopg.Connection[Row], query: str, params: Sequence[object]) -> Result:
         cursor = conn.execute(query, tuple(params))
@@ -310,7 +337,8 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _guarded(self, conn: psycopg.Connection[Row]) -> Iterator[None]:
-        """Raise StoreError for connection failures; drop a broken connection so the next call reconnects."""
+        """A lost connection is an outage (InfrastructureError, dropped so the next call reconnects);
+        other operational failures are StoreError."""
         try:
             yield
         except psycopg.OperationalError as exc:

@@ -7,7 +7,7 @@ import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autonomous_dev.errors import GitHubError
@@ -16,13 +16,18 @@ from autonomous_dev.models import (
     CheckSummary,
     Comment,
     Issue,
+    IssueEvent,
     ModelTurn,
     PullRequest,
     PullStatus,
+    TextHistory,
+    ThreadHistory,
     ToolCall,
     Usage,
 )
 from tests.helpers import commit_all, git
+
+LABELLED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -57,8 +62,14 @@ class FakeRepo:
             if label in i.labels
         ]
 
-    def label_actor(self, number: int, label: str) -> str | None:
-        return self.labellers.get(number, "maintainer")
+    def events(self, number: int) -> list[IssueEvent]:
+        labels = [label for i in self.issues if i.number == number for label in i.labels]
+        actor = self.labellers.get(number, "maintainer")
+        return [IssueEvent("labeled", actor, LABELLED_AT, label) for label in labels]
+
+    def edit_history(self, number: int) -> ThreadHistory:
+        comments = {c.id: TextHistory(LABELLED_AT) for c in self.posted.get(number, [])}
+        return ThreadHistory(TextHistory(LABELLED_AT), comments)
 
     def permission(self, login: str) -> str:
         return self.permissions.get(login, "write")

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor
-from tests.standins.github_state import run_git
+from tests.standins.github_state import RecordedRequest, run_git
 
 FIXED = "return a + b"
 BRANCH = "auto/1-add-subtracts-instead-of-adding"
@@ -125,9 +125,14 @@ def test_dry_run_pushes_nothing_and_prints_the_diff(stage: Stage) -> None:
     writes = [
         r
         for r in stage.github.requests
-        if r.method in ("POST", "PATCH", "PUT", "DELETE") and r.path.startswith("/api/")
+        if r.method in ("POST", "PATCH", "PUT", "DELETE") and r.path.startswith("/api/") and not _query(r)
     ]
     assert writes == []
+
+
+def _query(request: RecordedRequest) -> bool:
+    """A GraphQL query is a read, though sent as POST (a mutation would be a write)."""
+    return request.route == "/api/graphql" and str(request.json()["query"]).lstrip().startswith("query")
 
 
 def test_work_dir_keeps_the_mirror_and_clean_detached_slots(stage: Stage) -> None:

@@ -613,3 +613,33 @@ def test_branch_protection_blocks_writers_but_not_admins(stand: Stand) -> None:
     server.protect_branch(OWNER, NAME, "main", required_reviews=2, required_checks=["ci"])
     assert admin_repo.get_pull(pull.number).merge(merge_method="squash").merged  # admins bypass
     assert server.merge_method(OWNER, NAME, pull.number) == "squash"
+
+
+def test_graphql_edit_history_renames_and_collaborator_roles(stand: Stand) -> None:
+    server, gh = stand.server, stand.gh()
+    server.add_token("ghp_owner_token", login=OWNER)
+    server.add_token("ghp_outsider_token", login="outsider")
+    number = server.add_issue(OWNER, NAME, "Typo", "Fix it.", user="outsider")
+    stand.gh("ghp_outsider_token").get_repo(f"{OWNER}/{NAME}").get_issue(number).edit(
+        title="Typo!", body="Fix it now."
+    )
+    query = """query($n: Int!) { repository(owner: "acme", name: "widgets") { issue(number: $n) {
+        body lastEditedAt editor { login }
+        userContentEdits(first: 10) { totalCount nodes { editor { login } } }
+    } } }"""
+    _, data = gh.requester.graphql_query(query, {"n": number})
+    found = data["data"]["repository"]["issue"]
+    assert found["body"] == "Fix it now." and found["editor"] == {"login": "outsider"}
+    assert found["lastEditedAt"] and found["userContentEdits"]["totalCount"] == 2  # the original and the edit
+    assert [e["event"] for e in server.events(OWNER, NAME, number)] == ["renamed"]
+    with pytest.raises(github.GithubException):  # a field GitHub does not have is an error, as on GitHub
+        gh.requester.graphql_query(
+            f'{{ repository(owner: "acme", name: "widgets") {{ issue(number: {number}) {{ nope }} }} }}', {}
+        )
+    admin = stand.gh("ghp_owner_token").get_repo(f"{OWNER}/{NAME}")
+    admin.add_to_collaborators("carol", permission="triage")
+    assert stand.repo().get_collaborator_permission("carol") == "read"  # GitHub's legacy name for triage
+    admin.remove_from_collaborators("carol")
+    assert stand.repo().get_collaborator_permission("carol") == "none"
+    with pytest.raises(github.GithubException):  # only admins change roles
+        stand.repo().add_to_collaborators("carol", permission="admin")

@@ -318,7 +318,8 @@ def _repo_work(
         merge=merge_policy(settings),
         repo_map_chars=settings.execution.repo_map_chars,
     )
-    trust = TrustGate(repo, TrustPolicy(options.label, security.require_author_permission))
+    policy = TrustPolicy(options.label, security.require_author_permission, notify=not dry_run)
+    trust = TrustGate(repo, policy)
     pipeline = Pipeline(
         repo,
         workspaces,

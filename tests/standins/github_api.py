@@ -15,7 +15,7 @@ from .github_routing import (
     paginate,
     validation_failed,
 )
-from .github_state import Comment, Issue, Repo, now_iso
+from .github_state import Comment, Issue, Repo
 
 router = Router()
 
@@ -60,6 +60,30 @@ def get_collaborator_permission(ctx: Ctx, owner: str, name: str, user: str) -> R
     legacy = {"maintain": "write", "triage": "read"}.get(role, role)  # GitHub's legacy mapping
     user_doc = ctx.render.user(user) | {"permissions": ctx.render.permissions(repo, user), "role_name": role}
     return 200, {}, {"permission": legacy, "role_name": role, "user": user_doc}
+
+
+ROLE_OF = {"pull": "read", "push": "write"}  # the REST API's legacy names for roles
+
+
+@router.route("PUT", "{R}/collaborators/(?P<user>[^/]+)")
+def put_collaborator(ctx: Ctx, owner: str, name: str, user: str) -> Response:
+    """Add a collaborator or change their role at once (GitHub invites; a test needs no invitation)."""
+    repo = ctx.repo(owner, name)
+    ctx.require(repo, "admin")
+    wanted = str(ctx.obj().get("permission") or "push")
+    role = ROLE_OF.get(wanted, wanted)
+    if role not in ("read", "triage", "write", "maintain", "admin"):
+        raise validation_failed("Repository", "permission")
+    repo.permissions[user.lower()] = role
+    return 204, {}, None
+
+
+@router.route("DELETE", "{R}/collaborators/(?P<user>[^/]+)")
+def delete_collaborator(ctx: Ctx, owner: str, name: str, user: str) -> Response:
+    repo = ctx.repo(owner, name)
+    ctx.require(repo, "admin")
+    repo.permissions[user.lower()] = "none"
+    return 204, {}, None
 
 
 # -- issues --------------------------------------------------------------------------------------
@@ -211,7 +235,8 @@ def update_comment(ctx: Ctx, owner: str, name: str, comment_id: str) -> Response
     comment = _comment(ctx, repo, comment_id, True)
     if not isinstance(data.get("body"), str) or not data["body"]:
         raise validation_failed("IssueComment", "body", "missing_field")
-    comment.body, comment.updated_at = data["body"], now_iso()
+    if data["body"] != comment.body:
+        ctx.state.edit_text(comment, data["body"], ctx.login)
     return 200, {}, ctx.render.comment(repo, comment)
 
 

@@ -204,6 +204,8 @@ class Render:
         }
         if event.label_name is not None:
             doc["label"] = {"name": event.label_name, "color": event.label_color}
+        if event.rename is not None:
+            doc["rename"] = {"from": event.rename[0], "to": event.rename[1]}
         return doc
 
     def pull(self, repo: Repo, issue: Issue, mergeable: tuple[bool | None, str] | None = None) -> JsonDict:

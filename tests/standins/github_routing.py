@@ -179,9 +179,9 @@ def apply_common_updates(ctx: Ctx, issue: Issue, data: JsonDict) -> None:
     if "title" in data:
         if not isinstance(data["title"], str) or not data["title"]:
             raise validation_failed(resource, "title")
-        issue.title = data["title"]
-    if "body" in data:
-        issue.body = str(data["body"] or "")
+        ctx.state.rename(issue, data["title"], ctx.login)
+    if "body" in data and str(data["body"] or "") != issue.body:
+        ctx.state.edit_text(issue, str(data["body"] or ""), ctx.login)
     if "state" in data:
         if data["state"] not in ("open", "closed"):
             raise validation_failed(resource, "state")

@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import unquote, urlsplit
 
-from . import github_api, github_api_git, github_checks, github_merge
+from . import github_api, github_api_git, github_checks, github_graphql, github_merge
 from .github_json import DOCS, Render
 from .github_routing import ApiError, Ctx, Router, parse_query
 from .github_state import (
@@ -61,6 +61,7 @@ from .github_state import (
 )
 
 API_PREFIX = "/api/v3"
+GRAPHQL_PATH = "/api/graphql"  # where GitHub Enterprise serves GraphQL, next to /api/v3
 # github_merge before github_api_git: "branches/{b}/protection" would otherwise match "branches/{b}".
 _ROUTER = Router(github_api.router, github_merge.router, github_checks.router, github_api_git.router)
 _GIT_PATH = re.compile(r"^/git/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?(?P<rest>/.+)$")
@@ -200,6 +201,32 @@ class FakeGitHub(github_checks.ChecksSetup, github_merge.MergeSetup):
         with self.state.lock:
             repo, issue = self.state.issue(owner, name, number)
             return self.state.add_comment(repo, issue, body, user).id
+
+    def add_label(self, owner: str, name: str, number: int, label: str, user: str = "alice") -> None:
+        """Label an existing issue as ``user`` (a ``labeled`` event by them)."""
+        with self.state.lock:
+            repo, issue = self.state.issue(owner, name, number)
+            self.state.add_labels(repo, issue, [label], user)
+
+    def remove_label(self, owner: str, name: str, number: int, label: str, user: str = "alice") -> None:
+        with self.state.lock:
+            repo, issue = self.state.issue(owner, name, number)
+            self.state.remove_label(repo, issue, label, user)
+
+    def edit_issue(
+        self, owner: str, name: str, number: int, user: str, body: str | None = None, title: str | None = None
+    ) -> None:
+        """Edit as ``user`` would on GitHub: a body revision (GraphQL history) or a ``renamed`` event."""
+        with self.state.lock:
+            _, issue = self.state.issue(owner, name, number)
+            if title is not None:
+                self.state.rename(issue, title, user)
+            if body is not None:
+                self.state.edit_text(issue, body, user)
+
+    def edit_comment(self, owner: str, name: str, comment_id: int, body: str, user: str) -> None:
+        with self.state.lock:
+            self.state.edit_text(self.state.repo(owner, name).comments[comment_id], body, user)
 
     # -- inspection -------------------------------------------------------------------------------
     def issue(self, owner: str, name: str, number: int) -> dict[str, Any]:
@@ -419,6 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
             path = request.route
             if path.startswith("/git/"):
                 self._git(request)
+            elif path == GRAPHQL_PATH and request.method == "POST":
+                self._graphql(request)
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 self._api(request)
             else:
@@ -516,6 +545,20 @@ class _Handler(BaseHTTPRequestHandler):
                     token.remaining = min(RATE_LIMIT, token.remaining + 1)
                 status, doc = 304, None
         self._send_json(status, headers, doc, token)
+
+    def _graphql(self, request: RecordedRequest) -> None:
+        fake = self.server.fake
+        token = fake._token_for(request)
+        if token is None:
+            self._send_json(401, {}, {"message": "Bad credentials", "documentation_url": DOCS}, None)
+            return
+        with fake.state.lock:
+            token.remaining = max(0, token.remaining - 1)
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            body = None
+        self._send_json(200, {}, github_graphql.answer(fake.state, token.login, body), token)
 
     # -- git smart HTTP ---------------------------------------------------------------------------
     def _git(self, request: RecordedRequest) -> None:

@@ -185,6 +185,15 @@ class Event:
     created_at: str
     label_name: str | None = None
     label_color: str | None = None
+    rename: tuple[str, str] | None = None  # (from, to) of a ``renamed`` event
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One saved revision of an issue's or comment's text (GraphQL ``userContentEdits``)."""
+
+    editor: str
+    edited_at: str
 
 
 @dataclass
@@ -197,6 +206,7 @@ class Comment:
     user: str
     created_at: str
     updated_at: str
+    edits: list[Edit] = field(default_factory=list)  # newest last; the first is the original text
 
 
 @dataclass
@@ -297,6 +307,7 @@ class Issue:
     labels: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     pull: PullInfo | None = None
+    edits: list[Edit] = field(default_factory=list)  # body revisions, newest last; the first is the original
 
 
 @dataclass
@@ -446,6 +457,22 @@ class State:
         repo.comments[comment.id] = comment
         issue.updated_at = stamp
         return comment
+
+    def edit_text(self, target: Issue | Comment, body: str, editor: str) -> None:
+        """Change a body as GitHub does: the first edit also saves the original text as a revision."""
+        stamp = now_iso()
+        if not target.edits:
+            target.edits.append(Edit(target.user, target.created_at))
+        target.edits.append(Edit(editor, stamp))
+        target.body = body
+        target.updated_at = stamp
+
+    def rename(self, issue: Issue, title: str, actor: str) -> None:
+        """Change a title, recording a ``renamed`` event like GitHub's timeline."""
+        if title != issue.title:
+            stamp = now_iso()
+            issue.events.append(Event(self.next_id(), "renamed", actor, stamp, rename=(issue.title, title)))
+            issue.title, issue.updated_at = title, stamp
 
     def issue_comments(self, repo: Repo, number: int) -> list[Comment]:
         return sorted((c for c in repo.comments.values() if c.issue_number == number), key=lambda c: c.id)
