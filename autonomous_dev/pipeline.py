@@ -19,7 +19,7 @@ from .comments import Commenter
 from .errors import ChecksFailed
 from .evaluate import Gate, Runner, Verdict, command_report, detect_commands, repair_message
 from .evaluate import evidence as report_evidence
-from .guard import refuse_new_secrets
+from .guard import MAX_SCAN_BYTES, refuse_new_secrets
 from .logs import audit
 from .merge import Lander, MergePolicy
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
@@ -312,7 +312,7 @@ class Pipeline:
         change = workspace.commit(prompts.commit_message(issue.number, issue.title))
         if not change.files:  # everything it changed was left out (workflow files)
             return self._no_changes(issue, result, fingerprint)
-        refuse_new_secrets(change.diff, workspace.base_text, self.redactor.findings, self._where(issue))
+        refuse_new_secrets(workspace.pushed_blobs(MAX_SCAN_BYTES), self.redactor.findings, self._where(issue))
         if self.options.dry_run:
             return Outcome(
                 issue.number,
@@ -370,8 +370,8 @@ class Pipeline:
             verdict = gate.verdict(*gate.run(runner), baseline)
             if not verdict.ok:
                 return f"the checks fail on the updated branch: {verdict.reason}"
-            refuse_new_secrets(workspace.diff_from_base(), workspace.base_text, self.redactor.findings,
-                               self._where(issue))  # fmt: skip
+            blobs = workspace.pushed_blobs(MAX_SCAN_BYTES)
+            refuse_new_secrets(blobs, self.redactor.findings, self._where(issue))
             self._phase(issue, "pushing")
             workspace.push()
             return None
