@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .procs import CommandResult
 
@@ -18,7 +18,11 @@ FAILING_PATTERNS = (
 )
 PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 
-Runner = Callable[[str], CommandResult]
+
+class Runner(Protocol):
+    """Runs one command line; `timeout_s` may only shorten the configured timeout (a task's time budget)."""
+
+    def __call__(self, line: str, timeout_s: float = ..., /) -> CommandResult: ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shlex
 import shutil
@@ -24,7 +25,7 @@ from .logs import audit
 from .merge import Lander, MergePolicy
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .ports import GitHubRepo, Workspace, Workspaces
-from .procs import run_command, scrubbed_env
+from .procs import CommandResult, run_command, scrubbed_env
 from .redact import Redactor
 from .repomap import SymbolCache, blob_shas, repo_map
 from .sanitize import describe, sanitize
@@ -242,15 +243,19 @@ class Pipeline:
 
     def _runner(self, root: Path, home: Path) -> Runner:
         """Runs repository commands with a scrubbed environment, a timeout and bounded output."""
-        return lambda line: run_command(line, root, scrubbed_env(home), self.options.test_timeout_s)
+
+        def run(line: str, timeout_s: float = math.inf) -> CommandResult:
+            return run_command(line, root, scrubbed_env(home), min(timeout_s, self.options.test_timeout_s))
+
+        return run
 
     def _test_tool(self, gate: Gate, runner: Runner) -> TestRunner | None:
         command = gate.commands.test
         if not command:
             return None
 
-        def run_tests(extra: list[str]) -> str:
-            result = runner(" ".join([command, *(shlex.quote(arg) for arg in extra)]))
+        def run_tests(extra: list[str], within_s: float) -> str:  # within the task's time budget
+            result = runner(" ".join([command, *(shlex.quote(arg) for arg in extra)]), within_s)
             return command_report(result)
 
         return run_tests

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,45 @@ def test_readings_see_utf16_text_at_any_alignment(encoding: str) -> None:
     for prefix in (b"", b"\x01", b"\x00\x01\x02"):
         text = readings(prefix + f"key={secret}".encode(encoding))
         assert secret in text, (encoding, prefix)
+
+
+# -- class 10: a search runs in linear time; the time budget holds while a tool runs ----
+
+CATASTROPHIC = ["(a+)+$", "(a|aa)+$", "(a*)*b", "(\\w+\\s?)+$", "(.*a){25}x"]
+
+
+def tool_results(stage: Stage) -> list[dict[str, object]]:
+    last = stage.claude.message_requests()[-1]["messages"]
+    return [block for m in last if isinstance(m["content"], list) for block in m["content"]
+            if block.get("type") == "tool_result"]  # fmt: skip
+
+
+def test_catastrophic_patterns_finish_and_unsupported_ones_are_named(stage: Stage) -> None:
+    stage.publish("slow", {"long.txt": "a" * 40_000 + "!\n", "calc.py": "x = 1\n"})
+    number = stage.github.add_issue(OWNER, "slow", "Find", "Search.", labels=["autonomous-dev"])
+    steps = [
+        [tool_use("search", pattern=p) for p in CATASTROPHIC],
+        [tool_use("search", pattern="(a)\\1")],
+        [text_block("Nothing.")],
+    ]
+    stage.claude.scripts.append(Script(steps, match=f'<issue number="{number}">'))
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(REPO_NAME="slow"), timeout=90)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first = stage.claude.message_requests()[-2]["messages"][-1]["content"]
+    assert [block["is_error"] for block in first] == [False] * len(CATASTROPHIC)
+    [backreference] = tool_results(stage)[-1:]
+    assert backreference["is_error"] and "RE2" in str(backreference["content"])
+    assert "E0000" not in result.stderr  # RE2 does not log the model's bad pattern itself
+
+
+def test_the_time_limit_holds_while_the_tests_run(stage: Stage) -> None:
+    """A test run the model starts is cut at the task's time limit (1 minute), not the 10-minute timeout."""
+    slow = "python3 -c 'import sys, time; time.sleep(300 if sys.argv[1:] else 0)'"
+    steps = [[tool_use("run_tests", args="slow")], [text_editor("create", path="x.txt", file_text="x\n")]]
+    started = time.monotonic()
+    code, stderr, pulls = run_script(
+        stage, steps, TEST_COMMAND=slow, TIMEOUT_MINUTES="1", EVALUATION_TIMEOUT_SECONDS="600"
+    )
+    assert time.monotonic() - started < 110  # the limit plus start-up, on a loaded machine
+    assert code == 1 and "time budget spent" in stderr, stderr[-2000:]
+    assert pulls == []
