@@ -209,3 +209,25 @@ def test_the_time_limit_holds_while_the_tests_run(stage: Stage) -> None:
     assert time.monotonic() - started < 110  # the limit plus start-up, on a loaded machine
     assert code == 1 and "time budget spent" in stderr, stderr[-2000:]
     assert pulls == []
+
+
+# -- class 9: malformed tool input is an answer the model corrects, not the end of the task ----
+
+
+def test_malformed_tool_calls_do_not_end_the_task(stage: Stage) -> None:
+    malformed = [
+        text_editor("view", path="calc.py", view_range="1-5"),
+        text_editor("view", path="calc.py", view_range=[1]),
+        text_editor("create", path="calc.py/inner.py", file_text="x"),
+        text_editor("create", path="d/" * 3000 + "x.py", file_text="x"),
+        text_editor("view", path="cal\0c.py"),
+        text_editor("insert", path="calc.py", insert_line="1", insert_text="x"),
+        tool_use("search", pattern="x", path="\0"),
+        tool_use("run_tests", args="-k 'unclosed"),
+    ]
+    steps = [malformed, [text_editor("create", path="NOTE.md", file_text="note\n")]]
+    code, stderr, pulls = run_script(stage, steps)
+    assert code == 0, stderr[-2000:]
+    assert len(pulls) == 1
+    answers = stage.claude.message_requests()[1]["messages"][-1]["content"]
+    assert [block["is_error"] for block in answers] == [True] * len(malformed)

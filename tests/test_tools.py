@@ -291,3 +291,14 @@ def test_no_input_raises_out_of_the_tool_layer(worktree: Path, name: str, data: 
     result = box.run(ToolCall("toolu_p", name, args), deadline=time.monotonic() + 30)  # type: ignore[arg-type]
     assert isinstance(result.content, str)
     assert result.is_error == result.content.startswith("Error: ")
+
+
+def test_a_spent_time_budget_stops_search_and_tests(worktree: Path) -> None:
+    box = box_with_tests(worktree)
+    spent = time.monotonic() - 1
+    found = box.run(ToolCall("toolu_s", SEARCH_NAME, {"pattern": "return"}), deadline=spent)
+    assert "time budget ran out" in found.content and "src/app.py" not in found.content
+    tests = box.run(ToolCall("toolu_t", TESTS_NAME, {"args": "-x"}), deadline=spent)
+    assert tests.is_error and "time budget is spent" in tests.content
+    allowed = box.run(ToolCall("toolu_u", TESTS_NAME, {"args": "-x"}), deadline=time.monotonic() + 42)
+    assert allowed.content in ("ran ['-x'] within 42s", "ran ['-x'] within 41s")
