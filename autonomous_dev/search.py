@@ -27,7 +27,11 @@ SEARCH_TOOL: dict[str, object] = {
         "properties": {
             "pattern": {"type": "string", "minLength": 1, "description": "Regular expression to look for."},
             "path": {"type": "string", "description": "Directory or file to search, relative; default: all."},
-            "glob": {"type": "string", "description": "Only files whose name matches, e.g. *.py."},
+            "glob": {
+                "type": "string",
+                "maxLength": 200,  # fnmatch's translation grows with each `*`
+                "description": "Only files whose name matches, e.g. *.py.",
+            },
         },
         "required": ["pattern"],
     },

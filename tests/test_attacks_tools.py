@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from autonomous_dev.agent import Agent, Budget
+from autonomous_dev.errors import BudgetExceeded
 from autonomous_dev.guard import MAX_SCAN_BYTES, new_secrets, readings
 from autonomous_dev.redact import Redactor
+from autonomous_dev.tools import Toolbox
 from autonomous_dev.workspace import pushed_blobs
 from tests.conftest import NAME, OWNER, Stage
-from tests.fakes import make_template
+from tests.fakes import ScriptedClaude, make_template
 from tests.helpers import git, run_cli
 from tests.secret_samples import FIXED
 from tests.standins.anthropic_server import JSON, Script, text_block, text_editor, tool_use
@@ -231,3 +234,15 @@ def test_malformed_tool_calls_do_not_end_the_task(stage: Stage) -> None:
     assert len(pulls) == 1
     answers = stage.claude.message_requests()[1]["messages"][-1]["content"]
     assert [block["is_error"] for block in answers] == [True] * len(malformed)
+
+
+def test_a_repair_round_keeps_the_task_deadline_and_starts_no_tool_after_it(tmp_path: Path) -> None:
+    ran: list[list[str]] = []
+    box = Toolbox(tmp_path, run_tests=lambda argv, *_: str(ran.append(argv)))
+    claude = ScriptedClaude(["first answer", [("run_tests", {"args": "-x"})], "done"])
+    agent = Agent(claude, "system", Budget(max_turns=10, max_tokens=10**6, max_seconds=0.5))
+    first = agent.run("task", box)
+    time.sleep(0.6)  # the checks took longer than the task's whole budget
+    with pytest.raises(BudgetExceeded, match="time budget spent"):
+        agent.resume(first, "the checks fail", box)
+    assert ran == []

@@ -169,6 +169,7 @@ MALFORMED: list[tuple[str, dict[str, object]]] = [
     (SEARCH_NAME, {"pattern": "x", "path": "src\0"}),
     (SEARCH_NAME, {"pattern": ["x"]}),
     (SEARCH_NAME, {"pattern": "(?<=a)b"}),
+    (SEARCH_NAME, {"pattern": "a", "glob": "a*" * 3000}),
     (TESTS_NAME, {"args": "-k 'unclosed"}),
     (TESTS_NAME, {"args": 42}),
     (TESTS_NAME, {"args": "a\0b"}),
