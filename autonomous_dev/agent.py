@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class AgentResult:
     usage: Usage
     messages: tuple[dict[str, object], ...] = ()
     system: str = ""
+    deadline: float = math.inf  # time.monotonic() when the task's time budget runs out
 
 
 TurnObserver = Callable[[int, Usage], None]  # turn number, that turn's usage
@@ -53,14 +55,17 @@ class Agent:
     ) -> AgentResult:
         """`system` replaces the agent's system prompt for this task (e.g. with the repository map added)."""
         messages: list[dict[str, object]] = [{"role": "user", "content": task_message}]
-        return self._loop(messages, Usage(), 0, toolbox, on_turn, system or self.system)
+        deadline = time.monotonic() + self.budget.max_seconds
+        return self._loop(messages, Usage(), 0, toolbox, on_turn, system or self.system, deadline)
 
     def resume(
         self, previous: AgentResult, message: str, toolbox: Toolbox, on_turn: TurnObserver | None = None
     ) -> AgentResult:
         """Continue the same conversation (for example with failing checks); budgets count the whole task."""
         messages: list[dict[str, object]] = [*previous.messages, {"role": "user", "content": message}]
-        return self._loop(messages, previous.usage, previous.turns, toolbox, on_turn, previous.system)
+        return self._loop(
+            messages, previous.usage, previous.turns, toolbox, on_turn, previous.system, previous.deadline
+        )
 
     def _loop(
         self,
@@ -70,9 +75,9 @@ class Agent:
         toolbox: Toolbox,
         on_turn: TurnObserver | None,
         system: str,
+        deadline: float,
     ) -> AgentResult:
         tools = toolbox.definitions()
-        deadline = time.monotonic() + self.budget.max_seconds
         for turn_number in range(turns_before + 1, self.budget.max_turns + 1):
             turn = self.claude.complete(system, messages, tools)
             usage = usage + turn.usage
@@ -82,9 +87,9 @@ class Agent:
             content = list(turn.raw_content) or [{"type": "text", "text": "(no reply)"}]
             messages.append({"role": "assistant", "content": content})
             if not turn.tool_calls:
-                return AgentResult(turn.text, turn_number, usage, tuple(messages), system)
+                return AgentResult(turn.text, turn_number, usage, tuple(messages), system, deadline)
             self._check_spend(usage)
-            messages.append({"role": "user", "content": _tool_results(turn, toolbox)})
+            messages.append({"role": "user", "content": _tool_results(turn, toolbox, deadline)})
             if time.monotonic() > deadline:
                 raise BudgetExceeded(
                     f"time budget spent: still working after {self.budget.max_seconds / 60:.0f} minutes",
@@ -109,8 +114,14 @@ class Agent:
             )
 
 
-def _tool_results(turn: ModelTurn, toolbox: Toolbox) -> list[dict[str, object]]:
-    results: list[ToolResult] = [toolbox.run(call) for call in turn.tool_calls]
+def _tool_results(turn: ModelTurn, toolbox: Toolbox, deadline: float) -> list[dict[str, object]]:
+    """Each call's result; a tool bounded by the task's time budget, none started once it is spent."""
+    results: list[ToolResult] = [
+        toolbox.run(call, deadline)
+        if time.monotonic() < deadline
+        else ToolResult(call.id, "Error: not run: the task's time budget is spent", is_error=True)
+        for call in turn.tool_calls
+    ]
     return [
         {"type": "tool_result", "tool_use_id": r.tool_use_id, "content": r.content, "is_error": r.is_error}
         for r in results

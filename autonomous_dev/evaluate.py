@@ -6,9 +6,9 @@ import enum
 import json
 import re
 import shlex
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from .procs import CommandResult
 from .testreports import SuiteResult, readable, strip_ansi, summarise
@@ -20,7 +20,11 @@ NO_COLOUR_ENV = {"NO_COLOR": "1", "FORCE_COLOR": "0", "PY_COLORS": "0", "CLICOLO
 JUNIT_ENV = "JUNIT_XML_REPORT"
 PYTEST_OPTIONS = "--color=no --maxfail=0 --continue-on-collection-errors -o junit_family=xunit1"
 
-Runner = Callable[[str], CommandResult]
+
+class Runner(Protocol):
+    """Runs one command line; `timeout_s` may only shorten the configured timeout (a task's time budget)."""
+
+    def __call__(self, line: str, timeout_s: float = ..., /) -> CommandResult: ...
 
 
 @dataclass(frozen=True)

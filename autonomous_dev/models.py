@@ -120,6 +120,19 @@ class Change:
 
 
 @dataclass(frozen=True)
+class PushedBlob:
+    """A file version a push would send, beside the version of the same path it replaced (b"" if none).
+
+    `data` is empty when `size` is over the limit the caller asked for: too large to read, never skipped.
+    """
+
+    path: str
+    size: int
+    data: bytes
+    before: bytes = b""
+
+
+@dataclass(frozen=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shlex
 import shutil
@@ -19,12 +20,12 @@ from .comments import Commenter
 from .errors import ChecksFailed
 from .evaluate import Gate, Run, Runner, Status, Verdict, command_report, detect_commands, repair_message
 from .evaluate import evidence as report_evidence
-from .guard import refuse_new_secrets
+from .guard import MAX_SCAN_BYTES, refuse_new_secrets
 from .logs import audit
 from .merge import Lander, MergePolicy
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .ports import GitHubRepo, Workspace, Workspaces
-from .procs import run_command, scrubbed_env
+from .procs import CommandResult, run_command, scrubbed_env
 from .redact import Redactor
 from .repomap import SymbolCache, blob_shas, repo_map
 from .sanitize import describe, sanitize
@@ -243,15 +244,19 @@ class Pipeline:
     def _runner(self, root: Path, home: Path, extra: dict[str, str]) -> Runner:
         """Runs repository commands with a scrubbed environment, a timeout and bounded output."""
         env = scrubbed_env(home) | extra
-        return lambda line: run_command(line, root, env, self.options.test_timeout_s)
+
+        def run(line: str, timeout_s: float = math.inf) -> CommandResult:
+            return run_command(line, root, env, min(timeout_s, self.options.test_timeout_s))
+
+        return run
 
     def _test_tool(self, gate: Gate, runner: Runner) -> TestRunner | None:
         command = gate.commands.test
         if not command:
             return None
 
-        def run_tests(extra: list[str]) -> str:
-            result = runner(" ".join([command, *(shlex.quote(arg) for arg in extra)]))
+        def run_tests(extra: list[str], within_s: float) -> str:  # within the task's time budget
+            result = runner(" ".join([command, *(shlex.quote(arg) for arg in extra)]), within_s)
             return command_report(result)
 
         return run_tests
@@ -311,7 +316,7 @@ class Pipeline:
         change = workspace.commit(prompts.commit_message(issue.number, issue.title))
         if not change.files:  # everything it changed was left out (workflow files)
             return self._no_changes(issue, result, fingerprint)
-        refuse_new_secrets(change.diff, workspace.base_text, self.redactor.findings, self._where(issue))
+        refuse_new_secrets(workspace.pushed_blobs(MAX_SCAN_BYTES), self.redactor.findings, self._where(issue))
         if self.options.dry_run:
             return Outcome(
                 issue.number,
@@ -376,8 +381,8 @@ class Pipeline:
             verdict = gate.verdict(*gate.run(runner), baseline)
             if not verdict.ok:
                 return f"the checks fail on the updated branch: {verdict.reason}"
-            refuse_new_secrets(workspace.diff_from_base(), workspace.base_text, self.redactor.findings,
-                               self._where(issue))  # fmt: skip
+            blobs = workspace.pushed_blobs(MAX_SCAN_BYTES)
+            refuse_new_secrets(blobs, self.redactor.findings, self._where(issue))
             self._phase(issue, "pushing")
             workspace.push()
             return None

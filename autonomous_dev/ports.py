@@ -15,6 +15,7 @@ from .models import (
     ModelTurn,
     PullRequest,
     PullStatus,
+    PushedBlob,
     ThreadHistory,
 )
 
@@ -120,18 +121,14 @@ class Workspace(Protocol):
         """The commit the task started from."""
         ...
 
-    def base_text(self, path: str) -> str:
-        """The file as it is on the base commit; empty when it did not exist."""
+    def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
+        """Every file version the branch adds on top of the base, in any commit (for the secret check)."""
         ...
 
     def push(self) -> None: ...
 
     def integrate(self, strategy: str) -> list[str]:
         """Bring the task's pushed branch up to date with the base (`rebase` or `merge`); conflicted paths."""
-        ...
-
-    def diff_from_base(self) -> str:
-        """What the branch changes against the fetched base (for the secret check after an update)."""
         ...
 
     def conclude(self) -> list[str]:

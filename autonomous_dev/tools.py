@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
 import logging
-import os
-import re
+import math
 import shlex
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -15,14 +14,14 @@ from .disk import disk_full, is_disk_full
 from .errors import ToolError
 from .logs import audit
 from .models import ToolCall, ToolResult
+from .search import MAX_FILE_BYTES, SEARCH_NAME, SEARCH_TOOL, search
+from .tool_schema import EDITOR_SCHEMA, checked
 
 EDITOR_NAME = "str_replace_based_edit_tool"
 EDITOR_TYPE = "text_editor_20250728"
-SEARCH_NAME = "search"
-MAX_FILE_BYTES = 512 * 1024
 MAX_RESULT_CHARS = 30_000
-MAX_SEARCH_HITS = 100
 MAX_LISTING = 400
+MAX_PATH_BYTES, MAX_NAME_BYTES = 1024, 255  # a name the filesystem refuses is the model's to fix
 log = logging.getLogger(__name__)
 
 TESTS_NAME = "run_tests"
@@ -37,22 +36,6 @@ TESTS_TOOL: dict[str, object] = {
         "properties": {"args": {"type": "string", "description": "Extra arguments for the test command."}},
     },
 }
-SEARCH_TOOL: dict[str, object] = {
-    "name": SEARCH_NAME,
-    "description": (
-        "Search the repository's files for a regular expression (Python syntax). Returns matching lines as "
-        "path:line: text. Use it to find where something is defined or used before editing."
-    ),
-    "input_schema": {
-        "type": "object",
-        "properties": {
-            "pattern": {"type": "string", "description": "Regular expression to look for."},
-            "path": {"type": "string", "description": "Directory or file to search, relative; default: all."},
-            "glob": {"type": "string", "description": "Only files whose name matches, e.g. *.py."},
-        },
-        "required": ["pattern"],
-    },
-}
 
 
 def tool_definitions(with_tests: bool = False) -> list[dict[str, object]]:
@@ -64,7 +47,7 @@ class ConfinementError(ToolError):
     """The model tried to leave its worktree (or reach .git, .env files): refused and audited."""
 
 
-TestRunner = Callable[[list[str]], str]
+TestRunner = Callable[[list[str], float], str]  # extra arguments, seconds it may take at most
 
 
 @dataclass(frozen=True)
@@ -105,34 +88,65 @@ class Toolbox:
         tools = tool_definitions(with_tests=self.test_runner is not None)
         return [*tools, *(tool.definition for tool in self.extras.values())]
 
-    def run(self, call: ToolCall) -> ToolResult:
-        args = {
-            key: self.restore(value) if isinstance(value, str) else value for key, value in call.input.items()
-        }
+    def input_schema(self, name: str) -> dict[str, object]:
+        """The JSON schema a call to the offered tool `name` is checked against; ToolError if not offered."""
+        for definition in self.definitions():
+            if definition.get("name") == name:
+                schema = (
+                    EDITOR_SCHEMA if definition.get("type") == EDITOR_TYPE else definition["input_schema"]
+                )
+                return schema if isinstance(schema, dict) else {}
+        raise ToolError(f"unknown tool {name!r:.100}; use one of the tools offered")
+
+    def run(self, call: ToolCall, deadline: float = math.inf) -> ToolResult:
+        """Answer one call; anything wrong with it is an error result the model can correct.
+
+        `deadline` (time.monotonic) is the task's time budget: a search stops there, tests get the rest.
+        """
         try:
-            output = self._dispatch(call.name, args)
+            schema = self.input_schema(call.name)
+            # A task's own tool checks its input with the pydantic model its schema came from, and says
+            # why it refused it in its own words; ours are checked here.
+            extra = call.name in self.extras and isinstance(call.input, dict)
+            args = call.input if extra else checked(schema, call.input)
+            args = {
+                key: self.restore(value) if isinstance(value, str) else value for key, value in args.items()
+            }
+            output = self._dispatch(call.name, args, deadline)
         except ConfinementError as exc:
             audit(log, "security_violation", "refused %s: %s", call.name, exc.message, level=logging.WARNING)
             return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
         except ToolError as exc:
             return ToolResult(call.id, f"Error: {exc.message}", is_error=True)
-        except OSError as exc:
+        except OSError as exc:  # e.g. a name too long, a parent that is a file: the model can fix those
             if is_disk_full(exc):  # not the model's to fix: the task stops and is taken up again later
                 raise disk_full("a file of the worktree", self.root) from None
-            raise
+            return ToolResult(call.id, f"Error: {exc.strerror or exc}", is_error=True)
         return ToolResult(call.id, _truncate(output))
 
-    def _dispatch(self, name: str, args: dict[str, object]) -> str:
+    def _dispatch(self, name: str, args: dict[str, object], deadline: float) -> str:
         if name == EDITOR_NAME:
             return self._edit(args)
         if name == SEARCH_NAME:
-            return self._search(args)
-        if name in self.extras:
-            return self.extras[name].handle(args)
+            base = self.resolve(args.get("path") or ".")
+            glob = args.get("glob")
+            return search(base, str(args["pattern"]), str(glob) if glob else None, self._display, deadline)
         if name == TESTS_NAME and self.test_runner is not None:
-            extra = args.get("args")
-            return self.test_runner(shlex.split(extra) if isinstance(extra, str) else [])
-        raise ToolError(f"unknown tool {name!r}")
+            return self._run_tests(args.get("args"), deadline)
+        return self.extras[name].handle(args)
+
+    def _run_tests(self, extra: object, deadline: float) -> str:
+        assert self.test_runner is not None
+        if isinstance(extra, str) and "\0" in extra:
+            raise ToolError("`args` must not contain NUL characters")
+        try:
+            argv = shlex.split(extra) if isinstance(extra, str) else []
+        except ValueError as exc:
+            raise ToolError(f"`args` is not valid shell syntax: {exc}") from None
+        seconds = deadline - time.monotonic()
+        if seconds <= 0:
+            raise ToolError("the task's time budget is spent; the tests were not run")
+        return self.test_runner(argv, seconds)
 
     # -- paths ---------------------------------------------------------------------------------------------
 
@@ -140,6 +154,7 @@ class Toolbox:
         """Map a model-supplied path to a real path inside the worktree, or raise ToolError."""
         if not isinstance(raw, str) or not raw.strip():
             raise ToolError("`path` must be a non-empty string relative to the repository root")
+        _check_name(raw)
         rel = PurePosixPath(raw.strip())
         if rel.is_absolute() or raw.startswith("~"):
             raise ConfinementError(f"{raw}: use a path relative to the repository root, e.g. src/app.py")
@@ -183,20 +198,17 @@ class Toolbox:
         lines = self._read(path).split("\n")
         start, end = 1, len(lines)
         view_range = args.get("view_range")
-        if isinstance(view_range, list) and len(view_range) == 2:
-            start = max(1, int(view_range[0]))
-            end = len(lines) if int(view_range[1]) == -1 else min(len(lines), int(view_range[1]))
+        if isinstance(view_range, list):  # two integers: the schema check saw to that
+            first, last = (int(number) for number in view_range)
+            start = max(1, first)
+            end = len(lines) if last == -1 else min(len(lines), last)
             if start > end:
                 raise ToolError(f"view_range {view_range} is empty; the file has {len(lines)} lines")
         return "\n".join(f"{number:6}\t{lines[number - 1]}" for number in range(start, end + 1))
 
     def _listing(self, directory: Path) -> Iterator[str]:
-        count = 0
-        for path in sorted(directory.rglob("*")):
-            rel = path.relative_to(directory)
-            if len(rel.parts) > 2 or ".git" in rel.parts or any(p.startswith(".") for p in rel.parts):
-                continue
-            count += 1
+        """Two levels, hidden entries left out; only what is shown is read, however large the tree."""
+        for count, path in enumerate(_entries(directory, depth=2), start=1):
             if count > MAX_LISTING:
                 yield f"... (more than {MAX_LISTING} entries; view a subdirectory)"
                 return
@@ -211,6 +223,9 @@ class Toolbox:
         path = self.resolve(args.get("path"), must_exist=False)
         if path.is_dir():
             raise ToolError(f"{self._display(path)} is a directory")
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ToolError(f"{self._display(blocking)} is a file, so it cannot hold {self._display(path)}")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return f"File created: {self._display(path)}"
@@ -262,54 +277,25 @@ class Toolbox:
             raise ToolError(f"the result would be larger than {MAX_FILE_BYTES} bytes")
         path.write_text(text, encoding="utf-8")
 
-    # -- search ------------------------------------------------------------------------------------------
 
-    def _search(self, args: dict[str, object]) -> str:
-        pattern = args.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise ToolError("search needs a `pattern`")
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise ToolError(f"invalid regular expression: {exc}") from exc
-        base = self.resolve(args.get("path") or ".")
-        glob = args.get("glob") if isinstance(args.get("glob"), str) else None
-        hits: list[str] = []
-        for path in self._files(base):
-            if glob and not fnmatch.fnmatch(path.name, str(glob)):
-                continue
-            hits.extend(self._matches(path, regex))
-            if len(hits) >= MAX_SEARCH_HITS:
-                hits = [
-                    *hits[:MAX_SEARCH_HITS],
-                    f"... stopped at {MAX_SEARCH_HITS} matches; narrow the search",
-                ]
-                break
-        return "\n".join(hits) or "No matches."
+def _entries(directory: Path, depth: int) -> Iterator[Path]:
+    try:
+        children = sorted(entry for entry in directory.iterdir() if not entry.name.startswith("."))
+    except OSError:
+        return
+    for child in children:
+        yield child
+        if depth > 1 and child.is_dir() and not child.is_symlink():
+            yield from _entries(child, depth - 1)
 
-    def _files(self, base: Path) -> Iterator[Path]:
-        if base.is_file():
-            yield base
-            return
-        for directory, subdirs, files in os.walk(base):
-            subdirs[:] = sorted(
-                d for d in subdirs if d != ".git" and not os.path.islink(os.path.join(directory, d))
-            )
-            for name in sorted(files):
-                path = Path(directory, name)
-                if not name.startswith(".env") and path.is_file() and not path.is_symlink():
-                    yield path
 
-    def _matches(self, path: Path, regex: re.Pattern[str]) -> Iterator[str]:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            return
-        for number, line in enumerate(text.split("\n"), start=1):
-            if regex.search(line):
-                yield f"{self._display(path)}:{number}: {line[:300]}"
+def _check_name(raw: str) -> None:
+    """Refuse what no filesystem call should see: NUL, and names longer than the OS allows."""
+    if "\0" in raw:
+        raise ToolError("`path` must not contain NUL characters")
+    encoded = raw.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
+        raise ToolError(f"`path` is too long: at most {MAX_PATH_BYTES} bytes, {MAX_NAME_BYTES} per name")
 
 
 def _truncate(text: str) -> str:

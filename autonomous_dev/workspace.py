@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -22,13 +23,18 @@ import git
 from .disk import disk_full, is_disk_full, says_disk_full
 from .errors import AutonomousDevError, ConfigError, WorkspaceError
 from .logs import audit
-from .models import Change
+from .models import Change, PushedBlob
 from .redact import Redactor
 
 log = logging.getLogger(__name__)
 
 BRANCH_PREFIX = "auto/"
 WORKFLOWS = ".github/workflows"
+NO_BLOB = "0" * 40
+BLOB_MODES = ("100644", "100755", "120000")  # files and symbolic links; 160000 is a submodule commit
+# Paths come NUL-separated and unquoted: a C-quoted name ("caf\303\251") hides its real prefix.
+PATHS = ("-c", "core.quotePath=false")
+GitBytes = Callable[..., bytes]  # runs `git ARGS` in the worktree and returns its raw output
 ASKPASS_SCRIPT = """#!/bin/sh
 # Answers git's credential prompts from the environment of the git process; nothing is stored on disk.
 case "$1" in
@@ -206,12 +212,30 @@ class GitWorkspaces:
         except git.GitCommandError as exc:
             if not check:
                 return ""
-            detail = self.redactor.redact(str(exc.stderr or exc).strip())
-            if says_disk_full(detail):
-                raise disk_full(
-                    f"git data (git {args[0]})", str(runner.working_dir or self.mirror_path)
-                ) from None
-            raise WorkspaceError(f"git {args[0]} failed: {detail}", "see docs/troubleshooting.md") from None
+            raise self._failure(runner, args, exc) from None
+
+    def _git_bytes(self, runner: git.Git, *args: str) -> bytes:
+        """Raw output, nothing decoded or stripped: file names and blob contents are bytes."""
+        try:
+            out = runner.execute(
+                ["git", *args],
+                env=self._env,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+                start_new_session=True,
+            )
+        except git.GitCommandError as exc:
+            raise self._failure(runner, args, exc) from None
+        return bytes(out)
+
+    def _failure(
+        self, runner: git.Git, args: tuple[str, ...], exc: git.GitCommandError
+    ) -> AutonomousDevError:
+        command = next((arg for arg in args if not arg.startswith("-") and "=" not in arg), "")
+        detail = self.redactor.redact(str(exc.stderr or exc).strip())
+        if says_disk_full(detail):
+            return disk_full(f"git data (git {command})", str(runner.working_dir or self.mirror_path))
+        return WorkspaceError(f"git {command} failed: {detail}", "see docs/troubleshooting.md")
 
 
 class GitWorkspace:
@@ -236,7 +260,7 @@ class GitWorkspace:
     def commit(self, message: str) -> Change:
         run = self._owner._git
         run(self._repo.git, "add", "--all")
-        staged = run(self._repo.git, "diff", "--cached", "--name-only").splitlines()
+        staged = self._paths("diff", "--cached", "--name-only", "-z")
         dropped = () if self._owner.allow_workflow_changes else self._unstage(WORKFLOWS, staged)
         files = tuple(name for name in staged if name not in dropped)
         if not files:
@@ -252,7 +276,7 @@ class GitWorkspace:
         """Take changes under `directory` out of the index (they stay in the doomed worktree only)."""
         run = self._owner._git
         if staged is None:
-            staged = run(self._repo.git, "diff", "--cached", "--name-only").splitlines()
+            staged = self._paths("diff", "--cached", "--name-only", "-z")
         inside = tuple(name for name in staged if name == directory or name.startswith(directory + "/"))
         if inside:
             run(self._repo.git, "reset", "--quiet", "--", directory)
@@ -282,8 +306,14 @@ class GitWorkspace:
         run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "--no-edit")
         return []
 
-    def diff_from_base(self) -> str:
-        return self._owner._git(self._repo.git, "diff", f"refs/remotes/origin/{self.base}", "HEAD")
+    def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
+        return pushed_blobs(self._raw, f"refs/remotes/origin/{self.base}", max_bytes)
+
+    def _raw(self, *args: str) -> bytes:
+        return self._owner._git_bytes(self._repo.git, *args)
+
+    def _paths(self, *args: str) -> list[str]:
+        return [os.fsdecode(name) for name in self._raw(*PATHS, *args).split(b"\0") if name]
 
     def _step(self, command: list[str]) -> list[str]:
         """Run a rebase or merge step; a conflict is an answer (its paths), any other failure an error."""
@@ -291,10 +321,10 @@ class GitWorkspace:
             self._owner._git(self._repo.git, *self._as_bot(), *command)
             return []
         except WorkspaceError:
-            conflicted = self._owner._git(self._repo.git, "diff", "--name-only", "--diff-filter=U")
-            if not conflicted.strip():
+            conflicted = self._paths("diff", "--name-only", "-z", "--diff-filter=U")
+            if not conflicted:
                 raise
-            return conflicted.splitlines()
+            return conflicted
 
     def _as_bot(self) -> tuple[str, ...]:
         identity = self._owner.identity
@@ -306,12 +336,6 @@ class GitWorkspace:
     def base_sha(self) -> str:
         return str(self._repo.git.rev_parse(f"refs/remotes/origin/{self.base}"))
 
-    def base_text(self, path: str) -> str:
-        try:
-            return str(self._repo.git.show(f"refs/remotes/origin/{self.base}:{path}"))
-        except git.GitCommandError:
-            return ""
-
     def push(self) -> None:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
             raise WorkspaceError(f"refusing to push {self.branch!r}")
@@ -322,6 +346,40 @@ class GitWorkspace:
 
     def close(self) -> None:
         self._owner.close(self)
+
+
+def pushed_blobs(git_bytes: GitBytes, base: str, max_bytes: int) -> list[PushedBlob]:
+    """Every file version that `base..HEAD` adds, in any of its commits, read as bytes from the blob.
+
+    What `.gitattributes` says (binary, -diff, a textconv driver) changes what `git diff` shows, never
+    what is pushed; so the push guard reads blobs. Blobs reachable from the base are not new.
+    """
+    new = set(git_bytes("rev-list", "--objects", "--no-object-names", f"{base}..HEAD").split())
+    blobs: dict[bytes, PushedBlob] = {}
+    for commit in git_bytes("rev-list", f"{base}..HEAD").split():
+        for old, sha, path in _changed_files(git_bytes, commit.decode()):
+            if sha in new and sha not in blobs:
+                size, data = _read_blob(git_bytes, sha, max_bytes)
+                before = _read_blob(git_bytes, old, max_bytes)[1] if old != NO_BLOB.encode() else b""
+                blobs[sha] = PushedBlob(path, size, data, before)
+    return list(blobs.values())
+
+
+def _read_blob(git_bytes: GitBytes, sha: bytes, max_bytes: int) -> tuple[int, bytes]:
+    """The blob's size and its bytes, or no bytes when it is larger than max_bytes."""
+    size = int(git_bytes("cat-file", "-s", sha.decode()))
+    return size, git_bytes("cat-file", "blob", sha.decode()) if size <= max_bytes else b""
+
+
+def _changed_files(git_bytes: GitBytes, commit: str) -> Iterator[tuple[bytes, bytes, str]]:
+    """(previous blob, new blob, path) of every file the commit adds or changes, against each parent."""
+    raw = git_bytes(*PATHS, "diff-tree", "-r", "-z", "-m", "--root", "--raw", "--no-renames", "--no-abbrev",
+                    "--no-commit-id", commit)  # fmt: skip
+    fields = raw.split(b"\0")
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        old_mode, new_mode, old, new, _ = meta.lstrip(b":").split(b" ")
+        if new_mode.decode() in BLOB_MODES:
+            yield (old if old_mode.decode() in BLOB_MODES else NO_BLOB.encode()), new, os.fsdecode(path)
 
 
 def hold_work_dir(work_dir: Path) -> IO[str]:

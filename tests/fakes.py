@@ -20,11 +20,13 @@ from autonomous_dev.models import (
     ModelTurn,
     PullRequest,
     PullStatus,
+    PushedBlob,
     TextHistory,
     ThreadHistory,
     ToolCall,
     Usage,
 )
+from autonomous_dev.workspace import pushed_blobs
 from tests.helpers import commit_all, git
 
 LABELLED_AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -156,11 +158,11 @@ class FakeWorkspace:
     def base_sha(self) -> str:
         return git(self._path, "rev-list", "--max-parents=0", "HEAD").strip()
 
-    def base_text(self, path: str) -> str:
-        try:
-            return git(self._path, "show", f"HEAD~1:{path}")
-        except subprocess.CalledProcessError:
-            return ""
+    def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
+        def git_bytes(*args: str) -> bytes:
+            return subprocess.run(["git", *args], cwd=self._path, check=True, capture_output=True).stdout
+
+        return pushed_blobs(git_bytes, self.base_sha(), max_bytes)
 
     def push(self) -> None:
         self.pushed = True
@@ -170,9 +172,6 @@ class FakeWorkspace:
 
     def conclude(self) -> list[str]:
         return []
-
-    def diff_from_base(self) -> str:
-        return git(self._path, "diff", "HEAD~1", "HEAD")
 
     def close(self) -> None:
         self.closed = True
