@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -104,6 +105,14 @@ def connect(
     return GitHubSession(client, gate, cache or ConditionalCache())
 
 
+@dataclass
+class _Identity:
+    """Who the token acts as, asked once per process (`GET /user`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    login: str | None = None
+
+
 @dataclass(frozen=True)
 class GitHubSession:
     """The PyGithub client and the gate every call waits at."""
@@ -111,6 +120,18 @@ class GitHubSession:
     client: Github
     gate: RateGate
     cache: ConditionalCache  # ETags of polled lists: unchanged ones cost no rate limit
+    identity: _Identity = field(default_factory=_Identity)
+
+    def own_logins(self) -> frozenset[str]:
+        """The token's login, lower-case. A GitHub App (whose token cannot read `/user`) would add its
+        `<slug>[bot]` login here instead."""
+        with self.identity.lock:
+            if self.identity.login is None:
+                requester = self.client.requester
+                _, data = self.call("reading who the token belongs to",
+                                    lambda: requester.requestJsonAndCheck("GET", "/user"))  # fmt: skip
+                self.identity.login = str(data.get("login") or "").lower()
+            return frozenset({self.identity.login} - {""})
 
     def get_json(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, Any], Any]:
         """One GET through PyGithub's requester (auth, retries); the JSON is None for a 304."""
@@ -195,6 +216,9 @@ class GitHubRepoClient:
                 return "none"
             raise
 
+    def own_logins(self) -> frozenset[str]:
+        return self._session.own_logins()
+
     def labelled_issues(self, label: str) -> list[Issue]:
         items = self._list(f"listing issues labelled {label!r}", "/issues", state="open", labels=label,
                            sort="created", direction="asc")  # fmt: skip
@@ -218,6 +242,7 @@ class GitHubRepoClient:
         return [_pull(item) for item in self._list("listing pull requests", "/pulls", state="open")]
 
     def add_label(self, number: int, label: str) -> None:
+        label = self._redactor.redact_for(label, "github")
         # Adding a label twice changes nothing, so a failed POST may simply be repeated.
         self._write(f"labelling #{number}", lambda: self._repo.get_issue(number).add_to_labels(label))
 

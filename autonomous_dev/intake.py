@@ -103,7 +103,9 @@ class Intake:
 
     def _twin(self, sig: str) -> Issue | None:
         wanted = prompts.report_marker(sig)
-        return next((i for i in self.repo.list_issues("open") if wanted in i.body), None)
+        # Only an issue the tool filed: anyone can paste the marker into an issue of their own.
+        issues = self.repo.list_issues("open")
+        return next((i for i in issues if wanted in i.body and self.commenter.is_own(i.author)), None)
 
     def _again(
         self, twin: Issue, error: ParsedError, sig: str, occurrence: str, dry_run: bool

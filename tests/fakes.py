@@ -63,11 +63,14 @@ class FakeRepo:
     def permission(self, login: str) -> str:
         return self.permissions.get(login, "write")
 
+    def own_logins(self) -> frozenset[str]:
+        return frozenset({"bot"})
+
     def list_issues(self, state: str = "open", since: datetime | None = None) -> list[Issue]:
         return [i for i in [*self.issues, *self.issues_list] if state == "all" or i.state == state]
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
-        issue = Issue(1000 + len(self.issues_list), title, body, tuple(labels))
+        issue = Issue(1000 + len(self.issues_list), title, body, tuple(labels), author="bot")
         self.issues_list.append(issue)
         return issue
 
