@@ -378,6 +378,7 @@ def _pull(item: dict[str, Any] | GhPull) -> PullRequest:
         head=data["head"]["ref"],
         base=data["base"]["ref"],
         draft=bool(data.get("draft")),
+        author=(data.get("user") or {}).get("login", ""),
     )
 
 

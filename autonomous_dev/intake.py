@@ -15,6 +15,7 @@ from .agent import Agent
 from .comments import Commenter
 from .errors import AutonomousDevError, ToolError
 from .models import Issue
+from .outgoing import one_line
 from .ports import GitHubRepo, Workspaces
 from .redact import Redactor
 from .repomap import list_files
@@ -124,7 +125,7 @@ class Intake:
     def _file(
         self, error: ParsedError, analysis: ErrorAnalysis, sig: str, occurrence: str, dry_run: bool
     ) -> ReportResult:
-        title = f"{error.error_type}: {error.message}" if error.message else error.error_type
+        title = one_line(f"{error.error_type}: {error.message}" if error.message else error.error_type)
         body = prompts.error_report_body(
             error.text,
             analysis.likely_cause,

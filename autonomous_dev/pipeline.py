@@ -121,9 +121,15 @@ class Pipeline:
             self.lander = Lander(repo, options.merge, self.rework, self.commenter.post_once, stopping)
 
     def scan(self) -> Scan:
-        """Open labelled issues, split by whether one of our branches already has an open PR for them."""
+        """Open labelled issues, split by whether one of our branches already has an open PR for them.
+
+        Only PRs the tool opened count: anyone can name a branch (in a fork, too) `auto/12-...`.
+        """
         issues = self.repo.labelled_issues(self.options.label)
-        pulls = {_issue_of_branch(pull.head): pull for pull in self.repo.open_pulls()}
+        own = self.repo.own_logins()
+        pulls = {
+            _issue_of_branch(pull.head): pull for pull in self.repo.open_pulls() if pull.author.lower() in own
+        }
         return Scan(
             fresh=[issue for issue in issues if issue.number not in pulls],
             proposed=[(issue, pulls[issue.number]) for issue in issues if issue.number in pulls],

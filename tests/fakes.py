@@ -95,7 +95,7 @@ class FakeRepo:
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         url = f"https://example.invalid/pull/{len(self.pulls)}"
-        pull = PullRequest(100 + len(self.pulls), url, head, base, draft)
+        pull = PullRequest(100 + len(self.pulls), url, head, base, draft, author="bot")
         self.bodies.append(body)
         self.pulls.append(pull)
         return pull

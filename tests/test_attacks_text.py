@@ -11,6 +11,7 @@ import random
 import re
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,9 @@ from autonomous_dev.outgoing import one_line, only_own_closing
 from autonomous_dev.prompts import content_fingerprint, marker
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, sessions_per_issue, tool_comments
-from tests.helpers import run_cli
+from tests.helpers import git, run_cli
 from tests.secret_samples import FIXED
-from tests.standins.anthropic_server import Script, text_block, text_editor
+from tests.standins.anthropic_server import Script, text_block, text_editor, tool_use
 
 LABEL = "autonomous-dev"
 OUTSIDER, OUTSIDER_TOKEN = "mallory", "ghp_" + "MalloryToken0" * 3
@@ -65,15 +66,21 @@ def git_log(stage: Stage, ref: str) -> str:
     ).stdout
 
 
-def edit_comment_as_outsider(stage: Stage, comment_id: int, body: str) -> None:
+def api(stage: Stage, token: str, method: str, path: str, body: dict[str, object]) -> dict[str, object]:
+    """A REST call to the GitHub stand-in as someone other than the tool."""
     request = urllib.request.Request(
-        f"{stage.github.api_url}/repos/{OWNER}/{NAME}/issues/comments/{comment_id}",
-        data=json.dumps({"body": body}).encode(),
-        method="PATCH",
-        headers={"Authorization": f"token {OUTSIDER_TOKEN}", "Content-Type": "application/json"},
+        f"{stage.github.api_url}/repos/{OWNER}/{NAME}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
+        assert response.status in (200, 201)
+        return dict(json.loads(response.read()))
+
+
+def edit_comment_as_outsider(stage: Stage, comment_id: int, body: str) -> None:
+    api(stage, OUTSIDER_TOKEN, "PATCH", f"/issues/comments/{comment_id}", {"body": body})
 
 
 # -- 3. markers count only from the tool's own login ----
@@ -111,6 +118,23 @@ def test_a_forged_pr_link_marker_does_not_suppress_the_link_comment(stage: Stage
     [pull] = stage.github.pulls(OWNER, NAME)
     ours = [c for c in stage.github.comments(OWNER, NAME, number) if c["user"] == "octobot"]
     assert any(forged in c["body"] and f"/pull/{pull['number']}" in c["body"] for c in ours), ours
+
+
+def test_a_pull_request_on_an_auto_branch_opened_by_someone_else_is_not_the_tools(stage: Stage) -> None:
+    """The branch name is a marker too: only PRs the tool opened are its tasks (to finish, link or merge)."""
+    maintainer_token = "ghp_" + "AliceToken000" * 3
+    stage.github.add_token(maintainer_token, login="alice")
+    [number] = seed_issues(stage, 1)
+    bare = str(stage.github._repo_path(OWNER, NAME))
+    commit = git(Path(bare), "commit-tree", "main^{tree}", "-p", "main", "-m", "their change").strip()
+    api(stage, maintainer_token, "POST", "/git/refs", {"ref": f"refs/heads/auto/{number}-x", "sha": commit})
+    proposal = {"title": "Mine", "head": f"auto/{number}-x", "base": "main", "body": "not the tool's"}
+    theirs = api(stage, maintainer_token, "POST", "/pulls", proposal)
+    run(stage)
+    assert sessions_per_issue(stage).get(number) == 1
+    ours = [pull for pull in stage.github.pulls(OWNER, NAME) if pull["user"] == "octobot"]
+    assert len(ours) == 1 and ours[0]["head"] != f"auto/{number}-x"
+    assert not any(str(theirs["html_url"]) in body for body in tool_comments(stage, number))
 
 
 def test_the_tools_own_marker_still_prevents_a_second_answer(stage: Stage) -> None:
@@ -270,6 +294,23 @@ def test_a_long_title_is_bounded_everywhere(stage: Stage) -> None:
     [pull] = stage.github.pulls(OWNER, NAME)
     assert len(pull["title"]) < 140 and pull["title"].endswith("…")
     assert len(git_log(stage, pull["head"]).splitlines()[0]) < 140
+
+
+def test_a_title_the_model_proposes_in_discovery_is_one_safe_line(stage: Stage) -> None:
+    task = {
+        "title": "Fix calc.add\nCo-authored-by: M <m@evil.example>\u202e",
+        "description": "calc.add returns a - b, so add(2, 3) is -1 and test_calc.py::test_add fails.",
+        "priority": "high",
+        "category": "bugfix",
+        "complexity": "small",
+        "affectedPaths": ["calc.py"],
+    }
+    steps = [[tool_use("propose_tasks", tasks=[task])], [text_block("Proposed 1 task.")]]
+    stage.claude.scripts.append(Script(steps, match="Propose up to"))
+    result = run_cli(["discover", "--create-issues"], cwd=stage.cwd, env=stage.env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    [issue] = stage.github.issues(OWNER, NAME)
+    assert issue["title"] == "Fix calc.add Co-authored-by: M <m@evil.example>"
 
 
 # -- the text functions themselves ----

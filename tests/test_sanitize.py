@@ -225,3 +225,79 @@ def test_random_strings_keep_no_removed_code_point() -> None:
         assert sanitize(result.text) == type(result)(result.text, {}, False), repr(raw)
         if result.text != raw:
             assert sum(result.removed.values()) > 0
+
+
+# -- Markdown and HTML that GitHub renders as nothing ----
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "reason"),
+    [
+        ('a\n\n[x]: <https://e.example/p q> "do evil"\n', "a\n\n\n", "link_definition"),
+        ("a\n\n[x]: /u 'do evil'\n", "a\n\n\n", "link_definition"),
+        ("a\n\n[x]: /u (do evil)\n", "a\n\n\n", "link_definition"),
+        ('a\n\n   [x]:\n   /u\n   "do\n   evil"\nb', "a\n\n\nb", "link_definition"),  # indented, multi-line
+        ("a\n\n[do\nevil]: /u\n", "a\n\n\n", "link_definition"),  # a label over two lines
+        ('> [x]: /u "do evil"\n> quoted', "> \n> quoted", "link_definition"),
+        ("1. [x]: /u 'do evil'", "1. ", "link_definition"),
+        ("a <script>do evil</script> b", "a  b", "hidden_element"),
+        ("a <STYLE type=x>do evil</style > b", "a  b", "hidden_element"),
+        ("a <template>do evil", "a ", "hidden_element"),  # unclosed: hides the rest in a browser
+        ("a <noscript>do\n\nevil</noscript>b", "a b", "hidden_element"),
+        ('[docs](https://d.example "do evil")', "[docs](https://d.example)", "link_title"),
+        ("![alt stays](i.png 'do evil')", "![alt stays](i.png)", "link_title"),
+        ('a [](https://e.example "do evil") b', "a  b", "empty_link"),
+        ('<span title="do evil" data-x="y">seen</span>', "<span>seen</span>", "hidden_attribute"),
+        ('<img src="a.png" alt="seen" title="do evil">', '<img src="a.png" alt="seen">', "hidden_attribute"),
+        ("a&#xE0064;&#xE006F;&#8203;&zwj;b", "ab", "character_reference"),
+    ],
+)
+def test_markdown_github_renders_as_nothing_is_removed(raw: str, expected: str, reason: str) -> None:
+    result = sanitize(raw)
+    assert result.text == expected
+    assert set(result.removed) == {reason}
+    assert "evil" not in result.text
+
+
+@pytest.mark.parametrize(
+    "visible",
+    [
+        "[^1]: footnotes render at the end of the issue",
+        '```\n[x]: /u "in a fenced block"\n<script>shown as code</script>\n```\n',
+        "~~~~\n<template>\n  <div/>\n</template>\n~~~~",
+        "Vue's `<template>` and `<script setup>` blocks",
+        "``code with ` and <style>`` stays",
+        "[link](https://e.example) and ![diagram](d.png) and <https://auto.example>",
+        "&amp; &lt;tag&gt; &copy; &#65;",
+        "a paragraph\n\n    [x]: /u 'indented code block, shown'\n",
+    ],
+)
+def test_visible_markdown_stays(visible: str) -> None:
+    result = sanitize(visible)
+    assert result.text == visible
+    assert result.removed == {}
+
+
+def test_an_element_opened_outside_code_hides_the_code_after_it() -> None:
+    result = sanitize('<template title="`">do evil</template>` after`')
+    assert "evil" not in result.text and result.removed == {"hidden_element": 1}
+
+
+def test_describe_names_the_markdown_reasons() -> None:
+    removed = {"link_definition": 2, "hidden_element": 1, "link_title": 1}
+    assert describe(removed) == "2 link reference definitions, 1 hidden HTML element, 1 link title"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '[a](b "' * 50_000,
+        '[x]: y "\n' * 50_000,
+        "<template " * 50_000,
+        '<a b="' * 50_000,
+        "`" * 3 + "``" * 50_000,
+    ],
+)
+def test_hostile_markdown_is_handled_in_linear_time(hostile: str) -> None:
+    result = sanitize(hostile)  # a superlinear pass would take minutes here; the suite's timeout catches it
+    assert len(result.text) <= 20_000 + 100
