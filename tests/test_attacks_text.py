@@ -137,6 +137,14 @@ def test_a_pull_request_on_an_auto_branch_opened_by_someone_else_is_not_the_tool
     assert not any(str(theirs["html_url"]) in body for body in tool_comments(stage, number))
 
 
+def test_who_the_tool_is_is_asked_once_per_process(stage: Stage) -> None:
+    numbers = seed_issues(stage, 3)
+    run(stage)
+    assert len(stage.github.pulls(OWNER, NAME)) == len(numbers)
+    asked = [r for r in stage.github.requests if r.method == "GET" and r.path.split("?")[0].endswith("/user")]
+    assert len(asked) == 1
+
+
 def test_the_tools_own_marker_still_prevents_a_second_answer(stage: Stage) -> None:
     """The author check must not break idempotence: the tool's own no-changes comment still counts."""
     number = stage.github.add_issue(OWNER, NAME, "Question", "Is this a bug?", labels=[LABEL])
