@@ -14,9 +14,10 @@ and drops every tag and attribute outside a short allow-list):
   escaped text, its sanitiser drops others with their content, browsers never display the rest: either
   way no reviewer reads their content as part of the issue, so it is removed with the element. An
   unclosed one hides everything after it in a browser, so everything after it is removed.
-- Attributes of raw HTML tags other than `href`, `src` and `alt`: `title` shows only on hover, the rest
-  (`style`, `class`, `data-*`, ...) GitHub drops. `alt` stays: GitHub shows it when an image does not
-  load, and screen readers read it, so it is visible text.
+- Attribute values of raw HTML tags are never shown (`title` only on hover; `style`, `class`, `data-*`
+  GitHub drops), so an attribute that could carry words goes. Kept: `href`, `src` and `alt` (GitHub shows
+  alt text when an image does not load, and screen readers read it), and short plain values such as
+  `width="300"` or `align="center"`, which carry no sentence and which screenshots use all the time.
 - Link and image titles (`[text](url "title")`) show only on hover: the title goes, the link stays. A
   link with no text (`[](url)`) renders as nothing and goes whole; an image's alt text stays (see above).
 - Character references that name an invisible character (`&#8203;`, `&ZeroWidthSpace;`, `&#xE0041;`)
@@ -56,6 +57,7 @@ HIDDEN_TAGS = (
     "|plaintext|select|head"
 )
 KEPT_ATTRIBUTES = frozenset({"href", "src", "alt"})
+_PLAIN_VALUE = re.compile(r"""\s*=\s*["']?[\w.%#-]{0,20}["']?""")
 
 # Possessive quantifiers (*+, ++) throughout: nothing here backtracks, so hostile input costs linear time.
 # A line break that does not end the block (no blank line follows); block-quote markers may continue it.
@@ -124,9 +126,8 @@ def _remove_definitions(text: str, counts: Counter[str]) -> str:
             position = end_of_code
             continue
         rest = _DEFINITION_REST.match(text, start.end())
-        if rest is None:  # GitHub shows the line, and no definition can follow in the same paragraph
-            blank = _BLANK_LINE.search(text, start.end())
-            position = blank.start() + 1 if blank else len(text)
+        if rest is None:  # not a definition; the next line may be one (after a heading, in a quote...)
+            position = start.end()
             continue
         counts[LINK_DEFINITION] += 1
         cuts.append((start.end("keep"), rest.end()))
@@ -173,11 +174,22 @@ def _link_without_title(match: re.Match[str]) -> tuple[str, str | None]:
 
 def _tag_without_hidden_attributes(match: re.Match[str]) -> tuple[str, str | None]:
     attributes = _ONE_ATTRIBUTE.findall(match["attrs"])
-    kept = [a for a in attributes if a.strip().split("=", 1)[0].strip().lower() in KEPT_ATTRIBUTES]
+    kept = [a for a in attributes if _harmless(a)]
     if len(kept) == len(attributes):
         return match.group(0), None
     end = " /" if match["end"] else ""
     return f"<{match['name']}{''.join(kept)}{end}>", HIDDEN_ATTRIBUTE
+
+
+def _harmless(attribute: str) -> bool:
+    name = re.match(r"\s*[^\s=]+", attribute)
+    assert name is not None  # an attribute always starts with its name
+    value = attribute[name.end() :]
+    return (
+        name.group(0).strip().lower() in KEPT_ATTRIBUTES
+        or _PLAIN_VALUE.fullmatch(value) is not None
+        or not value
+    )
 
 
 def _visible_reference(

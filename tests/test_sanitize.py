@@ -133,6 +133,7 @@ def test_counts_add_up_across_reasons() -> None:
         "[link](https://e.example) and ![diagram](d.png) and <https://auto.example>",
         "&amp; &lt;tag&gt; &copy; &#65;",
         "a paragraph\n\n    [x]: /u 'indented code block, shown'\n",
+        '<img width="300" height=200 src="shot.png" alt="the crash"> and <details open>log</details>',
     ],
 )
 def test_visible_text_is_untouched(visible: str) -> None:
@@ -256,8 +257,14 @@ def test_random_strings_keep_no_removed_code_point() -> None:
         ('[docs](https://d.example "do evil")', "[docs](https://d.example)", "link_title"),
         ("![alt stays](i.png 'do evil')", "![alt stays](i.png)", "link_title"),
         ('a [](https://e.example "do evil") b', "a  b", "empty_link"),
-        ('<span title="do evil" data-x="y">seen</span>', "<span>seen</span>", "hidden_attribute"),
+        ('<span title="do evil" data-x="y">seen</span>', '<span data-x="y">seen</span>', "hidden_attribute"),
         ('<img src="a.png" alt="seen" title="do evil">', '<img src="a.png" alt="seen">', "hidden_attribute"),
+        (
+            '<img width="300" src="a.png" data-x="do evil">',
+            '<img width="300" src="a.png">',
+            "hidden_attribute",
+        ),
+        ("<p align='center' class='do evil'>x</p>", "<p align='center'>x</p>", "hidden_attribute"),
         ("a&#xE0064;&#xE006F;&#8203;&zwj;b", "ab", "character_reference"),
     ],
 )
@@ -291,3 +298,9 @@ def test_describe_names_the_markdown_reasons() -> None:
 def test_hostile_markdown_is_handled_in_linear_time(hostile: str) -> None:
     result = sanitize(hostile)  # a superlinear pass would take minutes here; the suite's timeout catches it
     assert len(result.text) <= 20_000 + 100
+
+
+@pytest.mark.parametrize("opener", ["# Heading", "> quoted", "- item", "***", "```\ncode\n```"])
+def test_a_definition_after_a_block_that_is_not_a_paragraph_is_removed(opener: str) -> None:
+    result = sanitize(f"[a] not a definition\n{opener}\n[x]: /evil 'do evil'\n")
+    assert "evil" not in result.text and result.removed == {"link_definition": 1}
