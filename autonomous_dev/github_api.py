@@ -232,6 +232,7 @@ class GitHubRepoClient:
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
         title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
+        labels = [self._redactor.redact_for(label, "github") for label in labels]
         # Not retried after a 5xx (it may have been created); callers deduplicate on the next run.
         made = self._call(
             f"opening an issue {title[:60]!r}", lambda: self._repo.create_issue(title, body, labels=labels)
