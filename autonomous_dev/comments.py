@@ -1,15 +1,21 @@
-"""Comments the tool posts at most once: each carries a hidden marker that is looked for before posting."""
+"""Comments the tool posts at most once: each carries a hidden marker that is looked for before posting.
+
+A marker counts only in a comment the tool's own identity wrote (`GitHubRepo.own_logins`): anyone can
+type `<!-- autonomous-dev:kind=no-changes ... -->` into a comment, and a forged one must not stop work.
+"""
 
 from __future__ import annotations
 
 from .models import Comment
+from .outgoing import only_own_closing
 from .ports import GitHubRepo
 from .prompts import MARKER_PREFIX
 from .retry import retry_write
 
 
-def has_marker(comments: list[Comment], marker: str) -> bool:
-    return any(marker in comment.body for comment in comments)
+def has_marker(comments: list[Comment], marker: str, own: frozenset[str]) -> bool:
+    """Whether one of the comments by the logins in `own` (lower-case) carries the marker."""
+    return any(marker in comment.body and comment.author.lower() in own for comment in comments)
 
 
 class Commenter:
@@ -17,10 +23,18 @@ class Commenter:
         self.repo = repo
 
     def posted(self, number: int, marker: str) -> bool:
-        return has_marker(self.repo.comments(number), marker)
+        return has_marker(self.repo.comments(number), marker, self.repo.own_logins())
+
+    def is_own(self, login: str) -> bool:
+        """Whether `login` is the tool itself (issues it filed carry markers that count, too)."""
+        return login.lower() in self.repo.own_logins()
 
     def post_once(self, number: int, body: str, kind: str) -> None:
-        """Post unless a comment with the same hidden marker is there already (a rerun, a retried POST)."""
+        """Post unless a comment with the same hidden marker is there already (a rerun, a retried POST).
+
+        Closing keywords for other issues are neutralised: a comment quotes the model's words.
+        """
+        body = only_own_closing(body, self.repo.full_name, number).text
         wanted = body[body.index(MARKER_PREFIX) :]
 
         def existing() -> Comment | None:

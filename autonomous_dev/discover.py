@@ -16,6 +16,7 @@ from .agent import Agent
 from .dedupe import Existing, existing_from_issues, find_duplicate
 from .errors import AutonomousDevError
 from .models import Issue
+from .outgoing import one_line
 from .ports import GitHubRepo, Workspaces
 from .repomap import SymbolCache, blob_shas, list_files, repo_map
 from .structured import AnswerTool, NoAnswer
@@ -145,7 +146,7 @@ class Discovery:
             task.description, task.category, task.priority, task.affected_paths, sha
         )
         labels = [self.options.label, f"priority:{task.priority}", f"type:{task.category}"]
-        issue = self.repo.create_issue(task.title, body, labels)
+        issue = self.repo.create_issue(one_line(task.title), body, labels)  # the model wrote the title
         log.info("%s: filed #%d %r", self.repo.full_name, issue.number, task.title)
         return issue
 

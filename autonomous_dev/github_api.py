@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -130,6 +131,14 @@ def connect(
     return GitHubSession(client, gate, cache or ConditionalCache(), host)
 
 
+@dataclass
+class _Identity:
+    """Who the token acts as, asked once per process (`GET /user`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    login: str | None = None
+
+
 @dataclass(frozen=True)
 class GitHubSession:
     """The PyGithub client and the gate every call waits at."""
@@ -138,6 +147,18 @@ class GitHubSession:
     gate: RateGate
     cache: ConditionalCache  # ETags of polled lists: unchanged ones cost no rate limit
     host: str = "api.github.com"
+    identity: _Identity = field(default_factory=_Identity)
+
+    def own_logins(self) -> frozenset[str]:
+        """The token's login, lower-case. A GitHub App (whose token cannot read `/user`) would add its
+        `<slug>[bot]` login here instead."""
+        with self.identity.lock:
+            if self.identity.login is None:
+                requester = self.client.requester
+                _, data = self.call("reading who the token belongs to",
+                                    lambda: requester.requestJsonAndCheck("GET", "/user"))  # fmt: skip
+                self.identity.login = str(data.get("login") or "").lower()
+            return frozenset({self.identity.login} - {""})
 
     def get_json(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, Any], Any]:
         """One GET through PyGithub's requester (auth, retries); the JSON is None for a 304."""
@@ -254,6 +275,9 @@ class GitHubRepoClient:
             raise
         return str((data or {}).get("permission") or "none")
 
+    def own_logins(self) -> frozenset[str]:
+        return self._session.own_logins()
+
     def labelled_issues(self, label: str) -> list[Issue]:
         items = self._list(f"listing issues labelled {label!r}", "/issues", state="open", labels=label,
                            sort="created", direction="asc")  # fmt: skip
@@ -267,6 +291,7 @@ class GitHubRepoClient:
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
         title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
+        labels = [self._redactor.redact_for(label, "github") for label in labels]
         # Not retried after a 5xx (it may have been created); callers deduplicate on the next run.
         made = self._call(
             f"opening an issue {title[:60]!r}", lambda: self._repo.create_issue(title, body, labels=labels)
@@ -277,6 +302,7 @@ class GitHubRepoClient:
         return [_pull(item) for item in self._list("listing pull requests", "/pulls", state="open")]
 
     def add_label(self, number: int, label: str) -> None:
+        label = self._redactor.redact_for(label, "github")
         # Adding a label twice changes nothing, so a failed POST may simply be repeated.
         self._write(f"labelling #{number}", lambda: self._repo.get_issue(number).add_to_labels(label))
 
@@ -430,6 +456,7 @@ def _pull(item: dict[str, Any] | GhPull) -> PullRequest:
         head=data["head"]["ref"],
         base=data["base"]["ref"],
         draft=bool(data.get("draft")),
+        author=(data.get("user") or {}).get("login", ""),
     )
 
 

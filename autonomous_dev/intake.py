@@ -15,6 +15,7 @@ from .agent import Agent
 from .comments import Commenter
 from .errors import AutonomousDevError, BudgetExceeded, ClaudeError, InfrastructureError
 from .models import Issue
+from .outgoing import one_line
 from .ports import GitHubRepo, Workspaces
 from .redact import Redactor
 from .repomap import list_files
@@ -103,7 +104,9 @@ class Intake:
 
     def _twin(self, sig: str) -> Issue | None:
         wanted = prompts.report_marker(sig)
-        return next((i for i in self.repo.list_issues("open") if wanted in i.body), None)
+        # Only an issue the tool filed: anyone can paste the marker into an issue of their own.
+        issues = self.repo.list_issues("open")
+        return next((i for i in issues if wanted in i.body and self.commenter.is_own(i.author)), None)
 
     def _again(
         self, twin: Issue, error: ParsedError, sig: str, occurrence: str, dry_run: bool
@@ -123,7 +126,7 @@ class Intake:
         self, error: ParsedError, analysis: ErrorAnalysis | str, sig: str, occurrence: str, dry_run: bool
     ) -> ReportResult:
         """Files the issue; `analysis` is the reason there is none when the model could not give one."""
-        title = f"{error.error_type}: {error.message}" if error.message else error.error_type
+        title = one_line(f"{error.error_type}: {error.message}" if error.message else error.error_type)
         if isinstance(analysis, str):
             body = prompts.unanalysed_report_body(error.text, analysis, sig, occurrence)
         else:

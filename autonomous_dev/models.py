@@ -32,6 +32,7 @@ class PullRequest:
     head: str
     base: str
     draft: bool = False
+    author: str = ""  # who opened it: only the tool's own PRs are its tasks
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .guard import MAX_SCAN_BYTES, refuse_new_secrets
 from .logs import audit
 from .merge import Lander, MergePolicy
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
+from .outgoing import Neutralised, one_line, only_own_closing
 from .ports import GitHubRepo, Workspace, Workspaces
 from .procs import CommandResult, run_command, scrubbed_env
 from .redact import Redactor
@@ -121,9 +122,15 @@ class Pipeline:
             self.lander = Lander(repo, options.merge, self.rework, self.commenter.post_once, stopping)
 
     def scan(self) -> Scan:
-        """Open labelled issues, split by whether one of our branches already has an open PR for them."""
+        """Open labelled issues, split by whether one of our branches already has an open PR for them.
+
+        Only PRs the tool opened count: anyone can name a branch (in a fork, too) `auto/12-...`.
+        """
         issues = self.repo.labelled_issues(self.options.label)
-        pulls = {_issue_of_branch(pull.head): pull for pull in self.repo.open_pulls()}
+        own = self.repo.own_logins()
+        pulls = {
+            _issue_of_branch(pull.head): pull for pull in self.repo.open_pulls() if pull.author.lower() in own
+        }
         return Scan(
             fresh=[issue for issue in issues if issue.number not in pulls],
             proposed=[(issue, pulls[issue.number]) for issue in issues if issue.number in pulls],
@@ -180,7 +187,7 @@ class Pipeline:
 
     def _work(self, issue: Issue, fingerprint: str) -> Outcome:
         self._phase(issue, "preparing worktree")
-        workspace = self.workspaces.open(issue.branch, self.options.base_branch)
+        workspace = self.workspaces.open(self._branch(issue), self.options.base_branch)
         scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-home-"))
         try:
             system = self._system_for(workspace)
@@ -189,25 +196,32 @@ class Pipeline:
             self._phase(issue, "agent")
             toolbox = Toolbox(workspace.path, self.redactor.restore, self._test_tool(gate, runner))
             on_turn = self._usage_observer(issue)
-            result = self.agent.run(self._task_message(issue), toolbox, on_turn, system)
+            message, hidden = self._read_issue(issue)
+            result = self.agent.run(message, toolbox, on_turn, system)
             if not workspace.has_changes():
                 return self._no_changes(issue, result, fingerprint)
             proof = self._prove(issue, workspace, gate, runner, baseline, result, toolbox)
-            return self._propose(issue, workspace, proof, fingerprint)
+            return self._propose(issue, workspace, proof, fingerprint, hidden)
         finally:
             workspace.close()
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _task_message(self, issue: Issue) -> str:
-        """The issue as untrusted data: hidden content removed, only maintainers' comments included."""
+        return self._read_issue(issue)[0]
+
+    def _read_issue(self, issue: Issue) -> tuple[str, list[str]]:
+        """The issue as untrusted data (hidden content removed, only maintainers' comments included),
+        and a note per part that had hidden content removed, for the evidence."""
+        notes: list[str] = []
         comments = [
-            (c.author, self._clean(issue, "a comment", c.body))
+            (c.author, self._clean(issue, f"a comment by {c.author}", c.body, notes))
             for c in self.trust.trusted_comments(issue.number)
         ]
-        title, body = self._clean(issue, "the title", issue.title), self._clean(issue, "the body", issue.body)
-        return prompts.issue_message(self.repo.full_name, issue.number, title, body, comments)
+        title = self._clean(issue, "the title", one_line(issue.title, limit=len(issue.title)), notes)
+        body = self._clean(issue, "the body", issue.body, notes)
+        return prompts.issue_message(self.repo.full_name, issue.number, title, body, comments), notes
 
-    def _clean(self, issue: Issue, where: str, text: str) -> str:
+    def _clean(self, issue: Issue, where: str, text: str, notes: list[str]) -> str:
         cleaned = sanitize(text, self.options.max_issue_chars)
         if cleaned.removed or cleaned.truncated:
             what = describe(cleaned.removed) + (" (cut to length)" if cleaned.truncated else "")
@@ -215,6 +229,8 @@ class Pipeline:
             message = "%s#%d: removed from %s: %s"
             args = (self.repo.full_name, issue.number, where, what)
             audit(log, "input_rejected", message, *args, level=logging.WARNING, **context)
+            if cleaned.removed:
+                notes.append(f"{where}: {describe(cleaned.removed)}")
         return cleaned.text
 
     def _usage_observer(self, issue: Issue) -> Callable[[int, Usage], None]:
@@ -308,12 +324,15 @@ class Pipeline:
             self.commenter.post_once(issue.number, body, "no-changes")
         return Outcome(issue.number, OutcomeKind.NO_CHANGES, result.summary, usage=result.usage)
 
-    def _propose(self, issue: Issue, workspace: Workspace, proof: Proof, fingerprint: str) -> Outcome:
+    def _propose(
+        self, issue: Issue, workspace: Workspace, proof: Proof, fingerprint: str, hidden: list[str]
+    ) -> Outcome:
         result = proof.result
         if not workspace.has_changes():  # a repair round undid everything
             return self._no_changes(issue, result, fingerprint)
         self._phase(issue, "committing")
-        change = workspace.commit(prompts.commit_message(issue.number, issue.title))
+        commit = self._own_closing(issue, prompts.commit_message(issue.number, one_line(issue.title)))
+        change = workspace.commit(commit.text)
         if not change.files:  # everything it changed was left out (workflow files)
             return self._no_changes(issue, result, fingerprint)
         refuse_new_secrets(workspace.pushed_blobs(MAX_SCAN_BYTES), self.redactor.findings, self._where(issue))
@@ -338,9 +357,11 @@ class Pipeline:
         self._phase(issue, "pushing")
         workspace.push()
         self._phase(issue, "opening pull request")
-        body = prompts.pr_body(issue.number, result.summary, list(change.files), evidence)
-        title = prompts.pr_title(issue.number, issue.title)
-        pull = self.repo.create_pull(title, body, issue.branch, self.options.base_branch, draft=failed)
+        title = self._own_closing(issue, prompts.pr_title(issue.number, one_line(issue.title)))
+        body = self._pr_body(issue, result.summary, list(change.files), evidence, hidden,
+                             [*commit.refs, *title.refs])  # fmt: skip
+        pull = self.repo.create_pull(title.text, body, self._branch(issue), self.options.base_branch,
+                                     draft=failed)  # fmt: skip
         verdict = proof.verdict
         unverified = (
             verdict.reason.removeprefix("not verified: ") if verdict.status is Status.NOT_VERIFIED else ""
@@ -353,6 +374,23 @@ class Pipeline:
                 _still_failing(proof), f"a draft PR holds the evidence: {pull.url}", pr_url=pull.url
             )
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
+
+    def _pr_body(
+        self, issue: Issue, summary: str, files: list[str], evidence: str, hidden: list[str], refs: list[str]
+    ) -> str:
+        """The PR body; closing keywords only for this issue; the notes say what the tool took out."""
+        draft = self._own_closing(issue, prompts.pr_body(issue.number, summary, files, evidence))
+        notes = prompts.input_notes(hidden, [*refs, *draft.refs])
+        if notes:
+            self._log(issue, "noted in the PR: %s", " ".join(notes))
+        return self._own_closing(issue, prompts.pr_body(issue.number, summary, files, evidence, notes)).text
+
+    def _own_closing(self, issue: Issue, text: str) -> Neutralised:
+        return only_own_closing(text, self.repo.full_name, issue.number)
+
+    def _branch(self, issue: Issue) -> str:
+        """The task's branch: the slug of the title as one line, with any secret in it redacted first."""
+        return replace(issue, title=self.redactor.redact(one_line(issue.title))).branch
 
     def rework(self, issue: Issue, pull: PullRequest) -> str | None:
         """Bring the PR's branch up to date with its base (the model resolves conflicts), check, push.

@@ -47,6 +47,10 @@ class GitHubRepo(Protocol):
         """The user's permission on the repository: admin, write, read or none (revalidated by ETag)."""
         ...
 
+    def own_logins(self) -> frozenset[str]:
+        """The tool's own logins, lower-case: whatever they wrote is the tool's (markers count only there)."""
+        ...
+
     def labelled_issues(self, label: str) -> list[Issue]:
         """Open issues (not pull requests) carrying the label, all pages."""
         ...

@@ -91,16 +91,35 @@ def pr_title(number: int, title: str) -> str:
     return f"Fix #{number}: {title}"[:250]
 
 
-def pr_body(number: int, summary: str, files: list[str], evidence: str) -> str:
+def pr_body(number: int, summary: str, files: list[str], evidence: str, notes: Sequence[str] = ()) -> str:
     listed = "\n".join(f"- `{name}`" for name in files) or "- (none)"
+    noted = "".join(f"- {note}\n" for note in notes)
     return (
         f"Closes #{number}\n\n"
         f"## Summary\n\n{summary.strip() or 'No summary was given.'}\n\n"
         f"## Files changed\n\n{listed}\n\n"
         f"## Evidence\n\n{evidence}\n\n"
-        f"---\n_Opened by autonomous-dev._\n"
+        + (f"## Input and output checks\n\n{noted}\n" if noted else "")
+        + f"---\n_Opened by autonomous-dev._\n"
         f"{marker('pr', number)}"
     )
+
+
+def input_notes(hidden: Sequence[str], closing_refs: Sequence[str]) -> list[str]:
+    """What the tool took out of the issue before the model read it, and out of the text it wrote."""
+    notes = []
+    if hidden:
+        parts = "; ".join(hidden)
+        notes.append(
+            f"Hidden content (not shown by GitHub) was removed before the model read the issue: {parts}."
+        )
+    if closing_refs:
+        listed = ", ".join(dict.fromkeys(closing_refs))
+        notes.append(
+            f"Closing keywords for other issues were neutralised (rewritten to `refs`), so merging closes "
+            f"only this issue: {listed}."
+        )
+    return notes
 
 
 def checks_failed_comment(number: int, evidence: str, fingerprint: str) -> str:

@@ -2,8 +2,9 @@
 
 A reviewer reads an issue as GitHub renders it; the model reads the raw text. Anything a reader cannot see
 (HTML comments, invisible and bidirectional format characters, Unicode tag characters, long runs of
-variation selectors) is a place to hide instructions, so it is removed and counted by reason. Nothing is
-normalised: NFKC and similar would change code samples, so visible text is passed through byte for byte.
+variation selectors, and the Markdown and HTML that GitHub renders as nothing: see `hidden_markdown`) is a
+place to hide instructions, so it is removed and counted by reason. Nothing is normalised: NFKC and
+similar would change code samples, so visible text is passed through byte for byte.
 
 Deliberate choices:
 
@@ -16,6 +17,8 @@ Deliberate choices:
   nested deeper than a few levels (only built on purpose) loses everything from its first opener on.
 - Variation selectors are kept one at a time (emoji presentation, ideographic variants); every further
   selector in a run is removed, since runs of them can encode arbitrary bytes.
+- Only the first `READ_FACTOR` times `max_chars` characters plus `READ_SLACK` are read at all: the rest
+  could never reach the model, and the bound keeps the work on a megabyte body small.
 - The prepended concatenation marks (Arabic number sign and relatives) are format characters that render
   visibly, so they stay. Other format characters (category Cf) are removed.
 """
@@ -27,6 +30,9 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+
+from .hidden_markdown import LABELS as MARKDOWN_LABELS
+from .hidden_markdown import strip_markdown
 
 HTML_COMMENT = "html_comment"
 MARKDOWN_COMMENT = "markdown_comment"
@@ -49,6 +55,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     CONTROL_CHARACTER: ("control character", "control characters"),
     INVISIBLE_FILLER: ("invisible filler character", "invisible filler characters"),
     VARIATION_SELECTOR: ("extra variation selector", "extra variation selectors"),
+    **MARKDOWN_LABELS,
 }
 REASONS: tuple[str, ...] = tuple(_LABELS)
 
@@ -75,6 +82,8 @@ _MARKDOWN_COMMENT = re.compile(
 # Comments nested so that removing one assembles the next cost a pass each; after this many passes the
 # rest of the text from the first opener on is dropped instead, which keeps the work linear.
 _MAX_PASSES = 8
+READ_FACTOR = 4
+READ_SLACK = 100_000
 _SELECTOR = "[\ufe00-\ufe0f\U000e0100-\U000e01ef]"
 _SELECTOR_RUN = re.compile(f"({_SELECTOR})({_SELECTOR}+)")
 
@@ -92,10 +101,12 @@ def sanitize(text: str, max_chars: int = 20_000) -> Sanitized:
     """Remove hidden content from `text`, then cut it to `max_chars` characters with a visible note."""
     if max_chars < 0:
         raise ValueError(f"max_chars must not be negative, got {max_chars}")
-    cleaned, counts = _strip(text)
-    truncated = len(cleaned) > max_chars
+    read = max_chars * READ_FACTOR + READ_SLACK
+    cleaned, counts = _strip(text[:read])
+    truncated = len(text) > read or len(cleaned) > max_chars
     if truncated:
-        cleaned = f"{cleaned[:max_chars]}\n[... truncated: {len(cleaned) - max_chars} more characters]"
+        more = max(0, len(cleaned) - max_chars) + max(0, len(text) - read)
+        cleaned = f"{cleaned[:max_chars]}\n[... truncated: {more} more characters]"
     return Sanitized(text=cleaned, removed=dict(counts), truncated=truncated)
 
 
@@ -141,6 +152,7 @@ def _strip(text: str) -> tuple[str, Counter[str]]:
         if passes > _MAX_PASSES:
             text = _cut_at_comment(text, counts)
         text = _remove_pattern(_MARKDOWN_COMMENT, MARKDOWN_COMMENT, text, counts)
+        text = strip_markdown(text, counts, char_reason)
         text = _collapse_selector_runs(text, counts)
         if text == before:
             return text, counts

@@ -108,6 +108,10 @@ class GitWorkspaces:
                     self._remove_worktree(mirror, path)
 
     def open(self, branch: str, base: str) -> GitWorkspace:
+        if self.redactor.redact(branch) != branch:
+            raise WorkspaceError(
+                f"refusing a branch name that holds a secret: {self.redactor.redact(branch)}"
+            )
         if not branch.startswith(BRANCH_PREFIX):
             raise WorkspaceError(
                 f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours"
@@ -265,6 +269,7 @@ class GitWorkspace:
         files = tuple(name for name in staged if name not in dropped)
         if not files:
             return Change(diff="", files=(), dropped=dropped)
+        message = self._owner.redactor.redact_for(message, "git")  # commit history outlives any rotation
         run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "-m", message)
         if dropped:
             message = "left workflow changes out of the commit: %s"

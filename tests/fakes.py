@@ -76,11 +76,14 @@ class FakeRepo:
     def permission(self, login: str) -> str:
         return self.permissions.get(login, "write")
 
+    def own_logins(self) -> frozenset[str]:
+        return frozenset({"bot"})
+
     def list_issues(self, state: str = "open", since: datetime | None = None) -> list[Issue]:
         return [i for i in [*self.issues, *self.issues_list] if state == "all" or i.state == state]
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
-        issue = Issue(1000 + len(self.issues_list), title, body, tuple(labels))
+        issue = Issue(1000 + len(self.issues_list), title, body, tuple(labels), author="bot")
         self.issues_list.append(issue)
         return issue
 
@@ -105,7 +108,7 @@ class FakeRepo:
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         url = f"https://example.invalid/pull/{len(self.pulls)}"
-        pull = PullRequest(100 + len(self.pulls), url, head, base, draft)
+        pull = PullRequest(100 + len(self.pulls), url, head, base, draft, author="bot")
         self.bodies.append(body)
         self.pulls.append(pull)
         return pull

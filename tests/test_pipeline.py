@@ -57,7 +57,7 @@ def test_issue_becomes_pull_request_with_closing_keyword(tmp_path: Path) -> None
 def test_issues_with_open_pr_or_in_progress_are_skipped(tmp_path: Path) -> None:
     repo = FakeRepo(
         issues=[Issue(1, "a", "", (LABEL,)), Issue(2, "b", "", (LABEL, "in-progress")), Issue(3, "c", "")],
-        pulls=[PullRequest(9, "u", "auto/1-a", "main")],
+        pulls=[PullRequest(9, "u", "auto/1-a", "main", author="bot")],
     )
     pipeline = build(tmp_path, repo, ScriptedClaude(["nothing"]))
     assert [i.number for i in pipeline.eligible()] == [2]
