@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from .secret_patterns import CONTEXTUAL, TOKENS, TRIGGERS, Check
+from .secret_patterns import CONTEXTUAL, TOKENS, TRIGGERS, Check, Contextual, is_filler
 
 MIN_SECRET_LENGTH = 8
 
@@ -39,8 +39,10 @@ _RARE_SHARE = 0.1
 _PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
 _NAME = re.compile(r"[\w.-]+")
 _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
-# Contextual detectors start at a trigger keyword or where its word starts, at most this far before it.
-_BEFORE = 32
+# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
+_WORD_BEFORE = re.compile(r"[A-Za-z0-9_+.~-]{1,40}\Z")
+# Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 # When detectors claim exactly the same text, the lowest rank names it.
 _KNOWN_RANK, _CUSTOM_RANK, _TOKEN_RANK, _CONTEXT_RANK = 0, 1, 100, 1000
 
@@ -54,8 +56,11 @@ class _Alt:
     offset: int = 0  # the real match starts this many characters before the anchor
     secret: int = 0  # the group to replace; 0 is the whole match
     check: Check | None = None
-    near: re.Pattern[str] | None = None  # must also occur on the match's line
+    near: re.Pattern[str] | None = None  # must also occur on the match's line (or within `window`)
+    window: int = 0
+    each: re.Pattern[str] | None = None  # every match of it inside the secret is a secret of its own
     trigger: bool = False  # a keyword that wakes the contextual detectors
+    skip: int = -1  # a token's prefix length: what follows it must not be filler (-1: no such check)
 
 
 # A literal-led part of the combined regex: (literal, regex after it, meaning, must not follow a word).
@@ -200,7 +205,20 @@ class Redactor:
         self._counts: Counter[str] = Counter()
 
     def _find(self, text: str) -> list[_Span]:
-        """Every stretch of text some detector or known value claims, overlaps included."""
+        """Every stretch of text some detector or known value claims, overlaps included.
+
+        Terminal escape sequences are taken out first (a colour code right before a key would hide it
+        from every detector that must not follow a letter); the spans are then mapped back.
+        """
+        if "\x1b" not in text:
+            return self._find_plain(text)
+        plain, where = _without_escapes(text)
+        return [
+            replace(span, start=where[span.start], end=where[span.end - 1] + 1)
+            for span in self._find_plain(plain)
+        ]
+
+    def _find_plain(self, text: str) -> list[_Span]:
         shared = self._shared
         spans: list[_Span] = []
         triggers: list[int] = []
@@ -210,10 +228,8 @@ class Redactor:
             elif span := _span(alt, match):
                 spans.append(span)
         for start in _starts(text, triggers):
-            if (found := _CONTEXT.regex.match(text, start)) and (
-                span := _contextual_span(text, start, found)
-            ):
-                spans.append(span)
+            if found := _CONTEXT.regex.match(text, start):
+                spans += _contextual_spans(text, start, found)
         for name, regex in shared.custom:
             group = regex.groupindex.get("secret", 0)
             spans += [
@@ -351,42 +367,71 @@ def _fixed_pieces() -> list[_Piece]:
     pieces: list[_Piece] = []
     for rank, token in enumerate(TOKENS, start=_TOKEN_RANK):
         alt = _Alt(token.name, rank, check=token.check)
-        pieces += [(prefix, f"(?:{token.tail})", alt, token.bounded) for prefix in token.prefixes]
+        pieces += [
+            (
+                prefix,
+                f"(?:{token.tail})",
+                replace(alt, skip=len(prefix) if token.random else -1),
+                token.bounded,
+            )
+            for prefix in token.prefixes
+        ]
     trigger = _Alt("trigger", _CONTEXT_RANK, trigger=True)
     return pieces + [(keyword, follows, trigger, False) for keyword, follows in TRIGGERS]
 
 
+def _context_alt(detector: Contextual, rank: int) -> _Alt:
+    return _Alt(
+        detector.name,
+        rank,
+        check=detector.check,
+        near=re.compile(detector.near) if detector.near else None,
+        window=detector.window,
+        each=re.compile(detector.each) if detector.each else None,
+    )
+
+
 def _context_matcher() -> _Matcher:
-    branches = []
-    for rank, detector in enumerate(CONTEXTUAL, start=_CONTEXT_RANK):
-        near = re.compile(detector.near) if detector.near else None
-        branches.append(("", detector.pattern, _Alt(detector.name, rank, check=detector.check, near=near)))
-    return _compile(branches)
+    return _compile(
+        [("", d.pattern, _context_alt(d, rank)) for rank, d in enumerate(CONTEXTUAL, start=_CONTEXT_RANK)]
+    )
 
 
 def _one_by_one() -> list[_Matcher]:
     """Each contextual detector alone, in rank order: for when the combined regex's first pick is refused."""
     return [
-        _compile(
-            [("", d.pattern, _Alt(d.name, rank, check=d.check, near=re.compile(d.near) if d.near else None))]
-        )
+        _compile([("", d.pattern, _context_alt(d, rank))])
         for rank, d in enumerate(CONTEXTUAL, start=_CONTEXT_RANK)
     ]
 
 
-def _contextual_span(text: str, start: int, found: re.Match[str]) -> _Span | None:
+def _contextual_spans(text: str, start: int, found: re.Match[str]) -> list[_Span]:
     """The combined regex stops at the first detector that matches here; when that one's check refuses
     the value (libpq's `password=` without a host on the line), the others still get their turn."""
     first = _alt(_CONTEXT, found)
-    span = _span(first, found)
-    if span is not None:
-        return span
+    spans = _spans(first, found)
+    if spans:
+        return spans
     for matcher in _CONTEXT_EACH:
         alt = next(iter(matcher.alts.values()))
         match = matcher.regex.match(text, start) if alt.rank > first.rank else None
-        if match and (span := _span(_alt(matcher, match), match)):
-            return span
-    return None
+        if match and (spans := _spans(_alt(matcher, match), match)):
+            return spans
+    return []
+
+
+def _spans(alt: _Alt, match: re.Match[str]) -> list[_Span]:
+    """The span a contextual match stands for, or each value inside it for a detector with `each`."""
+    if alt.each is None:
+        span = _span(alt, match)
+        return [span] if span else []
+    if alt.near is not None and not _is_near(alt, match.string, match.start()):
+        return []
+    return [
+        _Span(*value.span("v"), alt.rank, alt.name)
+        for value in alt.each.finditer(match.string, *match.span(alt.secret))
+        if alt.check is None or alt.check(value.group("v"))
+    ]
 
 
 _FIXED = _fixed_pieces()
@@ -424,30 +469,45 @@ def _span(alt: _Alt, match: re.Match[str]) -> _Span | None:
     start, end = match.span(alt.secret)
     if alt.secret == 0:
         start -= alt.offset
-    if start >= end or (alt.check is not None and not alt.check(match.string[start:end])):
+    value = match.string[start:end]
+    if start >= end or (alt.check is not None and not alt.check(value)):
         return None
-    if alt.near is not None and not _on_same_line(alt.near, match.string, start):
+    if alt.skip >= 0 and is_filler(value[alt.skip :] if alt.secret == 0 else value):
+        return None
+    if alt.near is not None and not _is_near(alt, match.string, start):
         return None
     return _Span(start, end, alt.rank, alt.name)
 
 
-def _on_same_line(regex: re.Pattern[str], text: str, position: int) -> bool:
+def _is_near(alt: _Alt, text: str, position: int) -> bool:
+    """Whether `alt.near` occurs on the line at `position`, or within `alt.window` characters of it."""
+    assert alt.near is not None
+    if alt.window:
+        return alt.near.search(text, max(0, position - alt.window), position + alt.window) is not None
     end = text.find("\n", position)
-    return regex.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
+    return alt.near.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
+
+
+def _without_escapes(text: str) -> tuple[str, list[int]]:
+    """Text without terminal escape sequences, and where each of its characters stands in `text`."""
+    parts: list[str] = []
+    where: list[int] = []
+    last = 0
+    for escape in _ANSI.finditer(text):
+        parts.append(text[last : escape.start()])
+        where.extend(range(last, escape.start()))
+        last = escape.end()
+    parts.append(text[last:])
+    where.extend(range(last, len(text)))
+    return "".join(parts), where
 
 
 def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        start = position
-        while (
-            start > position - _BEFORE
-            and start > 0
-            and (text[start - 1].isalnum() or text[start - 1] in "_+.-")
-        ):
-            start -= 1
-        starts.add(start)
+        if word := _WORD_BEFORE.search(text, max(0, position - 40), position):
+            starts.add(word.start())
     return starts
 
 
