@@ -60,6 +60,7 @@ class _Alt:
     window: int = 0
     each: re.Pattern[str] | None = None  # every match of it inside the secret is a secret of its own
     trigger: bool = False  # a keyword that wakes the contextual detectors
+    fold: bool = False  # the literal matches in any case (lowercase trigger keywords)
     skip: int = -1  # a token's prefix length: what follows it must not be filler (-1: no such check)
 
 
@@ -306,7 +307,7 @@ def _choose_anchors(pieces: list[_Piece]) -> list[int]:
     Greedy: literals without a cheap character choose first, later ones reuse anchors already chosen,
     then anchors that every literal can do without are dropped.
     """
-    options = [{_anchor_chars(char, alt.trigger) for char in literal} for literal, _, alt, _ in pieces]
+    options = [{_anchor_chars(char, alt.fold) for char in literal} for literal, _, alt, _ in pieces]
     chosen: frozenset[str] = frozenset()
     for opts in sorted(options, key=lambda opts: -min(map(_share, opts))):
         if not any(option <= chosen for option in opts):
@@ -316,28 +317,32 @@ def _choose_anchors(pieces: list[_Piece]) -> list[int]:
             chosen -= {char}
     return [
         min(
-            (k for k, char in enumerate(literal) if _anchor_chars(char, alt.trigger) <= chosen),
-            key=lambda k: _share(_anchor_chars(literal[k], alt.trigger)),
+            (k for k, char in enumerate(literal) if _anchor_chars(char, alt.fold) <= chosen),
+            key=lambda k: _share(_anchor_chars(literal[k], alt.fold)),
         )
         for literal, _, alt, _ in pieces
     ]
 
 
 def _anchored(piece: _Piece, at: int) -> list[tuple[str, str, _Alt]]:
-    """Branches (anchor, regex after the anchor, meaning) for one piece anchored at `literal[at]`.
+    """Branches (anchor and lead, regex after them, meaning) for one piece anchored at `literal[at]`.
 
-    The body starts with the literal's remaining characters (the engine rejects a branch on its
-    first character cheaply), then looks behind for the whole literal.
+    The lead is the literal's next character, if any: branches sharing anchor and lead sit behind
+    them together, so the engine rejects a whole group on one character. The body holds the literal's
+    remaining characters, then looks behind for the whole literal.
     """
     literal, rest, alt, bounded = piece
-    after = "".join(_literal_char(char, alt.trigger) for char in literal[at + 1 :])
-    whole = "".join(_literal_char(char, alt.trigger) for char in literal)
+    after = "".join(_literal_char(char, alt.fold) for char in literal[at + 2 :])
+    whole = "".join(_literal_char(char, alt.fold) for char in literal)
     checks = f"(?<={whole})" if at else ""
     if bounded:
         checks += f"(?<![A-Za-z0-9]{whole})"
     moved = replace(alt, offset=at)
+    leads = sorted(_anchor_chars(literal[at + 1], alt.fold)) if at + 1 < len(literal) else [""]
     return [
-        (anchor, after + checks + rest, moved) for anchor in sorted(_anchor_chars(literal[at], alt.trigger))
+        (anchor + lead, after + checks + rest, moved)
+        for anchor in sorted(_anchor_chars(literal[at], alt.fold))
+        for lead in leads
     ]
 
 
@@ -348,19 +353,26 @@ def _literal_char(char: str, fold: bool) -> str:
 
 
 def _compile(branches: list[tuple[str, str, _Alt]]) -> _Matcher:
-    """One regex for all branches; those sharing an anchor sit behind it, in the order given."""
-    grouped: dict[str, list[str]] = {}
+    """One regex for all branches; those sharing an anchor (then a lead) sit behind it, in the order given."""
+    grouped: dict[str, dict[str, list[str]]] = {}
     for index, (anchor, body, _) in enumerate(branches):
         body = body.replace("(?P<secret>", f"(?P<s{index}>")
-        grouped.setdefault(anchor, []).append(f"{body}(?P<m{index}>)")
+        grouped.setdefault(anchor[:1], {}).setdefault(anchor[1:], []).append(f"{body}(?P<m{index}>)")
     # The engine tries the anchors in order at each candidate position: frequent ones first.
     order = sorted(grouped, key=lambda anchor: -_share(anchor))
-    regex = re.compile("|".join(f"{re.escape(anchor)}(?:{'|'.join(grouped[anchor])})" for anchor in order))
+    regex = re.compile("|".join(f"{re.escape(anchor)}(?:{_leads(grouped[anchor])})" for anchor in order))
     alts = {
         regex.groupindex[f"m{index}"]: replace(alt, secret=regex.groupindex.get(f"s{index}", 0))
         for index, (_, _, alt) in enumerate(branches)
     }
     return _Matcher(regex, alts)
+
+
+def _leads(by_lead: dict[str, list[str]]) -> str:
+    return "|".join(
+        f"{re.escape(lead)}(?:{'|'.join(bodies)})" if lead else "|".join(bodies)
+        for lead, bodies in by_lead.items()
+    )
 
 
 def _fixed_pieces() -> list[_Piece]:
@@ -376,8 +388,12 @@ def _fixed_pieces() -> list[_Piece]:
             )
             for prefix in token.prefixes
         ]
+    # Lowercase keywords match in any case; ones written with capitals (`NRAL`, `Q~`) only as written.
     trigger = _Alt("trigger", _CONTEXT_RANK, trigger=True)
-    return pieces + [(keyword, follows, trigger, False) for keyword, follows in TRIGGERS]
+    return pieces + [
+        (keyword, follows, replace(trigger, fold=keyword == keyword.lower()), False)
+        for keyword, follows in TRIGGERS
+    ]
 
 
 def _context_alt(detector: Contextual, rank: int) -> _Alt:
@@ -397,27 +413,32 @@ def _context_matcher() -> _Matcher:
     )
 
 
-def _one_by_one() -> list[_Matcher]:
-    """Each contextual detector alone, in rank order: for when the combined regex's first pick is refused."""
-    return [
-        _compile([("", d.pattern, _context_alt(d, rank))])
-        for rank, d in enumerate(CONTEXTUAL, start=_CONTEXT_RANK)
-    ]
+@functools.cache
+def _context_after(rank: int) -> _Matcher:
+    """The detectors ranked after `rank`, combined: for when the combined regex's pick is refused.
+
+    Compiled on first need, as most texts never refuse anything."""
+    return _compile(
+        [
+            ("", d.pattern, _context_alt(d, r))
+            for r, d in enumerate(CONTEXTUAL, start=_CONTEXT_RANK)
+            if r > rank
+        ]
+    )
 
 
 def _contextual_spans(text: str, start: int, found: re.Match[str]) -> list[_Span]:
     """The combined regex stops at the first detector that matches here; when that one's check refuses
     the value (libpq's `password=` without a host on the line), the others still get their turn."""
-    first = _alt(_CONTEXT, found)
-    spans = _spans(first, found)
-    if spans:
-        return spans
-    for matcher in _CONTEXT_EACH:
-        alt = next(iter(matcher.alts.values()))
-        match = matcher.regex.match(text, start) if alt.rank > first.rank else None
-        if match and (spans := _spans(_alt(matcher, match), match)):
-            return spans
-    return []
+    alt = _alt(_CONTEXT, found)
+    while not (spans := _spans(alt, found)):
+        if alt.rank >= _CONTEXT_RANK + len(CONTEXTUAL) - 1:
+            return []
+        matcher = _context_after(alt.rank)
+        if (next_found := matcher.regex.match(text, start)) is None:
+            return []
+        alt, found = _alt(matcher, next_found), next_found
+    return spans
 
 
 def _spans(alt: _Alt, match: re.Match[str]) -> list[_Span]:
@@ -436,7 +457,6 @@ def _spans(alt: _Alt, match: re.Match[str]) -> list[_Span]:
 
 _FIXED = _fixed_pieces()
 _CONTEXT = _context_matcher()
-_CONTEXT_EACH = _one_by_one()
 
 
 @functools.lru_cache(maxsize=64)

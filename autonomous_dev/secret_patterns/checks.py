@@ -28,27 +28,39 @@ _PLACEHOLDER_WORDS = frozenset(
         "required", "optional", "string", "str", "bytes", "text", "value", "unknown", "notset", "todo",
     }
 )  # fmt: skip
-_PLACEHOLDER_HINT = re.compile(
-    r"(?i)change[_-]?me|your[_-]|example|placeholder|dummy|redacted|replace[_-]?(?:me|with)|\bfake"
-    r"|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(\w+\)s|environ\[|getenv|process\.env|\$env:|secretRef"
-)
+# Hints, looked for in the lowercased value (plain `in` is many times faster than a case-blind regex).
+_PLACEHOLDER_WORDS_IN = (
+    "changeme", "change_me", "change-me", "your_", "your-", "example", "placeholder", "dummy", "redacted",
+    "replaceme", "replace_me", "replace-me", "replace_with", "replacewith", "fake", "xxxx", "***", "...",
+    "${", "{{", "environ[", "getenv", "process.env", "$env:", "secretref",
+)  # fmt: skip
+_PLACEHOLDER_HINT = re.compile(r"<[^>]*>|%\(\w+\)s")
 # References and templates that stand in for a value: $VAR, %s, {name}, ****, Key Vault references.
 _PLACEHOLDER_FORM = re.compile(r"\$[A-Za-z_]\w*|\$\d|%[sd]|\{[\w.]*\}|\*+|@Microsoft\.KeyVault\(.*\)")
 # Names: a word or CamelCase run with at most a few trailing digits (`sha256`, `HTTPServer2`), so that
 # random ids, which mix digits into letters, never pass for one.
 _NAME = r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*\d{0,3}"
 _IDENT = rf"_*{_NAME}(?:_+{_NAME})*_*"
-_NOT_RANDOM = re.compile(
-    r"_*[A-Za-z]+(?:[-_./: ][A-Za-z]+)*[_:]*"  # words and names without digits: _PasswordType, Error:
-    rf"|{_IDENT}(?:\.{_IDENT})+(?:\(\))?"  # dotted names: self._password2, settings.SECRET
-    rf"|_*{_NAME}(?:_+{_NAME})+_*"  # snake_Case names, never a random lowercase id
-    r"|sha(?:1|256|384|512)-[A-Za-z0-9+/=]+"  # subresource-integrity hashes
+_WORDS = r"_*[A-Za-z]+(?:[-_./: ][A-Za-z]+)*[_:]*"  # words and names without digits: _PasswordType
+_WORD = r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*"
+_DOTTED = rf"_*{_WORD}(?:_+(?:{_WORD}|\d+))*(?:\.{_IDENT})+(?:\(\))?"  # self._password2, settings.SECRET
+_SNAKE = rf"_*{_NAME}(?:_+{_NAME})+_*|[a-z]{{3,}}(?:\d[a-z]{{3,}})+"  # snake_Case, symbol2label
+_ELSE = (
+    r"sha(?:1|256|384|512)-[A-Za-z0-9+/=]+"  # subresource-integrity hashes
     r"|(?:\.{0,2}|~)/[a-z0-9_.-]+(?:/[a-z0-9_.-]*)*|\w+://\S*"  # (lowercase) paths and URLs
 )
+_NOT_RANDOM = re.compile(f"{_WORDS}|{_DOTTED}|{_SNAKE}|{_ELSE}")
+# A short password may well look like a snake_case name (`db_Pass7`); only these are names there.
+_NOT_PASSWORD = re.compile(f"{_WORDS}|{_DOTTED}|{_ELSE}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Filler inside a token's random part: runs (`xxxx`, `aaaaaa`, `000000`), `EXAMPLE`, `...`, `<...>`.
-_FILLER = re.compile(r"(?i)(.)\1{7,}|x{4}|example|placeholder|dummy|redacted|\.\.\.|<[^>]*>|\$\{")
-_CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|^\d+(?:[.:]\d+)*$")
+# Filler inside a token's random part: runs (`xxxxxx`, `aaaaaaaa`, `00000000`), `EXAMPLE`, `...`, `<...>`.
+_FILLER_WORDS = ("xxxxxx", "example", "placeholder", "dummy", "redacted", "...", "${")
+_RUN = re.compile(r"(.)\1{7}")
+_ANGLED = re.compile(r"<[^>]*>")
+# Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
+_CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
+# Values that tests and docs use for a password: they name it (`my-password`) or start like a sample.
+_SAMPLE = re.compile(r"(?i)pass|^(?:test|sample|demo|foo|bar|secret)")
 
 
 def is_placeholder(value: str) -> bool:
@@ -58,13 +70,19 @@ def is_placeholder(value: str) -> bool:
         len(set(bare)) <= 2
         or bare.lower() in _PLACEHOLDER_WORDS
         or _PLACEHOLDER_FORM.fullmatch(bare) is not None
-        or _PLACEHOLDER_HINT.search(bare) is not None
+        or any(word in bare.lower() for word in _PLACEHOLDER_WORDS_IN)
+        or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
     )
 
 
 def is_filler(value: str) -> bool:
     """True for a token whose random part is filler: `ghp_xxxx…`, `sk_live_aaaa…`, `AKIA…EXAMPLE`."""
-    return _FILLER.search(value) is not None
+    low = value.lower()
+    return (
+        any(word in low for word in _FILLER_WORDS)
+        or _RUN.search(value) is not None
+        or ("<" in value and _ANGLED.search(value) is not None)
+    )
 
 
 def looks_random(value: str) -> bool:
@@ -80,6 +98,7 @@ def looks_random(value: str) -> bool:
         and shannon_entropy(value) >= (2.5 if hexadecimal else 3.0)
         and not is_placeholder(value)
         and not is_filler(value)
+        and _CODE.search(value) is None
         and _NOT_RANDOM.fullmatch(value) is None
     )
 
@@ -95,13 +114,19 @@ def is_password(value: str) -> bool:
         and not is_placeholder(value)
         and not is_filler(value)
         and _CODE.search(value) is None
-        and _NOT_RANDOM.fullmatch(value) is None
+        and _SAMPLE.search(value) is None
+        and _NOT_PASSWORD.fullmatch(value) is None
     )
 
 
 def is_command_password(value: str) -> bool:
     """A password given on a command line (`curl -u user:pw`): anything but a reference or a number."""
     return len(value) >= 4 and not is_placeholder(value) and not value.isdigit() and "(" not in value
+
+
+def has_no_zero_runs(value: str) -> bool:
+    """Random base62 tokens; not base64 of binary data, where zero bytes leave `AAA` runs."""
+    return "AAA" not in value[3:]
 
 
 def has_letters_and_digits(value: str) -> bool:

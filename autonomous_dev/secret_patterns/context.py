@@ -32,13 +32,13 @@ TRIGGERS: tuple[tuple[str, str], ...] = (
     ("-p", r"(?<=[\s\"']-p)(?=[ \t]?[\"']?[^\s\"'-])"),
     ("-u", r"(?<=[\s\"']-u)(?=[ \t]*[\"']?[^\s:\"']+:[^\s\"'])"),
     ("--user", r"(?=[ \t=]+[\"']?[^\s:\"']+:[^\s\"'])"),
-    ("identified", r"(?=[ \t]+(?i:by)[ \t])"),
-    ("convertto-securestring", r"(?=[ \t])"),
+    ("IDENTIFIED", r"(?=[ \t]+BY[ \t])"),
+    ("ConvertTo-SecureString", r"(?=[ \t])"),
     # Formats whose fixed part comes after the start of the value.
-    ("q~", r"(?=[A-Za-z0-9_~.-]{31})"),
-    (":aa", r"(?=[A-Za-z0-9_-]{33})"),
+    ("Q~", r"(?=[A-Za-z0-9_~.-]{31})"),
+    (":AA", r"(?=[A-Za-z0-9_-]{33})"),
     ("-us", r"(?=\d{1,2}(?![\w-]))"),
-    ("nral", r"(?![A-Za-z0-9])"),
+    ("NRAL", r"(?![A-Za-z0-9])"),
     (".atlasv1.", r"(?=[A-Za-z0-9_=-]{60})"),
 )  # fmt: skip
 
@@ -46,7 +46,10 @@ TRIGGERS: tuple[tuple[str, str], ...] = (
 _KEY_END = r"\\?[\"'`]?\]?"
 _TYPE = r"[A-Za-z_][\w.\[\]<>*, |]{0,40}?"
 _OPERATOR = r"(?:=|:=|::=|:::=|\?=|\+=|\.=|=>|<-)"
-_EQUALS = _KEY_END + rf"(?:[ \t]*:[ \t]*{_TYPE}|[ \t]+{_TYPE})?[ \t]*{_OPERATOR}[ \t]*"
+# A Go-style type between name and `=` (`var password string = ...`): only string types, so that
+# `token-svc request_id=...` in a log line is not read as one.
+_GO_TYPE = r"[ \t]+(?:string|String|str|\[\]byte|char\*?|SecureString)"
+_EQUALS = _KEY_END + rf"(?:[ \t]*:[ \t]*{_TYPE}|{_GO_TYPE})?[ \t]*{_OPERATOR}[ \t]*"
 _COLON = _KEY_END + r"[ \t]*:[ \t]*"
 _PAIR = r"\\?[\"'][ \t]*\)?[ \t]*,[ \t]*"  # setProperty("DB_PASSWORD", "..."), define('X', '...')
 _ATTRIBUTE = r"[\"'][ \t]+value[ \t]*=[ \t]*"  # <add key="ClearTextPassword" value="..." />
@@ -128,16 +131,19 @@ CONTEXTUAL: tuple[Contextual, ...] = (
         r"(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key)"
         + _BARE_ASSIGN
         + r"[\\\"']*(?P<secret>[A-Za-z0-9/+]{40})(?![\w/+=])",
+        is_real_password,
     ),
     Contextual(
         "aws_session_token",
         r"(?i:(?:aws_?)?session_?token)" + _BARE_ASSIGN + r"[\\\"']*(?P<secret>[A-Za-z0-9/+=]{100,})",
+        is_real_password,
     ),
     Contextual(
         "datadog_api_key",
         r"(?i:(?:dd|datadog)_?(?:api|app(?:lication)?)_?key)"
         + _BARE_ASSIGN
         + r"[\\\"']*(?P<secret>[a-f0-9]{32,40})\b",
+        is_real_password,
     ),
     Contextual(
         "database_url",

@@ -38,7 +38,7 @@ KEY_TOKENS: tuple[Token, ...] = (
         random=False,
     ),
     # DER bodies without their markers: PKCS#1 RSA, PKCS#8, SEC1 EC (P-256, P-384), OpenSSH.
-    Token("private_key", ("MII",), r"[A-Za-z0-9+/]{2}IBA(?:AK|DAN)" + _WRAPPED, True, random=False),
+    Token("private_key", ("MII",), r"[A-Za-z0-9+/]{3}IBA(?:AK|DAN)" + _WRAPPED, True, random=False),
     Token("private_key", ("MHcCAQEE", "MIGkAgEBBD", "MC4CAQAwBQYDK2Vw"), _WRAPPED, True, random=False),
     Token("private_key", ("b3BlbnNzaC1rZXktdjE",), _WRAPPED, True, random=False),
     Token("putty_private_key", ("PuTTY-User-Key-File-",), r"[^\n]*(?:\r?\n[^\n]*){0,40}?Private-MAC: \w+"),

@@ -5,7 +5,7 @@ Formats learned from providers' documentation and public rule catalogues; the re
 
 from __future__ import annotations
 
-from .checks import has_letters_and_digits
+from .checks import has_letters_and_digits, has_no_zero_runs
 from .kinds import Token
 
 _B62 = "[A-Za-z0-9]"
@@ -26,8 +26,7 @@ DEV_TOOLS: tuple[Token, ...] = (
         r"[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}",
         True,
     ),
-    Token("vault_token", ("s.",), _B62 + "{24}(?![\\w.-])", True, has_letters_and_digits),
-    Token("netlify_token", ("nfp_", "nfc_", "nfo_", "nfu_"), _B62 + "{36,}", True),
+    Token("netlify_token", ("nfp_",), _B62 + "{36,}", True),
     Token("vercel_token", ("vcp_", "vci_", "vca_", "vcr_", "vck_"), _B62 + "{24,}", True),
     Token("fly_token", ("fo1_", "fm1r_", "fm1a_", "fm2_"), r"[A-Za-z0-9_+/=-]{40,}", True),
     Token("heroku_token", ("HRKU-",), r"[A-Za-z0-9_-]{40,}", True),
@@ -63,13 +62,12 @@ CHAT: tuple[Token, ...] = (
         r"[A-Za-z0-9@/_-]{60,}",
     ),
     Token("x_bearer_token", ("AAAAAAAAAAAAAAAAAAAAA",), r"[A-Za-z0-9%]{60,}"),
-    Token("meta_access_token", ("EAA",), _B62 + "{90,}", True),
+    Token("meta_access_token", ("EAA",), _B62 + "{90,}", True, has_no_zero_runs),
     Token("instagram_token", ("IGQV",), _URLSAFE + "{100,}", True),
 )
 SAAS: tuple[Token, ...] = (
     Token("brevo_api_key", ("xkeysib-", "xsmtpsib-"), "[a-f0-9]{64}-[A-Za-z0-9]{16}"),
     Token("notion_token", ("secret_",), _B62 + "{43}" + _END, True, has_letters_and_digits),
-    Token("notion_token", ("ntn_",), _B62 + "{40,}", True),
     Token("mailgun_key", ("pubkey-",), "[a-f0-9]{32}", True),
 )
 OBSERVABILITY: tuple[Token, ...] = (
