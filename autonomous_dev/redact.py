@@ -45,6 +45,7 @@ _WORD_BEFORE = re.compile(r"[A-Za-z0-9_+.~-]{1,40}\Z")
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 # When detectors claim exactly the same text, the lowest rank names it.
 _KNOWN_RANK, _CUSTOM_RANK, _TOKEN_RANK, _CONTEXT_RANK = 0, 1, 100, 1000
+_PREFIX_ROOM = 64
 
 
 @dataclass(frozen=True)
@@ -473,12 +474,25 @@ def _scanner(known: tuple[tuple[str, str], ...]) -> _Matcher:
 
 
 def _search(matcher: _Matcher, text: str) -> Iterator[tuple[_Alt, re.Match[str]]]:
-    """Every match, including ones that start inside an earlier match."""
+    """Every match, including ones that start inside an earlier match, except deep inside a long token.
+
+    What starts more than `_PREFIX_ROOM` characters into a fixed-format token and ends before its
+    last `_PREFIX_ROOM` is part of it (a private key's body would otherwise be searched character by
+    character); prefixes of other tokens starting near its start are still found.
+    """
     search = matcher.regex.search
-    position = 0
+    alts = matcher.alts
+    position, skip_from, skip_to = 0, 0, 0
     while match := search(text, position):
-        yield _alt(matcher, match), match
-        position = match.start() + 1
+        start, end = match.span()
+        if skip_from <= start < skip_to:
+            position = skip_to
+            continue
+        alt = alts[match.lastindex or 0]
+        yield alt, match
+        if _TOKEN_RANK <= alt.rank < _CONTEXT_RANK and end - start > 2 * _PREFIX_ROOM:
+            skip_from, skip_to = start + _PREFIX_ROOM, end - _PREFIX_ROOM
+        position = start + 1
 
 
 def _alt(matcher: _Matcher, match: re.Match[str]) -> _Alt:
