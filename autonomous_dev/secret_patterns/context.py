@@ -15,9 +15,13 @@ from .checks import (
 from .kinds import Contextual
 
 # What may follow a key's keyword before its value: the rest of the key, a closing quote or bracket,
-# then an operator (`=`, `:`, `,` between call arguments, `>` closing an XML tag) or a blank (Go types,
-# command-line flags). A keyword in running prose wakes a few cheap failed matches at most.
-_KEY_FOLLOWS = r"(?=[\w.-]*[\\\"'`\]]*(?:[ \t]*(?:[:=,>?+.]|<-)|[ \t]+[\w\"'`$-]))"
+# then an operator (`=`, `:`, `.=`, `>` closing an XML tag, `, "` between call arguments), or a blank
+# before a quote (SQL's `PASSWORD '...'`), `value=` (XML attributes) or a string type (Go's
+# `var password string = ...`). A keyword in running prose or code (`for token in tokens`) wakes nothing.
+_KEY_FOLLOWS = (
+    r"(?=[\w.-]*[\\\"'`\]]*(?:[ \t]*(?:[:=>]|[.?+]=|<-|,[ \t]*\\?[\"'])"
+    r"|[ \t]+(?:[\"'`]|value[ \t]*=|(?:string|String|str|\[\]byte|char|SecureString)\b)))"
+)
 _KEYWORDS = (
     "secret", "token", "passw", "pwd", "passphrase", "pass", "api_key", "api-key", "apikey", "app_key",
     "application_key", "access_key", "access-key", "accesskey", "private_key", "private-key",
@@ -26,6 +30,8 @@ _KEYWORDS = (
 )  # fmt: skip
 TRIGGERS: tuple[tuple[str, str], ...] = (
     *((keyword, _KEY_FOLLOWS) for keyword in _KEYWORDS),
+    ("--pass", r"(?=[a-z]*[ \t=])"),
+    ("--pwd", r"(?=[ \t=])"),
     ("bearer", r"(?=[ \t])"),
     ("ssws", r"(?=[ \t])"),
     ("://", r"(?=[^\s:/@?#'\"]*:[^\s@/'\"]+@)"),

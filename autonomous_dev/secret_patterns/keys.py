@@ -64,21 +64,10 @@ KEY_CONTEXTUAL: tuple[Contextual, ...] = (
         window=4000,
         each=r"(?m)^[ \t]+[\w.-]+:[ \t]*[\"']?(?P<v>[^\s\"'#][^\n\"']*?)[\"']?[ \t]*\r?$",
     ),
-    Contextual(
-        "kubernetes_secret",
-        r"(?:string)?[Dd]ata\"[ \t]*:[ \t]*\{(?P<secret>[^{}]{1,8000})\}",
-        is_real_password,
-        near=r"\"kind\"[ \t]*:[ \t]*\"Secret\"",
-        window=4000,
-        each=r"\"[\w.-]+\"[ \t]*:[ \t]*\"(?P<v>[^\"]+)\"",
-    ),
 )
 # Keywords that wake the contextual key detectors, each with what must follow it.
 KEY_TRIGGERS: tuple[tuple[str, str], ...] = (
-    *(
-        (f'"{member}"', r'(?=[ \t]*:[ \t]*"[A-Za-z0-9_-]{20})')
-        for member in ("d", "p", "q", "dp", "dq", "qi", "k")
-    ),
+    # `"d` also opens `"dp"` and `"dq"`, `"q` opens `"qi"`.
+    *((f'"{member}', r'(?=[pqi]?"[ \t]*:[ \t]*"[A-Za-z0-9_-]{20})') for member in "dpqk"),
     ("data:", r"(?=[ \t]*\r?\n[ \t])"),
-    ('data"', r"(?=[ \t]*:[ \t]*\{)"),
 )

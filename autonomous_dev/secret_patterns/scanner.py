@@ -15,9 +15,11 @@ from . import CONTEXTUAL, TOKENS, TRIGGERS, Check, Contextual
 _CHAR_SHARE = {
     " ": 28.2, "e": 6.7, "s": 4.6, "t": 4.5, "a": 3.5, "r": 3.5, "o": 2.9, "n": 2.9, "i": 2.9, "l": 2.8,
     "\n": 2.7, "f": 2.0, "c": 1.8, "d": 1.8, ".": 1.6, "_": 1.6, "(": 1.5, ")": 1.5, "p": 1.4, "u": 1.4,
-    ",": 1.3, "'": 1.3, "m": 1.2, "h": 1.0, '"': 0.8, "g": 0.8, "=": 0.7, "b": 0.7, ":": 0.7, "0": 0.6,
-    "x": 0.6, "E": 0.6, "y": 0.6, "T": 0.5, "w": 0.4, "k": 0.4, "1": 0.4, "-": 0.4, "I": 0.4, "#": 0.4,
-    "v": 0.3, "A": 0.3, "N": 0.3, "2": 0.3, "R": 0.3, "L": 0.3, "S": 0.3, "C": 0.3, "q": 0.2,
+    ",": 1.3, "'": 1.3, "m": 1.2, "h": 1.0, '"': 1.5, "g": 0.8, "=": 0.7, "b": 0.7, ":": 1.0, "x": 0.6,
+    "E": 0.6, "y": 0.6, "T": 0.5, "w": 0.4, "k": 0.4, "-": 0.4, "I": 0.4, "#": 0.4, "v": 0.3, "A": 0.3,
+    "N": 0.3, "R": 0.3, "L": 0.3, "S": 0.3, "C": 0.3, "q": 0.2,
+    # Digits are rare in prose but every hash, id and timestamp is full of them.
+    **dict.fromkeys("0123456789", 0.8),
 }  # fmt: skip
 _RARE_SHARE = 0.1
 # When detectors claim exactly the same text, the lowest rank names it.
@@ -152,10 +154,11 @@ def _fixed_pieces() -> list[_Piece]:
             )
             for prefix in token.prefixes
         ]
-    # Lowercase keywords match in any case; ones written with capitals (`NRAL`, `Q~`) only as written.
+    # Lowercase keywords match in any case; ones written with capitals (`NRAL`, `Q~`) or starting with
+    # punctuation (`"d"`, `--pass`, `-p`) only as written.
     trigger = Alt("trigger", CONTEXT_RANK, trigger=True)
     return pieces + [
-        (keyword, follows, replace(trigger, fold=keyword == keyword.lower()), False)
+        (keyword, follows, replace(trigger, fold=keyword[0].isalpha() and keyword == keyword.lower()), False)
         for keyword, follows in TRIGGERS
     ]
 
