@@ -255,7 +255,11 @@ def main() -> None:
             "recall_<category>: credential-dense text (tests/secret_categories.py), syntaxes of each in turn",
             "code: the local Python's stdlib with its tests, and JavaScript (npm's node_modules by default,",
             "  REDACTOR_JS_CORPUS=DIR for another); every redactor finding there counts as a false positive",
-            f"missed (category:syntax): {missed or 'none'}",
+            f"missed (category:syntax): {sum(missed.values())} in all; "
+            + (
+                ", ".join(f"{key} {n}" for key, n in sorted(missed.items(), key=lambda kv: -kv[1])[:12])
+                or "none"
+            ),
         ],
     )
 
