@@ -11,7 +11,8 @@ import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from .secret_patterns import CONTEXTUAL, TOKENS, is_filler
 from .secret_patterns.scanner import (
@@ -44,8 +45,9 @@ _WORD_BEFORE = re.compile(r"[A-Za-z0-9_+.~-]{1,40}\Z")
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
-@dataclass(frozen=True)
-class _Span:
+class _Span(NamedTuple):
+    """A stretch of text a detector claims (a tuple: thousands are made per MB of dense text)."""
+
     start: int
     end: int
     rank: int
@@ -183,7 +185,7 @@ class Redactor:
             return self._find_plain(text)
         plain, where = _without_escapes(text)
         return [
-            replace(span, start=where[span.start], end=where[span.end - 1] + 1)
+            span._replace(start=where[span.start], end=where[span.end - 1] + 1)
             for span in self._find_plain(plain)
         ]
 
@@ -339,7 +341,7 @@ def _merge(spans: list[_Span]) -> list[_Span]:
     for span in spans:
         if merged and span.start < merged[-1].end:
             if span.end > merged[-1].end:
-                merged[-1] = replace(merged[-1], end=span.end)
+                merged[-1] = merged[-1]._replace(end=span.end)
         else:
             merged.append(span)
     return merged
