@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import json
 import logging
 import re
 import threading
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from .secret_patterns import CONTEXTUAL, TOKENS, TRIGGERS, Check
+from .secret_patterns import CONTEXTUAL, TOKENS, is_filler
+from .secret_patterns.scanner import (
+    CONTEXT,
+    CONTEXT_RANK,
+    CUSTOM_RANK,
+    Alt,
+    Matcher,
+    alt_of,
+    context_after,
+    scanner,
+    search,
+)
 
 MIN_SECRET_LENGTH = 8
 
@@ -25,53 +36,18 @@ DETECTORS: tuple[tuple[str, str], ...] = tuple(
 ) + tuple((detector.name, detector.pattern) for detector in CONTEXTUAL)
 DETECTOR_NAMES: frozenset[str] = frozenset(name for name, _ in DETECTORS)
 
-# Rough share (%) of characters in code and prose; unlisted ones are rare. Each alternative of the
-# combined regex starts at one character of its literal prefix (the rest is checked around it), and
-# these shares pick rare ones, so the engine's first-character scan skips most positions.
-_CHAR_SHARE = {
-    " ": 28.2, "e": 6.7, "s": 4.6, "t": 4.5, "a": 3.5, "r": 3.5, "o": 2.9, "n": 2.9, "i": 2.9, "l": 2.8,
-    "\n": 2.7, "f": 2.0, "c": 1.8, "d": 1.8, ".": 1.6, "_": 1.6, "(": 1.5, ")": 1.5, "p": 1.4, "u": 1.4,
-    ",": 1.3, "'": 1.3, "m": 1.2, "h": 1.0, '"': 0.8, "g": 0.8, "=": 0.7, "b": 0.7, ":": 0.7, "0": 0.6,
-    "x": 0.6, "E": 0.6, "y": 0.6, "T": 0.5, "w": 0.4, "k": 0.4, "1": 0.4, "-": 0.4, "I": 0.4, "#": 0.4,
-    "v": 0.3, "A": 0.3, "N": 0.3, "2": 0.3, "R": 0.3, "L": 0.3, "S": 0.3, "C": 0.3, "q": 0.2,
-}  # fmt: skip
-_RARE_SHARE = 0.1
 _PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
 _NAME = re.compile(r"[\w.-]+")
 _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
-# Contextual detectors start at a trigger keyword or where its word starts, at most this far before it.
-_BEFORE = 32
-# When detectors claim exactly the same text, the lowest rank names it.
-_KNOWN_RANK, _CUSTOM_RANK, _TOKEN_RANK, _CONTEXT_RANK = 0, 1, 100, 1000
+# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
+_WORD_BEFORE = re.compile(r"[A-Za-z0-9_+.~-]{1,40}\Z")
+# Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
-@dataclass(frozen=True)
-class _Alt:
-    """What one alternative of a combined regex stands for."""
+class _Span(NamedTuple):
+    """A stretch of text a detector claims (a tuple: thousands are made per MB of dense text)."""
 
-    name: str
-    rank: int
-    offset: int = 0  # the real match starts this many characters before the anchor
-    secret: int = 0  # the group to replace; 0 is the whole match
-    check: Check | None = None
-    near: re.Pattern[str] | None = None  # must also occur on the match's line
-    trigger: bool = False  # a keyword that wakes the contextual detectors
-
-
-# A literal-led part of the combined regex: (literal, regex after it, meaning, must not follow a word).
-_Piece = tuple[str, str, _Alt, bool]
-
-
-@dataclass(frozen=True)
-class _Matcher:
-    """A compiled alternation and, by `Match.lastindex`, the alternative that matched."""
-
-    regex: re.Pattern[str]
-    alts: dict[int, _Alt]
-
-
-@dataclass(frozen=True)
-class _Span:
     start: int
     end: int
     rank: int
@@ -85,15 +61,15 @@ class _Shared:
     custom: tuple[tuple[str, re.Pattern[str]], ...]
     known: dict[str, str]
     lock: threading.Lock
-    compiled: _Matcher | None = None  # compiled on first use after the known values change
+    compiled: Matcher | None = None  # compiled on first use after the known values change
 
-    def scanner(self) -> _Matcher:
+    def scanner(self) -> Matcher:
         """The combined regex for the known values and the built-in detectors (about 40 ms to compile)."""
         compiled = self.compiled
         if compiled is None:
             with self.lock:
                 if self.compiled is None:
-                    self.compiled = _scanner(tuple(sorted(self.known.items())))
+                    self.compiled = scanner(tuple(sorted(self.known.items())))
                 compiled = self.compiled
         return compiled
 
@@ -200,24 +176,35 @@ class Redactor:
         self._counts: Counter[str] = Counter()
 
     def _find(self, text: str) -> list[_Span]:
-        """Every stretch of text some detector or known value claims, overlaps included."""
+        """Every stretch of text some detector or known value claims, overlaps included.
+
+        Terminal escape sequences are taken out first (a colour code right before a key would hide it
+        from every detector that must not follow a letter); the spans are then mapped back.
+        """
+        if "\x1b" not in text:
+            return self._find_plain(text)
+        plain, where = _without_escapes(text)
+        return [
+            span._replace(start=where[span.start], end=where[span.end - 1] + 1)
+            for span in self._find_plain(plain)
+        ]
+
+    def _find_plain(self, text: str) -> list[_Span]:
         shared = self._shared
         spans: list[_Span] = []
         triggers: list[int] = []
-        for alt, match in _search(shared.scanner(), text):
+        for alt, match in search(shared.scanner(), text):
             if alt.trigger:
                 triggers.append(match.start() - alt.offset)
             elif span := _span(alt, match):
                 spans.append(span)
         for start in _starts(text, triggers):
-            if (found := _CONTEXT.regex.match(text, start)) and (
-                span := _contextual_span(text, start, found)
-            ):
-                spans.append(span)
+            if found := CONTEXT.regex.match(text, start):
+                spans += _contextual_spans(text, start, found)
         for name, regex in shared.custom:
             group = regex.groupindex.get("secret", 0)
             spans += [
-                _Span(*m.span(group), _CUSTOM_RANK, name) for m in regex.finditer(text) if m.group(group)
+                _Span(*m.span(group), CUSTOM_RANK, name) for m in regex.finditer(text) if m.group(group)
             ]
         return spans
 
@@ -273,181 +260,77 @@ def _encodings(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
-# Building the combined regex.
-
-
-def _share(chars: Iterable[str]) -> float:
-    return sum(_CHAR_SHARE.get(char, _RARE_SHARE) for char in chars)
-
-
-def _anchor_chars(char: str, fold: bool) -> frozenset[str]:
-    return frozenset({char.lower(), char.upper()} if fold else {char})
-
-
-def _choose_anchors(pieces: list[_Piece]) -> list[int]:
-    """Where to anchor each piece's literal so that all anchors together are as rare as possible.
-
-    Greedy: literals without a cheap character choose first, later ones reuse anchors already chosen,
-    then anchors that every literal can do without are dropped.
-    """
-    options = [{_anchor_chars(char, alt.trigger) for char in literal} for literal, _, alt, _ in pieces]
-    chosen: frozenset[str] = frozenset()
-    for opts in sorted(options, key=lambda opts: -min(map(_share, opts))):
-        if not any(option <= chosen for option in opts):
-            chosen |= min(opts, key=lambda option: _share(option - chosen))
-    for char in sorted(chosen, key=lambda char: -_share(char)):
-        if all(any(option <= chosen - {char} for option in opts) for opts in options):
-            chosen -= {char}
-    return [
-        min(
-            (k for k, char in enumerate(literal) if _anchor_chars(char, alt.trigger) <= chosen),
-            key=lambda k: _share(_anchor_chars(literal[k], alt.trigger)),
-        )
-        for literal, _, alt, _ in pieces
-    ]
-
-
-def _anchored(piece: _Piece, at: int) -> list[tuple[str, str, _Alt]]:
-    """Branches (anchor, regex after the anchor, meaning) for one piece anchored at `literal[at]`.
-
-    The body starts with the literal's remaining characters (the engine rejects a branch on its
-    first character cheaply), then looks behind for the whole literal.
-    """
-    literal, rest, alt, bounded = piece
-    after = "".join(_literal_char(char, alt.trigger) for char in literal[at + 1 :])
-    whole = "".join(_literal_char(char, alt.trigger) for char in literal)
-    checks = f"(?<={whole})" if at else ""
-    if bounded:
-        checks += f"(?<![A-Za-z0-9]{whole})"
-    moved = replace(alt, offset=at)
-    return [
-        (anchor, after + checks + rest, moved) for anchor in sorted(_anchor_chars(literal[at], alt.trigger))
-    ]
-
-
-def _literal_char(char: str, fold: bool) -> str:
-    if fold and char.lower() != char.upper():
-        return f"[{char.lower()}{char.upper()}]"
-    return re.escape(char)
-
-
-def _compile(branches: list[tuple[str, str, _Alt]]) -> _Matcher:
-    """One regex for all branches; those sharing an anchor sit behind it, in the order given."""
-    grouped: dict[str, list[str]] = {}
-    for index, (anchor, body, _) in enumerate(branches):
-        body = body.replace("(?P<secret>", f"(?P<s{index}>")
-        grouped.setdefault(anchor, []).append(f"{body}(?P<m{index}>)")
-    # The engine tries the anchors in order at each candidate position: frequent ones first.
-    order = sorted(grouped, key=lambda anchor: -_share(anchor))
-    regex = re.compile("|".join(f"{re.escape(anchor)}(?:{'|'.join(grouped[anchor])})" for anchor in order))
-    alts = {
-        regex.groupindex[f"m{index}"]: replace(alt, secret=regex.groupindex.get(f"s{index}", 0))
-        for index, (_, _, alt) in enumerate(branches)
-    }
-    return _Matcher(regex, alts)
-
-
-def _fixed_pieces() -> list[_Piece]:
-    pieces: list[_Piece] = []
-    for rank, token in enumerate(TOKENS, start=_TOKEN_RANK):
-        alt = _Alt(token.name, rank, check=token.check)
-        pieces += [(prefix, f"(?:{token.tail})", alt, token.bounded) for prefix in token.prefixes]
-    trigger = _Alt("trigger", _CONTEXT_RANK, trigger=True)
-    return pieces + [(keyword, follows, trigger, False) for keyword, follows in TRIGGERS]
-
-
-def _context_matcher() -> _Matcher:
-    branches = []
-    for rank, detector in enumerate(CONTEXTUAL, start=_CONTEXT_RANK):
-        near = re.compile(detector.near) if detector.near else None
-        branches.append(("", detector.pattern, _Alt(detector.name, rank, check=detector.check, near=near)))
-    return _compile(branches)
-
-
-def _one_by_one() -> list[_Matcher]:
-    """Each contextual detector alone, in rank order: for when the combined regex's first pick is refused."""
-    return [
-        _compile(
-            [("", d.pattern, _Alt(d.name, rank, check=d.check, near=re.compile(d.near) if d.near else None))]
-        )
-        for rank, d in enumerate(CONTEXTUAL, start=_CONTEXT_RANK)
-    ]
-
-
-def _contextual_span(text: str, start: int, found: re.Match[str]) -> _Span | None:
+def _contextual_spans(text: str, start: int, found: re.Match[str]) -> list[_Span]:
     """The combined regex stops at the first detector that matches here; when that one's check refuses
     the value (libpq's `password=` without a host on the line), the others still get their turn."""
-    first = _alt(_CONTEXT, found)
-    span = _span(first, found)
-    if span is not None:
-        return span
-    for matcher in _CONTEXT_EACH:
-        alt = next(iter(matcher.alts.values()))
-        match = matcher.regex.match(text, start) if alt.rank > first.rank else None
-        if match and (span := _span(_alt(matcher, match), match)):
-            return span
-    return None
+    alt = alt_of(CONTEXT, found)
+    while not (spans := _spans(alt, found)):
+        if alt.rank >= CONTEXT_RANK + len(CONTEXTUAL) - 1:
+            return []
+        matcher = context_after(alt.rank)
+        if (next_found := matcher.regex.match(text, start)) is None:
+            return []
+        alt, found = alt_of(matcher, next_found), next_found
+    return spans
 
 
-_FIXED = _fixed_pieces()
-_CONTEXT = _context_matcher()
-_CONTEXT_EACH = _one_by_one()
+def _spans(alt: Alt, match: re.Match[str]) -> list[_Span]:
+    """The span a contextual match stands for, or each value inside it for a detector with `each`."""
+    if alt.each is None:
+        span = _span(alt, match)
+        return [span] if span else []
+    if alt.near is not None and not _is_near(alt, match.string, match.start()):
+        return []
+    return [
+        _Span(*value.span("v"), alt.rank, alt.name)
+        for value in alt.each.finditer(match.string, *match.span(alt.secret))
+        if alt.check is None or alt.check(value.group("v"))
+    ]
 
 
-@functools.lru_cache(maxsize=64)
-def _scanner(known: tuple[tuple[str, str], ...]) -> _Matcher:
-    """The combined regex for the fixed-format detectors, the trigger keywords and the known values."""
-    pieces = [(form, "", _Alt(name, _KNOWN_RANK), False) for form, name in known] + _FIXED
-    anchors = _choose_anchors(pieces)
-    # Where literals share an anchor, the one starting earliest, then the longest, is tried first.
-    order = sorted(range(len(pieces)), key=lambda i: (-anchors[i], -len(pieces[i][0])))
-    return _compile([branch for i in order for branch in _anchored(pieces[i], anchors[i])])
-
-
-# Scanning.
-
-
-def _search(matcher: _Matcher, text: str) -> Iterator[tuple[_Alt, re.Match[str]]]:
-    """Every match, including ones that start inside an earlier match."""
-    search = matcher.regex.search
-    position = 0
-    while match := search(text, position):
-        yield _alt(matcher, match), match
-        position = match.start() + 1
-
-
-def _alt(matcher: _Matcher, match: re.Match[str]) -> _Alt:
-    return matcher.alts[match.lastindex or 0]
-
-
-def _span(alt: _Alt, match: re.Match[str]) -> _Span | None:
+def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
     start, end = match.span(alt.secret)
     if alt.secret == 0:
         start -= alt.offset
-    if start >= end or (alt.check is not None and not alt.check(match.string[start:end])):
+    value = match.string[start:end]
+    if start >= end or (alt.check is not None and not alt.check(value)):
         return None
-    if alt.near is not None and not _on_same_line(alt.near, match.string, start):
+    if alt.skip >= 0 and is_filler(value[alt.skip :] if alt.secret == 0 else value):
+        return None
+    if alt.near is not None and not _is_near(alt, match.string, start):
         return None
     return _Span(start, end, alt.rank, alt.name)
 
 
-def _on_same_line(regex: re.Pattern[str], text: str, position: int) -> bool:
+def _is_near(alt: Alt, text: str, position: int) -> bool:
+    """Whether `alt.near` occurs on the line at `position`, or within `alt.window` characters of it."""
+    assert alt.near is not None
+    if alt.window:
+        return alt.near.search(text, max(0, position - alt.window), position + alt.window) is not None
     end = text.find("\n", position)
-    return regex.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
+    return alt.near.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
+
+
+def _without_escapes(text: str) -> tuple[str, list[int]]:
+    """Text without terminal escape sequences, and where each of its characters stands in `text`."""
+    parts: list[str] = []
+    where: list[int] = []
+    last = 0
+    for escape in _ANSI.finditer(text):
+        parts.append(text[last : escape.start()])
+        where.extend(range(last, escape.start()))
+        last = escape.end()
+    parts.append(text[last:])
+    where.extend(range(last, len(text)))
+    return "".join(parts), where
 
 
 def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        start = position
-        while (
-            start > position - _BEFORE
-            and start > 0
-            and (text[start - 1].isalnum() or text[start - 1] in "_+.-")
-        ):
-            start -= 1
-        starts.add(start)
+        if word := _WORD_BEFORE.search(text, max(0, position - 40), position):
+            starts.add(word.start())
     return starts
 
 
@@ -458,7 +341,7 @@ def _merge(spans: list[_Span]) -> list[_Span]:
     for span in spans:
         if merged and span.start < merged[-1].end:
             if span.end > merged[-1].end:
-                merged[-1] = replace(merged[-1], end=span.end)
+                merged[-1] = merged[-1]._replace(end=span.end)
         else:
             merged.append(span)
     return merged

@@ -1,0 +1,155 @@
+"""Checks that tell a matched value from a stand-in for one: placeholders, names, references, filler."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable
+
+Check = Callable[[str], bool]
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of `value` under its own character distribution."""
+    if not value:
+        return 0.0
+    size = len(value)
+    return -sum(n / size * math.log2(n / size) for n in Counter(value).values())
+
+
+_PLACEHOLDER_WORDS = frozenset(
+    {
+        "none", "null", "nil", "true", "false", "undefined", "password", "passwd", "pass", "pwd", "pw",
+        "secret", "token", "changeme", "redacted", "hidden", "masked", "removed", "empty", "default",
+        "required", "optional", "string", "str", "bytes", "text", "value", "unknown", "notset", "todo",
+    }
+)  # fmt: skip
+# Hints, looked for in the lowercased value (plain `in` is many times faster than a case-blind regex).
+_PLACEHOLDER_WORDS_IN = (
+    "changeme", "change_me", "change-me", "your_", "your-", "example", "placeholder", "dummy", "redacted",
+    "replaceme", "replace_me", "replace-me", "replace_with", "replacewith", "fake", "xxxx", "***", "...",
+    "${", "{{", "environ[", "getenv", "process.env", "$env:", "secretref",
+)  # fmt: skip
+_PLACEHOLDER_HINT = re.compile(r"<[^>]*>|%\(\w+\)s")
+# References and templates that stand in for a value: $VAR, %s, {name}, ****, Key Vault references.
+_PLACEHOLDER_FORM = re.compile(r"\$[A-Za-z_]\w*|\$\d|%[sd]|\{[\w.]*\}|\*+|@Microsoft\.KeyVault\(.*\)")
+# Names: a word or CamelCase run with at most a few trailing digits (`sha256`, `HTTPServer2`), so that
+# random ids, which mix digits into letters, never pass for one.
+_NAME = r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*\d{0,3}"
+_IDENT = rf"_*{_NAME}(?:_+{_NAME})*_*"
+_WORDS = r"_*[A-Za-z]+(?:[-_./: ][A-Za-z]+)*[_:]*"  # words and names without digits: _PasswordType
+_WORD = r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)(?:[A-Z][a-z]+)*"
+_DOTTED = rf"_*{_WORD}(?:_+(?:{_WORD}|\d+))*(?:\.{_IDENT})+(?:\(\))?"  # self._password2, settings.SECRET
+_SNAKE = rf"_*{_NAME}(?:_+{_NAME})+_*|[a-z]{{3,}}(?:\d[a-z]{{3,}})+"  # snake_Case, symbol2label
+_ELSE = (
+    r"sha(?:1|256|384|512)-[A-Za-z0-9+/=]+"  # subresource-integrity hashes
+    r"|(?:\.{0,2}|~)/[a-z0-9_.-]+(?:/[a-z0-9_.-]*)*|\w+://\S*"  # (lowercase) paths and URLs
+)
+_NOT_RANDOM = re.compile(f"{_WORDS}|{_DOTTED}|{_SNAKE}|{_ELSE}")
+# A short password may well look like a snake_case name (`db_Pass7`); only these are names there.
+_NOT_PASSWORD = re.compile(f"{_WORDS}|{_DOTTED}|{_ELSE}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Filler inside a token's random part: runs (`xxxxxx`, `aaaaaaaa`, `00000000`), `EXAMPLE`, `...`, `<...>`.
+_FILLER_WORDS = ("xxxxxx", "example", "placeholder", "dummy", "redacted", "...", "${")
+_RUN = re.compile(r"(.)\1{7}")
+_ANGLED = re.compile(r"<[^>]*>")
+# Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
+_CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
+# Values that tests and docs use for a password: they name it (`my-password`) or start like a sample.
+_SAMPLE = re.compile(r"(?i)pass|^(?:test|sample|demo|foo|bar|secret)")
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that stand in for a secret: `changeme`, `${VAR}`, `<your-token>`, `xxxx`, `None`."""
+    bare = value.strip("'\"")
+    return (
+        len(set(bare)) <= 2
+        or bare.lower() in _PLACEHOLDER_WORDS
+        or _PLACEHOLDER_FORM.fullmatch(bare) is not None
+        or any(word in bare.lower() for word in _PLACEHOLDER_WORDS_IN)
+        or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
+    )
+
+
+def is_filler(value: str) -> bool:
+    """True for a token whose random part is filler: `ghp_xxxx…`, `sk_live_aaaa…`, `AKIA…EXAMPLE`."""
+    low = value.lower()
+    return (
+        any(word in low for word in _FILLER_WORDS)
+        or _RUN.search(value) is not None
+        or ("<" in value and _ANGLED.search(value) is not None)
+    )
+
+
+def looks_random(value: str) -> bool:
+    """A value worth hiding on a secret-sounding key alone: long, high-entropy, not a name or placeholder.
+
+    UUID-shaped values count (many providers issue UUID keys), and so do lowercase ids with underscores.
+    """
+    if _UUID.fullmatch(value):
+        return not is_filler(value)
+    hexadecimal = all(char in string.hexdigits for char in value)
+    return (
+        len(value) >= 12
+        and shannon_entropy(value) >= (2.5 if hexadecimal else 3.0)
+        and not is_placeholder(value)
+        and not is_filler(value)
+        and _CODE.search(value) is None
+        and _NOT_RANDOM.fullmatch(value) is None
+    )
+
+
+def is_password(value: str) -> bool:
+    """A value on a password key (short ones too): a letter and a digit or symbol, not a name or code.
+
+    Words alone (`password: str`, `pwd = getpass`) and pure numbers (`password_min = 8`) are not taken.
+    """
+    return (
+        len(value) >= 5
+        and any(char.isalpha() for char in value)
+        and not is_placeholder(value)
+        and not is_filler(value)
+        and _CODE.search(value) is None
+        and _SAMPLE.search(value) is None
+        and _NOT_PASSWORD.fullmatch(value) is None
+    )
+
+
+def is_command_password(value: str) -> bool:
+    """A password given on a command line (`curl -u user:pw`): anything but a reference or a number."""
+    return len(value) >= 4 and not is_placeholder(value) and not value.isdigit() and "(" not in value
+
+
+def has_no_zero_runs(value: str) -> bool:
+    """Random base62 tokens; not base64 of binary data, where zero bytes leave `AAA` runs."""
+    return "AAA" not in value[3:]
+
+
+def has_letters_and_digits(value: str) -> bool:
+    """Random tokens mix both; words and long numbers do not. AWS-style `...EXAMPLE` values are skipped."""
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and "EXAMPLE" not in value
+
+
+def is_real_password(value: str) -> bool:
+    """A password in a URL or connection string, unless it is empty or a placeholder."""
+    return not is_placeholder(value)
+
+
+def is_key_body(value: str) -> bool:
+    """A private key block with a body: at least 64 base64 characters between its markers (not `...`)."""
+    body = value.split("-----", 2)[-1]
+    return len(re.findall(r"[A-Za-z0-9+/]{16,}", body)) >= 3 and not is_filler(body)
+
+
+def is_encoded_private_key(value: str) -> bool:
+    """Base64 text that decodes to a PEM private key block (not a certificate or public key)."""
+    head = value[: len(value) // 4 * 4][:96]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return b"PRIVATE KEY" in decoded

@@ -1,0 +1,103 @@
+"""Issue 15's categories: each secret redacted in every syntax it is written in; placeholders stay; ANSI."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from autonomous_dev.redact import Redactor
+from tests.secret_categories import SYNTAXES, placeholders
+from tests.secret_providers import PROVIDERS
+from tests.secret_samples import CONTEXTS, wrap
+
+SEED = 20261204
+PER_SYNTAX = 20
+
+
+PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
+
+
+def grams(text: str) -> set[str]:
+    return {text[i : i + 8] for i in range(len(text) - 7)}
+
+
+def residue(secret: str, text: str, context: str = "") -> str | None:
+    """An 8-character piece of the secret still in text (outside placeholders and the context itself)."""
+    left = grams(PLACEHOLDER.sub(" ", text)) - grams(context)
+    return next((secret[i : i + 8] for i in range(len(secret) - 7) if secret[i : i + 8] in left), None)
+
+
+@pytest.mark.parametrize("category", sorted(SYNTAXES))
+def test_each_category_is_redacted_in_each_of_its_syntaxes(category: str) -> None:
+    syntaxes = SYNTAXES[category]
+    assert len(syntaxes) >= 3
+    rng = random.Random(f"{SEED}:{category}")
+    redactor = Redactor()
+    problems = []
+    for label, generate in sorted(syntaxes.items()):
+        for _ in range(PER_SYNTAX if len(syntaxes) < 50 else 2):
+            text, secret = generate(rng)
+            out = redactor.redact(text)
+            if secret in out or residue(secret, out, text.replace(secret, " ")):
+                problems.append(f"{label}: {out!r}")
+    # The recall target is 0.95 per category; here, in small samples, nearly every value must go.
+    total = sum(PER_SYNTAX if len(syntaxes) < 50 else 2 for _ in syntaxes)
+    assert len(problems) <= total // 100, f"{len(problems)} of {total} leaked, e.g. {problems[:3]}"
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_each_newer_provider_format_is_redacted_in_every_context(name: str) -> None:
+    rng = random.Random(f"{SEED}:{name}")
+    redactor = Redactor()
+    problems = []
+    for _ in range(10):
+        snippet, secret = PROVIDERS[name](rng)
+        for kind in CONTEXTS:
+            out = redactor.redact(wrap(kind, snippet))
+            if residue(secret, out, wrap(kind, "")):
+                problems.append(f"{kind}: {out!r}")
+    assert not problems, f"{len(problems)} leaks, e.g. {problems[:3]}"
+
+
+@pytest.mark.parametrize("text", placeholders(random.Random(SEED)))
+def test_placeholders_and_examples_are_not_redacted(text: str) -> None:
+    assert Redactor().redact(text) == text
+
+
+def test_colour_codes_stay_when_nothing_is_redacted_and_around_what_is() -> None:
+    redactor = Redactor()
+    plain = "\x1b[1;32mPASSED\x1b[0m tests/test_x.py::test_y \x1b[93mwarning\x1b[0m"
+    assert redactor.redact(plain) == plain
+    token = "ghp_" + "".join(random.Random(SEED).choices("abcdefghijkLMNOP0123456789", k=36))
+    coloured = f"\x1b[93m{token}\x1b[0m and \x1b[31mpassword=Zq8!vR2x\x1b[0m"
+    out = redactor.redact(coloured)
+    assert token not in out and "Zq8!vR2x" not in out
+    assert out.startswith(
+        "\x1b[93m[REDACTED:github_token:1]\x1b[0m and \x1b[31mpassword=[REDACTED:password:1]"
+    )
+    assert redactor.restore(out) == coloured
+
+
+def test_edits_through_placeholders_still_apply_with_the_new_detectors() -> None:
+    redactor = Redactor()
+    source = 'DB_PASSWORD = "Zq8!vR2x"\nconnect(password=DB_PASSWORD)\n'
+    seen = redactor.redact(source)
+    assert "Zq8!vR2x" not in seen
+    edited = seen.replace("connect(password=DB_PASSWORD)", "connect(password=DB_PASSWORD, timeout=5)")
+    assert redactor.restore(edited) == 'DB_PASSWORD = "Zq8!vR2x"\nconnect(password=DB_PASSWORD, timeout=5)\n'
+
+
+def test_a_kubernetes_secret_keeps_its_keys_readable() -> None:
+    text = "apiVersion: v1\nkind: Secret\ndata:\n  username: YWRtaW4=\n  config.json: eyJhdXRocyI6e319\n"
+    out = Redactor().redact(text)
+    assert "username: [REDACTED:" in out and "config.json: [REDACTED:" in out
+    assert "YWRtaW4=" not in out and "eyJhdXRocyI6e319" not in out
+    config_map = text.replace("kind: Secret", "kind: ConfigMap")
+    assert Redactor().redact(config_map) == config_map
+
+
+def test_code_that_names_key_markers_is_not_a_key() -> None:
+    text = 'BEGIN = "-----BEGIN RSA PRIVATE KEY-----"\nEND = "-----END RSA PRIVATE KEY-----"\n'
+    assert Redactor().redact(text) == text
