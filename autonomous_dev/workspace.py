@@ -35,6 +35,9 @@ case "$1" in
   *) printf '%s\\n' "$AUTONOMOUS_DEV_GIT_PASSWORD" ;;
 esac
 """
+# Every git command we run ignores hooks and fsmonitor: nothing planted in a worktree runs on the host.
+# A hooks path that is no directory holds no hook; no empty directory that something could fill is needed.
+SAFE_GIT = ("-c", f"core.hooksPath={os.devnull}", "-c", "core.fsmonitor=false")
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class GitWorkspaces:
 
     def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
         try:
-            return str(runner.execute(["git", *args], env=self._env))
+            return str(runner.execute(["git", *SAFE_GIT, *args], env=self._env))
         except git.GitCommandError as exc:
             if not check:
                 return ""
@@ -297,13 +300,12 @@ class GitWorkspace:
         self._owner._git(self._repo.git, "clean", "-fdq")
 
     def base_sha(self) -> str:
-        return str(self._repo.git.rev_parse(f"refs/remotes/origin/{self.base}"))
+        return self._owner._git(self._repo.git, "rev-parse", f"refs/remotes/origin/{self.base}")
 
     def base_text(self, path: str) -> str:
-        try:
-            return str(self._repo.git.show(f"refs/remotes/origin/{self.base}:{path}"))
-        except git.GitCommandError:
-            return ""
+        return self._owner._git(
+            self._repo.git, "show", f"refs/remotes/origin/{self.base}:{path}", check=False
+        )
 
     def push(self) -> None:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
