@@ -204,3 +204,31 @@ def test_python_on_the_path_works_inside(tmp_path: Path) -> None:
     env = scrubbed_env(home, source={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
     result = sandbox.run(["python", "-c", "import pytest; print('ok')"], worktree, home, env, 60)
     assert result.exit_code == 0 and "ok" in result.output, result.output
+
+
+def test_the_tools_own_git_commands_run_no_hook_and_no_fsmonitor(tmp_path: Path) -> None:
+    """Defence in depth: even a hook or fsmonitor that reached the git directory never runs."""
+    from autonomous_dev.redact import Redactor
+    from autonomous_dev.workspace import GitIdentity, GitWorkspaces
+    from tests.helpers import commit_all
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "app.py").write_text("A = 1\n")
+    commit_all(source)
+    work = tmp_path / "work"
+    spaces = GitWorkspaces(work, "acme/w", str(source), "t", GitIdentity("b", "b@x.invalid"), Redactor())
+    spaces.sync()
+    marker = tmp_path / "ran"
+    hooks = spaces.mirror_path / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for name in ("pre-commit", "post-commit", "post-checkout", "reference-transaction"):
+        (hooks / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (hooks / name).chmod(0o755)
+    with (spaces.mirror_path / "config").open("a") as config:
+        config.write(f"[core]\n\tfsmonitor = touch {marker}\n")
+    workspace = spaces.open("auto/1-x", "main")
+    (workspace.path / "b.py").write_text("B = 2\n")
+    assert workspace.has_changes() and workspace.commit("change").files == ("b.py",)
+    workspace.close()
+    assert not marker.exists()
