@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, Figure, median, options, report
+from _common import Figure, median, options, report  # puts the repository root on sys.path
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from autonomous_dev.procs import run_command, scrubbed_env  # noqa: E402
-from autonomous_dev.sandbox import Sandbox, sandbox_from_settings  # noqa: E402
-from autonomous_dev.settings_sections import SandboxSettings  # noqa: E402
+from autonomous_dev.procs import scrubbed_env
+from autonomous_dev.sandbox import Sandbox, sandbox_from_settings
+from autonomous_dev.settings_sections import SandboxSettings
 
 
 def per_command(sandbox: Sandbox, command: list[str], worktree: Path, home: Path, reps: int) -> float:
-    """Median seconds of one `command` run through procs (and the sandbox, unless it is `none`)."""
+    """Median seconds of one `command` run through procs.run_command, wrapped by the sandbox."""
     env = scrubbed_env(home)
 
     def once() -> None:
-        result = sandbox.run(command, worktree, home, env, 60) if sandbox.backend != "none" else (
-            run_command(command, worktree, env, 60))  # fmt: skip
+        result = sandbox.run(command, worktree, home, env, 60)  # `none` runs it as procs does, bare
         assert result.exit_code == 0, result.output
 
     once()  # warm the file cache for both alike

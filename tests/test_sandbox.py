@@ -80,9 +80,7 @@ def test_only_the_worktree_and_home_are_writable(tmp_path: Path) -> None:
 
 def test_other_processes_are_invisible(tmp_path: Path) -> None:
     sandbox, worktree, home = make(tmp_path)
-    _, output = run(
-        sandbox, worktree, home, f"ls /proc | grep -c '^[0-9]'; cat /proc/{os.getpid()}/environ"
-    )
+    _, output = run(sandbox, worktree, home, f"ls /proc | grep -c '^[0-9]'; cat /proc/{os.getpid()}/environ")
     assert int(output.split()[0]) < 10 and "PATH=" not in output
 
 
