@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -230,3 +231,19 @@ def test_the_tools_own_git_commands_run_no_hook_and_no_fsmonitor(tmp_path: Path)
     assert workspace.has_changes() and workspace.commit("change").files == ("b.py",)
     workspace.close()
     assert not marker.exists()
+
+
+def test_config_validate_has_a_sandbox_row(tmp_path: Path) -> None:
+    env = {"WORK_DIR": str(tmp_path / "work"), "GITHUB_TOKEN": "x" * 40, "ANTHROPIC_API_KEY": "y" * 40}
+    rows = _sandbox_rows(
+        run_cli(["config", "--validate", "--offline", "--json"], cwd=tmp_path, env=env).stdout
+    )
+    assert rows[0]["status"] == "ok" and "bwrap" in rows[0]["detail"], rows
+    unsandboxed = run_cli(["config", "--validate", "--offline", "--json"], cwd=tmp_path,
+                          env={**env, "SANDBOX_BACKEND": "none"})  # fmt: skip
+    [row] = _sandbox_rows(unsandboxed.stdout)
+    assert row["status"] == "warn" and "unsandboxed" in row["detail"]
+
+
+def _sandbox_rows(output: str) -> list[dict[str, str]]:
+    return [row for row in json.loads(output) if row["name"] == "sandbox"]
