@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -124,7 +125,10 @@ def test_the_process_limit_stops_a_fork_loop(tmp_path: Path) -> None:
     def wrap(argv: list[str]) -> list[str]:
         return [*as_nobody, *sandbox.wrap(argv, worktree, home, env)]
 
-    result = run_command([PYTHON, "-c", forks], worktree, env, 60, wrap=wrap)
+    try:
+        result = run_command([PYTHON, "-c", forks], worktree, env, 60, wrap=wrap)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     assert result.exit_code != 0 and "Resource temporarily unavailable" in result.output, result.output
     assert "process limit of 20" in sandbox.limit_hit(result, 60, 200_000)
 
