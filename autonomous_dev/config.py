@@ -36,6 +36,7 @@ from .settings_sections import (
     PricingSettings,
     ReportSettings,
     RepoSettings,
+    SandboxSettings,
     Section,
     SecuritySettings,
     StateSettings,
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
     state: StateSettings = Field(default_factory=StateSettings)  # type: ignore[arg-type]
     pricing: PricingSettings = Field(default_factory=PricingSettings)  # type: ignore[arg-type]
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _endpoints_are_safe(self) -> Settings:

@@ -124,7 +124,8 @@ class Run:
     def summary(self) -> str:
         code = "timed out" if self.result.timed_out else f"exit {self.result.exit_code}"
         counts = self.suite.counts
-        return f"{code}, {counts}" if counts is not None else code
+        code = f"{code}, {counts}" if counts is not None else code
+        return f"{code} ({self.result.limit})" if self.result.limit else code
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,8 @@ def command_report(result: CommandResult, limit: int = OUTPUT_FOR_MODEL) -> str:
     status = "timed out" if result.timed_out else f"exit code {result.exit_code}"
     text = readable(strip_ansi(result.output))
     output = text if len(text) <= limit else "[...]\n" + text[-limit:]
-    return f"$ {result.command}\n{status} after {result.duration_s:.1f} s\n{output}"
+    hit = f"\nsandbox limit: {result.limit}" if result.limit else ""
+    return f"$ {result.command}\n{status} after {result.duration_s:.1f} s{hit}\n{output}"
 
 
 def repair_message(verdict: Verdict) -> str:

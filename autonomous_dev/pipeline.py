@@ -26,10 +26,12 @@ from .merge import Lander, MergePolicy
 from .models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from .outgoing import Neutralised, one_line, only_own_closing
 from .ports import GitHubRepo, Workspace, Workspaces
-from .procs import CommandResult, run_command, scrubbed_env
+from .procs import CommandResult, scrubbed_env
 from .redact import Redactor
 from .repomap import SymbolCache, blob_shas, repo_map
+from .sandbox import Sandbox, sandbox_from_settings
 from .sanitize import describe, sanitize
+from .settings_sections import SandboxSettings
 from .tools import TestRunner, Toolbox
 from .trust import TrustGate, TrustPolicy
 
@@ -103,8 +105,10 @@ class Pipeline:
         trust: TrustGate | None = None,
         stopping: Callable[[], bool] = lambda: False,
         symbols: SymbolCache | None = None,
+        sandbox: Sandbox | None = None,  # None: the default (bubblewrap), looked up when first needed
     ) -> None:
         self.repo = repo
+        self.sandbox = sandbox
         self.workspaces = workspaces
         self.agent = agent
         self.options = options
@@ -258,11 +262,12 @@ class Pipeline:
         return gate, self._runner(workspace.path, scratch, gate.env())
 
     def _runner(self, root: Path, home: Path, extra: dict[str, str]) -> Runner:
-        """Runs repository commands with a scrubbed environment, a timeout and bounded output."""
+        """Runs repository commands in the sandbox, with a scrubbed environment, a timeout, bounded output."""
         env = scrubbed_env(home) | extra
+        sandbox = self.sandbox or sandbox_from_settings(SandboxSettings.model_validate({}))
 
         def run(line: str, timeout_s: float = math.inf) -> CommandResult:
-            return run_command(line, root, env, min(timeout_s, self.options.test_timeout_s))
+            return sandbox.run(line, root, home, env, min(timeout_s, self.options.test_timeout_s))
 
         return run
 

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -60,6 +60,7 @@ class CommandResult:
     duration_s: float
     timed_out: bool
     truncated: bool
+    limit: str = ""  # which sandbox limit the command ran into, in words ("" when none)
 
 
 def scrubbed_env(
@@ -95,11 +96,13 @@ def run_command(
     env: Mapping[str, str],
     timeout_s: float,
     max_output_bytes: int = 200_000,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> CommandResult:
     """Run `command` (a string goes through /bin/sh -c) and report what happened; never raises on failure.
 
     `exit_code` is negative (minus the signal number) when the command died from a signal it did not get
     from the timeout, and 127/126 when it could not be started (not found / not executable), as in a shell.
+    `wrap` turns the argv into the one actually started (a sandbox); the result still shows `command`.
     """
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
@@ -107,6 +110,8 @@ def run_command(
         raise ValueError(f"max_output_bytes must be at least 2, got {max_output_bytes}")
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     shown = command if isinstance(command, str) else shlex.join(argv)
+    if wrap is not None:
+        argv = wrap(argv)
     started = time.monotonic()
     try:
         proc = _start(argv, cwd, env)

@@ -518,3 +518,50 @@ class SecuritySettings(Section):
 
         Redactor(patterns=[(p.name, p.pattern) for p in value])  # raises ValueError naming the bad one
         return value
+
+
+class SandboxSettings(Section):
+    """Where repository code (build, tests, the model's `run_tests`) runs; see docs/security.md."""
+
+    backend: Literal["auto", "bwrap", "docker", "podman", "none"] = Field(
+        "auto",
+        description="`auto`: bubblewrap when it is installed (else the tool refuses to run repository code); "
+        "`docker`/`podman`: a container of `sandbox.image`; `none`: directly on the host (needs "
+        "`sandbox.allowUnsandboxed` for `start`).",
+        json_schema_extra=env("SANDBOX_BACKEND"),
+    )
+    image: str = Field(
+        "",
+        description="Container image for the docker and podman backends (holding the project's toolchain).",
+        json_schema_extra=env("SANDBOX_IMAGE"),
+    )
+    allow_unsandboxed: bool = Field(
+        False,
+        description="Let the daemon start with `sandbox.backend = none`: repository code then sees the "
+        "daemon's files and the network.",
+        json_schema_extra=env("SANDBOX_ALLOW_UNSANDBOXED"),
+    )
+    memory_mb: int = Field(
+        4096,
+        ge=0,
+        le=1_048_576,
+        description="Memory one command may allocate (RLIMIT_DATA; containers: --memory); 0: no limit.",
+        json_schema_extra=env("SANDBOX_MEMORY_MB"),
+    )
+    max_processes: int = Field(
+        512,
+        ge=0,
+        le=100_000,
+        description="Processes one command may run at once (RLIMIT_NPROC, not enforced for root; "
+        "containers: --pids-limit); 0: no limit.",
+        json_schema_extra=env("SANDBOX_MAX_PROCESSES"),
+    )
+    read_only_paths: list[str] = Field(
+        [],
+        description="More host paths the sandbox shows read-only (env: comma-separated), e.g. a toolchain "
+        "under HOME such as `~/.rustup`; the system directories and the PATH's directories are shown "
+        "already.",
+        json_schema_extra=env("SANDBOX_READ_ONLY_PATHS"),
+    )
+
+    _split = field_validator("read_only_paths", mode="before")(split_commas)

@@ -42,6 +42,9 @@ case "$1" in
   *) printf '%s\\n' "$AUTONOMOUS_DEV_GIT_PASSWORD" ;;
 esac
 """
+# Every git command we run ignores hooks and fsmonitor: nothing planted in a worktree runs on the host.
+# A hooks path that is no directory holds no hook; no empty directory that something could fill is needed.
+SAFE_GIT = ("-c", f"core.hooksPath={os.devnull}", "-c", "core.fsmonitor=false")
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ class GitWorkspaces:
         try:
             # Its own session: a terminal's Ctrl-C (sent to our whole process group) must not kill a push
             # half-way; the warm stop lets the step finish, and a cold stop abandons it.
-            return str(runner.execute(["git", *args], env=self._env, start_new_session=True))
+            return str(runner.execute(["git", *SAFE_GIT, *args], env=self._env, start_new_session=True))
         except git.GitCommandError as exc:
             if not check:
                 return ""
@@ -222,7 +225,7 @@ class GitWorkspaces:
         """Raw output, nothing decoded or stripped: file names and blob contents are bytes."""
         try:
             out = runner.execute(
-                ["git", *args],
+                ["git", *SAFE_GIT, *args],
                 env=self._env,
                 stdout_as_string=False,
                 strip_newline_in_stdout=False,
@@ -339,7 +342,7 @@ class GitWorkspace:
         self._owner._git(self._repo.git, "clean", "-fdq")
 
     def base_sha(self) -> str:
-        return str(self._repo.git.rev_parse(f"refs/remotes/origin/{self.base}"))
+        return self._owner._git(self._repo.git, "rev-parse", f"refs/remotes/origin/{self.base}")
 
     def push(self) -> None:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from autonomous_dev.oauth import ClaudeAuth, ClaudeTokens
     from autonomous_dev.pricing import Prices
     from autonomous_dev.repomap import SymbolCache
+    from autonomous_dev.sandbox import Sandbox
     from autonomous_dev.store import Store
     from autonomous_dev.workspace import GitWorkspaces
 
@@ -214,9 +215,10 @@ def build_cycle(
     claude = claude_client(settings, credentials, redactor)
     session = github_session(settings, token, caches.etags if caches else None)
     symbols = caches.symbols if caches else None
+    sandbox = make_sandbox(settings)
     repos = [
         _repo_work(settings, connect_repo(settings, name, session, token, redactor), claude, redactor,
-                   dry_run, control, store, symbols)
+                   dry_run, control, store, symbols, sandbox)
         for name in names
     ]  # fmt: skip
     observer = Fanout(observer, OnWorkFound(claude.preload))  # the SDK loads while issues are claimed
@@ -294,6 +296,7 @@ def _repo_work(
     control: StopControl,
     store: Store,
     symbols: SymbolCache | None = None,
+    sandbox: Sandbox | None = None,
 ) -> RepoWork:
     from autonomous_dev.daemon import RepoWork
     from autonomous_dev.pipeline import Pipeline, PipelineOptions
@@ -329,11 +332,21 @@ def _repo_work(
         trust=trust,
         stopping=lambda: control.claiming_stopped,
         symbols=symbols,
+        sandbox=sandbox,
     )
     discovery = None
     if settings.discovery.enabled and not dry_run:
         discovery = make_discovery(settings, repo, workspaces, claude, store, redactor, symbols=symbols)
     return RepoWork(pipeline, workspaces, discovery, settings.discovery.max_open_issues)
+
+
+def make_sandbox(settings: Settings) -> Sandbox:
+    """The sandbox for repository code, hiding the daemon's own files; ConfigError when none is usable."""
+    from autonomous_dev.sandbox import daemon_paths, sandbox_from_settings
+
+    work_dir = settings.execution.work_dir
+    hidden = daemon_paths(work_dir, settings.state.sqlite_path, settings.logging.file)
+    return sandbox_from_settings(settings.sandbox, hidden)
 
 
 def merge_policy(settings: Settings) -> MergePolicy | None:

@@ -92,6 +92,7 @@ def _serve(
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
     from autonomous_dev.daemon import Interrupted, StopControl, serve
+    from autonomous_dev.sandbox import refuse_unsandboxed
     from autonomous_dev.workspace import fresh_scratch, hold_work_dir
 
     from .progress import Fanout, LiveProgress, OutageRecorder, Tracker
@@ -109,6 +110,7 @@ def _serve(
     # as it is loaded, before anything can print it. On a terminal, log lines go above the live table.
     logs.configure(app.redactor, settings.logging.level, settings.logging.format, file=settings.logging.file,
                    console=terminal if live else None)  # fmt: skip
+    refuse_unsandboxed(settings.sandbox, daemon=not once)
     credentials = app.credentials()
     control = StopControl()
     work_dir_lock = hold_work_dir(settings.execution.work_dir)  # noqa: F841 - held until the process exits

@@ -129,6 +129,7 @@ def _validate(
     checks = [Check("settings", Status.OK, "valid; no credentials in the config file")]
     checks += env_file_checks(_env_files(app))
     checks.append(gitignore_check(Path.cwd()))
+    checks += _sandbox(settings, offline)
     checks += [
         Check(f"source of {name}", Status.OK, credentials.source(name)) for name in _present(credentials)
     ]
@@ -140,6 +141,12 @@ def _validate(
     if missing:
         raise SystemExit(ExitStatus.AUTH)
     raise SystemExit(exit_code(checks, strict))
+
+
+def _sandbox(settings: Settings, offline: bool) -> list[Check]:
+    from autonomous_dev.sandbox_check import sandbox_checks
+
+    return sandbox_checks(settings.sandbox, settings.execution.work_dir, offline)
 
 
 def _env_files(app: AppContext) -> list[Path]:
