@@ -134,6 +134,7 @@ class _Board:
     beats: list[threading.Thread] = field(default_factory=list)
     died: set[str] = field(default_factory=set)  # names of threads that ended with an exception
     replaced: int = 0
+    finished: threading.Event = field(default_factory=threading.Event)  # the cycle is over: no more beats
 
 
 class Cycle:
@@ -175,7 +176,9 @@ class Cycle:
                 board.workers.append(self._spawn(board, f"worker-{i}", self._worker, board))
             board.beats.append(self._spawn(board, "heartbeat", self._heartbeat, board, board.workers))
             self._wait(board, board.workers, self.policy.grace_s)
+            self._stop_heartbeats(board)
         except KeyboardInterrupt:  # a cold stop: the workers are daemon threads and die with the process
+            board.finished.set()
             self._release_in_flight(board)
             raise
         self.observer.cycle_finished(list(self.outcomes))
@@ -445,7 +448,8 @@ class Cycle:
     def _heartbeat(self, board: _Board, workers: list[threading.Thread]) -> None:
         """Extend the leases held; while the store is down the leases may lapse, and that is safe."""
         while any(w.is_alive() for w in workers):
-            time.sleep(min(self.policy.lease_s / 3, 5.0))
+            if board.finished.wait(min(self.policy.lease_s / 3, 5.0)):
+                return
             with board.lock:
                 held = list(board.in_flight)
             for name, number in held:
@@ -459,6 +463,14 @@ class Cycle:
                     continue
                 if not kept:
                     log.warning("%s#%d: lease lost", name, number)
+
+    def _stop_heartbeats(self, board: _Board) -> None:
+        """No heartbeat may outlive its cycle: one still writing while the store closes (or the process
+        exits) would use a closed connection."""
+        board.finished.set()
+        for beat in board.beats:
+            if beat is not threading.current_thread():
+                beat.join(timeout=2.0)
 
     def _spawn(
         self, board: _Board, name: str, target: Callable[..., None], *args: object

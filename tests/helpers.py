@@ -14,7 +14,8 @@ LEAKY_PREFIXES = ("GITHUB_", "ANTHROPIC_", "CLAUDE_", "REPO_", "GIT_", "AUTONOMO
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
     base.pop("DATABASE_URL", None)
-    base.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    # PYTHONFAULTHANDLER: a crash of the CLI (a signal, not an exception) leaves its thread stacks in stderr
+    base.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
     base.update(extra)
     return base
 

@@ -137,3 +137,13 @@ def test_removing_the_needs_human_label_makes_the_issue_eligible_again(tmp_path:
     assert cycle() == []  # waits for a human
     repo.remove_label(1, "needs-human")
     assert [o.kind for o in cycle()] == [OutcomeKind.FAILED]  # tried again
+
+
+def test_no_heartbeat_outlives_its_cycle(tmp_path: Path) -> None:
+    """A heartbeat still running after the cycle could write through a store the caller has closed."""
+    import threading
+
+    repo = FakeRepo(issues=[Issue(1, "Add is wrong", "add() subtracts", (LABEL,))])
+    pipeline = build(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
+    run_cycle(pipeline)
+    assert not [t for t in threading.enumerate() if t.name.startswith("heartbeat") and t.is_alive()]
