@@ -38,7 +38,8 @@ class Commenter:
         wanted = body[body.index(MARKER_PREFIX) :]
 
         def existing() -> Comment | None:
-            return next((c for c in self.repo.comments(number) if wanted in c.body), None)
+            own = self.repo.own_logins()
+            return next((c for c in self.repo.comments(number) if has_marker([c], wanted, own)), None)
 
         what = f"{self.repo.full_name}#{number}: posting the {kind} comment"
         retry_write(what, lambda: self.repo.add_comment(number, body), look=existing)
