@@ -154,9 +154,8 @@ class GitHubSession:
         `<slug>[bot]` login here instead."""
         with self.identity.lock:
             if self.identity.login is None:
-                requester = self.client.requester
-                _, data = self.call("reading who the token belongs to",
-                                    lambda: requester.requestJsonAndCheck("GET", "/user"))  # fmt: skip
+                # conditional: with the ETag kept in WORK_DIR, a later run's look costs no rate limit
+                data = self.call("reading who the token belongs to", lambda: self.conditional("/user"))
                 self.identity.login = str(data.get("login") or "").lower()
             return frozenset({self.identity.login} - {""})
 

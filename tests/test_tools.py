@@ -278,7 +278,8 @@ OFFERED = [definition["name"] for definition in offered_toolbox(Path(".")).defin
 def test_the_property_test_covers_every_extra_tool_in_the_package() -> None:
     """A new task-specific tool must join offered_toolbox, or the property test would not see it."""
     package = Path(autonomous_dev.__file__).parent
-    made = {m for f in package.rglob("*.py") for m in re.findall(r"ExtraTool\((\w+)\(\)", f.read_text())}
+    # discover and intake offer their answer tools through structured.AnswerTool(definition(), ...)
+    made = {m for f in package.rglob("*.py") for m in re.findall(r"AnswerTool\((\w+)\(\)", f.read_text())}
     assert made == {"propose_tool", "analysis_tool"}
 
 
