@@ -261,9 +261,11 @@ def test_canaries_never_leave_the_machine(stage: Stage, tmp_path: Path) -> None:
         **{f"CANARY_{i}": c for i, c in enumerate(env_canaries)},
     )
     result = run_cli(["run"], cwd=stage.cwd, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # the test command fails before and after with output no runner parser knows: not proven, a draft
+    assert result.returncode == 1, result.stderr[-3000:]
 
     [pull] = stage.github.pulls(OWNER, "vault")
+    assert pull["draft"] is True
     edited = stage.github.file_at(OWNER, "vault", pull["head"], "config/settings.py")
     assert f'API_TOKEN = "{file_canaries[0]}"  # rotate yearly' in edited  # the placeholder edit applied
 
