@@ -115,7 +115,9 @@ def test_temporary_homes_live_under_work_dir_and_a_killed_runs_are_cleaned(
 ) -> None:
     seed_issues(stage, 1)
     seen = tmp_path / "home.txt"
-    env = stage.env(TEST_COMMAND=f'echo "$$ $HOME" > {seen} && exec sleep 120')
+    # unsandboxed: the command reports its pid and HOME to a file outside its worktree (what's tested here
+    # is where the tool puts temporary homes and how it cleans them, not the sandbox)
+    env = stage.env(TEST_COMMAND=f'echo "$$ $HOME" > {seen} && exec sleep 120', SANDBOX_BACKEND="none")
     process = start_cli(["run"], stage.cwd, env, tmp_path / "run.log")
     wait_for(lambda: seen.exists() and seen.read_text().strip(), 60, "the test command")
     pid, home_text = seen.read_text().split()

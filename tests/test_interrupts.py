@@ -113,16 +113,30 @@ def test_double_sigint_during_a_slow_model_call(
 
 
 def test_double_sigint_during_a_long_test_run_kills_it(stage: Stage, tmp_path: Path) -> None:
+    """The test command runs in the sandbox (its own pid namespace): it is found by a unique argument."""
     [number] = seed_issues(stage, 1)
-    pid_file = tmp_path / "tests.pid"
-    env = stage.env(LOG_LEVEL="INFO", TEST_COMMAND=f"echo $$ > {pid_file} && exec sleep 120")
+    duration = f"{1000 + os.getpid() % 1000}.{time.monotonic_ns() % 1000}"  # unique on this machine
+    env = stage.env(LOG_LEVEL="INFO", TEST_COMMAND=f"touch tests-started && exec sleep {duration}")
     log = tmp_path / "run.log"
     process = start_cli(["run"], stage.cwd, env, log)
-    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 60, "the test command")
+    worktrees = stage.work_dir / "worktrees" / OWNER / NAME
+    wait_for(lambda: list(worktrees.glob("*/tests-started")) and running(duration), 60, "the test command")
     double_interrupt(process, log)
-    pid = int(pid_file.read_text())
-    wait_for(lambda: not alive(pid), 5, "the test command to be killed")
+    wait_for(lambda: not running(duration), 5, "the test command to be killed")
     assert_released(stage, env, number)
+
+
+def running(argument: str) -> bool:
+    """Whether a process with `argument` in its command line is alive (a zombie is not)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if argument.encode() in cmdline and state != "Z":
+            return True
+    return False
 
 
 def test_a_single_signal_lets_the_run_finish(stage: Stage, tmp_path: Path) -> None:
