@@ -293,6 +293,9 @@ class Relay:
         import contextlib
         import socket
 
+        # shutdown first: a close alone leaves the socket listening while the accept thread blocks on it
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         for each in self.open:
             with contextlib.suppress(OSError):
