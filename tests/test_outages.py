@@ -13,6 +13,7 @@ from tests.daemon_helpers import start_cli, status_json, stop, wait_for
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import RecordedRequest as ClaudeRequest
 from tests.standins.anthropic_server import Script, fault_reply, text_block, text_editor
+from tests.standins.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 UNAVAILABLE = 5
@@ -251,63 +252,11 @@ def test_the_back_off_doubles_to_ten_minutes_unless_the_service_says_when() -> N
     assert wait_s(InfrastructureError("Anthropic", "overloaded", retry_after_s=0), 1, 5) == 5
 
 
-class Relay:
-    """A TCP relay to Postgres that a test can cut, as a network outage would."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        import socket
-        import threading
-
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            self.open += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: object, sink: object) -> None:
-        import socket
-
-        assert isinstance(source, socket.socket) and isinstance(sink, socket.socket)
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-
-    def cut(self) -> None:
-        import contextlib
-        import socket
-
-        # shutdown first: a close alone leaves the socket listening while the accept thread blocks on it
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        for each in self.open:
-            with contextlib.suppress(OSError):
-                each.shutdown(socket.SHUT_RDWR)
-                each.close()
-
-
 def test_the_daemon_outlives_losing_its_postgres_store(stage: Stage, pg_dsn: str, tmp_path: Path) -> None:
     from urllib.parse import urlsplit
 
     real = urlsplit(pg_dsn)
-    relay = Relay((real.hostname or "127.0.0.1", real.port or 5432))
+    relay = TcpProxy(real.hostname or "127.0.0.1", real.port or 5432)
     dsn = pg_dsn.replace(real.netloc, real.netloc.replace(f":{real.port or 5432}", "") + f":{relay.port}", 1)
     env = stage.env(STATE_BACKEND="postgres", DATABASE_URL=dsn, LOG_LEVEL="INFO", LOOP_INTERVAL_MS="300")
     log = tmp_path / "daemon.log"
@@ -321,6 +270,7 @@ def test_the_daemon_outlives_losing_its_postgres_store(stage: Stage, pg_dsn: str
     finally:
         stop(daemon, signal.SIGTERM)
         code = daemon.wait(timeout=30)
+        relay.close()
     output = log.read_text()
     assert code == 0, output
     assert output.count("Postgres unreachable") == 1 and "Traceback" not in output, output
