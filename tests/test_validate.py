@@ -218,3 +218,13 @@ def test_a_repository_the_token_cannot_see_gets_a_hint(good_token: Stage) -> Non
     code, checks, _ = validate(good_token, REPO_NAME="no-such-repo")
     assert code == 1 and "404" in checks["GitHub repository"]["detail"]
     assert checks["GitHub repository"]["fix"] == "check REPO_OWNER/REPO_NAME and that the token can see it"
+
+
+def test_run_against_a_repository_that_is_not_there_gives_the_validate_hint(good_token: Stage) -> None:
+    env = good_token.env(REPO_NAME="no-such-repo")
+    result = run_cli(["run"], cwd=good_token.cwd, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "404" in output and "check REPO_OWNER/REPO_NAME and that the token can see it" in output, output
+    _, checks, _ = validate(good_token, REPO_NAME="no-such-repo")
+    assert "that the token can see it" in str(checks["GitHub repository"]), checks
