@@ -59,6 +59,7 @@ class Credentials:
 
     found: dict[str, Credential] = field(default_factory=dict)
     user_id: str | None = None
+    store_error: InfrastructureError | None = None  # the users table was unreachable (only if allowed)
 
     def get(self, name: str) -> str | None:
         credential = self.found.get(name)
@@ -98,8 +99,14 @@ def env_file_for(cwd: Path, environ: Mapping[str, str], env_name: str | None, en
     return cwd / (f".env.{name}" if name else ".env")
 
 
-def load_credentials(environ: Mapping[str, str], env_file: Path | None) -> Credentials:
-    """Collect credentials, first source wins: environment, the .env file, then the Postgres users table."""
+def load_credentials(
+    environ: Mapping[str, str], env_file: Path | None, store_may_be_down: bool = False
+) -> Credentials:
+    """Collect credentials, first source wins: environment, the .env file, then the Postgres users table.
+
+    With `store_may_be_down` an unreachable users table is kept in `store_error` instead of raised, so
+    `config --validate` can report it as one row and check the rest with what the other sources gave.
+    """
     layers: list[tuple[str, Mapping[str, str | None]]] = [("env", environ)]
     if env_file is not None and env_file.is_file():
         layers.append((env_file.name, dotenv_values(env_file)))
@@ -107,7 +114,12 @@ def load_credentials(environ: Mapping[str, str], env_file: Path | None) -> Crede
     database_url, email = found.get(DATABASE_URL), found.get(USER_EMAIL)
     if database_url is None or email is None:
         return Credentials(found)
-    row = read_user(database_url.value, email.value)
+    try:
+        row = read_user(database_url.value, email.value)
+    except InfrastructureError as exc:
+        if not store_may_be_down:
+            raise
+        return Credentials(found, store_error=exc)
     layers.append((f"postgres users ({email.value})", row.as_variables()))
     return Credentials(_first_wins(layers), user_id=row.id)
 

@@ -37,6 +37,7 @@ from .models import (
 from .ratelimit import RateGate
 from .redact import Redactor
 from .retry import retry_write
+from .validate import REPO_NOT_FOUND_HINT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -213,7 +214,12 @@ class GitHubRepoClient:
         self._redactor = redactor
         self._call = session.call
         self._session = session
-        raw = self._call(f"reading {full_name}", lambda: session.conditional(f"/repos/{full_name}"))
+        try:
+            raw = self._call(f"reading {full_name}", lambda: session.conditional(f"/repos/{full_name}"))
+        except GitHubError as exc:
+            if exc.status == 404:  # the same hint as `config --validate` gives
+                raise GitHubError(exc.message, REPO_NOT_FOUND_HINT, exc.status) from None
+            raise
         self._repo: Repository = session.client.create_from_raw_data(Repository, raw)
         self._url = f"/repos/{self._repo.full_name}"
 

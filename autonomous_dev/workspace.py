@@ -22,6 +22,7 @@ import git
 
 from .disk import disk_full, is_disk_full, says_disk_full
 from .errors import AutonomousDevError, ConfigError, WorkspaceError
+from .gitnet import git_unreachable
 from .logs import audit
 from .models import Change, PushedBlob
 from .redact import Redactor
@@ -242,6 +243,9 @@ class GitWorkspaces:
         detail = self.redactor.redact(str(exc.stderr or exc).strip())
         if says_disk_full(detail):
             return disk_full(f"git data (git {command})", str(runner.working_dir or self.mirror_path))
+        outage = git_unreachable(command, detail, self.redactor.redact(self._clone_url))
+        if outage is not None:
+            return outage
         return WorkspaceError(f"git {command} failed: {detail}", "see docs/troubleshooting.md")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.conditional import ConditionalCache
-from autonomous_dev.errors import InfrastructureError
+from autonomous_dev.errors import ExitStatus, InfrastructureError
 from autonomous_dev.repomap import SymbolCache
 from autonomous_dev.store import open_store
 from autonomous_dev.workspace import hold_work_dir
@@ -160,13 +160,13 @@ def test_disk_full_mid_task_releases_the_claim_and_the_next_cycle_recovers(
     ballast = fill(small_disk)
     code = process.wait(timeout=60)
     output = log.read_text()
-    assert code != 0, output[-3000:]
+    assert code == ExitStatus.UNAVAILABLE, output[-3000:]
     assert "the disk is full: could not write" in output, output[-3000:]
     assert "Traceback" not in output and "Nothing to do" not in output, output[-3000:]
     assert stage.github.pulls(OWNER, NAME) == []
     assert not [b for b in stage.github.branches(OWNER, NAME) if b.startswith("auto/")]  # nothing pushed
     task = status_json(stage, env)[number]
-    assert task["claim_owner"] is None, task
+    assert (task["claim_owner"], task["attempts"]) == (None, 0), task
     assert "in-progress" not in stage.github.issue(OWNER, NAME, number)["labels"]
     ballast.unlink()
     stage.claude.latency_s = 0

@@ -218,3 +218,38 @@ def test_a_repository_the_token_cannot_see_gets_a_hint(good_token: Stage) -> Non
     code, checks, _ = validate(good_token, REPO_NAME="no-such-repo")
     assert code == 1 and "404" in checks["GitHub repository"]["detail"]
     assert checks["GitHub repository"]["fix"] == "check REPO_OWNER/REPO_NAME and that the token can see it"
+
+
+def test_run_against_a_repository_that_is_not_there_gives_the_validate_hint(good_token: Stage) -> None:
+    env = good_token.env(REPO_NAME="no-such-repo")
+    result = run_cli(["run"], cwd=good_token.cwd, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "404" in output and "check REPO_OWNER/REPO_NAME and that the token can see it" in output, output
+    _, checks, _ = validate(good_token, REPO_NAME="no-such-repo")
+    assert "that the token can see it" in str(checks["GitHub repository"]), checks
+
+
+def test_an_unreachable_credential_store_is_a_row_and_the_other_checks_go_on(
+    good_token: Stage, unused_port: int
+) -> None:
+    closed = f"127.0.0.1:{unused_port}"
+    url = f"postgresql://bot:Pw-For-Tests@{closed}/db"
+    env = good_token.env(DATABASE_URL=url, USER_EMAIL="d@example.test")
+    result = run_cli(["config", "--validate"], cwd=good_token.cwd, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 5, output
+    assert "Traceback" not in output and "error:" not in output and "Pw-For-Tests" not in output, output
+    row = _row(result.stdout, "Postgres")
+    assert "✗" in row and closed in row and "refused" in row, output
+    assert "✓" in _row(result.stdout, "GitHub token") and "✓" in _row(result.stdout, "Claude")
+
+
+def test_with_the_credential_store_down_a_missing_token_is_its_own_row(
+    good_token: Stage, unused_port: int
+) -> None:
+    env = {"DATABASE_URL": f"postgresql://u@127.0.0.1:{unused_port}/db", "USER_EMAIL": "d@example.test"}
+    code, checks, output = validate(good_token, GITHUB_TOKEN="", **env)
+    assert code == 4, output
+    assert checks["Postgres"]["status"] == "fail" and "refused" in checks["Postgres"]["detail"]
+    assert checks["GITHUB_TOKEN"]["status"] == "fail" and checks["Claude"]["status"] == "ok"

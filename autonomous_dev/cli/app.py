@@ -62,9 +62,9 @@ class AppContext:
         paths = SourcePaths(config_file=self.config_file, env_file=self.selected_env_file)
         return load_settings(flags=flags, paths=paths)
 
-    def credentials(self) -> Credentials:
+    def credentials(self, store_may_be_down: bool = False) -> Credentials:
         """Load credentials and teach the redactor every secret before anything can print one."""
-        found = load_credentials(os.environ, self.selected_env_file)
+        found = load_credentials(os.environ, self.selected_env_file, store_may_be_down)
         for secret in found.secrets():
             self.redactor.add_secret(secret)
         for credential in found.found.values():

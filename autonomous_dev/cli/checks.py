@@ -29,6 +29,8 @@ def live_checks(settings: Settings, credentials: Credentials, redactor: Redactor
         checks += _github(settings, token)
     if credentials.get("ANTHROPIC_API_KEY") or credentials.get("CLAUDE_ACCESS_TOKEN"):
         checks += _claude(settings, credentials, redactor)
+    if credentials.store_error is not None:  # already the Postgres row: no second wait for that server
+        return checks
     database_url = credentials.get(DATABASE_URL)
     if database_url:
         email = credentials.get(USER_EMAIL)

@@ -20,7 +20,7 @@ from autonomous_dev.credentials import (
     Credentials,
 )
 from autonomous_dev.errors import CredentialError, ExitStatus
-from autonomous_dev.validate import Check, Status, env_file_checks, exit_code, gitignore_check, mask
+from autonomous_dev.validate import Check, Status, env_file_checks, exit_code, failed, gitignore_check, mask
 
 from .app import AppContext, cli
 
@@ -48,7 +48,7 @@ STATUS_MARKS = {
 def config_command(app: AppContext, validate: bool, offline: bool, strict: bool, as_json: bool) -> None:
     """Print the effective settings and where each value came from (secrets masked)."""
     loaded = app.load()
-    credentials = app.credentials()
+    credentials = app.credentials(store_may_be_down=validate)
     if validate:
         _validate(app, loaded.settings, credentials, offline, strict, as_json)
         return
@@ -133,6 +133,8 @@ def _validate(
     checks += [
         Check(f"source of {name}", Status.OK, credentials.source(name)) for name in _present(credentials)
     ]
+    if credentials.store_error is not None:  # the other checks go on with what env and .env gave
+        checks.append(failed("Postgres", credentials.store_error))
     missing = _missing(credentials)
     checks += [Check(name, Status.FAIL, "not set", hint) for name, hint in missing]
     if not offline:
