@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
 
 from autonomous_dev.credentials import DATABASE_URL, GITHUB_TOKEN, USER_EMAIL, Credentials, postgres_report
-from autonomous_dev.errors import AutonomousDevError, InfrastructureError
+from autonomous_dev.errors import AutonomousDevError
 from autonomous_dev.redact import Redactor
 from autonomous_dev.validate import Check, GitHubProbe, Status, claude_checks, github_checks, postgres_checks
 
@@ -46,7 +43,6 @@ def _github(settings: Settings, token: str) -> list[Check]:
 
     client = github_session(settings, token)
     configured = settings.repo.owner and settings.repo.name
-    host = urlsplit(settings.github.api_url).netloc or settings.github.api_url
     security = settings.security
 
     def allowed(access: RepoAccess) -> None:
@@ -56,39 +52,12 @@ def _github(settings: Settings, token: str) -> list[Check]:
 
     repository = partial(repo_access, client, settings.repo.full_name) if configured else None
     probe = GitHubProbe(
-        token=partial(_reaching, host, partial(token_report, client)),
-        repository=partial(_reaching, host, repository) if repository else None,
+        token=partial(token_report, client),  # the adapter turns connection failures into outages
+        repository=repository,
         allow_workflow=security.allow_workflow_changes,
         allowed=allowed,
     )
     return github_checks(probe)
-
-
-def _reaching(host: str, call: Callable[[], T]) -> T:
-    """The call, with a connection failure the HTTP client let through (refused, DNS, TLS, timeout)
-    turned into the InfrastructureError a check reports as one ✗ row."""
-    try:
-        return call()
-    except OSError as exc:  # requests' connection errors are OSErrors
-        raise InfrastructureError(
-            "GitHub",
-            f"cannot reach GitHub at {host}: {_reason(exc)}",
-            "check GITHUB_API_URL and the network; run again once GitHub is reachable",
-        ) from exc
-
-
-def _reason(exc: OSError) -> str:
-    """The last useful words of a connection error: "Connection refused", "timed out", a TLS reason."""
-    text = str(exc)
-    errno_text: list[str] = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if errno_text:
-        return errno_text[-1].strip()
-    for word, said in (("timed out", "timed out"), ("CERTIFICATE", "TLS certificate not accepted")):
-        if word in text:
-            return said
-    if "SSL" in text:
-        return "SSL/TLS error"
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _claude(settings: Settings, credentials: Credentials, redactor: Redactor) -> list[Check]:
