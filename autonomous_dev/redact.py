@@ -41,7 +41,9 @@ _PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
 _NAME = re.compile(r"[\w.-]+")
 _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
 # Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
-_WORD_BEFORE = re.compile(r"[A-Za-z0-9_+.~-]{1,40}\Z")
+# Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
+# would try all 40 starts.
+_WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
 # Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -340,8 +342,8 @@ def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        if word := _WORD_BEFORE.search(text, max(0, position - 40), position):
-            starts.add(word.start())
+        if word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]):
+            starts.add(position - word.end())
     return starts
 
 
