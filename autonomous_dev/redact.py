@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import json
 import logging
@@ -10,7 +11,7 @@ import re
 import threading
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -40,7 +41,9 @@ _PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
 _NAME = re.compile(r"[\w.-]+")
 _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
 # Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
-_WORD_BEFORE = re.compile(r"[A-Za-z0-9_+.~-]{1,40}\Z")
+# Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
+# would try all 40 starts.
+_WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
 # Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -184,9 +187,10 @@ class Redactor:
         if "\x1b" not in text:
             return self._find_plain(text)
         plain, where = _without_escapes(text)
+        # A new tuple, not `_replace`, which costs several times more per span.
         return [
-            span._replace(start=where[span.start], end=where[span.end - 1] + 1)
-            for span in self._find_plain(plain)
+            _Span(where(start), where(end - 1) + 1, rank, name)
+            for start, end, rank, name in self._find_plain(plain)
         ]
 
     def _find_plain(self, text: str) -> list[_Span]:
@@ -311,17 +315,26 @@ def _is_near(alt: Alt, text: str, position: int) -> bool:
     return alt.near.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
 
 
-def _without_escapes(text: str) -> tuple[str, list[int]]:
-    """Text without terminal escape sequences, and where each of its characters stands in `text`."""
+def _without_escapes(text: str) -> tuple[str, Callable[[int], int]]:
+    """Text without terminal escape sequences, and where each of its characters stands in `text`.
+
+    The mapping bisects the escapes' positions rather than listing every character's (a 64 KiB block
+    would mean 64 Ki integers for a few dozen spans)."""
     parts: list[str] = []
-    where: list[int] = []
+    cuts: list[int] = []  # where in the plain text each escape was taken out
+    removed: list[int] = []  # characters taken out up to and including that escape
     last = 0
     for escape in _ANSI.finditer(text):
         parts.append(text[last : escape.start()])
-        where.extend(range(last, escape.start()))
+        cuts.append(escape.start() - (removed[-1] if removed else 0))
+        removed.append((removed[-1] if removed else 0) + escape.end() - escape.start())
         last = escape.end()
     parts.append(text[last:])
-    where.extend(range(last, len(text)))
+
+    def where(index: int) -> int:
+        k = bisect.bisect_right(cuts, index)
+        return index + (removed[k - 1] if k else 0)
+
     return "".join(parts), where
 
 
@@ -329,8 +342,8 @@ def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        if word := _WORD_BEFORE.search(text, max(0, position - 40), position):
-            starts.add(word.start())
+        if word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]):
+            starts.add(position - word.end())
     return starts
 
 
@@ -341,7 +354,7 @@ def _merge(spans: list[_Span]) -> list[_Span]:
     for span in spans:
         if merged and span.start < merged[-1].end:
             if span.end > merged[-1].end:
-                merged[-1] = merged[-1]._replace(end=span.end)
+                merged[-1] = _Span(merged[-1].start, span.end, merged[-1].rank, merged[-1].name)
         else:
             merged.append(span)
     return merged

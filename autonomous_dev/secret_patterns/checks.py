@@ -34,6 +34,7 @@ _PLACEHOLDER_WORDS_IN = (
     "replaceme", "replace_me", "replace-me", "replace_with", "replacewith", "fake", "xxxx", "***", "...",
     "${", "{{", "environ[", "getenv", "process.env", "$env:", "secretref",
 )  # fmt: skip
+_PLACEHOLDER_IN = re.compile("|".join(map(re.escape, _PLACEHOLDER_WORDS_IN)))
 _PLACEHOLDER_HINT = re.compile(r"<[^>]*>|%\(\w+\)s")
 # References and templates that stand in for a value: $VAR, %s, {name}, ****, Key Vault references.
 _PLACEHOLDER_FORM = re.compile(r"\$[A-Za-z_]\w*|\$\d|%[sd]|\{[\w.]*\}|\*+|@Microsoft\.KeyVault\(.*\)")
@@ -55,7 +56,10 @@ _NOT_PASSWORD = re.compile(f"{_WORDS}|{_DOTTED}|{_ELSE}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Filler inside a token's random part: runs (`xxxxxx`, `aaaaaaaa`, `00000000`), `EXAMPLE`, `...`, `<...>`.
 _FILLER_WORDS = ("xxxxxx", "example", "placeholder", "dummy", "redacted", "...", "${")
-_RUN = re.compile(r"(.)\1{7}")
+# One search for all the words (in the lowercased value): a token is checked per match.
+_FILLER_IN = re.compile("|".join(map(re.escape, _FILLER_WORDS)))
+# The backreference spelled out: `(.)\1{7}` costs twice as much per character (private keys are long).
+_RUN = re.compile(r"(.)\1\1\1\1\1\1\1")
 _ANGLED = re.compile(r"<[^>]*>")
 # Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
 _CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
@@ -66,20 +70,20 @@ _SAMPLE = re.compile(r"(?i)pass|^(?:test|sample|demo|foo|bar|secret)")
 def is_placeholder(value: str) -> bool:
     """True for values that stand in for a secret: `changeme`, `${VAR}`, `<your-token>`, `xxxx`, `None`."""
     bare = value.strip("'\"")
+    low = bare.lower()
     return (
         len(set(bare)) <= 2
-        or bare.lower() in _PLACEHOLDER_WORDS
+        or low in _PLACEHOLDER_WORDS
         or _PLACEHOLDER_FORM.fullmatch(bare) is not None
-        or any(word in bare.lower() for word in _PLACEHOLDER_WORDS_IN)
+        or _PLACEHOLDER_IN.search(low) is not None
         or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
     )
 
 
 def is_filler(value: str) -> bool:
     """True for a token whose random part is filler: `ghp_xxxx…`, `sk_live_aaaa…`, `AKIA…EXAMPLE`."""
-    low = value.lower()
     return (
-        any(word in low for word in _FILLER_WORDS)
+        _FILLER_IN.search(value.lower()) is not None
         or _RUN.search(value) is not None
         or ("<" in value and _ANGLED.search(value) is not None)
     )
