@@ -118,7 +118,7 @@ class Sandbox:
     ) -> list[str]:
         args = [self.program, "run", "--rm", "--name", name, "--network", "none", "--init",
                 "--user", f"{os.getuid()}:{os.getgid()}", "--cap-drop", "ALL",
-                "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp",  # noqa: S108
+                "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp",  # noqa: S108  # nosec B108 - inside the container
                 "-v", f"{cwd}:{cwd}", "-v", f"{home}:{home}", "-w", str(cwd)]  # fmt: skip
         if (cwd / ".git").exists():
             args += ["-v", f"{cwd / '.git'}:{cwd / '.git'}:ro"]
@@ -139,7 +139,7 @@ def _system_view(
     looks at the file system, and took 4 ms a command)."""
     args = ["--unshare-all", "--die-with-parent", "--new-session"]
     # Private /tmp first: a path shown read-only below may lie under it.
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]  # noqa: S108
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]  # noqa: S108  # nosec B108 - inside the sandbox
     shown = _shown_paths((*read_only, *toolchain_dirs(path_variable)), hidden)
     for path in shown:
         args += _show(path)
