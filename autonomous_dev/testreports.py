@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+
 # ElementTree for its types and ParseError only; parsing goes through defusedxml
 import xml.etree.ElementTree as ElementTree  # nosec B405
 from collections.abc import Iterator
