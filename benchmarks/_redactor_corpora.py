@@ -35,34 +35,45 @@ class Corpus:
 
     blocks: list[str] = field(default_factory=list)
     planted: list[Planted] = field(default_factory=list)
+    line: int = 1  # the global number of the next segment's first line
+    _parts: list[str] = field(default_factory=list, repr=False)
+    _pending: int = 0  # bytes (about) in _parts
 
     @property
     def size(self) -> int:
         return sum(len(block.encode()) for block in self.blocks)
+
+    def add(self, segment: str) -> None:
+        """Append a segment as its own lines; a block is cut once it reaches BLOCK bytes."""
+        self._parts.append(segment)
+        self.line += segment.count("\n") + 1
+        self._pending += len(segment) + 1
+        if self._pending >= BLOCK:
+            self.cut()
+
+    def cut(self) -> None:
+        """Close the block being filled (if it holds anything)."""
+        if self._parts:
+            self.blocks.append("\n".join(self._parts) + "\n")
+            self._parts, self._pending = [], 0
 
 
 def dense_corpus(per_category: int, clean: Callable[[random.Random], str], seed: int = 7) -> Corpus:
     """Credential-dense text: `per_category` secrets of each category, its syntaxes in turn, each
     between two clean lines."""
     rng = random.Random(seed)
-    out, parts, size, line = Corpus(), [], 0, 1
+    out = Corpus()
     for category, syntaxes in SYNTAXES.items():
         labels = sorted(syntaxes)
         for index in range(per_category):
             label = labels[index % len(labels)]
             text, secret = syntaxes[label](rng)
             segment = f"{clean(rng)}\n{text.rstrip(chr(10))}\n{clean(rng)}"
-            first = line + 1 + text.count("\n", 0, text.find(secret))
+            first = out.line + 1 + text.count("\n", 0, text.find(secret))
             lines = range(first, first + secret.count("\n") + 1)
             out.planted.append(Planted(category, secret, len(out.blocks), lines, label))
-            parts.append(segment)
-            line += segment.count("\n") + 1
-            size += len(segment) + 1
-            if size >= BLOCK:
-                out.blocks.append("\n".join(parts) + "\n")
-                parts, size = [], 0
-    if parts:
-        out.blocks.append("\n".join(parts) + "\n")
+            out.add(segment)
+    out.cut()
     return out
 
 

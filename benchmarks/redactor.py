@@ -81,21 +81,16 @@ def secret_segment(rng: random.Random) -> tuple[str, str, str]:
 def corpus(megabytes: float, seed: int = 11) -> Corpus:
     rng = random.Random(seed)
     pool = [clean_line(rng) for _ in range(min(100_000, int(POOL * megabytes)))]
-    out, line, parts, size = Corpus(), 1, [], 0  # line: global number of the next segment's first line
+    out = Corpus()
     while len(out.blocks) * BLOCK < megabytes * 1_000_000:
         if rng.random() < 80 / SECRET_EVERY:  # lines average ~80 bytes
             family, text, secret = secret_segment(rng)
-            first = line + text.count("\n", 0, text.find(secret))
+            first = out.line + text.count("\n", 0, text.find(secret))
             lines = range(first, first + secret.count("\n") + 1)
             out.planted.append(Planted(family, secret, len(out.blocks), lines))
         else:
             text = rng.choice(pool)
-        parts.append(text)
-        line += text.count("\n") + 1
-        size += len(text) + 1
-        if size >= BLOCK:
-            out.blocks.append("\n".join(parts) + "\n")
-            parts, size = [], 0
+        out.add(text)
     return out
 
 
