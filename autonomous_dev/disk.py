@@ -6,7 +6,7 @@ import errno
 import sqlite3
 from pathlib import Path
 
-from .errors import InfrastructureError
+from autonomous_dev.errors import InfrastructureError
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # How git, SQLite and the C library say it in text, when no errno reaches us.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .redact import Redactor
+from autonomous_dev.security.redact import Redactor
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from .models import (
+from autonomous_dev.models import (
     Change,
     CheckSummary,
     Comment,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from .errors import GitHubError, InfrastructureError
+from autonomous_dev.errors import GitHubError, InfrastructureError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from pathlib import Path
 from detect_secrets.core.scan import scan_file
 from detect_secrets.settings import default_settings
 
-from autonomous_dev.redact import Redactor
+from autonomous_dev.security.redact import Redactor
 from tests.secret_categories import SYNTAXES
 
 BLOCK = 64 * 1024

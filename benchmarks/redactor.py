@@ -34,7 +34,7 @@ from _redactor_corpora import (
 from detect_secrets.core.scan import scan_file
 from detect_secrets.settings import default_settings
 
-from autonomous_dev.redact import Redactor
+from autonomous_dev.security.redact import Redactor
 from tests.secret_samples import CONTEXTS, CONTEXTUAL, FIXED, GENERIC_FORMS, HEX, generic_assignment, wrap
 
 SECRET_EVERY = 10_000  # bytes of text per planted secret, on average

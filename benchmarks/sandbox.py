@@ -7,9 +7,9 @@ from pathlib import Path
 
 from _common import Figure, median, options, report  # puts the repository root on sys.path
 
-from autonomous_dev.procs import scrubbed_env
-from autonomous_dev.sandbox import Sandbox, sandbox_from_settings
-from autonomous_dev.settings_sections import SandboxSettings
+from autonomous_dev.sandbox.backends import Sandbox, sandbox_from_settings
+from autonomous_dev.sandbox.procs import scrubbed_env
+from autonomous_dev.settings.sections import SandboxSettings
 
 
 def per_command(sandbox: Sandbox, command: list[str], worktree: Path, home: Path, reps: int) -> float:

@@ -28,8 +28,8 @@ from _common import (
     timed,
 )
 
-from autonomous_dev.redact import Redactor
-from autonomous_dev.workspace import GitIdentity, GitWorkspaces
+from autonomous_dev.git.workspace import GitIdentity, GitWorkspaces
+from autonomous_dev.security.redact import Redactor
 
 BLOBS = "blobs"
 LOG_LINE = re.compile(r"^(\S+ \S+) INFO +autonomous_dev\.pipeline: \S+#(\d+): (.*)$", re.M)

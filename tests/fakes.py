@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from autonomous_dev.errors import GitHubError
+from autonomous_dev.git.workspace import pushed_blobs
 from autonomous_dev.models import (
     Change,
     CheckSummary,
@@ -26,7 +27,6 @@ from autonomous_dev.models import (
     ToolCall,
     Usage,
 )
-from autonomous_dev.workspace import pushed_blobs
 from tests.helpers import commit_all, git
 
 LABELLED_AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.outgoing import one_line, only_own_closing
-from autonomous_dev.prompts import content_fingerprint, marker
+from autonomous_dev.core.prompts import content_fingerprint, marker
+from autonomous_dev.security.outgoing import one_line, only_own_closing
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, sessions_per_issue, tool_comments
 from tests.helpers import git, run_cli

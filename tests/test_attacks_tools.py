@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.agent import Agent, Budget
+from autonomous_dev.core.agent import Agent, Budget
+from autonomous_dev.core.tools import Toolbox
 from autonomous_dev.errors import BudgetExceeded
-from autonomous_dev.guard import MAX_SCAN_BYTES, new_secrets, readings
-from autonomous_dev.redact import Redactor
-from autonomous_dev.tools import Toolbox
-from autonomous_dev.workspace import pushed_blobs
+from autonomous_dev.git.workspace import pushed_blobs
+from autonomous_dev.security.guard import MAX_SCAN_BYTES, new_secrets, readings
+from autonomous_dev.security.redact import Redactor
 from tests.conftest import NAME, OWNER, Stage
 from tests.fakes import ScriptedClaude, make_template
 from tests.helpers import git, run_cli

@@ -238,7 +238,7 @@ def test_comments_of_a_collaborator_whose_write_access_was_removed_are_dropped(
 
 def test_permission_answers_expire(stage: Stage) -> None:
     """Within PERMISSION_TTL_S the answer is reused; after it, GitHub is asked again."""
-    from autonomous_dev.trust import PERMISSION_TTL_S, TrustGate, TrustPolicy
+    from autonomous_dev.security.trust import PERMISSION_TTL_S, TrustGate, TrustPolicy
     from tests.fakes import FakeRepo
 
     now = [0.0]

@@ -7,11 +7,11 @@ import typing
 import pytest
 from anthropic.types import model_param
 
-from autonomous_dev.claude_api import OAUTH_BETA, ClaudeAuth, ClaudeClient, default_model
+from autonomous_dev.claude.client import OAUTH_BETA, ClaudeAuth, ClaudeClient, default_model
+from autonomous_dev.claude.oauth import ClaudeTokens, ClaudeTokenSource, MemoryTokenStore, OAuthEndpoint
+from autonomous_dev.core.tools import tool_definitions
 from autonomous_dev.errors import CredentialError
-from autonomous_dev.oauth import ClaudeTokens, ClaudeTokenSource, MemoryTokenStore, OAuthEndpoint
-from autonomous_dev.redact import Redactor
-from autonomous_dev.tools import tool_definitions
+from autonomous_dev.security.redact import Redactor
 from tests.conftest import ANTHROPIC_KEY
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
 

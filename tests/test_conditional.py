@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autonomous_dev.github_api import GitHubOptions, GitHubRepoClient, connect
-from autonomous_dev.redact import Redactor
+from autonomous_dev.github.client import GitHubOptions, GitHubRepoClient, connect
+from autonomous_dev.security.redact import Redactor
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.daemon_helpers import start_cli, stop, wait_for
 from tests.helpers import run_cli

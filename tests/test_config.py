@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.config import SourcePaths, load_settings
 from autonomous_dev.errors import ConfigError
+from autonomous_dev.settings.model import SourcePaths, load_settings
 from tests.helpers import run_cli
 
 

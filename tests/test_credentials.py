@@ -12,7 +12,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from autonomous_dev.credentials import (
+from autonomous_dev.claude.oauth import (
+    ClaudeTokens,
+    ClaudeTokenSource,
+    MemoryTokenStore,
+    OAuthEndpoint,
+    parse_expiry,
+)
+from autonomous_dev.errors import CredentialError
+from autonomous_dev.settings.credentials import (
     Credentials,
     PostgresTokenStore,
     claude_tokens,
@@ -20,14 +28,6 @@ from autonomous_dev.credentials import (
     load_credentials,
     read_user,
     ssl_warning,
-)
-from autonomous_dev.errors import CredentialError
-from autonomous_dev.oauth import (
-    ClaudeTokens,
-    ClaudeTokenSource,
-    MemoryTokenStore,
-    OAuthEndpoint,
-    parse_expiry,
 )
 from tests.conftest import insert_user
 from tests.helpers import run_cli
@@ -186,8 +186,8 @@ def test_failed_refresh_leaves_the_row_untouched(pg_dsn: str) -> None:
 REFRESH_SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from autonomous_dev.credentials import PostgresTokenStore, claude_tokens, load_credentials
-    from autonomous_dev.oauth import ClaudeTokenSource, OAuthEndpoint
+    from autonomous_dev.settings.credentials import PostgresTokenStore, claude_tokens, load_credentials
+    from autonomous_dev.claude.oauth import ClaudeTokenSource, OAuthEndpoint
     dsn, url, client_id, start_at = sys.argv[1:5]
     credentials = load_credentials({"DATABASE_URL": dsn, "USER_EMAIL": "dev@example.test"}, None)
     source = ClaudeTokenSource(claude_tokens(credentials), OAuthEndpoint(url, client_id),

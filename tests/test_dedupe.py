@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autonomous_dev.dedupe import (
+from autonomous_dev.intake.dedupe import (
     PATH_OVERLAP,
     TITLE_SIMILARITY,
     Duplicate,

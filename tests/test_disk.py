@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.conditional import ConditionalCache
+from autonomous_dev.core.repomap import SymbolCache
 from autonomous_dev.errors import ExitStatus, InfrastructureError
-from autonomous_dev.repomap import SymbolCache
-from autonomous_dev.store import open_store
-from autonomous_dev.workspace import hold_work_dir
+from autonomous_dev.git.workspace import hold_work_dir
+from autonomous_dev.github.conditional import ConditionalCache
+from autonomous_dev.store.backends import open_store
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, wait_for
 from tests.helpers import run_cli

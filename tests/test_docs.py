@@ -6,9 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from autonomous_dev.config import SourcePaths, load_settings, reference_markdown
 from autonomous_dev.errors import AutonomousDevError
-from autonomous_dev.settings_sections import TOKEN_SHAPE
+from autonomous_dev.settings.model import SourcePaths, load_settings, reference_markdown
+from autonomous_dev.settings.sections import TOKEN_SHAPE
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.evaluate import Gate, Run, Status, compare, detect_commands, evidence
-from autonomous_dev.procs import CommandResult
-from autonomous_dev.testreports import Counts, SuiteResult
+from autonomous_dev.core.evaluate import Gate, Run, Status, compare, detect_commands, evidence
+from autonomous_dev.core.testreports import Counts, SuiteResult
+from autonomous_dev.sandbox.procs import CommandResult
 from tests.conftest import OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor

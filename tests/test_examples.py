@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from autonomous_dev.config import LoadedSettings, SourcePaths, load_settings
-from autonomous_dev.settings_sections import (
+from autonomous_dev.settings.model import LoadedSettings, SourcePaths, load_settings
+from autonomous_dev.settings.sections import (
     TOKEN_SHAPE,
     DaemonSettings,
     DiscoverySettings,

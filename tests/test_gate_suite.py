@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.evaluate import Gate, Status, Verdict, detect_commands
-from autonomous_dev.procs import run_command, scrubbed_env
+from autonomous_dev.core.evaluate import Gate, Status, Verdict, detect_commands
+from autonomous_dev.sandbox.procs import run_command, scrubbed_env
 from tests.conftest import OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from autonomous_dev.core.merge import Lander, MergePolicy, Verdict, assess
 from autonomous_dev.errors import GitHubError
-from autonomous_dev.merge import Lander, MergePolicy, Verdict, assess
 from autonomous_dev.models import CheckSummary, Issue, OutcomeKind, PullRequest, PullStatus
 from tests.fakes import FakeRepo
 

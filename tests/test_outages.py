@@ -201,8 +201,8 @@ def test_the_daemon_rides_out_a_claude_outage(stage: Stage, tmp_path: Path) -> N
 def test_status_shows_the_next_attempt_the_draft_pr_and_readable_numbers(stage: Stage) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from autonomous_dev.store import UsageDelta, open_store
-    from autonomous_dev.store_sql import TaskState
+    from autonomous_dev.store.backends import UsageDelta, open_store
+    from autonomous_dev.store.sql import TaskState
 
     store = open_store("sqlite", stage.work_dir / "state.db", None)
     store.migrate()
@@ -243,8 +243,8 @@ def test_github_failing_with_502s_is_an_outage_after_bounded_retries(stage: Stag
 
 
 def test_the_back_off_doubles_to_ten_minutes_unless_the_service_says_when() -> None:
+    from autonomous_dev.core.outages import wait_s
     from autonomous_dev.errors import InfrastructureError
-    from autonomous_dev.outages import wait_s
 
     down = InfrastructureError("GitHub", "cannot reach GitHub")
     assert [wait_s(down, n, 5) for n in range(1, 7)] == [30, 60, 120, 240, 480, 600]

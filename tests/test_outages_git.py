@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from autonomous_dev.gitnet import git_unreachable
+from autonomous_dev.git.gitnet import git_unreachable
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import status_json
 from tests.standins.anthropic_server import Script, text_block, text_editor

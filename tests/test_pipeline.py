@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.agent import Agent, Budget
-from autonomous_dev.daemon import Cycle, Policy, RepoWork, StopControl
+from autonomous_dev.core.agent import Agent, Budget
+from autonomous_dev.core.daemon import Cycle, Policy, RepoWork, StopControl
+from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
+from autonomous_dev.core.tools import EDITOR_NAME, Toolbox
 from autonomous_dev.errors import BudgetExceeded
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, slugify
-from autonomous_dev.pipeline import Pipeline, PipelineOptions
-from autonomous_dev.store import SqliteStore
-from autonomous_dev.tools import EDITOR_NAME, Toolbox
+from autonomous_dev.store.backends import SqliteStore
 from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
 
 FIX = [(EDITOR_NAME, {"command": "str_replace", "path": "calc.py", "old_str": "a - b", "new_str": "a + b"})]

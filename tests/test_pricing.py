@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from autonomous_dev.claude.pricing import UNKNOWN_MODEL, family_prices, prices_for
 from autonomous_dev.cli.build import model_prices
-from autonomous_dev.config import SourcePaths, load_settings
 from autonomous_dev.models import Usage
-from autonomous_dev.pricing import UNKNOWN_MODEL, family_prices, prices_for
+from autonomous_dev.settings.model import SourcePaths, load_settings
 
 
 def test_cache_tokens_are_priced_separately() -> None:

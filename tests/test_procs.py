@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.procs import ALLOWED_ENV, CommandResult, kill_all, run_command, scrubbed_env
+from autonomous_dev.sandbox.procs import ALLOWED_ENV, CommandResult, kill_all, run_command, scrubbed_env
 
 SECRETS = {
     "GITHUB_TOKEN": "ghp_" + "x" * 36,
@@ -215,7 +215,7 @@ def test_after_output_ends_the_exit_is_checked_at_once_then_less_often(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A command that closes its output and exits right after is not kept waiting for a 50 ms tick."""
-    import autonomous_dev.procs as procs
+    import autonomous_dev.sandbox.procs as procs
 
     pauses: list[float] = []
     real_sleep = time.sleep

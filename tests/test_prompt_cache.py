@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autonomous_dev.agent import Agent, Budget
-from autonomous_dev.claude_api import ClaudeAuth, ClaudeClient
+from autonomous_dev.claude.client import ClaudeAuth, ClaudeClient
+from autonomous_dev.core.agent import Agent, Budget
+from autonomous_dev.core.prompts import SYSTEM_PROMPT, with_repository_map
+from autonomous_dev.core.tools import Toolbox
 from autonomous_dev.models import Usage
-from autonomous_dev.prompts import SYSTEM_PROMPT, with_repository_map
-from autonomous_dev.redact import Redactor
-from autonomous_dev.tools import Toolbox
+from autonomous_dev.security.redact import Redactor
 from tests.conftest import ANTHROPIC_KEY, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.redact import DETECTOR_NAMES, Redactor
-from autonomous_dev.secret_patterns import CONTEXTUAL as CONTEXTUAL_DETECTORS
-from autonomous_dev.secret_patterns import TOKENS
+from autonomous_dev.security.redact import DETECTOR_NAMES, Redactor
+from autonomous_dev.security.secret_patterns import CONTEXTUAL as CONTEXTUAL_DETECTORS
+from autonomous_dev.security.secret_patterns import TOKENS
 from tests import secret_samples
 from tests.secret_providers import PROVIDERS
 from tests.secret_samples import CONTEXTS, GENERIC_FORMS, Generator

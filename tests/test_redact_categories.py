@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from autonomous_dev.redact import Redactor
+from autonomous_dev.security.redact import Redactor
 from tests.secret_categories import SYNTAXES, placeholders
 from tests.secret_providers import PROVIDERS
 from tests.secret_samples import CONTEXTS, wrap

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.repomap import (
+from autonomous_dev.core.repomap import (
     MAX_FILE_BYTES,
     SymbolCache,
     blob_shas,
@@ -21,7 +21,7 @@ from autonomous_dev.repomap import (
     repo_map,
     top_level_symbols,
 )
-from autonomous_dev.symbols import PARSED, extractor_id, regex_symbols
+from autonomous_dev.core.symbols import PARSED, extractor_id, regex_symbols
 from tests.helpers import commit_all, git
 
 CART_PY = '''"""Shopping cart."""
@@ -567,7 +567,7 @@ def test_threads_can_share_one_cache(git_repo: Path, cache: SymbolCache) -> None
 WRITER = """
 import sys
 from pathlib import Path
-from autonomous_dev.repomap import SymbolCache
+from autonomous_dev.core.repomap import SymbolCache
 
 name = sys.argv[2]
 with SymbolCache(Path(sys.argv[1])) as cache:
@@ -589,7 +589,7 @@ def test_processes_can_write_one_cache_file_at_once(tmp_path: Path) -> None:
 WITHOUT_GO_GRAMMAR = """
 import sys
 sys.modules["tree_sitter_go"] = None  # as if tree-sitter-go were not installed
-from autonomous_dev.symbols import extractor_id, top_level_symbols
+from autonomous_dev.core.symbols import extractor_id, top_level_symbols
 print(extractor_id("server/types.go"))
 print(top_level_symbols("server/types.go", sys.stdin.read()))
 """

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from autonomous_dev.comments import Commenter
+from autonomous_dev.core.comments import Commenter
 from autonomous_dev.errors import GitHubError, InfrastructureError, network_reason
-from autonomous_dev.github_api import GitHubOptions, GitHubRepoClient, connect
-from autonomous_dev.redact import Redactor
+from autonomous_dev.github.client import GitHubOptions, GitHubRepoClient, connect
 from autonomous_dev.retry import retry_write
+from autonomous_dev.security.redact import Redactor
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER
 from tests.standins.github_server import FakeGitHub, RecordedRequest
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from autonomous_dev.core.evaluate import Run, command_report
 from autonomous_dev.errors import ConfigError
-from autonomous_dev.evaluate import Run, command_report
-from autonomous_dev.procs import run_command, scrubbed_env
-from autonomous_dev.sandbox import Limits, Sandbox, sandbox_from_settings
-from autonomous_dev.sandbox_check import trial
-from autonomous_dev.settings_sections import SandboxSettings
+from autonomous_dev.sandbox.backends import Limits, Sandbox, sandbox_from_settings
+from autonomous_dev.sandbox.check import trial
+from autonomous_dev.sandbox.procs import run_command, scrubbed_env
+from autonomous_dev.settings.sections import SandboxSettings
 from tests.helpers import run_cli
 
 PYTHON = "/usr/bin/python3"  # the system's: visible in every sandbox
@@ -211,8 +211,8 @@ def test_python_on_the_path_works_inside(tmp_path: Path) -> None:
 
 def test_the_tools_own_git_commands_run_no_hook_and_no_fsmonitor(tmp_path: Path) -> None:
     """Defence in depth: even a hook or fsmonitor that reached the git directory never runs."""
-    from autonomous_dev.redact import Redactor
-    from autonomous_dev.workspace import GitIdentity, GitWorkspaces
+    from autonomous_dev.git.workspace import GitIdentity, GitWorkspaces
+    from autonomous_dev.security.redact import Redactor
     from tests.helpers import commit_all
 
     source = tmp_path / "source"

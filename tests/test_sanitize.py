@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from autonomous_dev.sanitize import (
+from autonomous_dev.security.sanitize import (
     BIDI_CHARS,
     REASONS,
     VISIBLE_FORMAT_CHARS,

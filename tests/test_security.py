@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.endpoints import endpoint_problem
+from autonomous_dev.security.endpoints import endpoint_problem
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, sessions_per_issue
 from tests.helpers import run_cli

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from autonomous_dev.claude.oauth import ClaudeAuth
 from autonomous_dev.cli.build import DeferredClaude, claude_client
-from autonomous_dev.config import load_settings
-from autonomous_dev.credentials import Credentials
 from autonomous_dev.errors import CredentialError
-from autonomous_dev.oauth import ClaudeAuth
-from autonomous_dev.redact import Redactor
+from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.credentials import Credentials
+from autonomous_dev.settings.model import load_settings
 from tests.conftest import ANTHROPIC_KEY, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import FakeAnthropic, Script, default_models, text_block

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus, InfrastructureError
-from autonomous_dev.store import (
+from autonomous_dev.store.backends import (
     ClaimLost,
     PostgresStore,
     SqliteStore,
@@ -414,7 +414,7 @@ CLAIMER = textwrap.dedent(
     import time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
-    from autonomous_dev.store import TaskState, open_store
+    from autonomous_dev.store.backends import TaskState, open_store
 
     kind, path, dsn, owner = sys.argv[2], Path(sys.argv[3]), sys.argv[4] or None, sys.argv[5]
     store = open_store(kind, path, dsn)

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from autonomous_dev.agent import Agent, Budget
-from autonomous_dev.daemon import Cycle, Policy, RepoWork, StopControl
+from autonomous_dev.core.agent import Agent, Budget
+from autonomous_dev.core.daemon import Cycle, Policy, RepoWork, StopControl
+from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
+from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, OutcomeKind
-from autonomous_dev.pipeline import Pipeline, PipelineOptions
-from autonomous_dev.store import PostgresStore, SqliteStore, TaskRecord
-from autonomous_dev.tools import EDITOR_NAME
+from autonomous_dev.store.backends import PostgresStore, SqliteStore, TaskRecord
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, tool_comments, wait_for
 from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template

@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autonomous_dev.testreports import MAX_REPORT_BYTES, Counts, read_junit, readable, strip_ansi, summarise
+from autonomous_dev.core.testreports import (
+    MAX_REPORT_BYTES,
+    Counts,
+    read_junit,
+    readable,
+    strip_ansi,
+    summarise,
+)
 
 RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 COLOURED_PYTEST = (

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 import autonomous_dev
-from autonomous_dev.discover import Proposal, propose_tool
+from autonomous_dev.core.tools import EDITOR_NAME, SEARCH_NAME, TESTS_NAME, ExtraTool, Toolbox
 from autonomous_dev.errors import ToolError
-from autonomous_dev.intake import ErrorAnalysis, analysis_tool
+from autonomous_dev.intake.discover import Proposal, propose_tool
+from autonomous_dev.intake.report import ErrorAnalysis, analysis_tool
 from autonomous_dev.models import ToolCall
-from autonomous_dev.redact import Redactor
-from autonomous_dev.tools import EDITOR_NAME, SEARCH_NAME, TESTS_NAME, ExtraTool, Toolbox
+from autonomous_dev.security.redact import Redactor
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from autonomous_dev.tracebacks import (
+from autonomous_dev.intake.tracebacks import (
     Frame,
     ParsedError,
     normalise_message,

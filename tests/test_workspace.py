@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.errors import ConfigError, WorkspaceError
-from autonomous_dev.redact import Redactor
-from autonomous_dev.workspace import GitIdentity, GitWorkspace, GitWorkspaces, fresh_scratch, hold_work_dir
+from autonomous_dev.git.workspace import (
+    GitIdentity,
+    GitWorkspace,
+    GitWorkspaces,
+    fresh_scratch,
+    hold_work_dir,
+)
+from autonomous_dev.security.redact import Redactor
 
 IDENTITY = GitIdentity("bot", "bot@example.invalid")
 

@@ -15,12 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from autonomous_dev import logs
-from autonomous_dev.credentials import Credentials, env_file_for, load_credentials
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus
-from autonomous_dev.redact import Redactor
+from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.credentials import Credentials, env_file_for, load_credentials
 
 if TYPE_CHECKING:  # the settings model pulls in pydantic: loaded when a command needs it, not for --help
-    from autonomous_dev.config import LoadedSettings, Settings
+    from autonomous_dev.settings.model import LoadedSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class AppContext:
 
     @property
     def config_file(self) -> Path:
-        from autonomous_dev.settings_sections import DEFAULT_CONFIG_FILE
+        from autonomous_dev.settings.sections import DEFAULT_CONFIG_FILE
 
         return self.config_path or Path.cwd() / DEFAULT_CONFIG_FILE
 
@@ -57,7 +57,7 @@ class AppContext:
                 f"env file {self.selected_env_file} (--env {self.env_name}) does not exist",
                 "check the --env name: it reads .env.NAME in the current directory",
             )
-        from autonomous_dev.config import SourcePaths, load_settings
+        from autonomous_dev.settings.model import SourcePaths, load_settings
 
         paths = SourcePaths(config_file=self.config_file, env_file=self.selected_env_file)
         return load_settings(flags=flags, paths=paths)

@@ -16,28 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autonomous_dev.credentials import Credentials
 from autonomous_dev.errors import ConfigError, InfrastructureError
-from autonomous_dev.redact import Redactor
+from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from autonomous_dev.agent import Agent
-    from autonomous_dev.claude_api import ClaudeClient
-    from autonomous_dev.conditional import ConditionalCache
-    from autonomous_dev.config import Settings
-    from autonomous_dev.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
-    from autonomous_dev.discover import Discovery
-    from autonomous_dev.github_api import GitHubRepoClient, GitHubSession
-    from autonomous_dev.merge import MergePolicy
+    from autonomous_dev.claude.client import ClaudeClient
+    from autonomous_dev.claude.oauth import ClaudeAuth, ClaudeTokens
+    from autonomous_dev.claude.pricing import Prices
+    from autonomous_dev.core.agent import Agent
+    from autonomous_dev.core.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
+    from autonomous_dev.core.merge import MergePolicy
+    from autonomous_dev.core.repomap import SymbolCache
+    from autonomous_dev.git.workspace import GitWorkspaces
+    from autonomous_dev.github.client import GitHubRepoClient, GitHubSession
+    from autonomous_dev.github.conditional import ConditionalCache
+    from autonomous_dev.intake.discover import Discovery
     from autonomous_dev.models import ModelTurn, Usage
-    from autonomous_dev.oauth import ClaudeAuth, ClaudeTokens
-    from autonomous_dev.pricing import Prices
-    from autonomous_dev.repomap import SymbolCache
-    from autonomous_dev.sandbox import Sandbox
-    from autonomous_dev.store import Store
-    from autonomous_dev.workspace import GitWorkspaces
+    from autonomous_dev.sandbox.backends import Sandbox
+    from autonomous_dev.settings.model import Settings
+    from autonomous_dev.store.backends import Store
 
 
 @dataclass
@@ -60,8 +60,8 @@ class ProcessCaches:
 
 def process_caches(settings: Settings, github_token: str | None = None) -> ProcessCaches:
     """Caches in WORK_DIR; one ETag file per token (GitHub's ETags vary by it): a new token starts afresh."""
-    from autonomous_dev.conditional import ConditionalCache
-    from autonomous_dev.repomap import SymbolCache
+    from autonomous_dev.core.repomap import SymbolCache
+    from autonomous_dev.github.conditional import ConditionalCache
 
     work_dir = settings.execution.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def process_caches(settings: Settings, github_token: str | None = None) -> Proce
 
 
 def github_session(settings: Settings, token: str, cache: ConditionalCache | None = None) -> GitHubSession:
-    from autonomous_dev.github_api import GitHubOptions, connect
+    from autonomous_dev.github.client import GitHubOptions, connect
 
     options = GitHubOptions(
         settings.github.api_url,
@@ -85,14 +85,14 @@ def github_session(settings: Settings, token: str, cache: ConditionalCache | Non
 
 def claude_auth(settings: Settings, credentials: Credentials, redactor: Redactor) -> ClaudeAuth:
     """The API key when there is one; otherwise the OAuth token source, refreshed as needed."""
-    from autonomous_dev.credentials import ANTHROPIC_API_KEY, PostgresTokenStore, claude_tokens
-    from autonomous_dev.oauth import (
+    from autonomous_dev.claude.oauth import (
         ClaudeAuth,
         ClaudeTokenSource,
         MemoryTokenStore,
         OAuthEndpoint,
         TokenStore,
     )
+    from autonomous_dev.settings.credentials import ANTHROPIC_API_KEY, PostgresTokenStore, claude_tokens
 
     credentials.require_claude()
     api_key = credentials.get(ANTHROPIC_API_KEY)
@@ -164,7 +164,7 @@ class DeferredClaude:
     def client(self) -> ClaudeClient:
         with self._lock:
             if self._client is None:
-                from autonomous_dev.claude_api import ClaudeClient
+                from autonomous_dev.claude.client import ClaudeClient
 
                 claude = self._settings.claude
                 self._client = ClaudeClient(
@@ -180,7 +180,7 @@ class DeferredClaude:
 
 def open_state(settings: Settings, credentials: Credentials, dry_run: bool) -> Store:
     """The durable store; a dry run gets a throwaway one so it consumes no attempts and leaves no state."""
-    from autonomous_dev.store import open_store
+    from autonomous_dev.store.backends import open_store
 
     if dry_run:
         scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-dry-run-"))
@@ -204,7 +204,7 @@ def build_cycle(
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
     from autonomous_dev.cli.progress import Fanout, OnWorkFound
-    from autonomous_dev.daemon import Cycle
+    from autonomous_dev.core.daemon import Cycle
 
     names = settings.repo.all_full_names()
     if not names:
@@ -229,8 +229,8 @@ def connect_repo(
     settings: Settings, full_name: str, session: GitHubSession, token: str, redactor: Redactor
 ) -> tuple[GitHubRepoClient, GitWorkspaces]:
     """The repository's API client and its mirror, after the allowedRepos / public checks."""
-    from autonomous_dev.github_api import GitHubRepoClient
-    from autonomous_dev.workspace import GitIdentity, GitWorkspaces
+    from autonomous_dev.git.workspace import GitIdentity, GitWorkspaces
+    from autonomous_dev.github.client import GitHubRepoClient
 
     security = settings.security
     repo = GitHubRepoClient(session, full_name, redactor)
@@ -249,7 +249,7 @@ def connect_repo(
 
 
 def make_agent(settings: Settings, claude: DeferredClaude, system: str) -> Agent:
-    from autonomous_dev.agent import Agent, Budget
+    from autonomous_dev.core.agent import Agent, Budget
 
     execution = settings.execution
     budget = Budget(
@@ -272,8 +272,8 @@ def make_discovery(
     count: int | None = None,
     symbols: SymbolCache | None = None,
 ) -> Discovery:
-    from autonomous_dev.discover import Discovery, DiscoveryOptions
-    from autonomous_dev.prompts import DISCOVERY_SYSTEM_PROMPT
+    from autonomous_dev.core.prompts import DISCOVERY_SYSTEM_PROMPT
+    from autonomous_dev.intake.discover import Discovery, DiscoveryOptions
 
     discovery = settings.discovery
     options = DiscoveryOptions(
@@ -298,10 +298,10 @@ def _repo_work(
     symbols: SymbolCache | None = None,
     sandbox: Sandbox | None = None,
 ) -> RepoWork:
-    from autonomous_dev.daemon import RepoWork
-    from autonomous_dev.pipeline import Pipeline, PipelineOptions
-    from autonomous_dev.prompts import SYSTEM_PROMPT
-    from autonomous_dev.trust import TrustGate, TrustPolicy
+    from autonomous_dev.core.daemon import RepoWork
+    from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
+    from autonomous_dev.core.prompts import SYSTEM_PROMPT
+    from autonomous_dev.security.trust import TrustGate, TrustPolicy
 
     repo, workspaces = parts
     security = settings.security
@@ -342,7 +342,7 @@ def _repo_work(
 
 def make_sandbox(settings: Settings) -> Sandbox:
     """The sandbox for repository code, hiding the daemon's own files; ConfigError when none is usable."""
-    from autonomous_dev.sandbox import daemon_paths, sandbox_from_settings
+    from autonomous_dev.sandbox.backends import daemon_paths, sandbox_from_settings
 
     work_dir = settings.execution.work_dir
     hidden = daemon_paths(work_dir, settings.state.sqlite_path, settings.logging.file)
@@ -350,7 +350,7 @@ def make_sandbox(settings: Settings) -> Sandbox:
 
 
 def merge_policy(settings: Settings) -> MergePolicy | None:
-    from autonomous_dev.merge import MergePolicy
+    from autonomous_dev.core.merge import MergePolicy
 
     merge = settings.merge
     if not merge.auto_merge:
@@ -380,7 +380,7 @@ def check_repository_allowed(full_name: str, private: bool, patterns: list[str],
 
 
 def _policy(settings: Settings, claude: DeferredClaude, redactor: Redactor) -> Policy:
-    from autonomous_dev.daemon import Policy
+    from autonomous_dev.core.daemon import Policy
 
     execution = settings.execution
     return Policy(
@@ -403,7 +403,7 @@ def cost_function(settings: Settings, claude: DeferredClaude) -> Callable[[Usage
 
 
 def model_prices(settings: Settings, model: str) -> Prices:
-    from autonomous_dev.pricing import Prices, prices_for
+    from autonomous_dev.claude.pricing import Prices, prices_for
 
     table = {
         name: Prices(p.input, p.output, p.cache_write, p.cache_read)

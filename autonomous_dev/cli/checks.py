@@ -5,16 +5,29 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from autonomous_dev.credentials import DATABASE_URL, GITHUB_TOKEN, USER_EMAIL, Credentials, postgres_report
 from autonomous_dev.errors import AutonomousDevError
-from autonomous_dev.redact import Redactor
-from autonomous_dev.validate import Check, GitHubProbe, Status, claude_checks, github_checks, postgres_checks
+from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.credentials import (
+    DATABASE_URL,
+    GITHUB_TOKEN,
+    USER_EMAIL,
+    Credentials,
+    postgres_report,
+)
+from autonomous_dev.settings.validate import (
+    Check,
+    GitHubProbe,
+    Status,
+    claude_checks,
+    github_checks,
+    postgres_checks,
+)
 
 from .build import check_repository_allowed, claude_client, github_session
 
 if TYPE_CHECKING:
-    from autonomous_dev.config import Settings
     from autonomous_dev.models import RepoAccess
+    from autonomous_dev.settings.model import Settings
 
 T = TypeVar("T")
 
@@ -39,7 +52,7 @@ def live_checks(settings: Settings, credentials: Credentials, redactor: Redactor
 
 
 def _github(settings: Settings, token: str) -> list[Check]:
-    from autonomous_dev.github_api import repo_access, token_report
+    from autonomous_dev.github.client import repo_access, token_report
 
     client = github_session(settings, token)
     configured = settings.repo.owner and settings.repo.name

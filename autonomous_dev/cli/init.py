@@ -99,7 +99,7 @@ def init(
 ) -> None:
     """Create autonomous-dev.config.json interactively; every question has a default and a flag."""
     assume = assume_defaults or example
-    from autonomous_dev.settings_sections import DEFAULT_CONFIG_FILE
+    from autonomous_dev.settings.sections import DEFAULT_CONFIG_FILE
 
     target = Path.cwd() / (EXAMPLE_FILE if example else DEFAULT_CONFIG_FILE)
     if target.exists() and not force:
@@ -127,7 +127,7 @@ def _check(text: str, target: Path) -> None:
     scratch = target.with_name(f".{target.name}.tmp")
     scratch.write_text(text)
     try:
-        from autonomous_dev.config import SourcePaths, load_settings
+        from autonomous_dev.settings.model import SourcePaths, load_settings
 
         load_settings(environ={}, paths=SourcePaths(config_file=scratch))
     finally:

@@ -26,12 +26,12 @@ from .build import (
 from .run import flags_from
 
 if TYPE_CHECKING:
-    from autonomous_dev.config import Settings
-    from autonomous_dev.credentials import Credentials
-    from autonomous_dev.discover import Filed
-    from autonomous_dev.github_api import GitHubRepoClient
-    from autonomous_dev.intake import ReportResult
-    from autonomous_dev.workspace import GitWorkspaces
+    from autonomous_dev.git.workspace import GitWorkspaces
+    from autonomous_dev.github.client import GitHubRepoClient
+    from autonomous_dev.intake.discover import Filed
+    from autonomous_dev.intake.report import ReportResult
+    from autonomous_dev.settings.credentials import Credentials
+    from autonomous_dev.settings.model import Settings
 
 
 def _prepare(app: AppContext, repo_flag: str | None) -> tuple[Settings, Credentials, str]:
@@ -53,7 +53,7 @@ def _prepare(app: AppContext, repo_flag: str | None) -> tuple[Settings, Credenti
 def _connect(
     app: AppContext, settings: Settings, credentials: Credentials, name: str
 ) -> tuple[GitHubRepoClient, GitWorkspaces]:
-    from autonomous_dev.workspace import hold_work_dir
+    from autonomous_dev.git.workspace import hold_work_dir
 
     token = credentials.require_github()
     app.work_dir_lock = hold_work_dir(settings.execution.work_dir)
@@ -73,7 +73,7 @@ def discover(
     app: AppContext, repo: str | None, count: int | None, create_issues: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Let Claude read the code (read-only) and propose tasks; file the new ones as labelled issues."""
-    from autonomous_dev.discover import summary_rows
+    from autonomous_dev.intake.discover import summary_rows
 
     settings, credentials, name = _prepare(app, repo)
     github_repo, workspaces = _connect(app, settings, credentials, name)
@@ -125,8 +125,8 @@ def report(
     app: AppContext, source: Path, repo: str | None, autofix: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Turn an error report (FILE, or - for stdin) into an issue, or a comment on the issue it repeats."""
-    from autonomous_dev.intake import Intake, ReportOptions
-    from autonomous_dev.prompts import REPORT_SYSTEM_PROMPT
+    from autonomous_dev.core.prompts import REPORT_SYSTEM_PROMPT
+    from autonomous_dev.intake.report import Intake, ReportOptions
 
     text = _read_report(source)
     settings, credentials, name = _prepare(app, repo)

@@ -14,10 +14,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from autonomous_dev.daemon import CycleObserver
+from autonomous_dev.core.daemon import CycleObserver
+from autonomous_dev.core.outages import MetaStore, Outage, record, unreachable
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, Outcome, Usage
-from autonomous_dev.outages import MetaStore, Outage, record, unreachable
 
 
 @dataclass

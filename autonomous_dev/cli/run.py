@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from autonomous_dev import logs, procs
+from autonomous_dev import logs
 from autonomous_dev.errors import ConfigError, ExitStatus
 from autonomous_dev.models import Outcome
+from autonomous_dev.sandbox import procs
 
 from .app import AppContext, cli
 from .build import build_cycle, open_state, process_caches
 
 if TYPE_CHECKING:
-    from autonomous_dev.config import Settings
-    from autonomous_dev.daemon import Cycle, CycleObserver, StopControl
+    from autonomous_dev.core.daemon import Cycle, CycleObserver, StopControl
+    from autonomous_dev.settings.model import Settings
 
     from .progress import Tracker
 
@@ -91,9 +92,9 @@ def _serve(
     metrics_port: int | None = None,
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
-    from autonomous_dev.daemon import Interrupted, StopControl, serve
-    from autonomous_dev.sandbox import refuse_unsandboxed
-    from autonomous_dev.workspace import fresh_scratch, hold_work_dir
+    from autonomous_dev.core.daemon import Interrupted, StopControl, serve
+    from autonomous_dev.git.workspace import fresh_scratch, hold_work_dir
+    from autonomous_dev.sandbox.backends import refuse_unsandboxed
 
     from .progress import Fanout, LiveProgress, OutageRecorder, Tracker
 
@@ -184,7 +185,7 @@ def install_signal_handlers(control: StopControl) -> None:
     The cold stop raises `Interrupted` here, in the main thread, so whatever blocks it (a retry sleep, a
     rate-limit wait, a socket read, a git command, joining the workers) ends at once.
     """
-    from autonomous_dev.daemon import Interrupted
+    from autonomous_dev.core.daemon import Interrupted
 
     last = [0.0]
 

@@ -12,20 +12,28 @@ from urllib.parse import urlsplit
 import click
 from rich.text import Text
 
-from autonomous_dev.credentials import (
+from autonomous_dev.errors import CredentialError, ExitStatus
+from autonomous_dev.settings.credentials import (
     CREDENTIAL_VARS,
     DATABASE_URL,
     SECRET_VARS,
     USER_EMAIL,
     Credentials,
 )
-from autonomous_dev.errors import CredentialError, ExitStatus
-from autonomous_dev.validate import Check, Status, env_file_checks, exit_code, failed, gitignore_check, mask
+from autonomous_dev.settings.validate import (
+    Check,
+    Status,
+    env_file_checks,
+    exit_code,
+    failed,
+    gitignore_check,
+    mask,
+)
 
 from .app import AppContext, cli
 
 if TYPE_CHECKING:
-    from autonomous_dev.config import LoadedSettings, SettingInfo, Settings
+    from autonomous_dev.settings.model import LoadedSettings, SettingInfo, Settings
 
 STATUS_MARKS = {
     Status.OK: "[green]✓[/]",
@@ -71,11 +79,11 @@ def config_command(app: AppContext, validate: bool, offline: bool, strict: bool,
 def help_config(app: AppContext, markdown: bool) -> None:
     """Describe every setting: JSON key, environment variable, default, allowed values."""
     if markdown:
-        from autonomous_dev.config import reference_markdown
+        from autonomous_dev.settings.model import reference_markdown
 
         click.echo(reference_markdown(), nl=False)
         return
-    from autonomous_dev.config import setting_infos
+    from autonomous_dev.settings.model import setting_infos
 
     if not app.console.is_terminal:  # a pipe or a file: a plain list reads better than a wrapped table
         click.echo("\n".join(_plain_setting(info) for info in setting_infos()), nl=False)
@@ -97,7 +105,7 @@ def _plain_setting(info: SettingInfo) -> str:
 
 
 def _setting_rows(loaded: LoadedSettings) -> Iterator[tuple[str, str, str, str]]:
-    from autonomous_dev.config import setting_infos
+    from autonomous_dev.settings.model import setting_infos
 
     for info in setting_infos():
         value = getattr(getattr(loaded.settings, info.section), info.field)
@@ -146,7 +154,7 @@ def _validate(
 
 
 def _sandbox(settings: Settings, offline: bool) -> list[Check]:
-    from autonomous_dev.sandbox_check import sandbox_checks
+    from autonomous_dev.sandbox.check import sandbox_checks
 
     return sandbox_checks(settings.sandbox, settings.execution.work_dir, offline)
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import click
 from rich.text import Text
 
-from autonomous_dev.outages import Outage, recorded
-from autonomous_dev.store_sql import TaskRecord, TaskState
+from autonomous_dev.core.outages import Outage, recorded
+from autonomous_dev.store.sql import TaskRecord, TaskState
 
 from .app import AppContext, cli
 from .build import open_state

@@ -1,0 +1,1 @@
+"""The Anthropic adapter, OAuth tokens and model prices."""

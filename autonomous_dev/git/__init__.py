@@ -1,0 +1,1 @@
+"""Git through GitPython: the mirror, worktrees, commits and pushes."""

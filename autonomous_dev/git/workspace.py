@@ -1,0 +1,454 @@
+"""GitPython: a mirror per repository, a worktree per task, commit and push; the only user of `git`.
+
+Worktrees are slots reused from task to task: a slot that served one task is cleaned (`checkout -f`,
+`clean -ffdx`) and handed to the next, so only the files that differ between two base commits are
+written. On a large repository that turns seconds of checkout per task into milliseconds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import git
+
+from autonomous_dev.disk import disk_full, is_disk_full, says_disk_full
+from autonomous_dev.errors import AutonomousDevError, ConfigError, WorkspaceError
+from autonomous_dev.git.gitnet import git_unreachable
+from autonomous_dev.logs import audit
+from autonomous_dev.models import Change, PushedBlob
+from autonomous_dev.security.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+BRANCH_PREFIX = "auto/"
+WORKFLOWS = ".github/workflows"
+NO_BLOB = "0" * 40
+BLOB_MODES = ("100644", "100755", "120000")  # files and symbolic links; 160000 is a submodule commit
+# Paths come NUL-separated and unquoted: a C-quoted name ("caf\303\251") hides its real prefix.
+PATHS = ("-c", "core.quotePath=false")
+GitBytes = Callable[..., bytes]  # runs `git ARGS` in the worktree and returns its raw output
+ASKPASS_SCRIPT = """#!/bin/sh
+# Answers git's credential prompts from the environment of the git process; nothing is stored on disk.
+case "$1" in
+  Username*) printf '%s\\n' "${AUTONOMOUS_DEV_GIT_USER:-x-access-token}" ;;
+  *) printf '%s\\n' "$AUTONOMOUS_DEV_GIT_PASSWORD" ;;
+esac
+"""
+# Every git command we run ignores hooks and fsmonitor: nothing planted in a worktree runs on the host.
+# A hooks path that is no directory holds no hook; no empty directory that something could fill is needed.
+SAFE_GIT = ("-c", f"core.hooksPath={os.devnull}", "-c", "core.fsmonitor=false")
+
+
+@dataclass(frozen=True)
+class GitIdentity:
+    name: str
+    email: str
+
+
+class GitWorkspaces:
+    """Implements ports.Workspaces: a bare mirror under work_dir, worktrees beside it."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        full_name: str,
+        clone_url: str,
+        token: str,
+        identity: GitIdentity,
+        redactor: Redactor,
+        allow_workflow_changes: bool = False,
+    ) -> None:
+        self.identity = identity
+        self.redactor = redactor
+        self.allow_workflow_changes = allow_workflow_changes
+        self.mirror_path = work_dir / "mirrors" / f"{full_name}.git"
+        self.worktree_root = work_dir / "worktrees" / full_name
+        self._clone_url = clone_url
+        self._thread_lock = threading.Lock()
+        self._pruned = False
+        self._free_slots: list[Path] = []
+        self._env = {
+            "GIT_ASKPASS": str(_askpass_script(work_dir)),
+            "AUTONOMOUS_DEV_GIT_PASSWORD": token,
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+
+    def sync(self) -> None:
+        """Create the mirror on first use and fetch every branch into refs/remotes/origin/*."""
+        with self._thread_lock:
+            mirror = self._mirror()
+            if not self._pruned:
+                self._prune_stale(mirror)
+                self._pruned = True
+            self._git(mirror.git, "fetch", "--prune", "--quiet", "origin")
+
+    def _prune_stale(self, mirror: git.Repo) -> None:
+        """Clear what a killed process left: partial mirrors, git lock files; its slots are cleaned for reuse.
+
+        Safe because this process holds WORK_DIR exclusively (see `hold_work_dir`).
+        """
+        for partial in self.mirror_path.parent.glob(f"{self.mirror_path.name}.partial-*"):
+            shutil.rmtree(partial, ignore_errors=True)
+        for lock in self.mirror_path.rglob("*.lock"):
+            log.warning("removing the stale git lock %s", lock)
+            lock.unlink(missing_ok=True)
+        self._git(mirror.git, "worktree", "prune")
+        if self.worktree_root.is_dir():
+            for path in sorted(self.worktree_root.iterdir()):
+                try:
+                    self._vacate(git.Repo(path))
+                    self._free_slots.append(path)
+                except (WorkspaceError, git.GitError):
+                    log.info("removing the stale worktree %s", path)
+                    self._remove_worktree(mirror, path)
+
+    def open(self, branch: str, base: str) -> GitWorkspace:
+        if self.redactor.redact(branch) != branch:
+            raise WorkspaceError(
+                f"refusing a branch name that holds a secret: {self.redactor.redact(branch)}"
+            )
+        if not branch.startswith(BRANCH_PREFIX):
+            raise WorkspaceError(
+                f"refusing to work on branch {branch!r}: only {BRANCH_PREFIX}* branches are ours"
+            )
+        start = f"refs/remotes/origin/{base}"
+        with self._thread_lock:
+            mirror = self._mirror()
+            slot = self._free_slots.pop() if self._free_slots else None
+        if slot is not None:
+            try:
+                return self._reuse(slot, branch, base, start)
+            except (WorkspaceError, git.GitError) as exc:
+                log.warning("could not reuse the worktree %s (%s); making a new one", slot, exc)
+                with self._thread_lock:
+                    self._remove_worktree(mirror, slot)
+        with self._thread_lock:
+            slot = self._new_slot_path()
+            self._git(
+                mirror.git,
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-checkout",
+                "--no-track",
+                "-B",
+                branch,
+                str(slot),
+                start,
+            )
+        # Writing the files is the slow part; it touches only this worktree, so workers do it in parallel.
+        worktree = git.Repo(slot)
+        self._git(worktree.git, "reset", "--quiet", "--hard")
+        return GitWorkspace(self, worktree, branch, base)
+
+    def _new_slot_path(self) -> Path:
+        self.worktree_root.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while (self.worktree_root / f"slot-{number}").exists():
+            number += 1
+        return self.worktree_root / f"slot-{number}"
+
+    def _reuse(self, slot: Path, branch: str, base: str, start: str) -> GitWorkspace:
+        """Put a vacated slot on the task's branch; only the files that differ are written."""
+        worktree = git.Repo(slot)
+        # --no-track: no upstream entry in the config that every slot shares, whose lock parallel
+        # checkouts would otherwise race for ("could not lock config file").
+        self._git(worktree.git, "checkout", "--quiet", "--force", "--no-track", "-B", branch, start)
+        self._git(worktree.git, "clean", "-ffdxq")
+        return GitWorkspace(self, worktree, branch, base)
+
+    def close(self, workspace: GitWorkspace) -> None:
+        """Vacate the slot for the next task; a slot that cannot be cleaned is removed instead."""
+        try:
+            self._vacate(workspace._repo)
+            reusable = True
+        except WorkspaceError as exc:
+            log.warning("removing the worktree %s: it could not be cleaned (%s)", workspace.path, exc)
+            shutil.rmtree(workspace.path, ignore_errors=True)  # the slow part, outside the lock
+            reusable = False
+        with self._thread_lock:
+            mirror = self._mirror()
+            if reusable:
+                self._free_slots.append(workspace.path)
+            else:
+                self._remove_worktree(mirror, workspace.path)
+            self._git(mirror.git, "branch", "-D", workspace.branch, check=False)
+
+    def _vacate(self, worktree: git.Repo) -> None:
+        """Leave no trace of the last task: no rebase under way, no branch held, no edit, no new file."""
+        if any((Path(worktree.git_dir) / state).exists() for state in ("rebase-merge", "rebase-apply")):
+            self._git(worktree.git, "rebase", "--quit", check=False)
+        self._git(worktree.git, "checkout", "--quiet", "--force", "--detach")
+        self._git(worktree.git, "clean", "-ffdxq")
+
+    def _mirror(self) -> git.Repo:
+        """The mirror, created complete or not at all: a process killed half-way leaves no broken one."""
+        if (self.mirror_path / "HEAD").exists():
+            return git.Repo(self.mirror_path)
+        partial = self.mirror_path.with_name(f"{self.mirror_path.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(self.mirror_path, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with git.Repo.init(partial, bare=True).config_writer() as config:
+            config.set_value('remote "origin"', "url", self._clone_url)
+            config.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
+            # An empty helper resets the list, so no system credential helper stores or offers our token.
+            config.set_value("credential", "helper", "")
+        os.replace(partial, self.mirror_path)
+        return git.Repo(self.mirror_path)
+
+    def _remove_worktree(self, mirror: git.Repo, path: Path) -> None:
+        self._git(mirror.git, "worktree", "remove", "--force", str(path), check=False)
+        if path.exists():
+            shutil.rmtree(path)
+        self._git(mirror.git, "worktree", "prune")
+
+    def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
+        try:
+            # Its own session: a terminal's Ctrl-C (sent to our whole process group) must not kill a push
+            # half-way; the warm stop lets the step finish, and a cold stop abandons it.
+            return str(runner.execute(["git", *SAFE_GIT, *args], env=self._env, start_new_session=True))
+        except git.GitCommandError as exc:
+            if not check:
+                return ""
+            raise self._failure(runner, args, exc) from None
+
+    def _git_bytes(self, runner: git.Git, *args: str) -> bytes:
+        """Raw output, nothing decoded or stripped: file names and blob contents are bytes."""
+        try:
+            out = runner.execute(
+                ["git", *SAFE_GIT, *args],
+                env=self._env,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+                start_new_session=True,
+            )
+        except git.GitCommandError as exc:
+            raise self._failure(runner, args, exc) from None
+        return bytes(out)
+
+    def _failure(
+        self, runner: git.Git, args: tuple[str, ...], exc: git.GitCommandError
+    ) -> AutonomousDevError:
+        command = next((arg for arg in args if not arg.startswith("-") and "=" not in arg), "")
+        detail = self.redactor.redact(str(exc.stderr or exc).strip())
+        if says_disk_full(detail):
+            return disk_full(f"git data (git {command})", str(runner.working_dir or self.mirror_path))
+        outage = git_unreachable(command, detail, self.redactor.redact(self._clone_url))
+        if outage is not None:
+            return outage
+        return WorkspaceError(f"git {command} failed: {detail}", "see docs/troubleshooting.md")
+
+
+class GitWorkspace:
+    """Implements ports.Workspace: one worktree on the task's own branch."""
+
+    def __init__(self, owner: GitWorkspaces, repo: git.Repo, branch: str, base: str) -> None:
+        self._owner = owner
+        self._repo = repo
+        self.branch = branch
+        self.base = base
+        self._integrating = ""
+
+    @property
+    def path(self) -> Path:
+        return Path(str(self._repo.working_tree_dir))
+
+    def has_changes(self) -> bool:
+        return bool(
+            self._owner._git(self._repo.git, "status", "--porcelain", "--untracked-files=all").strip()
+        )
+
+    def commit(self, message: str) -> Change:
+        run = self._owner._git
+        run(self._repo.git, "add", "--all")
+        staged = self._paths("diff", "--cached", "--name-only", "-z")
+        dropped = () if self._owner.allow_workflow_changes else self._unstage(WORKFLOWS, staged)
+        files = tuple(name for name in staged if name not in dropped)
+        if not files:
+            return Change(diff="", files=(), dropped=dropped)
+        message = self._owner.redactor.redact_for(message, "git")  # commit history outlives any rotation
+        run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "-m", message)
+        if dropped:
+            message = "left workflow changes out of the commit: %s"
+            audit(log, "security_violation", message, ", ".join(dropped), level=logging.WARNING)
+        diff = run(self._repo.git, "diff", "HEAD~1", "HEAD")
+        return Change(diff=diff, files=files, dropped=dropped)
+
+    def _unstage(self, directory: str, staged: list[str] | None = None) -> tuple[str, ...]:
+        """Take changes under `directory` out of the index (they stay in the doomed worktree only)."""
+        run = self._owner._git
+        if staged is None:
+            staged = self._paths("diff", "--cached", "--name-only", "-z")
+        inside = tuple(name for name in staged if name == directory or name.startswith(directory + "/"))
+        if inside:
+            run(self._repo.git, "reset", "--quiet", "--", directory)
+        return inside
+
+    def integrate(self, strategy: str) -> list[str]:
+        """Put the pushed branch in the worktree and rebase it onto (or merge in) the fetched base."""
+        if strategy not in ("rebase", "merge"):
+            raise WorkspaceError(f"unknown conflict strategy {strategy!r}")
+        run = self._owner._git
+        run(self._repo.git, "reset", "--quiet", "--hard", f"refs/remotes/origin/{self.branch}")
+        self._integrating = strategy
+        base = f"refs/remotes/origin/{self.base}"
+        if strategy == "rebase":
+            command = ["rebase", "--quiet", base]
+        else:
+            command = ["merge", "--quiet", "--no-edit", "--no-ff", base]
+        return self._step(command)
+
+    def conclude(self) -> list[str]:
+        run = self._owner._git
+        run(self._repo.git, "add", "--all")
+        if not self._owner.allow_workflow_changes:
+            self._unstage(WORKFLOWS)
+        if self._integrating == "rebase":
+            return self._step(["-c", "core.editor=true", "rebase", "--continue"])
+        run(self._repo.git, *self._as_bot(), "commit", "--quiet", "--no-verify", "--no-edit")
+        return []
+
+    def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
+        return pushed_blobs(self._raw, f"refs/remotes/origin/{self.base}", max_bytes)
+
+    def _raw(self, *args: str) -> bytes:
+        return self._owner._git_bytes(self._repo.git, *args)
+
+    def _paths(self, *args: str) -> list[str]:
+        return [os.fsdecode(name) for name in self._raw(*PATHS, *args).split(b"\0") if name]
+
+    def _step(self, command: list[str]) -> list[str]:
+        """Run a rebase or merge step; a conflict is an answer (its paths), any other failure an error."""
+        try:
+            self._owner._git(self._repo.git, *self._as_bot(), *command)
+            return []
+        except WorkspaceError:
+            conflicted = self._paths("diff", "--name-only", "-z", "--diff-filter=U")
+            if not conflicted:
+                raise
+            return conflicted
+
+    def _as_bot(self) -> tuple[str, ...]:
+        identity = self._owner.identity
+        return ("-c", f"user.name={identity.name}", "-c", f"user.email={identity.email}")
+
+    def discard_untracked(self) -> None:
+        self._owner._git(self._repo.git, "clean", "-fdq")
+
+    def base_sha(self) -> str:
+        return self._owner._git(self._repo.git, "rev-parse", f"refs/remotes/origin/{self.base}")
+
+    def push(self) -> None:
+        if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
+            raise WorkspaceError(f"refusing to push {self.branch!r}")
+        ref = f"refs/heads/{self.branch}"
+        self._owner._git(
+            self._repo.git, "push", "--quiet", f"--force-with-lease={ref}", "origin", f"HEAD:{ref}"
+        )
+
+    def close(self) -> None:
+        self._owner.close(self)
+
+
+def pushed_blobs(git_bytes: GitBytes, base: str, max_bytes: int) -> list[PushedBlob]:
+    """Every file version that `base..HEAD` adds, in any of its commits, read as bytes from the blob.
+
+    What `.gitattributes` says (binary, -diff, a textconv driver) changes what `git diff` shows, never
+    what is pushed; so the push guard reads blobs. Blobs reachable from the base are not new.
+    """
+    new = set(git_bytes("rev-list", "--objects", "--no-object-names", f"{base}..HEAD").split())
+    blobs: dict[bytes, PushedBlob] = {}
+    for commit in git_bytes("rev-list", f"{base}..HEAD").split():
+        for old, sha, path in _changed_files(git_bytes, commit.decode()):
+            if sha in new and sha not in blobs:
+                size, data = _read_blob(git_bytes, sha, max_bytes)
+                before = _read_blob(git_bytes, old, max_bytes)[1] if old != NO_BLOB.encode() else b""
+                blobs[sha] = PushedBlob(path, size, data, before)
+    return list(blobs.values())
+
+
+def _read_blob(git_bytes: GitBytes, sha: bytes, max_bytes: int) -> tuple[int, bytes]:
+    """The blob's size and its bytes, or no bytes when it is larger than max_bytes."""
+    size = int(git_bytes("cat-file", "-s", sha.decode()))
+    return size, git_bytes("cat-file", "blob", sha.decode()) if size <= max_bytes else b""
+
+
+def _changed_files(git_bytes: GitBytes, commit: str) -> Iterator[tuple[bytes, bytes, str]]:
+    """(previous blob, new blob, path) of every file the commit adds or changes, against each parent."""
+    raw = git_bytes(*PATHS, "diff-tree", "-r", "-z", "-m", "--root", "--raw", "--no-renames", "--no-abbrev",
+                    "--no-commit-id", commit)  # fmt: skip
+    fields = raw.split(b"\0")
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        old_mode, new_mode, old, new, _ = meta.lstrip(b":").split(b" ")
+        if new_mode.decode() in BLOB_MODES:
+            yield (old if old_mode.decode() in BLOB_MODES else NO_BLOB.encode()), new, os.fsdecode(path)
+
+
+def hold_work_dir(work_dir: Path) -> IO[str]:
+    """Take WORK_DIR for this process (released when it exits, even when killed); one user at a time.
+
+    A WORK_DIR that cannot be created or written is a configuration error, found before anything is claimed.
+    """
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(work_dir / "in-use.lock", "a+")  # noqa: SIM115 - held for the life of the process
+    except OSError as exc:
+        raise _work_dir_error(work_dir, "the WORK_DIR lock", exc) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WorkspaceError(
+            f"{work_dir} is in use by another autonomous-dev process",
+            "stop it, or give this one its own --work-dir / WORK_DIR",
+        ) from None
+    return handle
+
+
+def fresh_scratch(work_dir: Path) -> Path:
+    """WORK_DIR/tmp, emptied: temporary directories of this process go there, and a killed one's are left
+    there for the next start to remove. Call it only while holding WORK_DIR (`hold_work_dir`): then no live
+    process owns anything in it."""
+    scratch = work_dir / "tmp"
+    if scratch.is_dir():
+        for stale in scratch.iterdir():
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+    try:
+        scratch.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise _work_dir_error(work_dir, "a temporary directory", exc) from None
+    return scratch
+
+
+def _work_dir_error(work_dir: Path, what: str, exc: OSError) -> AutonomousDevError:
+    """A full disk is an outage (try again later); anything else makes WORK_DIR a configuration error."""
+    if is_disk_full(exc):
+        return disk_full(what, work_dir)
+    reason = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != work_dir else ""
+    return ConfigError(
+        f"WORK_DIR (execution.workDir, --work-dir) {work_dir} cannot be used: {reason}{where}",
+        "point it at a directory this user may create and write, e.g. WORK_DIR=~/.autonomous-dev",
+    )
+
+
+def _askpass_script(work_dir: Path) -> Path:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / "git-askpass.sh"
+    if not path.exists() or path.read_text() != ASKPASS_SCRIPT:
+        path.write_text(ASKPASS_SCRIPT)
+        os.chmod(path, stat.S_IRWXU)
+    return path

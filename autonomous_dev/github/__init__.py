@@ -1,0 +1,1 @@
+"""The GitHub adapter (PyGithub), its rate-limit gate and conditional requests."""

@@ -1,0 +1,1 @@
+"""Issues in: discovery from the code, error reports, tracebacks and deduplication."""

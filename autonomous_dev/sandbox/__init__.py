@@ -1,0 +1,1 @@
+"""Running repository code: processes, sandbox backends and their checks."""

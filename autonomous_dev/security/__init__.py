@@ -1,0 +1,1 @@
+"""Redaction, secret patterns, sanitising, trust, the diff guard and the endpoint guard."""

@@ -1,0 +1,360 @@
+"""Secret redaction: the single choke point for text that leaves the process."""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import copy
+import json
+import logging
+import re
+import threading
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from autonomous_dev.security.secret_patterns import CONTEXTUAL, TOKENS, is_filler
+from autonomous_dev.security.secret_patterns.scanner import (
+    CONTEXT,
+    CONTEXT_RANK,
+    CUSTOM_RANK,
+    Alt,
+    Matcher,
+    alt_of,
+    context_after,
+    scanner,
+    search,
+)
+
+MIN_SECRET_LENGTH = 8
+
+# (name, regex) of every built-in detector, for documentation and audits; matching uses the tables below.
+DETECTORS: tuple[tuple[str, str], ...] = tuple(
+    (token.name, "|".join(re.escape(prefix) + f"(?:{token.tail})" for prefix in token.prefixes))
+    for token in TOKENS
+) + tuple((detector.name, detector.pattern) for detector in CONTEXTUAL)
+DETECTOR_NAMES: frozenset[str] = frozenset(name for name, _ in DETECTORS)
+
+_PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
+_NAME = re.compile(r"[\w.-]+")
+_EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
+# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
+# Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
+# would try all 40 starts.
+_WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
+# Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+class _Span(NamedTuple):
+    """A stretch of text a detector claims (a tuple: thousands are made per MB of dense text)."""
+
+    start: int
+    end: int
+    rank: int
+    name: str
+
+
+@dataclass
+class _Shared:
+    """What a redactor and its scoped children share: known values, custom patterns, the scanner."""
+
+    custom: tuple[tuple[str, re.Pattern[str]], ...]
+    known: dict[str, str]
+    lock: threading.Lock
+    compiled: Matcher | None = None  # compiled on first use after the known values change
+
+    def scanner(self) -> Matcher:
+        """The combined regex for the known values and the built-in detectors (about 40 ms to compile)."""
+        compiled = self.compiled
+        if compiled is None:
+            with self.lock:
+                if self.compiled is None:
+                    self.compiled = scanner(tuple(sorted(self.known.items())))
+                compiled = self.compiled
+        return compiled
+
+
+audit_log = logging.getLogger("autonomous_dev.audit")
+
+
+class Redactor:
+    """Replaces known secret values and detected credentials with stable numbered placeholders.
+
+    `[REDACTED:<name>:<n>]` numbers distinct values per name; one redactor gives the same value the
+    same placeholder every time, and `restore` maps placeholders back. Thread-safe: workers share one
+    instance, and `scoped()` gives each task its own numbering over the same secrets.
+    """
+
+    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[tuple[str, str]] = ()) -> None:
+        custom = tuple(_custom_pattern(name, regex) for name, regex in patterns)
+        self._shared = _Shared(custom, {}, threading.Lock())
+        self._new_scope()
+        self._register([(secret, "credential") for secret in secrets])
+
+    def add_pattern(self, name: str, pattern: str) -> None:
+        """A custom detector (from security.redactPatterns), for this redactor and every scope of it."""
+        custom = _custom_pattern(name, pattern)
+        with self._shared.lock:
+            self._shared.custom = (*self._shared.custom, custom)
+
+    def add_secret(self, value: str, name: str = "credential") -> None:
+        """Register a credential the tool loaded; it and its common encodings are redacted everywhere."""
+        self._register([(value, name)])
+
+    def redact(self, text: str) -> str:
+        """Return text with every known secret and detected credential replaced by a placeholder."""
+        if not text:
+            return text
+        spans = self._find(text)
+        return self._render(text, _merge(spans)) if spans else text
+
+    def restore(self, text: str) -> str:
+        """Put back the values behind placeholders this redactor produced; others stay as they are.
+
+        Credentials the tool loaded itself are never put back: no placeholder can turn into our token.
+        """
+        if "[REDACTED:" not in text:
+            return text
+        known = self._shared.known
+        with self._lock:
+
+            def value_of(match: re.Match[str]) -> str:
+                value = self._values.get(match.group(0))
+                return match.group(0) if value is None or value in known else value
+
+            return _PLACEHOLDER.sub(value_of, text)
+
+    def findings(self, text: str) -> list[tuple[str, str]]:
+        """(detector or credential name, value) for every secret in text; for scanning, never for output."""
+        return [(span.name, text[span.start : span.end]) for span in _merge(self._find(text))]
+
+    def redact_for(self, text: str, destination: str) -> str:
+        """`redact`, plus a `secret_redacted` audit event (names and counts, never values) when it changed."""
+        spans = _merge(self._find(text)) if text else []
+        if not spans:
+            return text
+        counts = Counter(span.name for span in spans)
+        for name, count in sorted(counts.items()):
+            fields = {
+                "event": "secret_redacted",
+                "detector": name,
+                "count": count,
+                "destination": destination,
+            }
+            audit_log.info("redacted %d %s value(s) bound for %s", count, name, destination, extra=fields)
+        return self._render(text, spans)
+
+    def scoped(self) -> Redactor:
+        """A redactor for one task: the same secrets and patterns, its own placeholders and counts."""
+        child = copy.copy(self)
+        child._new_scope()
+        return child
+
+    def counts(self) -> dict[str, int]:
+        """Redactions per detector or credential name since this redactor (or scope) was created."""
+        with self._lock:
+            return dict(self._counts)
+
+    def _register(self, secrets: list[tuple[str, str]]) -> None:
+        """Teach the shared scanner these (value, name) pairs; it is recompiled when next used."""
+        secrets = [(value, name) for value, name in secrets if len(value) >= MIN_SECRET_LENGTH]
+        if not secrets:
+            return
+        shared = self._shared
+        with shared.lock:
+            for value, name in secrets:
+                label = re.sub(r"[^\w.-]", "_", name) or "credential"
+                for form in _encodings(value):
+                    shared.known.setdefault(form, label)
+            shared.compiled = None
+
+    def _new_scope(self) -> None:
+        self._lock = threading.Lock()
+        self._placeholders: dict[str, str] = {}
+        self._values: dict[str, str] = {}
+        self._numbers: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
+
+    def _find(self, text: str) -> list[_Span]:
+        """Every stretch of text some detector or known value claims, overlaps included.
+
+        Terminal escape sequences are taken out first (a colour code right before a key would hide it
+        from every detector that must not follow a letter); the spans are then mapped back.
+        """
+        if "\x1b" not in text:
+            return self._find_plain(text)
+        plain, where = _without_escapes(text)
+        # A new tuple, not `_replace`, which costs several times more per span.
+        return [
+            _Span(where(start), where(end - 1) + 1, rank, name)
+            for start, end, rank, name in self._find_plain(plain)
+        ]
+
+    def _find_plain(self, text: str) -> list[_Span]:
+        shared = self._shared
+        spans: list[_Span] = []
+        triggers: list[int] = []
+        for alt, match in search(shared.scanner(), text):
+            if alt.trigger:
+                triggers.append(match.start() - alt.offset)
+            elif span := _span(alt, match):
+                spans.append(span)
+        for start in _starts(text, triggers):
+            if found := CONTEXT.regex.match(text, start):
+                spans += _contextual_spans(text, start, found)
+        for name, regex in shared.custom:
+            group = regex.groupindex.get("secret", 0)
+            spans += [
+                _Span(*m.span(group), CUSTOM_RANK, name) for m in regex.finditer(text) if m.group(group)
+            ]
+        return spans
+
+    def _render(self, text: str, spans: list[_Span]) -> str:
+        parts: list[str] = []
+        last = 0
+        with self._lock:
+            for span in spans:
+                parts += (text[last : span.start], self._placeholder(span.name, text[span.start : span.end]))
+                last = span.end
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def _placeholder(self, name: str, value: str) -> str:
+        """The placeholder for value, numbered on first sight; the caller holds the lock."""
+        placeholder = self._placeholders.get(value)
+        if placeholder is None:
+            self._numbers[name] += 1
+            placeholder = f"[REDACTED:{name}:{self._numbers[name]}]"
+            self._placeholders[value] = placeholder
+            self._values[placeholder] = value
+        self._counts[name] += 1
+        return placeholder
+
+
+def _custom_pattern(name: str, pattern: str) -> tuple[str, re.Pattern[str]]:
+    """Compile a caller's (name, regex) detector, refusing names and patterns that cannot work."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"custom pattern name {name!r} may only use letters, digits, '_', '.' and '-'")
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"custom pattern {name!r} is not a valid regex: {exc}") from exc
+    if regex.search("") is not None or any(m.end() == m.start() for m in regex.finditer(_EMPTY_PROBE)):
+        raise ValueError(f"custom pattern {name!r} matches the empty string")
+    return name, regex
+
+
+def _encodings(value: str) -> set[str]:
+    """The forms a credential takes on its way out: raw, URL- and JSON-escaped, inside Basic auth."""
+    forms = {
+        value,
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+    pairs = [f"{user}:{value}" for user in ("x-access-token", "x-oauth-basic", "token", "oauth2", "git", "")]
+    for pair in [*pairs, f"{value}:x-oauth-basic", f"{value}:", value]:
+        encoded = base64.b64encode(pair.encode()).decode()
+        forms.update((encoded, encoded.rstrip("=")))
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def _contextual_spans(text: str, start: int, found: re.Match[str]) -> list[_Span]:
+    """The combined regex stops at the first detector that matches here; when that one's check refuses
+    the value (libpq's `password=` without a host on the line), the others still get their turn."""
+    alt = alt_of(CONTEXT, found)
+    while not (spans := _spans(alt, found)):
+        if alt.rank >= CONTEXT_RANK + len(CONTEXTUAL) - 1:
+            return []
+        matcher = context_after(alt.rank)
+        if (next_found := matcher.regex.match(text, start)) is None:
+            return []
+        alt, found = alt_of(matcher, next_found), next_found
+    return spans
+
+
+def _spans(alt: Alt, match: re.Match[str]) -> list[_Span]:
+    """The span a contextual match stands for, or each value inside it for a detector with `each`."""
+    if alt.each is None:
+        span = _span(alt, match)
+        return [span] if span else []
+    if alt.near is not None and not _is_near(alt, match.string, match.start()):
+        return []
+    return [
+        _Span(*value.span("v"), alt.rank, alt.name)
+        for value in alt.each.finditer(match.string, *match.span(alt.secret))
+        if alt.check is None or alt.check(value.group("v"))
+    ]
+
+
+def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
+    start, end = match.span(alt.secret)
+    if alt.secret == 0:
+        start -= alt.offset
+    value = match.string[start:end]
+    if start >= end or (alt.check is not None and not alt.check(value)):
+        return None
+    if alt.skip >= 0 and is_filler(value[alt.skip :] if alt.secret == 0 else value):
+        return None
+    if alt.near is not None and not _is_near(alt, match.string, start):
+        return None
+    return _Span(start, end, alt.rank, alt.name)
+
+
+def _is_near(alt: Alt, text: str, position: int) -> bool:
+    """Whether `alt.near` occurs on the line at `position`, or within `alt.window` characters of it."""
+    assert alt.near is not None
+    if alt.window:
+        return alt.near.search(text, max(0, position - alt.window), position + alt.window) is not None
+    end = text.find("\n", position)
+    return alt.near.search(text, text.rfind("\n", 0, position) + 1, len(text) if end < 0 else end) is not None
+
+
+def _without_escapes(text: str) -> tuple[str, Callable[[int], int]]:
+    """Text without terminal escape sequences, and where each of its characters stands in `text`.
+
+    The mapping bisects the escapes' positions rather than listing every character's (a 64 KiB block
+    would mean 64 Ki integers for a few dozen spans)."""
+    parts: list[str] = []
+    cuts: list[int] = []  # where in the plain text each escape was taken out
+    removed: list[int] = []  # characters taken out up to and including that escape
+    last = 0
+    for escape in _ANSI.finditer(text):
+        parts.append(text[last : escape.start()])
+        cuts.append(escape.start() - (removed[-1] if removed else 0))
+        removed.append((removed[-1] if removed else 0) + escape.end() - escape.start())
+        last = escape.end()
+    parts.append(text[last:])
+
+    def where(index: int) -> int:
+        k = bisect.bisect_right(cuts, index)
+        return index + (removed[k - 1] if k else 0)
+
+    return "".join(parts), where
+
+
+def _starts(text: str, triggers: list[int]) -> set[int]:
+    """Where contextual detectors may start: at each trigger keyword and where its word starts."""
+    starts = set(triggers)
+    for position in triggers:
+        if word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]):
+            starts.add(position - word.end())
+    return starts
+
+
+def _merge(spans: list[_Span]) -> list[_Span]:
+    """Sorted, non-overlapping spans; overlapping ones become one, named by the earliest and longest."""
+    spans.sort(key=lambda span: (span.start, -span.end, span.rank))
+    merged: list[_Span] = []
+    for span in spans:
+        if merged and span.start < merged[-1].end:
+            if span.end > merged[-1].end:
+                merged[-1] = _Span(merged[-1].start, span.end, merged[-1].rank, merged[-1].name)
+        else:
+            merged.append(span)
+    return merged

@@ -1,0 +1,174 @@
+"""The trust boundary: act on text a maintainer vouched for by labelling; show the model only theirs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from autonomous_dev.core.comments import Commenter
+from autonomous_dev.core.prompts import MARKER_PREFIX, marker
+from autonomous_dev.errors import GitHubError, InfrastructureError
+from autonomous_dev.logs import audit
+from autonomous_dev.models import Comment, Issue, IssueEvent, TextHistory
+from autonomous_dev.ports import GitHubRepo
+
+log = logging.getLogger(__name__)
+
+WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+# How long a permission answer is believed. Revalidating costs no rate limit (a conditional GET answered
+# 304), and the labeller is checked afresh right before each claim, so this only bounds how long a
+# removed collaborator's comments may still be shown; not worth a setting.
+PERMISSION_TTL_S = 300.0
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    trigger_label: str
+    require_author_permission: bool = False
+    notify: bool = True  # comment on issues refused for edits after the label (off in dry runs)
+
+
+class TrustGate:
+    """Answers who may steer the tool; permission answers are kept for PERMISSION_TTL_S."""
+
+    def __init__(
+        self, repo: GitHubRepo, policy: TrustPolicy, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.repo = repo
+        self.policy = policy
+        self._clock = clock
+        self._permissions: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._commenter = Commenter(repo)
+
+    def untrusted_reason(self, issue: Issue) -> str | None:
+        """Why the issue must not be acted on, or None when a user with write access vouched for its text.
+
+        The issue's text was read before this check, so the edits seen here cover it.
+        """
+        events = self.repo.events(issue.number)
+        labelled = self._labelled(events)
+        reason = self._labeller_reason(labelled, fresh=False)
+        if reason is None and self.policy.require_author_permission:
+            author_permission = self.permission(issue.author)
+            if author_permission not in WRITE_PERMISSIONS:
+                reason = f"the author {issue.author} has {author_permission} permission (write needed)"
+        if reason is None and labelled is not None:
+            reason = self._edited_since(issue, labelled, events)
+        return reason
+
+    def recheck(self, issue: Issue) -> str | None:
+        """Right before a claim: the label is still there and whoever applied it still has write access."""
+        return self._labeller_reason(self._labelled(self.repo.events(issue.number)), fresh=True)
+
+    def trusted_comments(self, number: int) -> list[Comment]:
+        """Comments by users with write permission whose text nobody else changed since the label."""
+        comments = self.repo.comments(number)  # read first: the history read next covers these texts
+        labelled = self._labelled(self.repo.events(number))
+        history = self.repo.edit_history(number)
+        kept = []
+        for comment in comments:
+            if MARKER_PREFIX in comment.body:
+                continue
+            if self.permission(comment.author, fresh=True) not in WRITE_PERMISSIONS:
+                continue
+            edits = history.comments.get(comment.id)
+            if edits is None or labelled is None:
+                editors = ["unknown"]  # not in the history read: its editors cannot be known
+            else:
+                editors = self._outsiders(edits, labelled.at)
+            if editors:
+                self._reject(number, "dropped comment %d: edited after the %r label by %s",
+                             comment.id, self.policy.trigger_label, ", ".join(editors))  # fmt: skip
+                continue
+            kept.append(comment)
+        return kept
+
+    def permission(self, login: str, fresh: bool = False) -> str:
+        """The user's permission; `fresh` revalidates now (free when unchanged: GitHub answers 304)."""
+        if not login:
+            return "none"
+        now = self._clock()
+        with self._lock:
+            cached = self._permissions.get(login)
+        if cached is not None and not fresh and now - cached[1] < PERMISSION_TTL_S:
+            return cached[0]
+        value = self.repo.permission(login)
+        with self._lock:
+            self._permissions[login] = (value, now)
+        return value
+
+    # -- details -----------------------------------------------------------------------------------------
+
+    def _labelled(self, events: list[IssueEvent]) -> IssueEvent | None:
+        """The most recent application of the trigger label."""
+        label, found = self.policy.trigger_label, None
+        for event in events:
+            if event.event == "labeled" and event.label == label:
+                found = event
+        return found
+
+    def _labeller_reason(self, labelled: IssueEvent | None, fresh: bool) -> str | None:
+        label = self.policy.trigger_label
+        if labelled is None or not labelled.actor:
+            return f"no record of who applied the {label!r} label"
+        permission = self.permission(labelled.actor, fresh=fresh)
+        if permission not in WRITE_PERMISSIONS:
+            return (f"the {label!r} label was applied by {labelled.actor}, who has {permission} permission "
+                    "(write needed)")  # fmt: skip
+        return None
+
+    def _edited_since(self, issue: Issue, labelled: IssueEvent, events: list[IssueEvent]) -> str | None:
+        """Who without write access changed the title or body since the label was applied."""
+        renamed = [e.actor or "unknown" for e in events if e.event == "renamed" and e.at >= labelled.at]
+        try:
+            history = self.repo.edit_history(issue.number)
+        except (GitHubError, InfrastructureError) as exc:  # fail closed: no history, no trust
+            where = {"repo": self.repo.full_name, "issue": issue.number}
+            log.warning("%s#%d: cannot read who edited it (%s); skipped this cycle", self.repo.full_name,
+                        issue.number, exc, extra=where)  # fmt: skip
+            return f"cannot tell who edited it since the {self.policy.trigger_label!r} label ({exc.message})"
+        editors = sorted({*self._untrusted(renamed), *self._outsiders(history.body, labelled.at)})
+        if not editors:
+            return None
+        self._ask_for_label(issue.number, labelled, editors)
+        return (f"its text was changed after the {self.policy.trigger_label!r} label by {', '.join(editors)} "
+                "(no write permission); a maintainer must re-apply the label")  # fmt: skip
+
+    def _outsiders(self, text: TextHistory, since: datetime) -> list[str]:
+        """Editors without write access of the revisions saved at or after `since` (a label and an edit in
+        the same second count as edited after: GitHub's times have whole seconds). The original text is
+        no edit; unread revisions count as edits by an unknown user."""
+        editors = [r.editor or "unknown" for r in text.revisions if r.at >= since and r.at > text.created_at]
+        if not text.complete:
+            editors.append("unknown")
+        return self._untrusted(editors)
+
+    def _untrusted(self, logins: list[str]) -> list[str]:
+        return sorted({login for login in logins if self.permission(login) not in WRITE_PERMISSIONS})
+
+    def _ask_for_label(self, number: int, labelled: IssueEvent, editors: list[str]) -> None:
+        """One comment per label application, so a re-applied label that is edited again asks again."""
+        stamp = labelled.at.strftime("%Y%m%dT%H%M%SZ")
+        body = edited_after_label_comment(number, self.policy.trigger_label, editors, stamp)
+        if self.policy.notify:
+            self._commenter.post_once(number, body, "edited-after-label")
+
+    def _reject(self, number: int, message: str, *args: object) -> None:
+        where = {"repo": self.repo.full_name, "issue": number}
+        audit(log, "input_rejected", f"%s#%d: {message}", self.repo.full_name, number, *args,
+              level=logging.WARNING, **where)  # fmt: skip
+
+
+def edited_after_label_comment(number: int, label: str, editors: list[str], label_stamp: str) -> str:
+    who = ", ".join(f"`{login}`" if login != "unknown" else "an unknown user" for login in editors)
+    return (
+        f"This issue's text was changed by {who} after the `{label}` label was applied, by someone "
+        "without write access, so autonomous-dev will not act on it. A maintainer who has read the "
+        f"current text can remove and re-apply the `{label}` label to vouch for it.\n\n"
+        + marker("edited-after-label", number, f"label={label_stamp}")
+    )

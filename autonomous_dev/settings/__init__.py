@@ -1,0 +1,1 @@
+"""The settings model, its sources, credentials and `config --validate` checks."""

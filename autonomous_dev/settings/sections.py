@@ -1,0 +1,567 @@
+"""The sections of the settings model: one pydantic model per JSON section, each field naming its env var."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+DEFAULT_CONFIG_FILE = "autonomous-dev.config.json"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+# A value shaped like a credential: such values belong in the environment, never in the JSON file.
+CREDENTIAL_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credentials?)$")
+URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
+
+
+def split_commas(value: object) -> object:
+    """A list given in the environment as `a, b, c`; other values pass through to validation."""
+    return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+def env(name: str) -> Any:
+    """Field metadata naming the environment variable that sets this field."""
+    return {"env": name}
+
+
+class Section(BaseModel):
+    """A camelCase section of the JSON config file."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class RepoSettings(Section):
+    owner: str = Field(
+        "", description="Repository owner (user or organisation).", json_schema_extra=env("REPO_OWNER")
+    )
+    name: str = Field("", description="Repository name.", json_schema_extra=env("REPO_NAME"))
+    repos: list[str] = Field(
+        [],
+        description="More repositories (owner/name each; env: comma-separated); the JSON file may also "
+        "give them as a top-level `repos` list.",
+        json_schema_extra=env("REPOS"),
+    )
+    base_branch: str = Field(
+        "",
+        description="Branch PRs target; empty means the repository's default branch.",
+        json_schema_extra=env("REPO_BASE_BRANCH"),
+    )
+
+    @field_validator("repos", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("repos")
+    @classmethod
+    def _owner_slash_name(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not re.fullmatch(r"[\w.-]+/[\w.-]+", name)]
+        if bad:
+            raise ValueError(f"not owner/name: {', '.join(bad)}")
+        return value
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def all_full_names(self) -> list[str]:
+        """The main repository (if set) and the others, each once, in order."""
+        names = [self.full_name] if self.owner and self.name else []
+        return list(dict.fromkeys([*names, *self.repos]))
+
+
+class DiscoverySettings(Section):
+    issue_label: str = Field(
+        "autonomous-dev",
+        min_length=1,
+        description="Label that marks issues for the tool.",
+        json_schema_extra=env("ISSUE_LABEL"),
+    )
+    in_progress_label: str = Field(
+        "in-progress",
+        min_length=1,
+        description="Label set while the tool works on an issue.",
+        json_schema_extra=env("IN_PROGRESS_LABEL"),
+    )
+    enabled: bool = Field(
+        False,
+        description="Let the daemon propose issues from a reading of the code when it has nothing to do.",
+        json_schema_extra=env("DISCOVERY_ENABLED"),
+    )
+    max_open_issues: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="The daemon discovers only while fewer open issues carry the trigger label.",
+        json_schema_extra=env("DISCOVERY_MAX_OPEN_ISSUES"),
+    )
+    tasks_per_cycle: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="Most issues one discovery run files (the model is asked for twice as many).",
+        json_schema_extra=env("DISCOVERY_TASKS_PER_CYCLE"),
+    )
+    exclude_paths: list[str] = Field(
+        [],
+        description="Globs the discovery agent and the repository map leave out (env: comma-separated), "
+        "in addition to dependency and build directories.",
+        json_schema_extra=env("DISCOVERY_EXCLUDE_PATHS"),
+    )
+    recent_days: int = Field(
+        30,
+        ge=0,
+        le=3650,
+        description="Issues closed this recently still count as duplicates.",
+        json_schema_extra=env("DISCOVERY_RECENT_DAYS"),
+    )
+
+    @field_validator("exclude_paths", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return split_commas(value)
+
+
+class ReportSettings(Section):
+    label: str = Field(
+        "bug",
+        min_length=1,
+        description="Label for issues opened by `autonomous-dev report`.",
+        json_schema_extra=env("REPORT_LABEL"),
+    )
+
+
+class ExecutionSettings(Section):
+    parallel_workers: int = Field(
+        2,
+        ge=1,
+        le=32,
+        description="Issues worked on at the same time.",
+        json_schema_extra=env("PARALLEL_WORKERS"),
+    )
+    timeout_minutes: int = Field(
+        30,
+        ge=1,
+        le=480,
+        description="Time limit for one issue.",
+        json_schema_extra=env("TIMEOUT_MINUTES"),
+    )
+    work_dir: Path = Field(
+        Path("~/.autonomous-dev"),
+        validate_default=True,
+        description="Where mirrors, worktrees and state live.",
+        json_schema_extra=env("WORK_DIR"),
+    )
+    max_turns: int = Field(
+        40,
+        ge=1,
+        le=500,
+        description="Model turns allowed for one issue.",
+        json_schema_extra=env("MAX_TURNS"),
+    )
+    max_tokens_per_task: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Tokens (input + output, cached included) allowed for one issue.",
+        json_schema_extra=env("MAX_TOKENS_PER_TASK"),
+    )
+    max_cost_usd_per_task: float = Field(
+        5.0,
+        gt=0,
+        description="Estimated USD one issue may cost.",
+        json_schema_extra=env("MAX_COST_USD_PER_TASK"),
+    )
+    max_cost_usd_per_day: float = Field(
+        50.0,
+        gt=0,
+        description="Estimated USD per UTC day; when reached no new work is claimed until tomorrow.",
+        json_schema_extra=env("MAX_COST_USD_PER_DAY"),
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Attempts before an issue is labelled needs-human.",
+        json_schema_extra=env("MAX_ATTEMPTS"),
+    )
+    backoff_minutes: list[float] = Field(
+        [10, 60, 360],
+        min_length=1,
+        description="Wait before retrying after the 1st, 2nd, ... failure (the last repeats).",
+        json_schema_extra=env("BACKOFF_MINUTES"),
+    )
+    per_repo_workers: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description="Most workers on one repository at once; 0 means no cap beyond parallelWorkers.",
+        json_schema_extra=env("PER_REPO_WORKERS"),
+    )
+    repo_map_chars: int = Field(
+        12_000,
+        ge=0,
+        le=200_000,
+        description="Size of the repository map (files and their top-level definitions) in the model's "
+        "system prompt, where it is prompt-cached; 0 leaves it out.",
+        json_schema_extra=env("REPO_MAP_CHARS"),
+    )
+
+    @field_validator("backoff_minutes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("work_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+class EvaluationSettings(Section):
+    """The project's own checks; unknown keys of the original tool's evaluation section are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    build_command: str = Field(
+        "",
+        description="Shell command that builds the project; empty: detected.",
+        json_schema_extra=env("BUILD_COMMAND"),
+    )
+    test_command: str = Field(
+        "",
+        description="Shell command that runs the tests (the model's `run_tests` tool); empty: detected.",
+        json_schema_extra=env("TEST_COMMAND"),
+    )
+    require_build: bool = Field(
+        True, description="A failing build blocks the PR.", json_schema_extra=env("REQUIRE_BUILD")
+    )
+    require_tests: bool = Field(
+        True,
+        description="A test that passed on the base commit and fails after the change blocks the PR.",
+        json_schema_extra=env("REQUIRE_TESTS"),
+    )
+    max_repair_rounds: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Times the failing output goes back to the model before giving up.",
+        json_schema_extra=env("MAX_REPAIR_ROUNDS"),
+    )
+    on_failure: Literal["draft", "comment"] = Field(
+        "draft",
+        description="When the checks still fail: open a draft PR with the evidence, or only comment it.",
+        json_schema_extra=env("ON_FAILURE"),
+    )
+    timeout_seconds: float = Field(
+        600,
+        ge=1,
+        le=7200,
+        description="Time limit for one test run.",
+        json_schema_extra=env("EVALUATION_TIMEOUT_SECONDS"),
+    )
+
+
+class MergeSettings(Section):
+    """Auto-merge after CI; unknown keys of the original tool's merge section are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    auto_merge: bool = Field(
+        False,
+        description="Merge a ready PR once its CI checks pass and GitHub calls it mergeable. Off by default: "
+        "a merge lands model-written code without a human reading it, so turn it on only where CI and "
+        "branch protection are what you would trust a reviewer with.",
+        json_schema_extra=env("AUTO_MERGE"),
+    )
+    merge_method: Literal["merge", "squash", "rebase"] = Field(
+        "squash", description="How PRs are merged.", json_schema_extra=env("MERGE_METHOD")
+    )
+    checks_timeout_minutes: float = Field(
+        30,
+        gt=0,
+        le=1440,
+        description="How long to wait for the PR's check runs and commit statuses before giving up.",
+        json_schema_extra=env("MERGE_CHECKS_TIMEOUT_MINUTES"),
+    )
+    poll_seconds: float = Field(
+        15,
+        gt=0,
+        le=600,
+        description="First pause between looks at the checks; it doubles up to eight times this.",
+        json_schema_extra=env("MERGE_POLL_SECONDS"),
+    )
+    require_checks: bool = Field(
+        True,
+        description="Merge only after at least one check run or status reported; false merges PRs of "
+        "repositories without CI on the strength of our own evaluation.",
+        json_schema_extra=env("MERGE_REQUIRE_CHECKS"),
+    )
+    conflict_strategy: Literal["rebase", "merge", "manual"] = Field(
+        "rebase",
+        description="When the PR conflicts with its base or is behind it: rebase it, merge the base in "
+        "(both re-run the evaluation and push with --force-with-lease), or label it for a human.",
+        json_schema_extra=env("CONFLICT_STRATEGY"),
+    )
+    max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Rebase or merge rounds before the PR is left to a human.",
+        json_schema_extra=env("MERGE_MAX_RETRIES"),
+    )
+
+
+class DaemonSettings(Section):
+    loop_interval_ms: int = Field(
+        60_000,
+        ge=100,
+        le=86_400_000,
+        description="Pause between daemon cycles.",
+        json_schema_extra=env("LOOP_INTERVAL_MS"),
+    )
+    shutdown_grace_seconds: float = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="On the first SIGINT/SIGTERM, how long in-flight tasks may finish.",
+        json_schema_extra=env("SHUTDOWN_GRACE_SECONDS"),
+    )
+    lease_seconds: float = Field(
+        120,
+        ge=1,
+        le=3600,
+        description="A claim expires this long after its last heartbeat; then another worker may take it.",
+        json_schema_extra=env("LEASE_SECONDS"),
+    )
+
+
+class StateSettings(Section):
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="Durable state store: embedded SQLite, or Postgres for several daemons.",
+        json_schema_extra=env("STATE_BACKEND"),
+    )
+    sqlite_path: Path | None = Field(
+        None,
+        description="SQLite file; default WORK_DIR/state.db.",
+        json_schema_extra=env("STATE_SQLITE_PATH"),
+    )
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="Log level.",
+        json_schema_extra=env("LOG_LEVEL"),
+    )
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="`json` prints one JSON object per line.",
+        json_schema_extra=env("LOG_FORMAT"),
+    )
+    file: Path | None = Field(
+        None,
+        description="Also append JSON lines (audit events included) to this file, e.g. for a SIEM agent.",
+        json_schema_extra=env("LOG_FILE"),
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class GitHubSettings(Section):
+    api_url: str = Field(
+        DEFAULT_GITHUB_API_URL,
+        description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+        json_schema_extra=env("GITHUB_API_URL"),
+    )
+    seconds_between_requests: float = Field(
+        0.25,
+        ge=0,
+        le=60,
+        description="Pause between GitHub API requests (GitHub asks clients to pace them).",
+        json_schema_extra=env("GITHUB_SECONDS_BETWEEN_REQUESTS"),
+    )
+    seconds_between_writes: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Pause between GitHub writes (comments, labels, PRs).",
+        json_schema_extra=env("GITHUB_SECONDS_BETWEEN_WRITES"),
+    )
+
+
+class ClaudeSettings(Section):
+    model: str = Field(
+        "",
+        description="Claude model id; empty means the newest Sonnet the installed anthropic SDK knows.",
+        json_schema_extra=env("CLAUDE_MODEL"),
+    )
+    base_url: str = Field(
+        "",
+        description="Messages API base URL; empty means Anthropic's.",
+        json_schema_extra=env("ANTHROPIC_BASE_URL"),
+    )
+    max_retries: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="SDK retries on 429/5xx.",
+        json_schema_extra=env("CLAUDE_MAX_RETRIES"),
+    )
+    oauth_token_url: str = Field(
+        "",
+        description="OAuth 2.0 token endpoint used to refresh CLAUDE_ACCESS_TOKEN (your own OAuth client).",
+        json_schema_extra=env("CLAUDE_OAUTH_TOKEN_URL"),
+    )
+    oauth_client_id: str = Field(
+        "",
+        description="Client id registered for this tool at that endpoint.",
+        json_schema_extra=env("CLAUDE_OAUTH_CLIENT_ID"),
+    )
+    max_output_tokens: int = Field(
+        8192,
+        ge=256,
+        le=32_000,
+        description="max_tokens of one model reply.",
+        json_schema_extra=env("CLAUDE_MAX_OUTPUT_TOKENS"),
+    )
+
+
+class GitSettings(Section):
+    author_name: str = Field(
+        "autonomous-dev[bot]",
+        min_length=1,
+        description="Commit author name.",
+        json_schema_extra=env("GIT_BOT_NAME"),
+    )
+    author_email: str = Field(
+        "autonomous-dev@users.noreply.github.com",
+        min_length=3,
+        description="Commit author e-mail.",
+        json_schema_extra=env("GIT_BOT_EMAIL"),
+    )
+
+
+class ModelPrices(Section):
+    """USD per million tokens for one model."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
+class PricingSettings(Section):
+    models: dict[str, ModelPrices] = Field(
+        {},
+        description="Per-model prices in USD per million tokens, "
+        '{"model-id": {"input", "output", "cacheWrite", "cacheRead"}}; '
+        "other models use their family's list price (sonnet, haiku, opus).",
+    )
+
+
+class RedactPattern(Section):
+    pattern: str
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class SecuritySettings(Section):
+    allow_workflow_changes: bool = Field(
+        False,
+        description="Let the tool change .github/workflows (a token then needs the `workflow` scope).",
+        json_schema_extra=env("ALLOW_WORKFLOW_CHANGES"),
+    )
+    allowed_repos: list[str] = Field(
+        [],
+        description="Patterns such as `myorg/*`; when set, every configured repository must match one.",
+        json_schema_extra=env("ALLOWED_REPOS"),
+    )
+    allow_public_repos: bool = Field(
+        False,
+        description="Work on public repositories too (anyone can write issues there).",
+        json_schema_extra=env("ALLOW_PUBLIC_REPOS"),
+    )
+    require_author_permission: bool = Field(
+        False,
+        description="Also require the issue's author to have write permission, not only the labeller.",
+        json_schema_extra=env("REQUIRE_AUTHOR_PERMISSION"),
+    )
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Hosts the GitHub, Claude and OAuth endpoints may use besides https and loopback.",
+        json_schema_extra=env("ALLOWED_HOSTS"),
+    )
+    redact_patterns: list[RedactPattern] = Field(
+        [], description='Extra secrets to redact: [{"pattern": REGEX, "name": NAME}].'
+    )
+    max_issue_chars: int = Field(
+        20_000,
+        ge=1000,
+        le=500_000,
+        description="Longer issue bodies and comments are cut before they reach the model.",
+        json_schema_extra=env("MAX_ISSUE_CHARS"),
+    )
+
+    _split_lists = field_validator("allowed_repos", "allowed_hosts", mode="before")(split_commas)
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _compiles(cls, value: list[RedactPattern]) -> list[RedactPattern]:
+        from autonomous_dev.security.redact import Redactor
+
+        Redactor(patterns=[(p.name, p.pattern) for p in value])  # raises ValueError naming the bad one
+        return value
+
+
+class SandboxSettings(Section):
+    """Where repository code (build, tests, the model's `run_tests`) runs; see docs/security.md."""
+
+    backend: Literal["auto", "bwrap", "docker", "podman", "none"] = Field(
+        "auto",
+        description="`auto`: bubblewrap when it is installed (else the tool refuses to run repository code); "
+        "`docker`/`podman`: a container of `sandbox.image`; `none`: directly on the host (needs "
+        "`sandbox.allowUnsandboxed` for `start`).",
+        json_schema_extra=env("SANDBOX_BACKEND"),
+    )
+    image: str = Field(
+        "",
+        description="Container image for the docker and podman backends (holding the project's toolchain).",
+        json_schema_extra=env("SANDBOX_IMAGE"),
+    )
+    allow_unsandboxed: bool = Field(
+        False,
+        description="Let the daemon start with `sandbox.backend = none`: repository code then sees the "
+        "daemon's files and the network.",
+        json_schema_extra=env("SANDBOX_ALLOW_UNSANDBOXED"),
+    )
+    memory_mb: int = Field(
+        4096,
+        ge=0,
+        le=1_048_576,
+        description="Memory one command may allocate (RLIMIT_DATA; containers: --memory); 0: no limit.",
+        json_schema_extra=env("SANDBOX_MEMORY_MB"),
+    )
+    max_processes: int = Field(
+        512,
+        ge=0,
+        le=100_000,
+        description="Processes one command may run at once (RLIMIT_NPROC, not enforced for root; "
+        "containers: --pids-limit); 0: no limit.",
+        json_schema_extra=env("SANDBOX_MAX_PROCESSES"),
+    )
+    read_only_paths: list[str] = Field(
+        [],
+        description="More host paths the sandbox shows read-only (env: comma-separated), e.g. a toolchain "
+        "under HOME such as `~/.rustup`; the system directories and the PATH's directories are shown "
+        "already.",
+        json_schema_extra=env("SANDBOX_READ_ONLY_PATHS"),
+    )
+
+    _split = field_validator("read_only_paths", mode="before")(split_commas)

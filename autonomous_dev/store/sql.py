@@ -1,0 +1,410 @@
+"""The store's records, schema migrations and SQL, and its operations written once for both backends."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from autonomous_dev.errors import AutonomousDevError
+
+Row = tuple[Any, ...]
+Execute = Callable[[str, Sequence[object]], "Result"]
+
+# Statements use psycopg's `%s` placeholders; the SQLite backend swaps them for `?`.
+# Column types differ per backend, so migrations are templates filled from one of these maps.
+SQLITE_TYPES: Mapping[str, str] = {
+    "int": "INTEGER",
+    "real": "REAL",
+    "text": "TEXT",
+    "time": "INTEGER",  # microseconds since the Unix epoch, UTC: exact and correctly ordered
+    "serial": "INTEGER PRIMARY KEY",
+}
+POSTGRES_TYPES: Mapping[str, str] = {
+    "int": "bigint",
+    "real": "double precision",
+    "text": "text",
+    "time": "timestamptz",
+    "serial": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+
+# Append new versions; never edit one that has shipped.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE autonomous_dev_tasks (
+                repo {text} NOT NULL,
+                issue {int} NOT NULL,
+                state {text} NOT NULL DEFAULT 'queued',
+                attempts {int} NOT NULL DEFAULT 0,
+                last_error {text},
+                pr_number {int},
+                pr_url {text},
+                fingerprint {text},
+                next_attempt_at {time},
+                claim_owner {text},
+                lease_expires_at {time},
+                input_tokens {int} NOT NULL DEFAULT 0,
+                output_tokens {int} NOT NULL DEFAULT 0,
+                cache_read_tokens {int} NOT NULL DEFAULT 0,
+                cache_write_tokens {int} NOT NULL DEFAULT 0,
+                cost_usd {real} NOT NULL DEFAULT 0,
+                created_at {time} NOT NULL,
+                updated_at {time} NOT NULL,
+                PRIMARY KEY (repo, issue)
+            )""",
+            "CREATE INDEX autonomous_dev_tasks_updated ON autonomous_dev_tasks (updated_at)",
+            """CREATE INDEX autonomous_dev_tasks_leases ON autonomous_dev_tasks (lease_expires_at)
+                WHERE claim_owner IS NOT NULL""",
+            """CREATE TABLE autonomous_dev_usage_events (
+                id {serial},
+                at {time} NOT NULL,
+                repo {text} NOT NULL,
+                issue {int} NOT NULL,
+                input_tokens {int} NOT NULL,
+                output_tokens {int} NOT NULL,
+                cache_read_tokens {int} NOT NULL,
+                cache_write_tokens {int} NOT NULL,
+                cost_usd {real} NOT NULL
+            )""",
+            "CREATE INDEX autonomous_dev_usage_events_at ON autonomous_dev_usage_events (at)",
+            "CREATE TABLE autonomous_dev_meta (key {text} PRIMARY KEY, value {text} NOT NULL)",
+        ],
+    ),
+]
+
+CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (
+    version integer PRIMARY KEY, applied_at text NOT NULL)"""
+SELECT_VERSIONS = "SELECT version FROM autonomous_dev_schema_version"
+INSERT_VERSION = "INSERT INTO autonomous_dev_schema_version (version, applied_at) VALUES (%s, %s)"
+
+
+def migrations_for(types: Mapping[str, str]) -> list[tuple[int, list[str]]]:
+    """The migrations with the backend's column types filled in."""
+    return [(version, [sql.format_map(types) for sql in sqls]) for version, sqls in MIGRATIONS]
+
+
+# Columns in the order TaskRecord's fields are read.
+SELECT_TASKS = """SELECT repo, issue, state, attempts, last_error, pr_number, pr_url, fingerprint,
+    next_attempt_at, claim_owner, lease_expires_at, input_tokens, output_tokens, cache_read_tokens,
+    cache_write_tokens, cost_usd, created_at, updated_at FROM autonomous_dev_tasks"""
+
+GET_TASK = SELECT_TASKS + " WHERE repo = %s AND issue = %s"
+LIST_TASKS = SELECT_TASKS + " ORDER BY updated_at DESC, repo, issue DESC LIMIT %s"
+LIST_REPO_TASKS = SELECT_TASKS + " WHERE repo = %s ORDER BY updated_at DESC, issue DESC LIMIT %s"
+EXPIRED_CLAIMS = (
+    SELECT_TASKS + " WHERE claim_owner IS NOT NULL AND lease_expires_at < %s ORDER BY lease_expires_at"
+)
+
+INSERT_TASK = """INSERT INTO autonomous_dev_tasks (repo, issue, fingerprint, created_at, updated_at)
+    VALUES (%s, %s, %s, %s, %s) ON CONFLICT (repo, issue) DO NOTHING"""
+# An edited issue (new fingerprint) that had failed or needed a human is eligible again.
+RESET_IF_EDITED = """UPDATE autonomous_dev_tasks
+    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
+    WHERE repo = %s AND issue = %s AND state IN ('failed', 'needs_human') AND fingerprint <> %s"""
+SET_FINGERPRINT = """UPDATE autonomous_dev_tasks SET fingerprint = %s, updated_at = %s
+    WHERE repo = %s AND issue = %s AND (fingerprint IS NULL OR fingerprint <> %s)"""
+RESET = """UPDATE autonomous_dev_tasks
+    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
+    WHERE repo = %s AND issue = %s"""
+
+# Claimable: waiting or failed, or held under an expired lease (a crashed worker), and not backing off.
+PICK_SQLITE = """SELECT t.issue FROM autonomous_dev_tasks t JOIN json_each(%s) c ON c.value = t.issue
+    WHERE t.repo = %s AND t.state IN ('queued', 'failed', 'claimed', 'working')
+        AND (t.claim_owner IS NULL OR t.lease_expires_at < %s)
+        AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= %s)
+    ORDER BY c.key LIMIT 1"""
+PICK_POSTGRES = """SELECT issue FROM autonomous_dev_tasks
+    WHERE repo = %s AND issue = ANY(%s::bigint[]) AND state IN ('queued', 'failed', 'claimed', 'working')
+        AND (claim_owner IS NULL OR lease_expires_at < %s)
+        AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+    ORDER BY array_position(%s::bigint[], issue) LIMIT 1 FOR UPDATE SKIP LOCKED"""
+CLAIM = """UPDATE autonomous_dev_tasks
+    SET state = 'claimed', attempts = attempts + 1, claim_owner = %s, lease_expires_at = %s, updated_at = %s
+    WHERE repo = %s AND issue = %s"""
+
+HEARTBEAT = """UPDATE autonomous_dev_tasks SET lease_expires_at = %s
+    WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+MARK = """UPDATE autonomous_dev_tasks
+    SET state = %s, pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url), updated_at = %s
+    WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+FINISH = """UPDATE autonomous_dev_tasks
+    SET state = %s, last_error = %s, next_attempt_at = %s,
+        pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url),
+        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+    WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+RELEASE = """UPDATE autonomous_dev_tasks
+    SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+    WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+
+ADD_USAGE = """UPDATE autonomous_dev_tasks
+    SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,
+        cache_read_tokens = cache_read_tokens + %s, cache_write_tokens = cache_write_tokens + %s,
+        cost_usd = cost_usd + %s, updated_at = %s
+    WHERE repo = %s AND issue = %s"""
+INSERT_USAGE_EVENT = """INSERT INTO autonomous_dev_usage_events
+    (at, repo, issue, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""
+COST_SINCE = "SELECT COALESCE(SUM(cost_usd), 0) FROM autonomous_dev_usage_events WHERE at >= %s"
+
+GET_META = "SELECT value FROM autonomous_dev_meta WHERE key = %s"
+SET_META = """INSERT INTO autonomous_dev_meta (key, value) VALUES (%s, %s)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TaskState(enum.StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    WORKING = "working"
+    PR_OPENED = "pr_opened"
+    FAILED = "failed"
+    NEEDS_HUMAN = "needs_human"
+    DONE = "done"
+
+
+FINISH_STATES = frozenset(
+    {TaskState.DONE, TaskState.PR_OPENED, TaskState.FAILED, TaskState.NEEDS_HUMAN, TaskState.QUEUED}
+)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task (a repository's issue) as the store last recorded it; times are tz-aware UTC."""
+
+    repo: str
+    issue: int
+    state: TaskState
+    attempts: int
+    last_error: str | None
+    pr_number: int | None
+    pr_url: str | None
+    fingerprint: str | None
+    next_attempt_at: datetime | None
+    claim_owner: str | None
+    lease_expires_at: datetime | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class UsageDelta:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class StoreError(AutonomousDevError):
+    """The state database could not be reached or refused an operation."""
+
+    code = "AD800"
+
+
+class ClaimLost(AutonomousDevError):
+    """Another worker took over the task after this worker's lease expired."""
+
+    code = "AD810"
+
+
+@dataclass(frozen=True)
+class Result:
+    rows: list[Row]
+    rowcount: int
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"store times must be timezone-aware, got {moment!r}")
+    return moment
+
+
+class SqlStore(abc.ABC):
+    """The Store operations, written once against a small backend interface."""
+
+    @abc.abstractmethod
+    def _transaction(self) -> AbstractContextManager[Execute]:
+        """A write transaction that excludes other claimers for its duration."""
+
+    @abc.abstractmethod
+    def _read(self, query: str, params: Sequence[object]) -> list[Row]: ...
+
+    @abc.abstractmethod
+    def _encode(self, moment: datetime | None) -> object:
+        """A tz-aware time as the backend stores it."""
+
+    @abc.abstractmethod
+    def _decode(self, value: Any) -> datetime | None: ...
+
+    @abc.abstractmethod
+    def _pick(self, execute: Execute, repo: str, candidates: Sequence[int], now: object) -> int | None:
+        """The first claimable candidate, in the candidates' order, locked for this transaction."""
+
+    def _record(self, row: Row) -> TaskRecord:
+        created, updated = self._decode(row[16]), self._decode(row[17])
+        assert created is not None and updated is not None  # NOT NULL columns
+        return TaskRecord(
+            repo=row[0],
+            issue=int(row[1]),
+            state=TaskState(row[2]),
+            attempts=int(row[3]),
+            last_error=row[4],
+            pr_number=None if row[5] is None else int(row[5]),
+            pr_url=row[6],
+            fingerprint=row[7],
+            next_attempt_at=self._decode(row[8]),
+            claim_owner=row[9],
+            lease_expires_at=self._decode(row[10]),
+            input_tokens=int(row[11]),
+            output_tokens=int(row[12]),
+            cache_read_tokens=int(row[13]),
+            cache_write_tokens=int(row[14]),
+            cost_usd=float(row[15]),
+            created_at=created,
+            updated_at=updated,
+        )
+
+    def _now(self) -> object:
+        return self._encode(utcnow())
+
+    def observe(self, repo: str, issue: int, fingerprint: str) -> TaskRecord:
+        now = self._now()
+        with self._transaction() as execute:
+            execute(INSERT_TASK, (repo, issue, fingerprint, now, now))
+            execute(RESET_IF_EDITED, (now, repo, issue, fingerprint))
+            execute(SET_FINGERPRINT, (fingerprint, now, repo, issue, fingerprint))
+            return self._record(execute(GET_TASK, (repo, issue)).rows[0])
+
+    def reset(self, repo: str, issue: int) -> None:
+        with self._transaction() as execute:
+            execute(RESET, (self._now(), repo, issue))
+
+    def claim(
+        self, repo: str, candidates: Sequence[int], owner: str, lease_s: float, now: datetime | None = None
+    ) -> TaskRecord | None:
+        if not candidates:
+            return None
+        moment = aware(now) if now is not None else utcnow()
+        at, lease = self._encode(moment), self._encode(moment + timedelta(seconds=lease_s))
+        with self._transaction() as execute:
+            issue = self._pick(execute, repo, [int(c) for c in candidates], at)
+            if issue is None:
+                return None
+            execute(CLAIM, (owner, lease, at, repo, issue))
+            return self._record(execute(GET_TASK, (repo, issue)).rows[0])
+
+    def heartbeat(self, repo: str, issue: int, owner: str, lease_s: float) -> bool:
+        lease = self._encode(utcnow() + timedelta(seconds=lease_s))
+        with self._transaction() as execute:
+            return execute(HEARTBEAT, (lease, repo, issue, owner)).rowcount == 1
+
+    def mark(
+        self,
+        repo: str,
+        issue: int,
+        owner: str,
+        state: TaskState,
+        *,
+        pr_number: int | None = None,
+        pr_url: str | None = None,
+    ) -> None:
+        params = (TaskState(state).value, pr_number, pr_url, self._now(), repo, issue, owner)
+        with self._transaction() as execute:
+            if execute(MARK, params).rowcount != 1:
+                raise _claim_lost(repo, issue, owner)
+
+    def add_usage(self, repo: str, issue: int, delta: UsageDelta) -> None:
+        now = self._now()
+        tokens = (delta.input_tokens, delta.output_tokens, delta.cache_read_tokens, delta.cache_write_tokens)
+        with self._transaction() as execute:
+            execute(ADD_USAGE, (*tokens, delta.cost_usd, now, repo, issue))
+            execute(INSERT_USAGE_EVENT, (now, repo, issue, *tokens, delta.cost_usd))
+
+    def finish(
+        self,
+        repo: str,
+        issue: int,
+        owner: str,
+        state: TaskState,
+        *,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+        pr_number: int | None = None,
+        pr_url: str | None = None,
+    ) -> None:
+        state = TaskState(state)
+        if state not in FINISH_STATES:
+            raise ValueError(f"finish() ends an attempt; {state} is not a state to end in")
+        retry_at = self._encode(aware(next_attempt_at) if next_attempt_at is not None else None)
+        params = (state.value, error, retry_at, pr_number, pr_url, self._now(), repo, issue, owner)
+        with self._transaction() as execute:
+            if execute(FINISH, params).rowcount != 1:
+                raise _claim_lost(repo, issue, owner)
+
+    def release(self, repo: str, issue: int, owner: str) -> None:
+        with self._transaction() as execute:
+            execute(RELEASE, (self._now(), repo, issue, owner))
+
+    def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]:
+        moment = aware(now) if now is not None else utcnow()
+        return [self._record(row) for row in self._read(EXPIRED_CLAIMS, (self._encode(moment),))]
+
+    def get(self, repo: str, issue: int) -> TaskRecord | None:
+        rows = self._read(GET_TASK, (repo, issue))
+        return self._record(rows[0]) if rows else None
+
+    def tasks(self, repo: str | None = None, limit: int = 1000) -> list[TaskRecord]:
+        if repo is None:
+            rows = self._read(LIST_TASKS, (limit,))
+        else:
+            rows = self._read(LIST_REPO_TASKS, (repo, limit))
+        return [self._record(row) for row in rows]
+
+    def cost_since(self, since: datetime) -> float:
+        return float(self._read(COST_SINCE, (self._encode(aware(since)),))[0][0])
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read(GET_META, (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as execute:
+            execute(SET_META, (key, value))
+
+    def _apply_migrations(self, types: Mapping[str, str]) -> None:
+        """Apply each pending migration in its own transaction; the caller excludes other migrators."""
+        with self._transaction() as execute:
+            execute(CREATE_VERSION_TABLE, ())
+        for version, statements in migrations_for(types):
+            with self._transaction() as execute:
+                applied = {int(row[0]) for row in execute(SELECT_VERSIONS, ()).rows}
+                if version in applied:
+                    continue
+                for statement in statements:
+                    execute(statement, ())
+                execute(INSERT_VERSION, (version, utcnow().isoformat()))
+
+
+def _claim_lost(repo: str, issue: int, owner: str) -> ClaimLost:
+    return ClaimLost(
+        f"{repo}#{issue}: worker {owner} no longer holds the claim",
+        "its lease expired and another worker took the task over; this attempt's result was not recorded",
+    )
