@@ -166,15 +166,7 @@ class DeferredClaude:
             if self._client is None:
                 from autonomous_dev.claude.client import ClaudeClient
 
-                claude = self._settings.claude
-                self._client = ClaudeClient(
-                    self._auth,
-                    self._redactor,
-                    model=claude.model,
-                    base_url=claude.base_url,
-                    max_retries=claude.max_retries,
-                    max_output_tokens=claude.max_output_tokens,
-                )
+                self._client = ClaudeClient(self._auth, self._redactor, self._settings.claude)
             return self._client
 
 
