@@ -12,6 +12,7 @@ from autonomous_dev.claude.oauth import ClaudeTokens, ClaudeTokenSource, MemoryT
 from autonomous_dev.core.tools import tool_definitions
 from autonomous_dev.errors import CredentialError
 from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.sections import ClaudeSettings
 from tests.conftest import ANTHROPIC_KEY
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
 
@@ -25,7 +26,9 @@ def test_default_model_is_a_sonnet_the_sdk_knows() -> None:
 def test_api_key_request_carries_tools_and_is_redacted(claude: FakeAnthropic) -> None:
     claude.scripts[:] = [Script([[text_block("checking"), text_editor("view", path="a.py")]])]
     secret = "hunter2-but-longer-secret"
-    client = ClaudeClient(ClaudeAuth(api_key=ANTHROPIC_KEY), Redactor([secret]), base_url=claude.url)
+    client = ClaudeClient(
+        ClaudeAuth(api_key=ANTHROPIC_KEY), Redactor([secret]), ClaudeSettings(base_url=claude.url)
+    )
     turn = client.complete(
         "system", [{"role": "user", "content": f"the password is {secret}"}], tool_definitions()
     )
@@ -42,7 +45,9 @@ def test_oauth_access_token_is_sent_as_bearer_with_the_beta_header() -> None:
     token = "sk-ant-oat01-" + "A" * 40
     with FakeAnthropic(api_keys=(), bearer_tokens={token}, scripts=[Script([[text_block("hi")]])]) as server:
         source = ClaudeTokenSource(ClaudeTokens(token), endpoint=None, store=MemoryTokenStore())
-        client = ClaudeClient(ClaudeAuth(tokens=source), Redactor([token]), base_url=server.url)
+        client = ClaudeClient(
+            ClaudeAuth(tokens=source), Redactor([token]), ClaudeSettings(base_url=server.url)
+        )
         assert client.complete("s", [{"role": "user", "content": "hello"}], []).text == "hi"
         headers = server.requests[-1].headers
     assert headers["authorization"] == f"Bearer {token}"
@@ -51,7 +56,7 @@ def test_oauth_access_token_is_sent_as_bearer_with_the_beta_header() -> None:
 
 def test_rejected_key_is_a_credential_error(claude: FakeAnthropic) -> None:
     client = ClaudeClient(
-        ClaudeAuth(api_key="sk-ant-api03-wrong-key-000000"), Redactor(), base_url=claude.url
+        ClaudeAuth(api_key="sk-ant-api03-wrong-key-000000"), Redactor(), ClaudeSettings(base_url=claude.url)
     )
     with pytest.raises(CredentialError, match="401"):
         client.complete("s", [{"role": "user", "content": "x"}], [])
@@ -72,7 +77,7 @@ def test_a_401_refreshes_the_oauth_token_once_and_retries() -> None:
                 tokens, OAuthEndpoint(endpoint.url, endpoint.client_id), MemoryTokenStore()
             )
             client = ClaudeClient(
-                ClaudeAuth(tokens=source), Redactor([old]), base_url=server.url, max_retries=0
+                ClaudeAuth(tokens=source), Redactor([old]), ClaudeSettings(base_url=server.url, max_retries=0)
             )
             assert client.complete("s", [{"role": "user", "content": "x"}], []).text == "hi"
             sent = [r.headers["authorization"] for r in server.requests]

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic.alias_generators import to_camel
 
 from autonomous_dev.errors import ConfigError
-from autonomous_dev.settings.model import SourcePaths, load_settings
+from autonomous_dev.settings.model import Settings, SourcePaths, load_settings, setting_infos
 from tests.helpers import run_cli
 
 
@@ -137,3 +138,67 @@ def test_validate_offline_accepts_valid_settings(tmp_path: Path) -> None:
     result = run_cli(["config", "--validate", "--offline"], cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout
+
+
+def _load_json(tmp_path: Path, data: dict[str, object]) -> None:
+    load_settings(environ={}, paths=SourcePaths(config_file=write_json(tmp_path / "c.json", data)))
+
+
+def test_a_typo_in_any_key_of_any_section_names_the_closest_key(tmp_path: Path) -> None:
+    for info in setting_infos():
+        section, key = info.json_key.split(".")
+        with pytest.raises(ConfigError) as caught:
+            _load_json(tmp_path, {section: {key + key[-1]: 1}})
+        assert f"(did you mean {info.json_key}?)" in caught.value.message, info.json_key
+        assert "help-config" in caught.value.hint
+
+
+def test_a_typo_in_a_section_name_names_the_closest_section(tmp_path: Path) -> None:
+    for section in Settings.model_fields:
+        typo = to_camel(section) + section[-1]
+        for value in ({}, "not an object"):
+            with pytest.raises(ConfigError) as caught:
+                _load_json(tmp_path, {typo: value})
+            assert f"unknown setting {typo} in " in caught.value.message
+            assert f"(did you mean {to_camel(section)}?)" in caught.value.message
+
+
+def test_a_typo_inside_a_list_or_map_names_the_closest_key(tmp_path: Path) -> None:
+    prices = {"input": 1, "output": 2, "cacheWrite": 3, "cacheRaed": 4}
+    with pytest.raises(ConfigError, match=r"did you mean pricing\.models\.my-model\.cacheRead\?"):
+        _load_json(tmp_path, {"pricing": {"models": {"my-model": prices}}})
+    with pytest.raises(ConfigError, match=r"did you mean security\.redactPatterns\.0\.name\?"):
+        _load_json(tmp_path, {"security": {"redactPatterns": [{"pattern": "x", "nmae": "y"}]}})
+
+
+def test_a_key_in_the_wrong_section_names_its_section(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load_json(tmp_path, {"execution": {"level": "DEBUG"}})
+    assert "unknown setting execution.level in " in caught.value.message
+    assert caught.value.message.endswith("(did you mean logging.level?)")
+
+
+def test_original_tool_keys_are_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The original tool's evaluation and merge keys without a counterpart here: its config still loads."""
+    config = write_json(
+        tmp_path / "c.json",
+        {
+            "evaluation": {"requireHealthCheck": True, "smokeTestUrls": [], "requireTests": False},
+            "merge": {"requireAllChecks": True, "mergeMethod": "rebase"},
+        },
+    )
+    loaded = load_settings(environ={}, paths=SourcePaths(config_file=config))
+    assert loaded.settings.evaluation.require_tests is False
+    assert loaded.settings.merge.merge_method == "rebase"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 3
+    assert "ignoring merge.requireAllChecks, a setting of the original tool" in warned[-1]
+
+
+def test_needs_human_label_can_be_set(files: SourcePaths) -> None:
+    assert load_settings(environ={}, paths=files).settings.discovery.needs_human_label == "needs-human"
+    loaded = load_settings(environ={"NEEDS_HUMAN_LABEL": "help-wanted"}, paths=files)
+    assert loaded.settings.discovery.needs_human_label == "help-wanted"
+    assert loaded.sources["discovery.needs_human_label"] == "env"

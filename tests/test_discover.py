@@ -62,6 +62,16 @@ def test_files_validated_tasks_then_leaves_an_unchanged_commit_alone(stage: Stag
     assert "analysed before" in again.stdout
 
 
+def test_count_flag_beats_tasks_per_cycle(stage: Stage) -> None:
+    script(stage, ADD_BUG, README_DOCS)
+    env = stage.env(DISCOVERY_TASKS_PER_CYCLE="5")
+    result = run_cli(["discover", "--count", "1", "--create-issues"], cwd=stage.cwd, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [issue] = stage.github.issues(OWNER, NAME)  # the most important one
+    assert issue["title"] == ADD_BUG["title"]
+    assert "Propose up to 2 tasks" in json.dumps(stage.claude.message_requests()[0]["messages"])
+
+
 def test_duplicates_of_open_issues_are_not_filed(stage: Stage) -> None:
     stage.github.add_issue(OWNER, NAME, "Calc.add subtracts instead of adding!", "Seen in production.")
     stage.github.add_issue(OWNER, NAME, "Improve the docs", "## Affected Paths\n\n- `README.md`\n")

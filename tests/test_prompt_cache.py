@@ -11,6 +11,7 @@ from autonomous_dev.core.prompts import SYSTEM_PROMPT, with_repository_map
 from autonomous_dev.core.tools import Toolbox
 from autonomous_dev.models import Usage
 from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.sections import ClaudeSettings
 from tests.conftest import ANTHROPIC_KEY, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
@@ -19,7 +20,7 @@ REPO_MAP = "\n".join(f"src/module_{n}.py\n  def handler_{n}\n  class Model{n}" f
 
 
 def agent(claude: FakeAnthropic) -> Agent:
-    client = ClaudeClient(ClaudeAuth(api_key=ANTHROPIC_KEY), Redactor(), base_url=claude.url)
+    client = ClaudeClient(ClaudeAuth(api_key=ANTHROPIC_KEY), Redactor(), ClaudeSettings(base_url=claude.url))
     return Agent(client, with_repository_map(SYSTEM_PROMPT, REPO_MAP), Budget(max_turns=20, max_tokens=10**7))
 
 

@@ -23,11 +23,13 @@ from autonomous_dev.errors import (
 )
 from autonomous_dev.models import ModelTurn, ToolCall, Usage
 from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.sections import ClaudeSettings
 
 OAUTH_BETA = "oauth-2025-04-20"
 OUTAGE_STATUSES = frozenset({408, 429})  # besides every 5xx (529: overloaded)
 OUTAGE_HINT = "check ANTHROPIC_BASE_URL and the network; the daemon retries on its own, no attempt is spent"
 EPHEMERAL = {"type": "ephemeral"}
+REQUEST_TIMEOUT_S = 600.0  # one Messages call; a long reply with max_output_tokens takes minutes at worst
 
 
 def default_model() -> str:
@@ -56,16 +58,8 @@ class _TokenProvider:
 class ClaudeClient:
     """Implements ports.Claude; every request body passes through the redactor first."""
 
-    def __init__(
-        self,
-        auth: ClaudeAuth,
-        redactor: Redactor,
-        model: str = "",
-        base_url: str = "",
-        max_retries: int = 4,
-        max_output_tokens: int = 8192,
-        timeout_s: float = 600.0,
-    ) -> None:
+    def __init__(self, auth: ClaudeAuth, redactor: Redactor, settings: ClaudeSettings) -> None:
+        max_retries = settings.max_retries
         if auth.api_key:
             credential: dict[str, Any] = {"api_key": auth.api_key}
         elif auth.tokens is not None:
@@ -75,13 +69,13 @@ class ClaudeClient:
             raise CredentialError("no Claude credential", "set ANTHROPIC_API_KEY (or CLAUDE_ACCESS_TOKEN)")
         self._client = anthropic.Anthropic(
             **credential,
-            base_url=base_url or None,
+            base_url=settings.base_url or None,
             max_retries=max_retries,
-            timeout=timeout_s,
+            timeout=REQUEST_TIMEOUT_S,
             default_headers={} if auth.api_key else {"anthropic-beta": OAUTH_BETA},
         )
-        self.model = model or default_model()
-        self.max_output_tokens = max_output_tokens
+        self.model = settings.model or default_model()
+        self.max_output_tokens = settings.max_output_tokens
         self.redactor = redactor
 
     def complete(

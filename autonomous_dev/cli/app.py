@@ -1,4 +1,4 @@
-"""The click group, the context every command shares, and the one place errors become exit codes."""
+"""The click group, the context every command shares, and the one place where exit codes are decided."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -111,25 +111,30 @@ def cli(
     logs.configure(app.redactor, "WARNING", "text")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: the single place where exceptions become exit codes."""
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: the one place where a command's result or error becomes the process's exit code."""
     args = sys.argv[1:] if argv is None else argv
-    app = AppContext()
+    sys.exit(exit_status(args, AppContext()))
+
+
+def exit_status(args: list[str], app: AppContext) -> int:
+    """Run the command: what it returned (an ExitStatus; None is success), or the status its error maps to."""
     try:
-        cli.main(args=args, prog_name="autonomous-dev", standalone_mode=False, obj=app)
+        result = cli.main(args=args, prog_name="autonomous-dev", standalone_mode=False, obj=app)
     except click.exceptions.Abort:
-        sys.exit(ExitStatus.INTERRUPTED)
+        return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         exc.show()
-        sys.exit(ExitStatus.USAGE)
+        return ExitStatus.USAGE
     except AutonomousDevError as exc:
         if "--debug" in args:
             raise
         message = app.redactor.redact(_one_error(exc))
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
-        sys.exit(exc.exit_status)
+        return exc.exit_status
     except KeyboardInterrupt:
-        sys.exit(ExitStatus.INTERRUPTED)
+        return ExitStatus.INTERRUPTED
+    return result if isinstance(result, int) else ExitStatus.OK  # click's own exits (--help) give an int
 
 
 def entry_point() -> None:

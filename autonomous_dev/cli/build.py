@@ -166,15 +166,7 @@ class DeferredClaude:
             if self._client is None:
                 from autonomous_dev.claude.client import ClaudeClient
 
-                claude = self._settings.claude
-                self._client = ClaudeClient(
-                    self._auth,
-                    self._redactor,
-                    model=claude.model,
-                    base_url=claude.base_url,
-                    max_retries=claude.max_retries,
-                    max_output_tokens=claude.max_output_tokens,
-                )
+                self._client = ClaudeClient(self._auth, self._redactor, self._settings.claude)
             return self._client
 
 
@@ -269,22 +261,14 @@ def make_discovery(
     claude: DeferredClaude,
     store: Store,
     redactor: Redactor,
-    count: int | None = None,
     symbols: SymbolCache | None = None,
 ) -> Discovery:
     from autonomous_dev.core.prompts import DISCOVERY_SYSTEM_PROMPT
-    from autonomous_dev.intake.discover import Discovery, DiscoveryOptions
+    from autonomous_dev.intake.discover import Discovery
 
-    discovery = settings.discovery
-    options = DiscoveryOptions(
-        discovery.issue_label,
-        settings.repo.base_branch or repo.default_branch,
-        count or discovery.tasks_per_cycle,
-        tuple(discovery.exclude_paths),
-        discovery.recent_days,
-    )
     agent = make_agent(settings, claude, DISCOVERY_SYSTEM_PROMPT)
-    return Discovery(repo, workspaces, agent, store, options, redactor.restore, symbols)
+    base = settings.repo.base_branch or repo.default_branch
+    return Discovery(repo, workspaces, agent, store, settings.discovery, base, redactor.restore, symbols)
 
 
 def _repo_work(
@@ -301,7 +285,7 @@ def _repo_work(
     from autonomous_dev.core.daemon import RepoWork
     from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
     from autonomous_dev.core.prompts import SYSTEM_PROMPT
-    from autonomous_dev.security.trust import TrustGate, TrustPolicy
+    from autonomous_dev.security.trust import TrustGate
 
     repo, workspaces = parts
     security = settings.security
@@ -321,8 +305,7 @@ def _repo_work(
         merge=merge_policy(settings),
         repo_map_chars=settings.execution.repo_map_chars,
     )
-    policy = TrustPolicy(options.label, security.require_author_permission, notify=not dry_run)
-    trust = TrustGate(repo, policy)
+    trust = TrustGate(repo, options.label, security, notify=not dry_run)
     pipeline = Pipeline(
         repo,
         workspaces,

@@ -99,20 +99,20 @@ def init(
 ) -> None:
     """Create autonomous-dev.config.json interactively; every question has a default and a flag."""
     assume = assume_defaults or example
-    from autonomous_dev.settings.sections import DEFAULT_CONFIG_FILE
+    from autonomous_dev.settings.sections import DEFAULT_CONFIG_FILE, DiscoverySettings, ExecutionSettings
 
     target = Path.cwd() / (EXAMPLE_FILE if example else DEFAULT_CONFIG_FILE)
     if target.exists() and not force:
         raise ConfigError(f"{target.name} already exists", "pass --force to overwrite it")
     owner, repo_name = _repository(repo, owner, repo_name, example, assume)
+    base_branch = _ask(base_branch, "Base branch (empty: repository default)", "", assume)
+    label = _ask(label, "Trigger label", DiscoverySettings.model_validate({}).issue_label, assume)
+    default_workers = ExecutionSettings.model_validate({}).parallel_workers
+    workers = _ask(workers, "Parallel workers", default_workers, assume, click.IntRange(1, 32))
     config = {
-        "repo": {
-            "owner": owner,
-            "name": repo_name,
-            "baseBranch": _ask(base_branch, "Base branch (empty: repository default)", "", assume),
-        },
-        "discovery": {"issueLabel": _ask(label, "Trigger label", "autonomous-dev", assume)},
-        "execution": {"parallelWorkers": _ask(workers, "Parallel workers", 2, assume, click.IntRange(1, 32))},
+        "repo": {"owner": owner, "name": repo_name, "baseBranch": base_branch},
+        "discovery": {"issueLabel": label},
+        "execution": {"parallelWorkers": workers},
     }
     text = json.dumps(config, indent=2) + "\n"
     _check(text, target)

@@ -34,9 +34,14 @@ if TYPE_CHECKING:
     from autonomous_dev.settings.model import Settings
 
 
-def _prepare(app: AppContext, repo_flag: str | None) -> tuple[Settings, Credentials, str]:
+def _prepare(
+    app: AppContext, repo_flag: str | None, count: int | None = None
+) -> tuple[Settings, Credentials, str]:
     """Settings, logging and credentials for a one-repository command; the repository it works on."""
-    settings = app.settings(flags_from(repo=repo_flag))
+    flags = flags_from(repo=repo_flag)
+    if count is not None:
+        flags["discovery"] = {"tasks_per_cycle": count}
+    settings = app.settings(flags)
     for custom in settings.security.redact_patterns:
         app.redactor.add_pattern(custom.name, custom.pattern)
     logs.configure(app.redactor, settings.logging.level, settings.logging.format, file=settings.logging.file)
@@ -75,15 +80,14 @@ def discover(
     """Let Claude read the code (read-only) and propose tasks; file the new ones as labelled issues."""
     from autonomous_dev.intake.discover import summary_rows
 
-    settings, credentials, name = _prepare(app, repo)
+    settings, credentials, name = _prepare(app, repo, count)
     github_repo, workspaces = _connect(app, settings, credentials, name)
     claude = claude_client(settings, credentials, app.redactor)
     store = open_state(settings, credentials, dry_run)
     caches = process_caches(settings)
     try:
-        discovery = make_discovery(
-            settings, github_repo, workspaces, claude, store, app.redactor, count, caches.symbols
-        )
+        parts = (github_repo, workspaces, claude, store, app.redactor)
+        discovery = make_discovery(settings, *parts, caches.symbols)
         analysis = discovery.analyse(remember=not dry_run)
         filed = discovery.file(analysis, dry_run=dry_run or not create_issues)
     finally:
@@ -126,19 +130,17 @@ def report(
 ) -> None:
     """Turn an error report (FILE, or - for stdin) into an issue, or a comment on the issue it repeats."""
     from autonomous_dev.core.prompts import REPORT_SYSTEM_PROMPT
-    from autonomous_dev.intake.report import Intake, ReportOptions
+    from autonomous_dev.intake.report import Intake
 
     text = _read_report(source)
     settings, credentials, name = _prepare(app, repo)
     github_repo, workspaces = _connect(app, settings, credentials, name)
     claude = claude_client(settings, credentials, app.redactor)
-    options = ReportOptions(
-        base_branch=settings.repo.base_branch or github_repo.default_branch,
-        label=settings.report.label,
-        trigger_label=settings.discovery.issue_label if autofix else "",
-    )
+    base_branch = settings.repo.base_branch or github_repo.default_branch
+    labels = [settings.report.label, *([settings.discovery.issue_label] if autofix else [])]
     agent = make_agent(settings, claude, REPORT_SYSTEM_PROMPT)
-    result = Intake(github_repo, workspaces, agent, app.redactor, options).report(text, dry_run=dry_run)
+    intake = Intake(github_repo, workspaces, agent, app.redactor, base_branch, labels)
+    result = intake.report(text, dry_run=dry_run)
     _print_report(app, result, as_json)
 
 

@@ -218,11 +218,11 @@ def install_signal_handlers(control: StopControl) -> None:
     "--dry-run", is_flag=True, help="Work locally; push nothing, write nothing to GitHub; print diffs."
 )
 @click.pass_obj
-def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
+def run(app: AppContext, /, dry_run: bool, **options: Any) -> ExitStatus:
     """Work through the eligible issues once, then exit."""
     served = _serve(app, options, dry_run, once=True)
     _print_outcomes(app.console, served)
-    raise SystemExit(_exit_status(served.control, served.outcomes))
+    return _exit_status(served.control, served.outcomes)
 
 
 @cli.command()
@@ -232,7 +232,7 @@ def run(app: AppContext, /, dry_run: bool, **options: Any) -> None:
     "--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics and /healthz on 127.0.0.1."
 )
 @click.pass_obj
-def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options: Any) -> None:
+def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options: Any) -> ExitStatus:
     """Run cycles every loopIntervalMs until stopped (SIGINT/SIGTERM; SIGHUP reloads the config)."""
     if verbose:
         # The tool's own DEBUG lines; the libraries' (every git command, every request) only with --debug.
@@ -240,10 +240,10 @@ def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options
         if app.debug:
             options["log_level"] = "DEBUG"
     served = _serve(app, options, dry_run=False, once=False, metrics_port=metrics_port)
-    raise SystemExit(ExitStatus.INTERRUPTED if served.control.cold else ExitStatus.OK)
+    return ExitStatus.INTERRUPTED if served.control.cold else ExitStatus.OK
 
 
-def _exit_status(control: StopControl, outcomes: list[Outcome]) -> int:
+def _exit_status(control: StopControl, outcomes: list[Outcome]) -> ExitStatus:
     if control.cold:
         return ExitStatus.INTERRUPTED
     if control.auth_failed:

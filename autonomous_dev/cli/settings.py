@@ -53,24 +53,26 @@ STATUS_MARKS = {
 @click.option("--strict", is_flag=True, help="With --validate: warnings fail too (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def config_command(app: AppContext, validate: bool, offline: bool, strict: bool, as_json: bool) -> None:
+def config_command(
+    app: AppContext, validate: bool, offline: bool, strict: bool, as_json: bool
+) -> ExitStatus | None:
     """Print the effective settings and where each value came from (secrets masked)."""
     loaded = app.load()
     credentials = app.credentials(store_may_be_down=validate)
     if validate:
-        _validate(app, loaded.settings, credentials, offline, strict, as_json)
-        return
+        return _validate(app, loaded.settings, credentials, offline, strict, as_json)
     rows = [*_setting_rows(loaded), *_credential_rows(credentials)]
     if as_json:
         keys = ("key", "env", "value", "source")
         click.echo(json.dumps([dict(zip(keys, row, strict=True)) for row in rows], indent=2))
-        return
+        return None
     from rich.table import Table
 
     table = Table("setting", "env", "value", "source", title="autonomous-dev settings")
     for row in rows:
         table.add_row(*(Text(cell, overflow="fold") for cell in row))
     app.console.print(table)
+    return None
 
 
 @cli.command("help-config")
@@ -131,7 +133,7 @@ def _shown(name: str, value: str | None) -> str:
 
 def _validate(
     app: AppContext, settings: Settings, credentials: Credentials, offline: bool, strict: bool, as_json: bool
-) -> None:
+) -> ExitStatus:
     from .checks import live_checks
 
     checks = [Check("settings", Status.OK, "valid; no credentials in the config file")]
@@ -143,14 +145,11 @@ def _validate(
     ]
     if credentials.store_error is not None:  # the other checks go on with what env and .env gave
         checks.append(failed("Postgres", credentials.store_error))
-    missing = _missing(credentials)
-    checks += [Check(name, Status.FAIL, "not set", hint) for name, hint in missing]
+    checks += _missing(credentials)
     if not offline:
         checks += live_checks(settings, credentials, app.redactor)
     _print_checks(app, checks, as_json)
-    if missing:
-        raise SystemExit(ExitStatus.AUTH)
-    raise SystemExit(exit_code(checks, strict))
+    return exit_code(checks, strict)
 
 
 def _sandbox(settings: Settings, offline: bool) -> list[Check]:
@@ -168,13 +167,13 @@ def _present(credentials: Credentials) -> list[str]:
     return [name for name in CREDENTIAL_VARS if credentials.get(name) and name != USER_EMAIL]
 
 
-def _missing(credentials: Credentials) -> list[tuple[str, str]]:
+def _missing(credentials: Credentials) -> list[Check]:
     missing = []
     for check in (credentials.require_github, credentials.require_claude):
         try:
             check()
         except CredentialError as exc:
-            missing.append((exc.message.split()[0], exc.hint))
+            missing.append(Check(exc.message.split()[0], Status.FAIL, "not set", exc.hint, exc.exit_status))
     return missing
 
 

@@ -41,8 +41,8 @@ from autonomous_dev.security.guard import MAX_SCAN_BYTES, refuse_new_secrets
 from autonomous_dev.security.outgoing import Neutralised, one_line, only_own_closing
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.security.sanitize import describe, sanitize
-from autonomous_dev.security.trust import TrustGate, TrustPolicy
-from autonomous_dev.settings.sections import SandboxSettings
+from autonomous_dev.security.trust import TrustGate
+from autonomous_dev.settings.sections import SandboxSettings, SecuritySettings
 
 log = logging.getLogger(__name__)
 MAX_CONFLICT_STEPS = 5  # a rebase stops once per conflicting commit; ours have one or two
@@ -128,7 +128,7 @@ class Pipeline:
         self._maps: dict[str, str] = {}  # repository map per base commit: byte-stable, so prompt-cached
         self.symbols = symbols
         self._lock = threading.Lock()
-        self.trust = trust or TrustGate(repo, TrustPolicy(options.label))
+        self.trust = trust or TrustGate(repo, options.label, SecuritySettings.model_validate({}))
         self.commenter = Commenter(repo)
         self.lander = None
         if options.merge is not None and not options.dry_run:

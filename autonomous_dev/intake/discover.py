@@ -21,11 +21,15 @@ from autonomous_dev.intake.structured import AnswerTool, NoAnswer
 from autonomous_dev.models import Issue
 from autonomous_dev.ports import GitHubRepo, Workspaces
 from autonomous_dev.security.outgoing import one_line
+from autonomous_dev.settings.sections import DiscoverySettings
 
 log = logging.getLogger(__name__)
 PROPOSE_TOOL = "propose_tasks"
 DISCOVERY_BRANCH = "auto/0-discovery"  # a worktree name only: never committed or pushed
 PRIORITY_ORDER = ("critical", "high", "medium", "low")
+# The map is discovery's overview of the whole code base (the model opens files from it), so it keeps this
+# size even where execution.repoMapChars trims or drops the map in the prompts of ordinary tasks.
+MAP_CHARS = 12_000
 
 
 class DiscoveryError(AutonomousDevError):
@@ -58,16 +62,6 @@ class MetaStore(Protocol):
 
 
 @dataclass(frozen=True)
-class DiscoveryOptions:
-    label: str
-    base_branch: str
-    count: int = 3
-    exclude: tuple[str, ...] = ()
-    recent_days: int = 30
-    map_chars: int = 12_000
-
-
-@dataclass(frozen=True)
 class Analysis:
     sha: str
     tasks: tuple[ProposedTask, ...]
@@ -90,7 +84,8 @@ class Discovery:
         workspaces: Workspaces,
         agent: Agent,
         store: MetaStore,
-        options: DiscoveryOptions,
+        settings: DiscoverySettings,
+        base_branch: str,
         restore: Callable[[str], str] = lambda text: text,
         symbols: SymbolCache | None = None,
     ) -> None:
@@ -98,14 +93,15 @@ class Discovery:
         self.workspaces = workspaces
         self.agent = agent
         self.store = store
-        self.options = options
+        self.settings = settings
+        self.base_branch = base_branch
         self.restore = restore
         self.symbols = symbols
 
     def analyse(self, remember: bool = True) -> Analysis:
         """The tasks for the current HEAD: from the cache when this commit was analysed before."""
         self.workspaces.sync()
-        workspace = self.workspaces.open(DISCOVERY_BRANCH, self.options.base_branch)
+        workspace = self.workspaces.open(DISCOVERY_BRANCH, self.base_branch)
         try:
             sha = workspace.base_sha()
             key = f"discovery:{self.repo.full_name}:{sha}"
@@ -131,7 +127,7 @@ class Discovery:
                 log.info("%s: not filing %r: %s", self.repo.full_name, task.title, duplicate.reason)
                 filed.append(Filed(task, duplicate_reason=duplicate.reason))
                 continue
-            if sum(1 for f in filed if not f.duplicate_reason) >= self.options.count:
+            if sum(1 for f in filed if not f.duplicate_reason) >= self.settings.tasks_per_cycle:
                 break
             issue = None if dry_run else self._create(task, analysis.sha)
             existing.append(Existing(issue.number if issue else 0, task.title, paths))
@@ -139,28 +135,25 @@ class Discovery:
         return filed
 
     def _known_issues(self) -> list[Issue]:
-        since = datetime.now(UTC) - timedelta(days=self.options.recent_days)
+        since = datetime.now(UTC) - timedelta(days=self.settings.recent_days)
         return [*self.repo.list_issues("open"), *self.repo.list_issues("closed", since=since)]
 
     def _create(self, task: ProposedTask, sha: str) -> Issue:
         body = prompts.discovered_issue_body(
             task.description, task.category, task.priority, task.affected_paths, sha
         )
-        labels = [self.options.label, f"priority:{task.priority}", f"type:{task.category}"]
+        labels = [self.settings.issue_label, f"priority:{task.priority}", f"type:{task.category}"]
         issue = self.repo.create_issue(one_line(task.title), body, labels)  # the model wrote the title
         log.info("%s: filed #%d %r", self.repo.full_name, issue.number, task.title)
         return issue
 
     def _ask(self, root: Path, sha: str) -> Proposal:
-        files = set(list_files(root, self.options.exclude))
+        exclude = self.settings.exclude_paths
+        files = set(list_files(root, exclude))
         known = [issue.title for issue in self.repo.list_issues("open")]
-        exclude = self.options.exclude
-        files_map = repo_map(
-            root, exclude, self.options.map_chars, blobs=blob_shas(root, exclude), cache=self.symbols
-        )
-        message = prompts.discovery_message(
-            self.repo.full_name, sha, self.options.count * 2, known, files_map
-        )
+        files_map = repo_map(root, exclude, MAP_CHARS, blobs=blob_shas(root, exclude), cache=self.symbols)
+        wanted = self.settings.tasks_per_cycle * 2
+        message = prompts.discovery_message(self.repo.full_name, sha, wanted, known, files_map)
         tool = AnswerTool(propose_tool(), "task list", lambda args: _validated(args, files))
         try:
             return structured.ask(self.agent, message, root, self.restore, tool)

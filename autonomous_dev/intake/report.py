@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,14 +48,6 @@ class ErrorAnalysis(BaseModel):
 
 
 @dataclass(frozen=True)
-class ReportOptions:
-    base_branch: str
-    label: str = "bug"
-    trigger_label: str = ""  # set only with --autofix
-    max_chars: int = MAX_REPORT_CHARS
-
-
-@dataclass(frozen=True)
 class ReportResult:
     action: str  # created, commented, known (this very occurrence was reported), dry-run
     signature: str
@@ -70,19 +62,19 @@ class Intake:
         workspaces: Workspaces,
         agent: Agent,
         redactor: Redactor,
-        options: ReportOptions,
+        base_branch: str,
+        labels: Sequence[str],
     ) -> None:
         self.repo = repo
         self.workspaces = workspaces
         self.agent = agent
         self.redactor = redactor
-        self.options = options
+        self.base_branch = base_branch
+        self.labels = list(labels)  # report.label, and the trigger label with --autofix
         self.commenter = Commenter(repo)
 
     def report(self, text: str, dry_run: bool = False) -> ReportResult:
-        clean = self.redactor.redact(
-            sanitize(text, self.options.max_chars).text
-        )  # untrusted, may hold secrets
+        clean = self.redactor.redact(sanitize(text, MAX_REPORT_CHARS).text)  # untrusted, may hold secrets
         error = parse_error(clean)
         if error is None:
             raise ReportError(
@@ -90,7 +82,7 @@ class Intake:
                 "give a Python, JavaScript/Node, Java, Go or Rust traceback or panic, as printed",
             )
         self.workspaces.sync()
-        workspace = self.workspaces.open(REPORT_BRANCH, self.options.base_branch)
+        workspace = self.workspaces.open(REPORT_BRANCH, self.base_branch)
         try:
             in_repo = repo_path_resolver(list_files(workspace.path))
             sig = signature(error, in_repo)
@@ -141,8 +133,7 @@ class Intake:
             )
         if dry_run:
             return ReportResult("dry-run", sig, error, Issue(0, title[:120], body))
-        labels = [self.options.label] + ([self.options.trigger_label] if self.options.trigger_label else [])
-        issue = self.repo.create_issue(title[:120], body, labels)
+        issue = self.repo.create_issue(title[:120], body, self.labels)
         log.info("%s: filed #%d for %s", self.repo.full_name, issue.number, error.error_type)
         return ReportResult("created", sig, error, issue)
 

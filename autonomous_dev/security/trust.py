@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from autonomous_dev.core.comments import Commenter
@@ -15,6 +14,7 @@ from autonomous_dev.errors import GitHubError, InfrastructureError
 from autonomous_dev.logs import audit
 from autonomous_dev.models import Comment, Issue, IssueEvent, TextHistory
 from autonomous_dev.ports import GitHubRepo
+from autonomous_dev.settings.sections import SecuritySettings
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +25,24 @@ WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 PERMISSION_TTL_S = 300.0
 
 
-@dataclass(frozen=True)
-class TrustPolicy:
-    trigger_label: str
-    require_author_permission: bool = False
-    notify: bool = True  # comment on issues refused for edits after the label (off in dry runs)
-
-
 class TrustGate:
-    """Answers who may steer the tool; permission answers are kept for PERMISSION_TTL_S."""
+    """Answers who may steer the tool; permission answers are kept for PERMISSION_TTL_S.
+
+    `notify`: comment on issues refused for edits after the label (off in dry runs).
+    """
 
     def __init__(
-        self, repo: GitHubRepo, policy: TrustPolicy, clock: Callable[[], float] = time.monotonic
+        self,
+        repo: GitHubRepo,
+        trigger_label: str,
+        security: SecuritySettings,
+        notify: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repo = repo
-        self.policy = policy
+        self.trigger_label = trigger_label
+        self.security = security
+        self.notify = notify
         self._clock = clock
         self._permissions: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -53,7 +56,7 @@ class TrustGate:
         events = self.repo.events(issue.number)
         labelled = self._labelled(events)
         reason = self._labeller_reason(labelled, fresh=False)
-        if reason is None and self.policy.require_author_permission:
+        if reason is None and self.security.require_author_permission:
             author_permission = self.permission(issue.author)
             if author_permission not in WRITE_PERMISSIONS:
                 reason = f"the author {issue.author} has {author_permission} permission (write needed)"
@@ -83,7 +86,7 @@ class TrustGate:
                 editors = self._outsiders(edits, labelled.at)
             if editors:
                 self._reject(number, "dropped comment %d: edited after the %r label by %s",
-                             comment.id, self.policy.trigger_label, ", ".join(editors))  # fmt: skip
+                             comment.id, self.trigger_label, ", ".join(editors))  # fmt: skip
                 continue
             kept.append(comment)
         return kept
@@ -106,14 +109,14 @@ class TrustGate:
 
     def _labelled(self, events: list[IssueEvent]) -> IssueEvent | None:
         """The most recent application of the trigger label."""
-        label, found = self.policy.trigger_label, None
+        label, found = self.trigger_label, None
         for event in events:
             if event.event == "labeled" and event.label == label:
                 found = event
         return found
 
     def _labeller_reason(self, labelled: IssueEvent | None, fresh: bool) -> str | None:
-        label = self.policy.trigger_label
+        label = self.trigger_label
         if labelled is None or not labelled.actor:
             return f"no record of who applied the {label!r} label"
         permission = self.permission(labelled.actor, fresh=fresh)
@@ -131,12 +134,12 @@ class TrustGate:
             where = {"repo": self.repo.full_name, "issue": issue.number}
             log.warning("%s#%d: cannot read who edited it (%s); skipped this cycle", self.repo.full_name,
                         issue.number, exc, extra=where)  # fmt: skip
-            return f"cannot tell who edited it since the {self.policy.trigger_label!r} label ({exc.message})"
+            return f"cannot tell who edited it since the {self.trigger_label!r} label ({exc.message})"
         editors = sorted({*self._untrusted(renamed), *self._outsiders(history.body, labelled.at)})
         if not editors:
             return None
         self._ask_for_label(issue.number, labelled, editors)
-        return (f"its text was changed after the {self.policy.trigger_label!r} label by {', '.join(editors)} "
+        return (f"its text was changed after the {self.trigger_label!r} label by {', '.join(editors)} "
                 "(no write permission); a maintainer must re-apply the label")  # fmt: skip
 
     def _outsiders(self, text: TextHistory, since: datetime) -> list[str]:
@@ -154,8 +157,8 @@ class TrustGate:
     def _ask_for_label(self, number: int, labelled: IssueEvent, editors: list[str]) -> None:
         """One comment per label application, so a re-applied label that is edited again asks again."""
         stamp = labelled.at.strftime("%Y%m%dT%H%M%SZ")
-        body = edited_after_label_comment(number, self.policy.trigger_label, editors, stamp)
-        if self.policy.notify:
+        body = edited_after_label_comment(number, self.trigger_label, editors, stamp)
+        if self.notify:
             self._commenter.post_once(number, body, "edited-after-label")
 
     def _reject(self, number: int, message: str, *args: object) -> None:

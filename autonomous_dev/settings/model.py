@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -22,6 +23,7 @@ from autonomous_dev.security.endpoints import endpoint_problem
 from autonomous_dev.settings.sections import (
     CREDENTIAL_KEY,
     DEFAULT_CONFIG_FILE,
+    ORIGINAL_TOOL_KEYS,
     TOKEN_SHAPE,
     URL_PASSWORD,
     ClaudeSettings,
@@ -41,6 +43,8 @@ from autonomous_dev.settings.sections import (
     SecuritySettings,
     StateSettings,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -186,11 +190,24 @@ def read_config_file(path: Path | None) -> Layer:
         layer["repo"] = {"repos": data.pop("repos")}
     for section, values in data.items():
         if not isinstance(values, dict):
-            raise ConfigError(f"{path}: `{section}` must be an object of settings")
-        layer.setdefault(_snake_section(section), {}).update(
-            {_snake(key): value for key, value in values.items()}
-        )
+            known = _snake(section) in Settings.model_fields
+            raise ConfigError(
+                f"{path}: `{section}` must be an object of settings"
+                if known
+                else f"unknown setting {section} in {path}{_did_you_mean((section,))}",
+                HELP_HINT,
+            )
+        kept = {key: value for key, value in values.items() if not _original_tool_key(path, section, key)}
+        layer.setdefault(_snake(section), {}).update({_snake(key): value for key, value in kept.items()})
     return layer
+
+
+def _original_tool_key(path: Path, section: str, key: str) -> bool:
+    """A key only the original tool had: dropped with a warning, so its config files still load."""
+    why = ORIGINAL_TOOL_KEYS.get(f"{section}.{key}")
+    if why is not None:
+        log.warning("%s: ignoring %s.%s, a setting of the original tool: %s", path, section, key, why)
+    return why is not None
 
 
 def _refuse_credentials(path: Path, data: dict[str, Any]) -> None:
@@ -216,14 +233,6 @@ def _leaves(data: dict[str, Any]) -> Iterator[tuple[str, str, object]]:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _snake_section(name: str) -> str:
-    return _snake(name)
-
-
-def default_config_path(cwd: Path) -> Path:
-    return cwd / DEFAULT_CONFIG_FILE
 
 
 @dataclass(frozen=True)
@@ -254,8 +263,9 @@ def load_settings(
     sources: dict[str, str] = {}
     for source_name, layer in reversed(layers):
         for section, values in layer.items():
+            merged.setdefault(section, {})  # an empty section is still checked: it may be an unknown one
             for key, value in values.items():
-                merged.setdefault(section, {})[key] = value
+                merged[section][key] = value
                 sources[f"{section}.{key}"] = source_name
     try:
         settings = Settings.model_validate(merged)
@@ -280,13 +290,15 @@ def _describe_problems(
         loc = [str(part) for part in error["loc"]]
         section, field = [*loc, "", ""][:2]
         field = _snake(field)
-        key = ".".join(to_camel(part) for part in loc)
+        key = _json_key(error["loc"])
         if error["type"] == "extra_forbidden":
-            yield f"unknown setting {key} in {config_file}{_did_you_mean(key)}"
+            yield f"unknown setting {key} in {config_file}{_did_you_mean(error['loc'])}"
             continue
         env_var = env_names.get((section, field), "")
         where = _origin(key, env_var, sources.get(f"{section}.{field}", ""), config_file)
-        value = merged.get(section, {}).get(field, error.get("input"))
+        value = error.get("input")
+        if len(loc) == 2:  # the value as given, not as pydantic saw it after a conversion
+            value = merged.get(section, {}).get(field, value)
         yield f"invalid setting {where} = {value!r}: {error['msg']}"
 
 
@@ -301,13 +313,40 @@ def _origin(key: str, env_var: str, source: str, config_file: str) -> str:
     return f"{key} ({env_var} in {source})" if source else key
 
 
-def _did_you_mean(key: str) -> str:
-    known = [info.json_key for info in setting_infos()] + [to_camel(name) for name in Settings.model_fields]
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    if not close and "." in key:  # a known key in the wrong section: match on the last part
-        leaf = key.rsplit(".", 1)[1]
-        close = [k for k in known if k.rsplit(".", 1)[-1] == leaf][:1]
+def _did_you_mean(loc: tuple[str | int, ...]) -> str:
+    """The valid key closest to the unknown one at `loc`, in the same place, else in another section."""
+    parent, unknown = _json_key(loc[:-1]), to_camel(_snake(str(loc[-1])))
+    model = _model_at(loc[:-1])
+    known = [to_camel(name) for name in model.model_fields] if model else []
+    close = [f"{parent}.{name}".lstrip(".") for name in difflib.get_close_matches(unknown, known, n=1)]
+    if not close and len(loc) == 2:  # a known key in the wrong section
+        close = [info.json_key for info in setting_infos() if info.json_key.endswith(f".{unknown}")][:1]
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _walk(loc: tuple[str | int, ...]) -> Iterator[tuple[str, Any]]:
+    """Each part of an error's location as the JSON file spells it, and the type of what sits there."""
+    current: Any = Settings
+    for part in map(str, loc):
+        fields = current.model_fields if isinstance(current, type) and issubclass(current, BaseModel) else {}
+        field = fields.get(_snake(part))
+        if field is not None:
+            part, current = to_camel(_snake(part)), field.annotation
+        elif fields:  # a key no model has, as the file spelled it (its section's keys were snake-cased)
+            part, current = to_camel(_snake(part)), None
+        else:  # an index into a list or a key of a map (a model id)
+            current = get_args(current)[-1] if get_origin(current) in (list, dict) else None
+        yield part, current
+
+
+def _json_key(loc: tuple[str | int, ...]) -> str:
+    return ".".join(part for part, _ in _walk(loc))
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model whose keys sit at `loc`: Settings at the top, a section, or a model in a list or map."""
+    found = [kind for _, kind in _walk(loc)][-1] if loc else Settings
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
 
 
 def reference_markdown() -> str:
@@ -321,6 +360,9 @@ def reference_markdown() -> str:
         f"the JSON config file (`--config PATH`, else `./{DEFAULT_CONFIG_FILE}`), defaults.",
         "Credentials are not settings: they come from the environment, `.env` files or the Postgres",
         "`users` table (see [credentials](credentials.md)); a credential in the JSON file is refused.",
+        "A key the file's section does not have is refused, naming the closest valid key; only the original",
+        f"tool's keys without a counterpart here ({', '.join(f'`{key}`' for key in ORIGINAL_TOOL_KEYS)})",
+        "are ignored, with a warning, so its config files still load.",
         "",
         "| JSON key | env var | default | allowed | description |",
         "| --- | --- | --- | --- | --- |",

@@ -18,6 +18,20 @@ URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
 
 
+# Keys of the original tool's evaluation and merge sections that this tool has no counterpart for. Its
+# config files still load: each such key is dropped with a warning saying why, instead of failing the load.
+# Every other unknown key is an error that names the closest valid key.
+ORIGINAL_TOOL_KEYS = {
+    "evaluation.requireHealthCheck": "no health checks of a deployment are run",
+    "evaluation.requireSmokeTests": "no smoke tests of a deployment are run",
+    "evaluation.healthCheckUrls": "no health checks of a deployment are run",
+    "evaluation.smokeTestUrls": "no smoke tests of a deployment are run",
+    "evaluation.previewUrlPattern": "no preview deployments are looked at",
+    "merge.requireAllChecks": "a merge always waits for every check; merge.requireChecks says whether a PR "
+    "without any check may merge",
+}
+
+
 def split_commas(value: object) -> object:
     """A list given in the environment as `a, b, c`; other values pass through to validation."""
     return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
@@ -86,6 +100,12 @@ class DiscoverySettings(Section):
         min_length=1,
         description="Label set while the tool works on an issue.",
         json_schema_extra=env("IN_PROGRESS_LABEL"),
+    )
+    needs_human_label: str = Field(
+        "needs-human",
+        min_length=1,
+        description="Label set when the tool gives an issue or its PR up to a human.",
+        json_schema_extra=env("NEEDS_HUMAN_LABEL"),
     )
     enabled: bool = Field(
         False,
@@ -222,9 +242,7 @@ class ExecutionSettings(Section):
 
 
 class EvaluationSettings(Section):
-    """The project's own checks; unknown keys of the original tool's evaluation section are accepted."""
-
-    model_config = ConfigDict(extra="allow")
+    """The project's own checks: build, tests, repair rounds."""
 
     build_command: str = Field(
         "",
@@ -266,9 +284,7 @@ class EvaluationSettings(Section):
 
 
 class MergeSettings(Section):
-    """Auto-merge after CI; unknown keys of the original tool's merge section are accepted."""
-
-    model_config = ConfigDict(extra="allow")
+    """Auto-merge after CI."""
 
     auto_merge: bool = Field(
         False,
