@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from pathlib import Path
@@ -61,7 +62,10 @@ def arrivals(github: FakeGitHub, clock: FakeClock, method: str, suffix: str) -> 
     return seen
 
 
-def test_reads_are_not_delayed_and_writes_wait_their_gap(github: FakeGitHub) -> None:
+def test_reads_are_not_delayed_and_writes_wait_their_gap(
+    github: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="github")  # PyGithub says when its own throttle sleeps
     number = github.add_issue(OWNER, NAME, "Fix add", labels=["autonomous-dev"])
     clock = FakeClock()
     repo = paced_client(github, clock)
@@ -74,6 +78,7 @@ def test_reads_are_not_delayed_and_writes_wait_their_gap(github: FakeGitHub) -> 
     assert clock.sleeps == []
     repo.add_comment(number, "working on it")
     assert clock.sleeps == [1.0]
+    assert not [r.message for r in caplog.records if r.name.startswith("github") and "sleeping" in r.message]
 
 
 def test_two_threads_writing_with_one_token_are_spaced_by_the_gap(github: FakeGitHub) -> None:
