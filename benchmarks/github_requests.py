@@ -1,16 +1,38 @@
-"""GitHub API requests and rate-limit points per idle cycle and per processed issue."""
+"""GitHub API requests and rate-limit points per idle cycle and per processed issue; the cost of GitHub's
+pacing (writes spaced per token) per issue."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import tempfile
+import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from _common import GITHUB_TOKEN, NAME, OWNER, Figure, Stage, cli, options, report, seed_issues, stage
+from _common import (
+    GITHUB_TOKEN,
+    NAME,
+    OWNER,
+    Figure,
+    Stage,
+    cli,
+    generate_repo,
+    options,
+    report,
+    seed_issues,
+    stage,
+    timed,
+)
 
 from tests.daemon_helpers import start_cli, stop, wait_for
-from tests.standins.github_server import API_PREFIX
+from tests.helpers import run_cli
+from tests.standins.github_server import API_PREFIX, RecordedRequest
+
+# Stage.env zeroes GitHub's pacing for the tests; without these keys the tool runs with its defaults.
+PACING_KEYS = ("GITHUB_SECONDS_BETWEEN_REQUESTS", "GITHUB_SECONDS_BETWEEN_WRITES")
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 class Meter:
@@ -60,6 +82,71 @@ def idle_cycles(st: Stage, meter: Meter, cycles: int) -> tuple[float, float]:
     return requests / counted, points / counted
 
 
+@dataclass(frozen=True)
+class PacedRun:
+    """One `autonomous-dev run` over fresh issues: its wall time and the API requests GitHub received."""
+
+    issues: int
+    seconds: float
+    reads: int  # GETs and GraphQL queries
+    writes: int  # POST, PATCH, PUT and DELETE of the REST API
+    min_write_gap_s: float  # the smallest gap between two writes' arrivals; inf with fewer than two
+
+
+def is_write(method: str, route: str) -> bool:
+    return method in WRITE_METHODS and route.startswith(API_PREFIX + "/")
+
+
+def paced_run(st: Stage, issues: int, workers: int, paced: bool) -> PacedRun:
+    """`run` over `issues` new issues with `workers` workers, with the default pacing or with none."""
+    seed_issues(st, issues)
+    env = st.env(LOG_LEVEL="INFO", PARALLEL_WORKERS=str(workers))
+    if paced:
+        for key in PACING_KEYS:
+            del env[key]
+    arrivals: list[tuple[float, str, str]] = []
+
+    def record(request: RecordedRequest, _sequence: int) -> None:
+        arrivals.append((time.monotonic(), request.method, request.route))
+
+    st.github.fault = record
+    try:
+        seconds, result = timed(lambda: run_cli(["run"], cwd=st.cwd, env=env, timeout=1800))
+    finally:
+        st.github.fault = None
+    if result.returncode != 0:
+        raise SystemExit(f"autonomous-dev run exited {result.returncode}:\n{result.stderr[-3000:]}")
+    api = [(at, method, route) for at, method, route in arrivals if route.startswith("/api/")]
+    writes = [at for at, method, route in api if is_write(method, route)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(writes)]
+    return PacedRun(issues, seconds, len(api) - len(writes), len(writes), min(gaps, default=float("inf")))
+
+
+def pacing_figures(quick: bool) -> list[Figure]:
+    """Per-issue cost of the pacing GitHub asks for, one worker and several, on the 5,000-file repo."""
+    generate = (lambda bare: generate_repo(bare, files=5000, commits=500)) if not quick else None
+    issues, workers, parallel_issues = (1, 2, 2) if quick else (5, 4, 8)
+    with stage(generate) as st:
+        warm_up = paced_run(st, 1, 1, paced=False)  # the mirror, its worktree slot, ETags, the state store
+        unpaced = paced_run(st, issues, 1, paced=False)
+        paced = paced_run(st, issues, 1, paced=True)
+        parallel = paced_run(st, parallel_issues, workers, paced=True)
+        pulls = len(st.github.pulls(OWNER, NAME))
+    seeded = sum(run.issues for run in (warm_up, unpaced, paced, parallel))
+    if pulls != seeded:
+        raise SystemExit(f"{pulls} pull requests for {seeded} issues")
+    return [
+        Figure("paced_run_s_per_issue", paced.seconds / paced.issues, "s"),
+        Figure("unpaced_run_s_per_issue", unpaced.seconds / unpaced.issues, "s"),
+        Figure("pacing_s_per_issue", (paced.seconds - unpaced.seconds) / paced.issues, "s"),
+        Figure("paced_reads_per_issue", paced.reads / paced.issues),
+        Figure("paced_writes_per_issue", paced.writes / paced.issues),
+        Figure(f"paced_run_s_per_issue_w{workers}", parallel.seconds / parallel.issues, "s"),
+        Figure(f"paced_writes_per_issue_w{workers}", parallel.writes / parallel.issues),
+        Figure(f"min_write_gap_s_w{workers}", parallel.min_write_gap_s, "s", ">= 1"),
+    ]
+
+
 def main() -> None:
     args = options(__doc__ or "")
     issues, cycles = (1, 5) if args.quick else (5, 50)
@@ -102,6 +189,16 @@ def main() -> None:
     report(
         "REST requests per processed issue, by route",
         [Figure(route, count / issues) for route, count in by_route.most_common()],
+    )
+    report(
+        "GitHub's pacing: `run` with the default pacing settings against none, on the 5,000-file repo"
+        + (" (quick: the tiny repo)" if args.quick else ""),
+        pacing_figures(args.quick),
+        [
+            "paced: the default GITHUB_SECONDS_BETWEEN_* settings; unpaced: both 0 (as in the tests)",
+            "reads: GETs and GraphQL queries; writes: REST POST, PATCH, PUT, DELETE",
+            "min_write_gap: between two writes' arrivals at the stand-in, all workers together",
+        ],
     )
 
 

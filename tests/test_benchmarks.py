@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
     "workspace": ["clone_s_5k", "first_open_s_5k", "speedup_prepare_vs_clone_100mb", "run_s_per_issue_5k"],
     "scaling": ["makespan_s_w1", "makespan_s_w2", "efficiency_w2", "ideal_makespan_s_w2"],
-    "github_requests": ["idle_run_points", "daemon_idle_cycle_points", "run_points_per_issue"],
+    "github_requests": [
+        "idle_run_points",
+        "daemon_idle_cycle_points",
+        "run_points_per_issue",
+        "pacing_s_per_issue",
+        "paced_writes_per_issue",
+    ],
     "prompt_cache": ["model_turns", "cache_read_share", "cache_read_share_status"],
     "redactor": ["redactor_mb_s", "detect_secrets_mb_s", "speed_ratio", "redactor_recall"],
     "startup": ["python_c_pass_s", "help_s", "config_s", "help_minus_python_s"],

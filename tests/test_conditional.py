@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autonomous_dev.github.client import GitHubOptions, GitHubRepoClient, connect
+from autonomous_dev.github.client import GitHubRepoClient
+from autonomous_dev.github.session import connect
 from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.sections import GitHubSettings
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.daemon_helpers import start_cli, stop, wait_for
 from tests.helpers import run_cli
@@ -13,7 +15,7 @@ from tests.standins.github_server import FakeGitHub
 
 
 def client(github: FakeGitHub) -> GitHubRepoClient:
-    session = connect(GITHUB_TOKEN, GitHubOptions(github.api_url, 0, 0))
+    session = connect(GITHUB_TOKEN, GitHubSettings(api_url=github.api_url, seconds_between_writes=0))
     return GitHubRepoClient(session, f"{OWNER}/{NAME}", Redactor())
 
 

@@ -10,16 +10,18 @@ import pytest
 
 from autonomous_dev.core.comments import Commenter
 from autonomous_dev.errors import GitHubError, InfrastructureError, network_reason
-from autonomous_dev.github.client import GitHubOptions, GitHubRepoClient, connect
+from autonomous_dev.github.client import GitHubRepoClient
+from autonomous_dev.github.session import connect
 from autonomous_dev.retry import retry_write
 from autonomous_dev.security.redact import Redactor
+from autonomous_dev.settings.sections import GitHubSettings
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER
 from tests.standins.github_server import FakeGitHub, RecordedRequest
 
 
 def client(github: FakeGitHub) -> GitHubRepoClient:
-    return GitHubRepoClient(connect(GITHUB_TOKEN, GitHubOptions(github.api_url, 0, 0)), f"{OWNER}/{NAME}",
-                            Redactor())  # fmt: skip
+    settings = GitHubSettings(api_url=github.api_url, seconds_between_writes=0)
+    return GitHubRepoClient(connect(GITHUB_TOKEN, settings), f"{OWNER}/{NAME}", Redactor())
 
 
 def label_posts(github: FakeGitHub, number: int) -> int:

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from autonomous_dev.core.merge import MergePolicy
     from autonomous_dev.core.repomap import SymbolCache
     from autonomous_dev.git.workspace import GitWorkspaces
-    from autonomous_dev.github.client import GitHubRepoClient, GitHubSession
+    from autonomous_dev.github.client import GitHubRepoClient
     from autonomous_dev.github.conditional import ConditionalCache
+    from autonomous_dev.github.session import GitHubSession
     from autonomous_dev.intake.discover import Discovery
     from autonomous_dev.models import ModelTurn, Usage
     from autonomous_dev.sandbox.backends import Sandbox
@@ -73,14 +74,9 @@ def process_caches(settings: Settings, github_token: str | None = None) -> Proce
 
 
 def github_session(settings: Settings, token: str, cache: ConditionalCache | None = None) -> GitHubSession:
-    from autonomous_dev.github.client import GitHubOptions, connect
+    from autonomous_dev.github.session import connect
 
-    options = GitHubOptions(
-        settings.github.api_url,
-        settings.github.seconds_between_requests,
-        settings.github.seconds_between_writes,
-    )
-    return connect(token, options, cache=cache)
+    return connect(token, settings.github, cache=cache)
 
 
 def claude_auth(settings: Settings, credentials: Credentials, redactor: Redactor) -> ClaudeAuth:

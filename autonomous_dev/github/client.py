@@ -1,29 +1,21 @@
-"""The PyGithub adapter, turning GitHub objects into models; the only module importing `github`."""
+"""The GitHub repository port over PyGithub: GitHub objects turned into models, text redacted first."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
-import github
-import requests
-from github import Auth, Github, GithubException, GithubRetry
+from github import GithubException
 from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
-from urllib3.util.retry import Retry
 
-from autonomous_dev.errors import CredentialError, GitHubError, InfrastructureError, network_reason
+from autonomous_dev.errors import GitHubError
 from autonomous_dev.github import edit_history
-from autonomous_dev.github.conditional import ConditionalCache
 from autonomous_dev.github.edit_history import parse_time
-from autonomous_dev.github.ratelimit import RateGate
+from autonomous_dev.github.session import GitHubSession
 from autonomous_dev.models import (
     CheckSummary,
     Comment,
@@ -42,169 +34,8 @@ from autonomous_dev.settings.validate import REPO_NOT_FOUND_HINT
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class GitHubOptions:
-    api_url: str = "https://api.github.com"
-    seconds_between_requests: float = 0.25
-    seconds_between_writes: float = 1.0
-    timeout_s: int = 30
-    retries: int = 6  # 5xx and rate limits; at most ~25 s of back-off in all (BACKOFF_MAX_S)
-
-
-# A refused connection or an unknown host does not heal in seconds: fail fast and let the cycle back off.
-CONNECT_RETRIES = 2
-READ_RETRIES = 1
-BACKOFF_MAX_S = 8.0
-OUTAGE_HINT = "check GITHUB_API_URL and the network; the daemon retries on its own"
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 CHECK_PASSED = frozenset({"success", "neutral", "skipped"})
 STATUS_FAILED = frozenset({"failure", "error"})
-
-
-class SharedLimitRetry(GithubRetry):
-    """PyGithub's retry, made safe and shared.
-
-    Writes that are not idempotent (POST, PATCH) are retried only after a rate-limit answer, which GitHub
-    gives before doing anything; after a 5xx the caller re-checks (comment markers, existing PRs) instead.
-    Every limit seen closes the process-wide gate so the other workers wait too.
-    """
-
-    def __init__(self, gate: RateGate, **kwargs: Any) -> None:
-        self.gate = gate
-        super().__init__(**kwargs)
-
-    def new(self, **kw: Any) -> Self:
-        kw["gate"] = self.gate
-        return super().new(**kw)
-
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() not in IDEMPOTENT and status_code not in (403, 429):
-            return False
-        return bool(super().is_retry(method, status_code, has_retry_after))
-
-    def increment(  # type: ignore[override]
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Retry:
-        # raises when a 403 is not a rate limit (a permission error is not worth retrying)
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if response is not None and response.status in (403, 429):
-            self._close_gate(response.headers)
-        return retry
-
-    def _close_gate(self, headers: Any) -> None:
-        retry_after = headers.get("Retry-After")
-        if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset"):
-            self.gate.block_for(max(0.0, float(headers["X-RateLimit-Reset"]) - time.time()) + 1, "primary")
-        else:
-            self.gate.secondary_limit(float(retry_after) if retry_after else None)
-
-
-def connect(
-    token: str, options: GitHubOptions, gate: RateGate | None = None, cache: ConditionalCache | None = None
-) -> GitHubSession:
-    gate = gate or RateGate()
-    client = Github(
-        auth=Auth.Token(token),
-        base_url=options.api_url.rstrip("/"),
-        timeout=options.timeout_s,
-        seconds_between_requests=options.seconds_between_requests or None,
-        seconds_between_writes=options.seconds_between_writes or None,
-        per_page=100,
-        lazy=True,
-        retry=SharedLimitRetry(
-            gate,
-            total=options.retries,
-            connect=CONNECT_RETRIES,
-            read=READ_RETRIES,
-            other=0,  # TLS failures and the like: retrying changes nothing
-            backoff_factor=0.5,
-            backoff_max=BACKOFF_MAX_S,
-        ),
-    )
-    host = urlsplit(options.api_url).netloc or options.api_url
-    return GitHubSession(client, gate, cache or ConditionalCache(), host)
-
-
-@dataclass
-class _Identity:
-    """Who the token acts as, asked once per process (`GET /user`)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    login: str | None = None
-
-
-@dataclass(frozen=True)
-class GitHubSession:
-    """The PyGithub client and the gate every call waits at."""
-
-    client: Github
-    gate: RateGate
-    cache: ConditionalCache  # ETags of polled lists: unchanged ones cost no rate limit
-    host: str = "api.github.com"
-    identity: _Identity = field(default_factory=_Identity)
-
-    def own_logins(self) -> frozenset[str]:
-        """The token's login, lower-case. A GitHub App (whose token cannot read `/user`) would add its
-        `<slug>[bot]` login here instead."""
-        with self.identity.lock:
-            if self.identity.login is None:
-                # conditional: with the ETag kept in WORK_DIR, a later run's look costs no rate limit
-                data = self.call("reading who the token belongs to", lambda: self.conditional("/user"))
-                self.identity.login = str(data.get("login") or "").lower()
-            return frozenset({self.identity.login} - {""})
-
-    def get_json(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, Any], Any]:
-        """One GET through PyGithub's requester (auth, retries); the JSON is None for a 304."""
-        return self.client.requester.requestJsonAndCheck("GET", url, headers=headers)
-
-    def conditional(self, url: str) -> Any:
-        return self.cache.get(self.get_json, url)[0]
-
-    def conditional_list(self, url: str) -> list[Any]:
-        return self.cache.get_all(self.get_json, url)
-
-    def call(self, what: str, action: Callable[[], T]) -> T:
-        """Run one PyGithub call behind the gate, turning its exceptions into ours with a hint."""
-        self.gate.wait()
-        try:
-            result = action()
-        except github.BadCredentialsException as exc:
-            raise CredentialError(
-                "GitHub rejected the token (401)", "check GITHUB_TOKEN; it may have expired"
-            ) from exc
-        except GithubException as exc:
-            raise self._translated(what, exc) from None
-        except requests.exceptions.RetryError as exc:  # urllib3 gave up on 5xx answers
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            raise InfrastructureError(
-                "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
-            ) from None
-        except requests.RequestException as exc:
-            raise InfrastructureError(
-                "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT
-            ) from None
-        self.gate.succeeded()
-        return result
-
-    def _translated(self, what: str, exc: GithubException) -> GitHubError | InfrastructureError:
-        """A rate limit or a server error (after the retries) is an outage; anything else a refusal."""
-        message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
-        headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
-        limited = _rate_limited(exc.status, headers, str(message))
-        if limited or exc.status >= 500:
-            retry_after = _retry_after_s(headers) if limited else None
-            reason = "rate limit reached" if limited else f"answered {exc.status}"
-            return InfrastructureError(
-                "GitHub", f"GitHub at {self.host} {reason} while {what}: {message}", OUTAGE_HINT, retry_after
-            )
-        return GitHubError(f"GitHub {what} failed with {exc.status}: {message}", status=exc.status)
 
 
 class GitHubRepoClient:
@@ -212,10 +43,11 @@ class GitHubRepoClient:
 
     def __init__(self, session: GitHubSession, full_name: str, redactor: Redactor) -> None:
         self._redactor = redactor
-        self._call = session.call
+        self._read = session.read
+        self._write = session.write
         self._session = session
         try:
-            raw = self._call(f"reading {full_name}", lambda: session.conditional(f"/repos/{full_name}"))
+            raw = self._read(f"reading {full_name}", lambda: session.conditional(f"/repos/{full_name}"))
         except GitHubError as exc:
             if exc.status == 404:  # the same hint as `config --validate` gives
                 raise GitHubError(exc.message, REPO_NOT_FOUND_HINT, exc.status) from None
@@ -242,7 +74,7 @@ class GitHubRepoClient:
     def _list(self, what: str, path: str, **params: str) -> list[dict[str, Any]]:
         """A paginated list, every page a conditional GET (unchanged pages cost no rate limit)."""
         url = f"{self._url}{path}?{urlencode({**params, 'per_page': '100'})}"
-        return self._call(what, lambda: self._session.conditional_list(url))
+        return self._read(what, lambda: self._session.conditional_list(url))
 
     def events(self, number: int) -> list[IssueEvent]:
         items = self._list(f"reading the events of #{number}", f"/issues/{number}/events")
@@ -260,9 +92,10 @@ class GitHubRepoClient:
         owner, name = self.full_name.split("/", 1)
         variables = {"owner": owner, "name": name, "number": number}
         requester = self._session.client.requester
-        # A query sent as POST, so PyGithub does not retry it after a 5xx; it is safe to repeat.
-        _, data = self._write(
-            f"reading who edited #{number}", lambda: requester.graphql_query(edit_history.QUERY, variables)
+        what = f"reading who edited #{number}"
+        # A query (a read) sent as POST, so PyGithub does not retry it after a 5xx; it is safe to repeat.
+        _, data = retry_write(
+            what, lambda: self._read(what, lambda: requester.graphql_query(edit_history.QUERY, variables))
         )
         try:
             return edit_history.thread_history(data["data"])
@@ -273,7 +106,7 @@ class GitHubRepoClient:
         """A conditional GET: revalidating an unchanged answer costs no rate limit."""
         url = f"{self._url}/collaborators/{quote(login, safe='')}/permission"
         try:
-            data = self._call(f"reading {login}'s permission", lambda: self._session.conditional(url))
+            data = self._read(f"reading {login}'s permission", lambda: self._session.conditional(url))
         except GitHubError as exc:
             if exc.status == 404:  # not a collaborator at all
                 return "none"
@@ -298,7 +131,7 @@ class GitHubRepoClient:
         title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
         labels = [self._redactor.redact_for(label, "github") for label in labels]
         # Not retried after a 5xx (it may have been created); callers deduplicate on the next run.
-        made = self._call(
+        made = self._write(
             f"opening an issue {title[:60]!r}", lambda: self._repo.create_issue(title, body, labels=labels)
         )
         return _issues([made.raw_data])[0]
@@ -309,11 +142,11 @@ class GitHubRepoClient:
     def add_label(self, number: int, label: str) -> None:
         label = self._redactor.redact_for(label, "github")
         # Adding a label twice changes nothing, so a failed POST may simply be repeated.
-        self._write(f"labelling #{number}", lambda: self._repo.get_issue(number).add_to_labels(label))
+        self._write_retried(f"labelling #{number}", lambda: self._repo.get_issue(number).add_to_labels(label))
 
     def remove_label(self, number: int, label: str) -> None:
         try:
-            self._call(
+            self._write(
                 f"removing {label!r} from #{number}",
                 lambda: self._repo.get_issue(number).remove_from_labels(label),
             )
@@ -327,7 +160,7 @@ class GitHubRepoClient:
 
     def add_comment(self, number: int, body: str) -> Comment:
         text = self._redactor.redact_for(body, "github")
-        made = self._call(
+        made = self._write(
             f"commenting on #{number}", lambda: self._repo.get_issue(number).create_comment(text)
         )
         return Comment(made.id, made.body or "", made.user.login if made.user else "")
@@ -346,7 +179,7 @@ class GitHubRepoClient:
                 log.info("a pull request from %s already exists: %s", head, existing.url)
                 return existing
 
-        return self._write(f"opening a PR from {head}", open_once)
+        return self._write_retried(f"opening a PR from {head}", open_once)
 
     def pull_status(self, number: int) -> PullStatus:
         def fetch() -> PullStatus:
@@ -361,7 +194,7 @@ class GitHubRepoClient:
                 mergeable_state=pull.mergeable_state or "unknown",
             )
 
-        return self._call(f"reading PR #{number}", fetch)
+        return self._read(f"reading PR #{number}", fetch)
 
     def checks(self, sha: str) -> CheckSummary:
         def fetch() -> CheckSummary:
@@ -376,11 +209,11 @@ class GitHubRepoClient:
                 failed=tuple(name for name, verdict in verdicts if verdict == "failed"),
             )
 
-        return self._call(f"reading the checks of {sha[:12]}", fetch)
+        return self._read(f"reading the checks of {sha[:12]}", fetch)
 
     def merge_pull(self, number: int, method: str, sha: str) -> None:
         # PUT with the head sha is safe to repeat: a second one finds the PR merged (405) or moved (409).
-        self._call(
+        self._write(
             f"merging PR #{number}", lambda: self._repo.get_pull(number).merge(merge_method=method, sha=sha)
         )
 
@@ -390,51 +223,25 @@ class GitHubRepoClient:
         try:
             url = f"{self._url}/git/refs/heads/{quote(branch)}"  # the documented (plural) path
             requester = self._session.client.requester
-            self._call(f"deleting {branch}", lambda: requester.requestJsonAndCheck("DELETE", url))
+            self._write(f"deleting {branch}", lambda: requester.requestJsonAndCheck("DELETE", url))
         except GitHubError as exc:
             if exc.status not in (404, 422):  # already gone
                 raise
 
     def close_issue(self, number: int) -> None:
-        self._write(
+        self._write_retried(
             f"closing #{number}",
             lambda: self._repo.get_issue(number).edit(state="closed", state_reason="completed"),
         )
 
-    def _write(self, what: str, action: Callable[[], T]) -> T:
+    def _write_retried(self, what: str, action: Callable[[], T]) -> T:
         """A write that is safe to repeat: retried a few times when GitHub fails transiently."""
-        return retry_write(what, lambda: self._call(what, action))
+        return retry_write(what, lambda: self._write(what, action))
 
     def _open_pull_from(self, head: str) -> PullRequest | None:
         owner = self.full_name.split("/")[0]
         pulls = list(self._repo.get_pulls(state="open", head=f"{owner}:{head}"))
         return _pull(pulls[0]) if pulls else None
-
-
-def _rate_limited(status: int, headers: Mapping[str, str], message: str) -> bool:
-    """Only GitHub's own signals make a 403 a rate limit; any other 403 is a permission error."""
-    if status == 429:
-        return True
-    if status != 403:
-        return False
-    lowered = message.lower()
-    return (
-        headers.get("x-ratelimit-remaining") == "0"
-        or "retry-after" in headers
-        or "rate limit" in lowered
-        or "abuse detection" in lowered
-    )
-
-
-def _retry_after_s(headers: Mapping[str, str]) -> float | None:
-    try:
-        if "retry-after" in headers:
-            return max(0.0, float(headers["retry-after"]))
-        if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
-            return max(0.0, float(headers["x-ratelimit-reset"]) - time.time()) + 1
-    except ValueError:
-        return None
-    return None
 
 
 def _issues(items: Iterable[dict[str, Any]]) -> list[Issue]:
@@ -480,7 +287,7 @@ def _status_verdict(state: str) -> str:
 def token_report(session: GitHubSession) -> TokenReport:
     """`GET /user`, reading the scopes and expiry headers GitHub sends with it."""
     requester = session.client.requester
-    headers, data = session.call("checking the token", lambda: requester.requestJsonAndCheck("GET", "/user"))
+    headers, data = session.read("checking the token", lambda: requester.requestJsonAndCheck("GET", "/user"))
     lowered = {key.lower(): value for key, value in headers.items()}
     raw_scopes = lowered.get("x-oauth-scopes")
     scopes = None if raw_scopes is None else tuple(s.strip() for s in raw_scopes.split(",") if s.strip())
@@ -505,7 +312,7 @@ def parse_token_expiry(raw: str | None) -> datetime | None:
 
 def repo_access(session: GitHubSession, full_name: str) -> RepoAccess:
     """The repository as the token sees it; reads of issues and pulls probe fine-grained permissions."""
-    repo = session.call(f"reading {full_name}", lambda: session.client.get_repo(full_name, lazy=False))
+    repo = session.read(f"reading {full_name}", lambda: session.client.get_repo(full_name, lazy=False))
     permissions = repo.permissions
     return RepoAccess(
         full_name=repo.full_name,
@@ -519,7 +326,7 @@ def repo_access(session: GitHubSession, full_name: str) -> RepoAccess:
 
 def _readable(session: GitHubSession, what: str, action: Callable[[], object]) -> bool:
     try:
-        session.call(f"probing access to {what}", action)
+        session.read(f"probing access to {what}", action)
     except GitHubError as exc:
         if exc.status in (403, 404):
             return False

@@ -398,17 +398,20 @@ class GitHubSettings(Section):
         json_schema_extra=env("GITHUB_API_URL"),
     )
     seconds_between_requests: float = Field(
-        0.25,
+        0.0,
         ge=0,
         le=60,
-        description="Pause between GitHub API requests (GitHub asks clients to pace them).",
+        description="Pause between any two GitHub API requests made with one token. 0: reads are not "
+        "spaced, as GitHub asks (a token's requests go one at a time, and GitHub's Retry-After and "
+        "rate-limit answers still pause them); set it only for a server that asks for it.",
         json_schema_extra=env("GITHUB_SECONDS_BETWEEN_REQUESTS"),
     )
     seconds_between_writes: float = Field(
         1.0,
         ge=0,
         le=60,
-        description="Pause between GitHub writes (comments, labels, PRs).",
+        description="Pause between two GitHub writes (labels, comments, PRs, merges) made with one token, "
+        "shared by every worker and repository of the process; GitHub asks for at least 1 s.",
         json_schema_extra=env("GITHUB_SECONDS_BETWEEN_WRITES"),
     )
 
