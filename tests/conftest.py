@@ -145,6 +145,17 @@ def unused_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A loopback port that accepts connections: the host reaches it, a sandboxed command must not."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield int(server.getsockname()[1])
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> dict[str, str]:
     """Environment selecting the state store; Postgres gets a fresh schema. Daemon tests run on both."""

@@ -1,0 +1,158 @@
+"""Prepared environments: detected from manifests, made in the sandbox, reused by hash, read-only after."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from autonomous_dev.sandbox.backends import Sandbox, sandbox_from_settings
+from autonomous_dev.sandbox.detect import Plan, detect_setup
+from autonomous_dev.sandbox.environments import KEEP, READY, UNUSED_S, Environments
+from autonomous_dev.sandbox.interpreters import fits
+from autonomous_dev.sandbox.procs import scrubbed_env
+from autonomous_dev.settings.sections import SandboxSettings
+from tests.envfixtures import PROJECT, local_index, offline_pip
+
+bwrap = pytest.mark.skipif(not os.access("/usr/bin/bwrap", os.X_OK), reason="bubblewrap is not installed")
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def plan_for(
+    tmp_path: Path, files: dict[str, str], configured: str = "", test: str = "python -m pytest"
+) -> Plan | None:
+    return detect_setup(write(tmp_path / "repo", files), configured, test)
+
+
+def test_a_python_project_is_installed_with_its_test_extras_and_test_requirements(tmp_path: Path) -> None:
+    pyproject = (
+        '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\ndocs = ["sphinx"]\n'
+    )
+    plan = plan_for(tmp_path, {"pyproject.toml": pyproject, "requirements-dev.txt": "mock\n"})
+    assert plan is not None and plan.kind == "python" and plan.per_slot
+    assert plan.command == "python -m pip install -e '.[test]' -r requirements-dev.txt"
+    assert plan.inputs == ("pyproject.toml", "requirements-dev.txt")
+
+
+def test_pytest_is_added_only_when_the_detected_test_command_needs_it_and_nothing_declares_it(
+    tmp_path: Path,
+) -> None:
+    bare = '[project]\nname = "x"\n\n[tool.pytest.ini_options]\naddopts = "-q"\n'
+    plan = plan_for(tmp_path, {"pyproject.toml": bare})
+    assert plan is not None and plan.command == "python -m pip install -e . pytest"
+    unittest = plan_for(tmp_path, {"pyproject.toml": bare}, test="python -m unittest")
+    assert unittest is not None and unittest.command == "python -m pip install -e ."
+    plugin = plan_for(tmp_path, {"pyproject.toml": bare, "requirements-test.txt": "pytest-cov\n"})
+    assert plan is not None and plugin is not None and "pytest" not in plugin.command.split()
+
+
+def test_requirement_files_alone_and_lock_files_key_the_environment(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, {"requirements.txt": "requests\n", "requirements-test.txt": "pytest\n"})
+    assert plan is not None
+    assert plan.command == "python -m pip install -r requirements-test.txt -r requirements.txt"
+    locked = plan_for(tmp_path, {"pyproject.toml": "[project]\nname='x'\n", "poetry.lock": "x"}, test="")
+    assert locked is not None and locked.inputs[:2] == ("pyproject.toml", "poetry.lock")
+
+
+def test_node_go_and_rust_projects_use_their_frozen_installs(tmp_path: Path) -> None:
+    package = '{"dependencies": {"left-pad": "1.0.0"}}'
+    locks = [("pnpm-lock.yaml", "pnpm install --frozen-lockfile"),
+             ("yarn.lock", "yarn install --frozen-lockfile"), ("package-lock.json", "npm ci")]  # fmt: skip
+    for lock, command in locks:
+        root = tmp_path / lock
+        plan = detect_setup(write(root, {"package.json": package, lock: "{}"}))
+        assert plan is not None and (plan.kind, plan.command) == ("node", command)
+    assert detect_setup(write(tmp_path / "none", {"package.json": '{"scripts": {}}'})) is None
+    go = detect_setup(write(tmp_path / "go", {"go.mod": "module x\n", "go.sum": ""}))
+    assert go is not None and (go.command, go.inputs) == ("go mod download", ("go.mod", "go.sum"))
+    rust = detect_setup(write(tmp_path / "rs", {"Cargo.toml": "[package]\n", "Cargo.lock": ""}))
+    assert rust is not None and rust.command == "cargo fetch --locked"
+
+
+def test_a_configured_command_keeps_the_layout_and_none_turns_the_set_up_off(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, {"pyproject.toml": "[project]\nname='x'\n"}, "pip install -e .")
+    assert plan is not None and (plan.kind, plan.command) == ("python", "pip install -e .")
+    assert "configured" in plan.note
+    assert plan_for(tmp_path, {"pyproject.toml": ""}, "none") is None
+    assert plan_for(tmp_path / "bare", {"calc.py": ""}) is None  # nothing to install: the PATH as it is
+    custom = plan_for(tmp_path / "custom", {"Makefile": "x"}, "make deps")
+    assert custom is not None and custom.kind == "custom"
+
+
+def test_requires_python_clauses() -> None:
+    assert fits((3, 11, 7), ">=3.9,<4") and fits((3, 11, 7), "~=3.10") and fits((3, 11, 7), "==3.11.*")
+    assert (
+        not fits((3, 11, 7), ">=3.12") and not fits((3, 11, 7), "!=3.11.*") and not fits((3, 11, 7), "<3.11")
+    )
+    assert fits((3, 12, 0), "") and fits((3, 12, 0), "nonsense")
+
+
+def box(tmp_path: Path, wheels: Path | None = None) -> Sandbox:
+    read_only = [str(wheels)] if wheels else []
+    return sandbox_from_settings(SandboxSettings(read_only_paths=read_only), [tmp_path / "work"])
+
+
+@bwrap
+def test_a_python_environment_is_made_once_reused_by_hash_and_rebuilt_when_a_manifest_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheels = local_index(tmp_path)
+    for name, value in offline_pip(wheels).items():
+        monkeypatch.setenv(name, value)
+    root, home = write(tmp_path / "work" / "worktrees" / "slot-1", PROJECT), tmp_path / "home"
+    environments = Environments(tmp_path / "work" / "environments" / "acme" / "calc", box(tmp_path, wheels))
+    plan = detect_setup(root, "", "python -m unittest")
+    assert plan is not None
+    first = environments.prepare(plan, root, home, 300)
+    assert first.step.problem == "" and not first.step.cached and first.step.result is not None
+    venv = first.step.location
+    assert venv.name == "venv" and (venv / "bin" / "python").exists() and str(tmp_path / "work") in str(venv)
+    check = "python -c 'import sys, calc, tinydep; print(sys.prefix)'; touch $VIRTUAL_ENV/planted"
+    result = box(tmp_path).run(check, root, home, first.env(scrubbed_env(home)), 60, mounts=first.mounts)
+    assert result.output.startswith(f"{venv}\n") and "Read-only file system" in result.output, result.output
+    second = environments.prepare(plan, root, home, 300)
+    assert second.step.cached and second.step.result is None and second.step.location == venv
+    (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + "\n# a new lock\n")
+    third = environments.prepare(plan, root, home, 300)
+    assert not third.step.cached and third.step.location != venv and third.step.problem == ""
+
+
+@bwrap
+def test_only_the_set_up_has_the_network_and_only_when_allowed(tmp_path: Path, listener: int) -> None:
+    root, home = write(tmp_path / "work" / "wt", {"Makefile": ""}), tmp_path / "home"
+    connect = f"/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {listener}))'"
+    plan = detect_setup(root, connect)
+    assert plan is not None
+    online = Environments(tmp_path / "work" / "env-online", box(tmp_path), network=True)
+    assert online.prepare(plan, root, home, 60).step.problem == ""
+    offline = Environments(tmp_path / "work" / "env-offline", box(tmp_path), network=False)
+    failed = offline.prepare(plan, root, home, 60).step
+    assert failed.problem == "the set-up failed (exit 1)" and failed.result is not None
+    assert "Connection refused" in failed.result.output or "unreachable" in failed.result.output
+
+
+def test_environments_unused_for_long_are_evicted_beyond_the_newest_few(tmp_path: Path) -> None:
+    environments = Environments(tmp_path, Sandbox("none"))
+    old = time.time() - UNUSED_S - 60
+    made = []
+    for number in range(KEEP + 2):
+        directory = tmp_path / f"node-{number:016x}"
+        (directory / "gomod" / "locked").mkdir(parents=True)
+        (directory / READY).write_text("")
+        os.chmod(directory / "gomod" / "locked", 0o500)  # as Go leaves its module cache
+        os.utime(directory / READY, (old + number, old + number))
+        made.append(directory)
+    recent = tmp_path / "python-slot-1-0000000000000000"
+    recent.mkdir()
+    (recent / READY).write_text("")
+    removed = environments.evict(keep=made[-1])
+    assert sorted(removed) == made[:2] and all(not path.exists() for path in made[:2])
+    assert all(path.exists() for path in [*made[2:], recent])
