@@ -87,6 +87,7 @@ class Stage:
             "REPO_NAME": NAME,
             "WORK_DIR": str(self.work_dir),
             "LOG_LEVEL": "DEBUG",
+            "SANDBOX_SETUP_NETWORK": "false",  # set-ups install from local wheels only (tests/envfixtures.py)
             **extra,
         }
 

@@ -22,9 +22,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from autonomous_dev.sandbox.backends import CONTAINERS, SYSTEM_DIRS, Mount, Sandbox
-from autonomous_dev.sandbox.detect import Plan
+from autonomous_dev.sandbox.detect import Plan, detect_setup
 from autonomous_dev.sandbox.interpreters import find_interpreter
 from autonomous_dev.sandbox.procs import CommandResult, scrubbed_env
 
@@ -78,6 +79,15 @@ class Prepared:
         return env
 
 
+class Checkout(Protocol):
+    """The worktree being prepared (a ports.Workspace)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def discard_untracked(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where one environment lives and how commands find it."""
@@ -93,11 +103,30 @@ class Layout:
 class Environments:
     """The environments of one repository, under `root` (WORK_DIR/environments/owner/name)."""
 
-    def __init__(self, root: Path, sandbox: Sandbox, network: bool = True, python: str = "") -> None:
+    def __init__(
+        self, root: Path, sandbox: Sandbox, network: bool = True, python: str = "", setup_command: str = ""
+    ) -> None:
         self.root = root
         self.sandbox = sandbox
-        self.network = network
-        self.python = python
+        self.network = network  # sandbox.setupNetwork
+        self.python = python  # evaluation.python
+        self.setup_command = setup_command  # evaluation.setupCommand
+
+    def for_checkout(
+        self, checkout: Checkout, home: Path, test_command: str, timeout_s: float
+    ) -> Prepared | None:
+        """The checkout's environment, before its baseline; None when it has nothing to install.
+
+        What an install leaves in the worktree (build files, a new lock file) is removed: it would
+        otherwise look like part of the model's change.
+        """
+        plan = detect_setup(checkout.path, self.setup_command, test_command)
+        if plan is None:
+            return None
+        prepared = self.prepare(plan, checkout.path, home, timeout_s)
+        if prepared.step.result is not None:
+            checkout.discard_untracked()
+        return prepared
 
     def prepare(self, plan: Plan, worktree: Path, home: Path, timeout_s: float) -> Prepared:
         """The environment for `plan`: from the cache when the manifests match, else made in the sandbox."""
