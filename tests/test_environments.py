@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from autonomous_dev.sandbox.backends import Sandbox, sandbox_from_settings
+from autonomous_dev.sandbox.check import setup_checks
 from autonomous_dev.sandbox.detect import Plan, detect_setup
 from autonomous_dev.sandbox.environments import KEEP, READY, UNUSED_S, Environments
 from autonomous_dev.sandbox.interpreters import fits
 from autonomous_dev.sandbox.procs import scrubbed_env
-from autonomous_dev.settings.sections import SandboxSettings
+from autonomous_dev.settings.sections import EvaluationSettings, SandboxSettings
 from tests.envfixtures import PROJECT, local_index, offline_pip
+from tests.helpers import run_cli
 
 bwrap = pytest.mark.skipif(not os.access("/usr/bin/bwrap", os.X_OK), reason="bubblewrap is not installed")
 
@@ -156,3 +160,38 @@ def test_environments_unused_for_long_are_evicted_beyond_the_newest_few(tmp_path
     removed = environments.evict(keep=made[-1])
     assert sorted(removed) == made[:2] and all(not path.exists() for path in made[:2])
     assert all(path.exists() for path in [*made[2:], recent])
+
+
+def test_config_validate_shows_the_set_up_of_each_repository(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    write(work / "worktrees" / "acme" / "calc" / "slot-1", PROJECT)
+    env = {"WORK_DIR": str(work), "GITHUB_TOKEN": "x" * 40, "ANTHROPIC_API_KEY": "y" * 40,
+           "REPO_OWNER": "acme", "REPO_NAME": "calc", "REPOS": "acme/fresh"}  # fmt: skip
+    output = run_cli(["config", "--validate", "--offline", "--json"], cwd=tmp_path, env=env).stdout
+    rows = {row["name"]: row for row in json.loads(output) if row["name"].startswith("set-up ")}
+    calc, fresh = rows["set-up acme/calc"], rows["set-up acme/fresh"]
+    assert calc["status"] == "ok" and "`python -m pip install -e . pytest`" in calc["detail"]
+    assert calc["detail"].endswith("trial skipped (--offline)") and "no worktree yet" in fresh["detail"]
+
+
+@bwrap
+def test_the_set_up_trial_runs_its_program_in_the_sandbox(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    write(work / "worktrees" / "acme" / "calc" / "slot-1", PROJECT)
+    [row] = setup_checks(["acme/calc"], work, EvaluationSettings(), SandboxSettings(), offline=False)
+    assert (
+        row.status == "ok" and row.detail.endswith("runs in the sandbox") and " with Python 3." in row.detail
+    )
+    [missing] = setup_checks(
+        ["acme/calc"], work, EvaluationSettings(python="python2.1"), SandboxSettings(), False
+    )
+    assert missing.status == "warn" and "python2.1 was not found" in missing.detail
+    if shutil.which("npm"):
+        node = {"package.json": '{"devDependencies": {"x": "1"}}', "package-lock.json": "{}"}
+        write(work / "worktrees" / "acme" / "web" / "slot-1", node)
+        [npm] = setup_checks(["acme/web"], work, EvaluationSettings(), SandboxSettings(), offline=False)
+        assert npm.status == "ok" and "`npm ci`" in npm.detail and "`npm` runs in the sandbox" in npm.detail
+    cargo = {"Cargo.toml": "[package]\n"}  # cargo under the daemon's HOME is hidden unless shown
+    write(work / "worktrees" / "acme" / "crate" / "slot-1", cargo)
+    [rust] = setup_checks(["acme/crate"], work, EvaluationSettings(), SandboxSettings(), offline=False)
+    assert rust.status == ("ok" if shutil.which("cargo", path="/usr/bin:/bin") else "warn"), rust.detail
