@@ -195,3 +195,39 @@ def test_the_set_up_trial_runs_its_program_in_the_sandbox(tmp_path: Path) -> Non
     write(work / "worktrees" / "acme" / "crate" / "slot-1", cargo)
     [rust] = setup_checks(["acme/crate"], work, EvaluationSettings(), SandboxSettings(), offline=False)
     assert rust.status == ("ok" if shutil.which("cargo", path="/usr/bin:/bin") else "warn"), rust.detail
+
+
+NODE_PROJECT = {
+    "package.json": '{"name": "web", "version": "1.0.0", "dependencies": {"tiny": "file:vendor/tiny"}}',
+    "package-lock.json": '{"name": "web", "version": "1.0.0", "lockfileVersion": 3, "requires": true, '
+    '"packages": {"": {"name": "web", "version": "1.0.0", "dependencies": {"tiny": "file:vendor/tiny"}}, '
+    '"node_modules/tiny": {"resolved": "vendor/tiny", "link": true}, "vendor/tiny": {"version": "1.0.0"}}}',
+    "vendor/tiny/package.json": '{"name": "tiny", "version": "1.0.0", "main": "index.js"}',
+    "vendor/tiny/index.js": "exports.double = (x) => 2 * x;\n",
+}
+REQUIRE_TINY = "node -e 'console.log(require(\"tiny\").double(21))'"
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed here")
+@pytest.mark.parametrize("backend", ["bwrap", "none"])
+def test_node_modules_come_from_the_cache_or_with_backend_none_from_the_worktree(
+    tmp_path: Path, backend: str
+) -> None:
+    if backend == "bwrap" and not os.access("/usr/bin/bwrap", os.X_OK):
+        pytest.skip("bubblewrap is not installed")
+    sandbox = box(tmp_path) if backend == "bwrap" else Sandbox("none")
+    environments = Environments(tmp_path / "work" / "environments", sandbox, network=False)
+    home = tmp_path / "home"
+    for slot in ("slot-1", "slot-2"):  # one environment for every slot, where it can be mounted
+        root = write(tmp_path / "work" / "worktrees" / slot, NODE_PROJECT)
+        plan = detect_setup(root, "", "npm test")
+        assert plan is not None and plan.command == "npm ci"
+        prepared = environments.prepare(plan, root, home, 300)
+        assert prepared.step.problem == "", prepared.step.result
+        result = sandbox.run(
+            REQUIRE_TINY, root, home, prepared.env(scrubbed_env(home)), 60, mounts=prepared.mounts
+        )
+        assert result.output == "42\n", result.output
+        reused = slot == "slot-2" and backend == "bwrap"
+        assert prepared.step.cached is reused  # with none node_modules is in each worktree: made again
+        assert (root / "node_modules" / "tiny").is_symlink() is (backend == "none")

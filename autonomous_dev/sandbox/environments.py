@@ -98,6 +98,7 @@ class Layout:
     path: tuple[str, ...]
     mounts: tuple[Mount, ...]  # besides the directory itself
     command: str  # the whole set-up line
+    reusable: bool = True  # False: it lives in the worktree, so every task makes it again
 
 
 class Environments:
@@ -138,7 +139,8 @@ class Environments:
         self.root.mkdir(parents=True, exist_ok=True)
         with _locked(_lock_file(layout.directory)):
             ready = layout.directory / READY
-            result = None if ready.is_file() else self._make(layout, worktree, home, timeout_s)
+            reuse = ready.is_file() and layout.reusable
+            result = None if reuse else self._make(layout, worktree, home, timeout_s)
             if result is None:
                 os.utime(ready)  # the time of last use, for eviction
         problem = f"the set-up failed ({_status(result)})" if result and result.exit_code != 0 else ""
@@ -185,7 +187,7 @@ class Environments:
         """Where `plan`'s environment lives and how it is used; a string says why there can be none."""
         if plan.kind != "python":
             directory = self.root / f"{plan.kind}-{self.key(plan, worktree)}"
-            return _shared_layout(plan, directory, worktree)
+            return _shared_layout(plan, directory, worktree, self.sandbox.backend != "none")
         if self.sandbox.backend in CONTAINERS:  # the image's interpreter; the host's mean nothing there
             python, prefix, name = self.python or "python3", None, self.python or "python3"
         else:
@@ -221,8 +223,10 @@ class Environments:
         return removed
 
 
-def _shared_layout(plan: Plan, directory: Path, worktree: Path) -> Layout:
+def _shared_layout(plan: Plan, directory: Path, worktree: Path, mounts: bool) -> Layout:
     """node_modules and the module caches: one per hash for every slot of the repository."""
+    if plan.kind == "node" and not mounts:  # backend none: node looks in the worktree, and there it is
+        return Layout(directory, worktree / "node_modules", {}, (), (), plan.command, reusable=False)
     if plan.kind == "node":
         modules = directory / "node_modules"
         mount = Mount(modules, worktree / "node_modules")  # where node looks, from the cache
