@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autonomous_dev.sandbox.backends import Sandbox, sandbox_from_settings
+from autonomous_dev.sandbox.backends import Sandbox, _system_view, sandbox_from_settings
 from autonomous_dev.sandbox.check import setup_checks
 from autonomous_dev.sandbox.detect import Plan, detect_setup
 from autonomous_dev.sandbox.environments import KEEP, READY, UNUSED_S, Environments
@@ -231,3 +231,21 @@ def test_node_modules_come_from_the_cache_or_with_backend_none_from_the_worktree
         reused = slot == "slot-2" and backend == "bwrap"
         assert prepared.step.cached is reused  # with none node_modules is in each worktree: made again
         assert (root / "node_modules" / "tiny").is_symlink() is (backend == "none")
+
+
+@bwrap
+def test_an_evicted_environment_is_made_again_at_the_same_place(tmp_path: Path) -> None:
+    """The sandbox works out what it shows from PATH (and caches it per PATH): the set-up must not have the
+    environment's own directories on its PATH, which it removes and makes again."""
+    root, home = write(tmp_path / "work" / "wt", {"Makefile": ""}), tmp_path / "home"
+    plan = detect_setup(root, 'mkdir -p "$SETUP_ENV_DIR/bin"')
+    assert plan is not None
+    sandbox = box(tmp_path)
+    environments = Environments(tmp_path / "work" / "environments", sandbox, network=False)
+    first = environments.prepare(plan, root, home, 60)
+    _system_view.cache_clear()  # as in the next process, whose first command is a check: bin/ exists
+    checks = sandbox.run("echo checked", root, home, first.env(scrubbed_env(home)), 60, mounts=first.mounts)
+    assert first.step.problem == "" and checks.output == "checked\n"
+    shutil.rmtree(first.step.location)  # evicted
+    again = environments.prepare(plan, root, home, 60)
+    assert again.step.problem == "" and not again.step.cached, again.step.result

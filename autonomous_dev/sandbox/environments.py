@@ -159,11 +159,15 @@ class Environments:
         for mount in layout.mounts:
             mount.source.mkdir(parents=True, exist_ok=True)
         env = scrubbed_env(home, [n for n in REGISTRY_ENV if not URL_PASSWORD.search(os.environ.get(n, ""))])
-        env = {**env, **layout.variables, "PATH": os.pathsep.join([*layout.path, env["PATH"]])}
+        # The environment's directories join PATH inside the command: the sandbox works out (and caches)
+        # what it shows from PATH, and they do not exist yet.
+        line = layout.command
+        if layout.path:
+            line = f'PATH={shlex.quote(os.pathsep.join(layout.path))}:"$PATH"; export PATH; {line}'
         # Writable while it is made: the environment, and its parts mounted elsewhere (node_modules).
         mounts = [Mount(layout.directory, layout.directory, writable=True)]
         mounts += [Mount(m.source, m.target, layout.directory in m.source.parents) for m in layout.mounts]
-        result = self.sandbox.run(layout.command, worktree, home, env, timeout_s, mounts=mounts,
+        result = self.sandbox.run(line, worktree, home, {**env, **layout.variables}, timeout_s, mounts=mounts,
                                   network=self.network)  # fmt: skip
         if result.exit_code == 0:
             (layout.directory / READY).write_text(f"{layout.command}\n")
