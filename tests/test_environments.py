@@ -249,3 +249,11 @@ def test_an_evicted_environment_is_made_again_at_the_same_place(tmp_path: Path) 
     shutil.rmtree(first.step.location)  # evicted
     again = environments.prepare(plan, root, home, 60)
     assert again.step.problem == "" and not again.step.cached, again.step.result
+
+
+def test_a_pyproject_holding_only_tool_settings_is_not_installed(tmp_path: Path) -> None:
+    tools_only = "[tool.ruff]\nline-length = 100\n"
+    plan = plan_for(tmp_path, {"pyproject.toml": tools_only, "requirements.txt": "attrs\n"})
+    assert plan is not None and plan.command == "python -m pip install -r requirements.txt pytest"
+    alone = plan_for(tmp_path / "alone", {"pyproject.toml": tools_only}, test="python -m unittest")
+    assert alone is None  # nothing to install, and unittest needs nothing

@@ -70,26 +70,38 @@ def _python(root: Path, test_command: str) -> Plan | None:
     if not manifests and not requirements:
         return None
     inputs = (*manifests, *_present(root, PYTHON_LOCKS), *requirements)
-    project = _toml(root / "pyproject.toml").get("project", {})
+    pyproject = _toml(root / "pyproject.toml")
+    project = pyproject.get("project", {})
     requires = str(project.get("requires-python", "")) if isinstance(project, dict) else ""
     extras = [e for e in TEST_EXTRAS if e in _extras(root, project)]
     if (root / "uv.lock").is_file() and shutil.which("uv"):
         line = "uv sync --frozen" + "".join(f" --extra {extra}" for extra in extras)
         return Plan("python", line, inputs, "detected uv.lock: uv sync", requires)
-    if manifests:
-        target = "." + (f"[{','.join(extras)}]" if extras else "")
-        files = [name for name in requirements if name in TEST_REQUIREMENTS]
-        parts = ["-e", target, *(arg for name in files for arg in ("-r", name))]
-        what = f"the project with its {'/'.join(extras)} extras" if extras else "the project"
-    else:
-        files = requirements
-        parts = [arg for name in files for arg in ("-r", name)]
-        what = ", ".join(files)
-    if _runs_pytest(test_command) and not _declares_pytest(root, project, files):
+    # A pyproject.toml holding only tools' settings (pytest, ruff) is no project to install.
+    installable = bool(
+        _present(root, ("setup.py", "setup.cfg")) or {"project", "build-system"} & set(pyproject)
+    )
+    parts, what = _pip_arguments(requirements, extras if installable else None)
+    if _runs_pytest(test_command) and not _declares_pytest(root, project, requirements):
         parts.append("pytest")  # the detected test command needs it; the project only says so in CI
-        what += " and pytest"
+        what.append("pytest")
+    if not parts:
+        return None
     line = "python -m pip install " + shlex.join(parts)
-    return Plan("python", line, inputs, f"detected a Python project: a virtualenv with {what}", requires)
+    return Plan("python", line, inputs, f"detected a Python project: a virtualenv with {' and '.join(what)}",
+                requires)  # fmt: skip
+
+
+def _pip_arguments(requirements: list[str], extras: list[str] | None) -> tuple[list[str], list[str]]:
+    """pip's arguments and what they install, in words: the project in editable mode with its test extras
+    and test requirement files, or (`extras` None: no project to install) every requirement file."""
+    if extras is None:
+        listed = [", ".join(requirements)] if requirements else []
+        return [arg for name in requirements for arg in ("-r", name)], listed
+    target = "." + (f"[{','.join(extras)}]" if extras else "")
+    files = [name for name in requirements if name in TEST_REQUIREMENTS]
+    what = f"the project with its {'/'.join(extras)} extras" if extras else "the project"
+    return ["-e", target, *(arg for name in files for arg in ("-r", name))], [what]
 
 
 def _node(root: Path) -> Plan | None:
