@@ -87,6 +87,7 @@ class Stage:
             "REPO_NAME": NAME,
             "WORK_DIR": str(self.work_dir),
             "LOG_LEVEL": "DEBUG",
+            "SANDBOX_SETUP_NETWORK": "false",  # set-ups install from local wheels only (tests/envfixtures.py)
             **extra,
         }
 
@@ -143,6 +144,17 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A loopback port that accepts connections: the host reaches it, a sandboxed command must not."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield int(server.getsockname()[1])
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

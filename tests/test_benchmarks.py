@@ -25,7 +25,15 @@ FIGURES = {
     "redactor": ["redactor_mb_s", "detect_secrets_mb_s", "speed_ratio", "redactor_recall"],
     "startup": ["python_c_pass_s", "help_s", "config_s", "help_minus_python_s"],
     "daemon_memory": ["rss_mb_after_5_cycles", "rss_mb_after_20_cycles", "rss_growth_mb_5_to_20"],
-    "sandbox": ["bare_true_ms", "bwrap_true_ms", "overhead_true_ms", "overhead_python_ms"],
+    "sandbox": [
+        "bare_true_ms",
+        "bwrap_true_ms",
+        "overhead_true_ms",
+        "overhead_python_ms",
+        "setup_first_s",
+        "setup_cached_ms",
+        "setup_cached_share_pct",
+    ],
 }
 
 

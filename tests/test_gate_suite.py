@@ -121,11 +121,15 @@ def test_a_collection_error_fails_the_gate(project: Path) -> None:
     assert not verdict.ok and verdict.new_failures == ("tests/test_units.py",)
 
 
-def test_a_collection_error_on_the_base_does_not_hide_new_failures(project: Path) -> None:
+def test_an_import_error_on_the_base_means_the_environment_is_not_ready(project: Path) -> None:
     write(project, {"tests/test_old.py": "import not_installed_anywhere\n"})
     verdict = gate_on(project, BREAK)
-    assert not verdict.ok and list(verdict.new_failures) == BROKEN_HUMAN
-    assert "tests/test_old.py" in verdict.pre_existing
+    assert not verdict.ok and verdict.reason.startswith("environment not ready: the tests cannot import")
+    assert "not_installed_anywhere" in verdict.environment and not verdict.repairable
+    assert verdict.pre_existing == ()  # never called pre-existing
+    assert list(verdict.new_failures) == BROKEN_HUMAN  # what broke is still named
+    fixed = gate_on(project, FIX)  # even a change that makes every test pass proves nothing
+    assert not fixed.ok and fixed.environment
 
 
 def test_a_fix_shows_the_tests_that_failed_before_and_pass_now(project: Path) -> None:
@@ -195,6 +199,9 @@ def test_a_node_test_run_is_read_from_its_junit_report(tmp_path: Path) -> None:
     assert unread.reason.startswith("not proven")  # the spec reporter's text is not read
 
 
+HOST_PYTEST = "none"  # no set-up: the tests run with the pytest on the PATH
+
+
 def issue_with(stage: Stage, steps: list[list[dict[str, object]]]) -> int:
     number = stage.github.add_issue(OWNER, "sizes", "Change sizes", "Please.", labels=["autonomous-dev"])
     stage.claude.scripts.append(Script(steps, match=f'<issue number="{number}">'))
@@ -210,7 +217,7 @@ def edit_step(edit: tuple[str, str, str]) -> dict[str, object]:
 def test_a_change_that_breaks_tests_never_gets_a_ready_pr(stage: Stage, edit: tuple[str, str, str]) -> None:
     stage.publish("sizes", PROJECT)
     issue_with(stage, [[edit_step(edit)], [text_block("Changed it.")]])
-    env = stage.env(REPO_NAME="sizes", MAX_REPAIR_ROUNDS="0")
+    env = stage.env(REPO_NAME="sizes", MAX_REPAIR_ROUNDS="0", SETUP_COMMAND=HOST_PYTEST)
     result = run_cli(["run"], cwd=stage.cwd, env=env)
     assert result.returncode == 1, result.stderr[-2000:]
     [pull] = stage.github.pulls(OWNER, "sizes")
@@ -224,7 +231,7 @@ def test_a_change_that_breaks_tests_never_gets_a_ready_pr(stage: Stage, edit: tu
 def test_a_fix_opens_a_ready_pr_showing_what_it_fixed(stage: Stage) -> None:
     stage.publish("sizes", PROJECT)
     issue_with(stage, [[edit_step(FIX)], [text_block("Fixed parse.")]])
-    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(REPO_NAME="sizes"))
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(REPO_NAME="sizes", SETUP_COMMAND=HOST_PYTEST))
     assert result.returncode == 0, result.stderr[-2000:]
     [pull] = stage.github.pulls(OWNER, "sizes")
     assert pull["draft"] is False and "✅ checks pass: 2 failed before, pass now" in pull["body"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,14 +41,6 @@ def make(tmp_path: Path, **settings: object) -> tuple[Sandbox, Path, Path]:
 def run(sandbox: Sandbox, worktree: Path, home: Path, command: str, timeout_s: float = 60) -> tuple[int, str]:
     result = sandbox.run(command, worktree, home, scrubbed_env(home), timeout_s)
     return result.exit_code or 0, result.output
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        yield int(server.getsockname()[1])
 
 
 def test_the_network_is_off(tmp_path: Path, listener: int) -> None:

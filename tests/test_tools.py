@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import re
+import string
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +17,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 import autonomous_dev
-from autonomous_dev.core.tools import EDITOR_NAME, SEARCH_NAME, TESTS_NAME, ExtraTool, Toolbox
+from autonomous_dev.core.tool_schema import COMMAND_NAME
+from autonomous_dev.core.tools import EDITOR_NAME, SEARCH_NAME, TESTS_NAME, ExtraTool, Toolbox, command_tool
 from autonomous_dev.errors import ToolError
 from autonomous_dev.intake.discover import Proposal, propose_tool
 from autonomous_dev.intake.report import ErrorAnalysis, analysis_tool
 from autonomous_dev.models import ToolCall
+from autonomous_dev.sandbox.procs import CommandResult
 from autonomous_dev.security.redact import Redactor
 
 
@@ -173,11 +177,19 @@ MALFORMED: list[tuple[str, dict[str, object]]] = [
     (TESTS_NAME, {"args": "-k 'unclosed"}),
     (TESTS_NAME, {"args": 42}),
     (TESTS_NAME, {"args": "a\0b"}),
+    (COMMAND_NAME, {}),
+    (COMMAND_NAME, {"command": ""}),
+    (COMMAND_NAME, {"command": "   "}),
+    (COMMAND_NAME, {"command": 42}),
+    (COMMAND_NAME, {"command": "ls\0-la"}),
+    (COMMAND_NAME, {"command": "x" * 20_000}),
+    (COMMAND_NAME, {"command": "ls", "cwd": "/"}),
 ]
 
 
 def box_with_tests(root: Path) -> Toolbox:
-    return Toolbox(root, run_tests=lambda argv, within_s: f"ran {argv} within {within_s:.0f}s")
+    return Toolbox(root, run_tests=lambda argv, within_s: f"ran {argv} within {within_s:.0f}s",
+                   run_command=lambda line, within_s: f"ran {line!r} within {within_s:.0f}s")  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "args"), MALFORMED, ids=lambda v: repr(v)[:40])
@@ -264,11 +276,18 @@ def offered_toolbox(root: Path) -> Toolbox:
         ExtraTool(propose_tool(), validated_by(Proposal)),
         ExtraTool(analysis_tool(), validated_by(ErrorAnalysis)),
     ]
-    return Toolbox(root, Redactor().restore, run_tests=checked_runner, extras=extras)
+    return Toolbox(
+        root, Redactor().restore, run_tests=checked_runner, extras=extras, run_command=checked_line
+    )
 
 
 def checked_runner(argv: list[str], within_s: float) -> str:
     assert all(isinstance(arg, str) and "\0" not in arg for arg in argv) and within_s > 0
+    return "ok"
+
+
+def checked_line(line: str, within_s: float) -> str:
+    assert isinstance(line, str) and line.strip() and "\0" not in line and within_s > 0
     return "ok"
 
 
@@ -304,3 +323,22 @@ def test_a_spent_time_budget_stops_search_and_tests(worktree: Path) -> None:
     assert tests.is_error and "time budget is spent" in tests.content
     allowed = box.run(ToolCall("toolu_u", TESTS_NAME, {"args": "-x"}), deadline=time.monotonic() + 42)
     assert allowed.content in ("ran ['-x'] within 42s", "ran ['-x'] within 41s")
+    command = box.run(ToolCall("toolu_c", COMMAND_NAME, {"command": "ls"}), deadline=spent)
+    assert command.is_error and "time budget is spent; the command not run" in command.content
+    shell = box.run(ToolCall("toolu_d", COMMAND_NAME, {"command": "ls -la"}), deadline=time.monotonic() + 42)
+    assert shell.content in ("ran 'ls -la' within 42s", "ran 'ls -la' within 41s")
+
+
+def test_the_shell_tools_output_is_redacted_and_bounded(worktree: Path) -> None:
+    token = "ghp_" + "".join(random.choices(string.ascii_letters + string.digits, k=36))
+    seen: list[tuple[str, float]] = []
+
+    def runner(line: str, timeout_s: float = 1.0) -> CommandResult:
+        seen.append((line, timeout_s))
+        return CommandResult(line, 0, f"config: token={token}\n" + "x" * 100_000, 0.2, False, False)
+
+    box = Toolbox(worktree, run_command=command_tool(runner, Redactor().redact))
+    result = box.run(ToolCall("toolu_r", COMMAND_NAME, {"command": "cat cfg"}), time.monotonic() + 9)
+    assert token not in result.content and "$ cat cfg\nexit code 0 after 0.2 s" in result.content
+    assert len(result.content) < 13_000 and seen[0][0] == "cat cfg" and 0 < seen[0][1] <= 9
+    assert COMMAND_NAME not in [d["name"] for d in Toolbox(worktree).definitions()]  # off unless given

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from autonomous_dev.intake.discover import Discovery
     from autonomous_dev.models import ModelTurn, Usage
     from autonomous_dev.sandbox.backends import Sandbox
+    from autonomous_dev.sandbox.environments import Environments
     from autonomous_dev.settings.model import Settings
     from autonomous_dev.store.backends import Store
 
@@ -280,7 +281,7 @@ def _repo_work(
 ) -> RepoWork:
     from autonomous_dev.core.daemon import RepoWork
     from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
-    from autonomous_dev.core.prompts import SYSTEM_PROMPT
+    from autonomous_dev.core.prompts import system_prompt
     from autonomous_dev.security.trust import TrustGate
 
     repo, workspaces = parts
@@ -300,18 +301,20 @@ def _repo_work(
         on_failure=settings.evaluation.on_failure,
         merge=merge_policy(settings),
         repo_map_chars=settings.execution.repo_map_chars,
+        shell_tool=settings.execution.shell_tool,
     )
     trust = TrustGate(repo, options.label, security, notify=not dry_run)
     pipeline = Pipeline(
         repo,
         workspaces,
-        make_agent(settings, claude, SYSTEM_PROMPT),
+        make_agent(settings, claude, system_prompt(settings.execution.shell_tool)),
         options,
         redactor=redactor,
         trust=trust,
         stopping=lambda: control.claiming_stopped,
         symbols=symbols,
         sandbox=sandbox,
+        environments=make_environments(settings, repo.full_name, sandbox) if sandbox else None,
     )
     discovery = None
     if settings.discovery.enabled and not dry_run:
@@ -326,6 +329,17 @@ def make_sandbox(settings: Settings) -> Sandbox:
     work_dir = settings.execution.work_dir
     hidden = daemon_paths(work_dir, settings.state.sqlite_path, settings.logging.file)
     return sandbox_from_settings(settings.sandbox, hidden)
+
+
+def make_environments(settings: Settings, full_name: str, sandbox: Sandbox) -> Environments:
+    """Where the repository's prepared environments are cached (WORK_DIR/environments/owner/name)."""
+    from autonomous_dev.sandbox.environments import Environments
+
+    root = settings.execution.work_dir / "environments" / full_name
+    evaluation = settings.evaluation
+    return Environments(
+        root, sandbox, settings.sandbox.setup_network, evaluation.python, evaluation.setup_command
+    )
 
 
 def merge_policy(settings: Settings) -> MergePolicy | None:

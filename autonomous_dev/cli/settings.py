@@ -153,9 +153,12 @@ def _validate(
 
 
 def _sandbox(settings: Settings, offline: bool) -> list[Check]:
-    from autonomous_dev.sandbox.check import sandbox_checks
+    from autonomous_dev.sandbox.check import sandbox_checks, setup_checks
 
-    return sandbox_checks(settings.sandbox, settings.execution.work_dir, offline)
+    work_dir, repos = settings.execution.work_dir, settings.repo.all_full_names()
+    return sandbox_checks(settings.sandbox, work_dir, offline) + setup_checks(
+        repos, work_dir, settings.evaluation, settings.sandbox, offline
+    )
 
 
 def _env_files(app: AppContext) -> list[Path]:

@@ -6,11 +6,12 @@ import enum
 import json
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from autonomous_dev.core.testreports import SuiteResult, readable, strip_ansi, summarise
+from autonomous_dev.core.testreports import SuiteResult, environment_problem, readable, strip_ansi, summarise
+from autonomous_dev.sandbox.environments import SetupStep
 from autonomous_dev.sandbox.procs import CommandResult
 
 # Colour off for every runner that listens; colour codes in the output hide the names of failing tests.
@@ -138,11 +139,25 @@ class Verdict:
     new_failures: tuple[str, ...] = ()
     pre_existing: tuple[str, ...] = ()
     fixed: tuple[str, ...] = ()  # failed on the base commit, pass now
+    setup: SetupStep | None = None
+    environment: str = ""  # why the environment is not ready ("" when it is): nothing could be proven
 
     @property
     def ok(self) -> bool:
         """Whether the change may be proposed as a ready PR."""
         return self.status is not Status.FAILED
+
+    @property
+    def repairable(self) -> bool:
+        """Whether the model could fix what fails: not a broken environment, which its change cannot fix."""
+        return not self.environment
+
+    @property
+    def caveat(self) -> str:
+        """What the issue comment says about a PR nothing proved ("" for a proven or failing change)."""
+        if self.environment:
+            return f"environment not ready: {self.environment}"
+        return self.reason.removeprefix("not verified: ") if self.status is Status.NOT_VERIFIED else ""
 
     @property
     def mark(self) -> str:
@@ -155,6 +170,7 @@ class Gate:
     require_build: bool = True
     require_tests: bool = True
     reports: Path | None = None  # where test runs write machine-readable reports; outside the worktree
+    setup: SetupStep | None = None  # the prepared environment the commands run in
 
     @property
     def junit(self) -> Path | None:
@@ -182,6 +198,31 @@ class Gate:
 
     def verdict(self, build: Run | None, tests: Run | None, baseline: Run | None) -> Verdict:
         """Proven: the build passes, the tests ran, and every test failing now is named and failed before."""
+        verdict = self._verdict(build, tests, baseline)
+        problem = self.environment_problem(baseline)
+        if not problem or (build is None and tests is None):  # nothing ran that the environment could spoil
+            return replace(verdict, setup=self.setup)
+        # What fails in a broken environment is never called pre-existing, and a pass proves nothing; the
+        # tests that passed before and fail now are still named.
+        status = Status.FAILED if self.require_tests else Status.NOT_VERIFIED
+        reason = f"environment not ready: {problem}"
+        return Verdict(status, reason, build, tests, baseline, verdict.new_failures, (), verdict.fixed,
+                       self.setup, problem)  # fmt: skip
+
+    @property
+    def environment_tag(self) -> str:
+        """Tells baselines apart by environment: one run where the set-up failed is no one else's."""
+        return " (set-up failed)" if self.setup is not None and self.setup.problem else ""
+
+    def environment_problem(self, baseline: Run | None) -> str:
+        """Why the environment is broken: the set-up failed, or the base commit's tests say so."""
+        if self.setup is not None and self.setup.problem:
+            return self.setup.problem
+        if baseline is None:
+            return ""
+        return environment_problem(baseline.result.output, baseline.result.exit_code, baseline.suite)
+
+    def _verdict(self, build: Run | None, tests: Run | None, baseline: Run | None) -> Verdict:
         if build is not None and not build.ok and self.require_build:
             return Verdict(Status.FAILED, "the build fails", build, tests, baseline)
         if tests is None:
@@ -272,6 +313,10 @@ MAX_NAMES_SHOWN = 30
 def evidence(verdict: Verdict, rounds: int, note: str, tokens: int, cost_usd: float) -> str:
     """The PR body's evidence: verdict, commands with exit codes, tests before and after, spend."""
     rows = ["| check | command | result | duration |", "| --- | --- | --- | --- |"]
+    if (setup := verdict.setup) is not None:
+        rows.append(
+            f"| set-up | `{_code(setup.command)}` | {_code(setup.summary)} | {setup.duration_s:.1f} s |"
+        )
     checks = (("build", verdict.build), ("tests on the base commit", verdict.baseline),
               ("tests after the change", verdict.tests))  # fmt: skip
     for name, run in checks:
@@ -279,7 +324,7 @@ def evidence(verdict: Verdict, rounds: int, note: str, tokens: int, cost_usd: fl
             rows.append(
                 f"| {name} | `{_code(run.result.command)}` | {run.summary} | {run.result.duration_s:.1f} s |"
             )
-    if len(rows) == 2:
+    if len(rows) == 2 + (verdict.setup is not None):
         rows.append(f"| - | - | nothing ran: {note} | - |")
     lines = [f"**{verdict.mark} {verdict.reason}** ({note})", "", *rows, ""]
     for title, names in (

@@ -21,7 +21,6 @@ from autonomous_dev.core.evaluate import (
     Gate,
     Run,
     Runner,
-    Status,
     Verdict,
     command_report,
     detect_commands,
@@ -30,12 +29,13 @@ from autonomous_dev.core.evaluate import (
 from autonomous_dev.core.evaluate import evidence as report_evidence
 from autonomous_dev.core.merge import Lander, MergePolicy
 from autonomous_dev.core.repomap import SymbolCache, blob_shas, repo_map
-from autonomous_dev.core.tools import TestRunner, Toolbox
+from autonomous_dev.core.tools import TestRunner, Toolbox, command_tool
 from autonomous_dev.errors import ChecksFailed
 from autonomous_dev.logs import audit
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from autonomous_dev.ports import GitHubRepo, Workspace, Workspaces
 from autonomous_dev.sandbox.backends import Sandbox, sandbox_from_settings
+from autonomous_dev.sandbox.environments import Environments, Prepared
 from autonomous_dev.sandbox.procs import CommandResult, scrubbed_env
 from autonomous_dev.security.guard import MAX_SCAN_BYTES, refuse_new_secrets
 from autonomous_dev.security.outgoing import Neutralised, one_line, only_own_closing
@@ -66,6 +66,7 @@ class PipelineOptions:
     on_failure: str = "draft"
     merge: MergePolicy | None = None  # None: PRs wait for a human
     repo_map_chars: int = 12_000  # 0: no repository map in the system prompt
+    shell_tool: bool = True  # the model's run_command
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,11 @@ class Pipeline:
         stopping: Callable[[], bool] = lambda: False,
         symbols: SymbolCache | None = None,
         sandbox: Sandbox | None = None,  # None: the default (bubblewrap), looked up when first needed
+        environments: Environments | None = None,  # None: commands run with the PATH as it is
     ) -> None:
         self.repo = repo
         self.sandbox = sandbox
+        self.environments = environments
         self.workspaces = workspaces
         self.agent = agent
         self.options = options
@@ -207,7 +210,7 @@ class Pipeline:
             gate, runner = self._gate(workspace, scratch)
             baseline = self._baseline(issue, workspace, gate, runner)
             self._phase(issue, "agent")
-            toolbox = Toolbox(workspace.path, self.redactor.restore, self._test_tool(gate, runner))
+            toolbox = self._toolbox(workspace, gate, runner)
             on_turn = self._usage_observer(issue)
             message, hidden = self._read_issue(issue)
             result = self.agent.run(message, toolbox, on_turn, system)
@@ -267,18 +270,35 @@ class Pipeline:
     def _gate(self, workspace: Workspace, scratch: Path) -> tuple[Gate, Runner]:
         options = self.options
         commands = detect_commands(workspace.path, options.build_command, options.test_command)
-        gate = Gate(commands, options.require_build, options.require_tests, reports=scratch / "reports")
-        return gate, self._runner(workspace.path, scratch, gate.env())
+        prepared = None  # the project's dependencies, installed before the baseline
+        if self.environments is not None:
+            prepared = self.environments.for_checkout(
+                workspace, scratch, commands.test, options.test_timeout_s
+            )
+        setup = prepared.step if prepared is not None else None
+        gate = Gate(commands, options.require_build, options.require_tests, scratch / "reports", setup)
+        return gate, self._runner(workspace.path, scratch, gate.env(), prepared)
 
-    def _runner(self, root: Path, home: Path, extra: dict[str, str]) -> Runner:
-        """Runs repository commands in the sandbox, with a scrubbed environment, a timeout, bounded output."""
+    def _runner(
+        self, root: Path, home: Path, extra: dict[str, str], prepared: Prepared | None = None
+    ) -> Runner:
+        """Runs repository commands in the sandbox, with a scrubbed environment, a timeout, bounded output;
+        in the prepared environment, which they see read-only."""
         env = scrubbed_env(home) | extra
+        env, mounts = (prepared.env(env), prepared.mounts) if prepared is not None else (env, ())
         sandbox = self.sandbox or sandbox_from_settings(SandboxSettings.model_validate({}))
 
         def run(line: str, timeout_s: float = math.inf) -> CommandResult:
-            return sandbox.run(line, root, home, env, min(timeout_s, self.options.test_timeout_s))
+            timeout = min(timeout_s, self.options.test_timeout_s)
+            return sandbox.run(line, root, home, env, timeout, mounts=mounts)
 
         return run
+
+    def _toolbox(self, workspace: Workspace, gate: Gate, runner: Runner) -> Toolbox:
+        shell = command_tool(runner, self.redactor.redact) if self.options.shell_tool else None
+        return Toolbox(
+            workspace.path, self.redactor.restore, self._test_tool(gate, runner), run_command=shell
+        )
 
     def _test_tool(self, gate: Gate, runner: Runner) -> TestRunner | None:
         command = gate.commands.test
@@ -299,7 +319,7 @@ class Pipeline:
         """
         if not gate.commands.test:
             return None
-        sha = workspace.base_sha()
+        sha = workspace.base_sha() + gate.environment_tag
         with self._lock:
             once = self._baseline_locks.setdefault(sha, threading.Lock())
         with once:
@@ -325,7 +345,8 @@ class Pipeline:
         while True:
             self._phase(issue, "checking")
             verdict = gate.verdict(*gate.run(runner), baseline)
-            if verdict.ok or rounds >= self.options.max_repair_rounds or not workspace.has_changes():
+            repairable = verdict.repairable and workspace.has_changes()
+            if verdict.ok or rounds >= self.options.max_repair_rounds or not repairable:
                 return Proof(result, verdict, rounds, gate.commands.note)
             rounds += 1
             self._phase(issue, f"repair round {rounds}")
@@ -376,11 +397,7 @@ class Pipeline:
                              [*commit.refs, *title.refs])  # fmt: skip
         pull = self.repo.create_pull(title.text, body, self._branch(issue), self.options.base_branch,
                                      draft=failed)  # fmt: skip
-        verdict = proof.verdict
-        unverified = (
-            verdict.reason.removeprefix("not verified: ") if verdict.status is Status.NOT_VERIFIED else ""
-        )
-        link = prompts.pr_link_comment(issue.number, pull.url, unverified)
+        link = prompts.pr_link_comment(issue.number, pull.url, proof.verdict.caveat)
         self.commenter.post_once(issue.number, link, "pr-link")
         self._log(issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
         if failed:
@@ -448,8 +465,7 @@ class Pipeline:
         """Let the model edit the conflicted files; the paths that still hold conflict markers."""
         self._phase(issue, f"resolving conflicts in {len(conflicted)} file(s)")
         message = prompts.conflict_message(issue.number, base, conflicted, self._task_message(issue))
-        toolbox = Toolbox(workspace.path, self.redactor.restore, self._test_tool(gate, runner))
-        self.agent.run(message, toolbox, self._usage_observer(issue))
+        self.agent.run(message, self._toolbox(workspace, gate, runner), self._usage_observer(issue))
         return [path for path in conflicted if _has_conflict_markers(workspace.path / path)]
 
     def _claim(self, issue: Issue) -> None:

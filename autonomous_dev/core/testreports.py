@@ -32,6 +32,10 @@ CARGO_FAILURES = re.compile(r"^failures:\n((?:    .+\n)+)\ntest result:", re.M) 
 CARGO_RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", re.M)
 CARGO_FAILED_TARGET = "error: test failed, to rerun pass"
 CARGO_NO_FAIL_FAST = re.compile(r"^error: \d+ targets? failed:$", re.M)  # all test binaries ran
+# Signs that a run says nothing about the code because its environment is broken.
+MISSING_RUNNER = re.compile(r"No module named '?(pytest|nose2?|tox)'?|(\S+): (?:command )?not found$", re.M)
+IMPORT_ERROR = re.compile(r"^(?:E\s+|ERROR .* - )?((?:ModuleNotFoundError|ImportError): .+)$", re.M)
+ALL_FAILING_FROM = 3  # fewer tests than this may all fail for one ordinary bug
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,24 @@ def _go_json(text: str) -> SuiteResult:
     counts = Counts(actions.count("pass"), len(failing), 0, actions.count("skip"))
     passed = frozenset(name for name, action in named.items() if action == "pass")
     return SuiteResult(frozenset(failing), passed, counts, True, "go test -json output")
+
+
+def environment_problem(output: str, exit_code: int | None, suite: SuiteResult) -> str:
+    """Why a test run shows a broken environment rather than the code's behaviour ("" when it does not):
+    the command or the runner is missing, a test module cannot import what it needs, every test fails."""
+    if exit_code == 0:
+        return ""
+    text = strip_ansi(output)
+    missing = MISSING_RUNNER.search(text)
+    if missing is not None or exit_code in (126, 127):
+        said = missing.group(0) if missing is not None else (text.strip().splitlines() or [""])[-1]
+        return f"the test command could not run (exit {exit_code}: {said[:200]})"
+    if imported := IMPORT_ERROR.search(text):
+        return f"the tests cannot import what they need ({imported.group(1)[:200]})"
+    counts = suite.counts
+    if counts is not None and counts.passed == 0 and counts.failures >= ALL_FAILING_FROM:
+        return f"every test fails ({counts})"
+    return ""
 
 
 def readable(output: str) -> str:

@@ -1,4 +1,5 @@
-"""Checks a tool call's input against its tool's JSON schema: a malformed call is an answer, not a crash."""
+"""Tool schemas the API does not define for us, and the check of a tool call's input against its tool's
+JSON schema: a malformed call is an answer, not a crash."""
 
 from __future__ import annotations
 
@@ -21,6 +22,31 @@ EDITOR_SCHEMA: dict[str, object] = {
         "view_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
     },
     "required": ["command", "path"],
+}
+
+COMMAND_NAME = "run_command"
+MAX_COMMAND_CHARS = 10_000
+COMMAND_TOOL: dict[str, object] = {
+    "name": COMMAND_NAME,
+    "description": (
+        "Run a shell command (sh -c) in the repository's root and return its exit code and the tail of its "
+        "output. It runs in a sandbox: no network, nothing writable outside the repository, the project's "
+        "prepared environment on PATH, the task's time limit. Use it to explore (ls, grep, find), run a "
+        "script or one test, or check a build. Files it changes in the repository are part of your change."
+    ),
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "command": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_COMMAND_CHARS,
+                "description": "The command line, e.g. `grep -rn 'def parse' src`.",
+            },
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
 }
 
 TYPES: dict[str, tuple[type, ...]] = {

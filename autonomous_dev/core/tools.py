@@ -1,4 +1,5 @@
-"""The agent's tools (Anthropic's text editor tool and a code search), confined to one worktree."""
+"""The agent's tools (Anthropic's text editor tool, a code search, the tests, a shell), confined to one
+worktree: files through checked paths, commands in the sandbox."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from autonomous_dev.core.evaluate import Runner, command_report
 from autonomous_dev.core.search import MAX_FILE_BYTES, SEARCH_NAME, SEARCH_TOOL, search
-from autonomous_dev.core.tool_schema import EDITOR_SCHEMA, checked
+from autonomous_dev.core.tool_schema import COMMAND_NAME, COMMAND_TOOL, EDITOR_SCHEMA, checked
 from autonomous_dev.disk import disk_full, is_disk_full
 from autonomous_dev.errors import ToolError
 from autonomous_dev.logs import audit
@@ -38,9 +40,9 @@ TESTS_TOOL: dict[str, object] = {
 }
 
 
-def tool_definitions(with_tests: bool = False) -> list[dict[str, object]]:
+def tool_definitions(with_tests: bool = False, with_shell: bool = False) -> list[dict[str, object]]:
     tools: list[dict[str, object]] = [{"type": EDITOR_TYPE, "name": EDITOR_NAME}, SEARCH_TOOL]
-    return [*tools, TESTS_TOOL] if with_tests else tools
+    return [*tools, *([TESTS_TOOL] if with_tests else []), *([COMMAND_TOOL] if with_shell else [])]
 
 
 class ConfinementError(ToolError):
@@ -48,6 +50,17 @@ class ConfinementError(ToolError):
 
 
 TestRunner = Callable[[list[str], float], str]  # extra arguments, seconds it may take at most
+CommandRunner = Callable[[str, float], str]  # a shell command, seconds it may take at most
+
+
+def command_tool(runner: Runner, redact: Callable[[str], str]) -> CommandRunner:
+    """The shell tool over the task's runner (the sandbox, network off, in the worktree, the task's time
+    budget): the model sees the command's report with the tail of its output, secrets redacted."""
+
+    def run_command(command: str, within_s: float) -> str:
+        return redact(command_report(runner(command, within_s)))
+
+    return run_command
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Toolbox:
 
     `restore` turns placeholders the model quotes back into the file's real values (the model never saw
     them), so edits to lines holding secrets still apply. `run_tests`, when given, runs the project's
-    test command in a scrubbed environment.
+    test command in the sandbox; `run_command` any shell command there.
     """
 
     def __init__(
@@ -77,15 +90,17 @@ class Toolbox:
         run_tests: TestRunner | None = None,
         read_only: bool = False,
         extras: Sequence[ExtraTool] = (),
+        run_command: CommandRunner | None = None,
     ) -> None:
         self.root = root.resolve()
         self.restore = restore
         self.test_runner = run_tests
+        self.command_runner = run_command
         self.read_only = read_only
         self.extras = {tool.name: tool for tool in extras}
 
     def definitions(self) -> list[dict[str, object]]:
-        tools = tool_definitions(with_tests=self.test_runner is not None)
+        tools = tool_definitions(self.test_runner is not None, self.command_runner is not None)
         return [*tools, *(tool.definition for tool in self.extras.values())]
 
     def input_schema(self, name: str) -> dict[str, object]:
@@ -133,6 +148,8 @@ class Toolbox:
             return search(base, str(args["pattern"]), str(glob) if glob else None, self._display, deadline)
         if name == TESTS_NAME and self.test_runner is not None:
             return self._run_tests(args.get("args"), deadline)
+        if name == COMMAND_NAME and self.command_runner is not None:
+            return self.command_runner(_shell_line(args.get("command")), _seconds_left(deadline, "command"))
         return self.extras[name].handle(args)
 
     def _run_tests(self, extra: object, deadline: float) -> str:
@@ -143,10 +160,7 @@ class Toolbox:
             argv = shlex.split(extra) if isinstance(extra, str) else []
         except ValueError as exc:
             raise ToolError(f"`args` is not valid shell syntax: {exc}") from None
-        seconds = deadline - time.monotonic()
-        if seconds <= 0:
-            raise ToolError("the task's time budget is spent; the tests were not run")
-        return self.test_runner(argv, seconds)
+        return self.test_runner(argv, _seconds_left(deadline, "tests were"))
 
     # -- paths ---------------------------------------------------------------------------------------------
 
@@ -296,6 +310,22 @@ def _check_name(raw: str) -> None:
     encoded = raw.encode("utf-8", "surrogateescape")
     if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
         raise ToolError(f"`path` is too long: at most {MAX_PATH_BYTES} bytes, {MAX_NAME_BYTES} per name")
+
+
+def _seconds_left(deadline: float, what: str) -> float:
+    seconds = deadline - time.monotonic()
+    if seconds <= 0:
+        raise ToolError(f"the task's time budget is spent; the {what} not run")
+    return seconds
+
+
+def _shell_line(command: object) -> str:
+    """The model's command line (the schema saw to its type and length); NUL cannot reach a shell."""
+    if not isinstance(command, str) or not command.strip():
+        raise ToolError("`command` must be a non-empty shell command")
+    if "\0" in command:
+        raise ToolError("`command` must not contain NUL characters")
+    return command
 
 
 def _truncate(text: str) -> str:

@@ -26,6 +26,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "
 ETC_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private",
                "/etc/autonomous-dev", "/etc/credstore", "/etc/credstore.encrypted")  # fmt: skip
 CONTAINERS = ("docker", "podman")
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # the images' usual PATH
 MEMORY_SIGNS = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory|ENOMEM", re.I)
 PROCESS_SIGNS = re.compile(
     r"Resource temporarily unavailable|\[Errno 11\]|EAGAIN|can(no|')t fork|fork: retry|pthread_create", re.I
@@ -41,6 +42,27 @@ INSTALL_HINT = (
 class Limits:
     memory_mb: int = 0  # 0: no limit
     max_processes: int = 0
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory shown at `target` inside the sandbox (a prepared environment, node_modules)."""
+
+    source: Path
+    target: Path
+    writable: bool = False
+
+
+# Where systemd-resolved keeps the resolv.conf that /etc/resolv.conf links to: needed only with the network.
+RESOLVER_DIRS = ("/run/systemd/resolve", "/run/resolvconf")
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What one command gets beyond the sandbox's defaults."""
+
+    mounts: tuple[Mount, ...] = ()
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,24 +85,38 @@ class Sandbox:
         env: Mapping[str, str],
         timeout_s: float,
         max_output_bytes: int = 200_000,
+        mounts: Sequence[Mount] = (),
+        network: bool = False,
     ) -> CommandResult:
-        """Run `command` in the worktree `cwd` with the private HOME `home`; says which limit it hit."""
+        """Run `command` in the worktree `cwd` with the private HOME `home`; says which limit it hit.
+
+        `network` is for the set-up step only (installing dependencies); every other command runs without.
+        """
         name = f"autonomous-dev-{uuid.uuid4().hex[:12]}"
+        extra = Extras(tuple(mounts), network)
         result = run_command(command, cwd, env, timeout_s, max_output_bytes,
-                             wrap=lambda argv: self.wrap(argv, cwd, home, env, name))  # fmt: skip
+                             wrap=lambda argv: self.wrap(argv, cwd, home, env, name, extra))  # fmt: skip
         if self.backend in CONTAINERS:  # a killed client leaves its container running
             subprocess.run([self.program, "rm", "-f", name], capture_output=True, check=False, timeout=60)
         return replace(result, limit=self.limit_hit(result, timeout_s, max_output_bytes))
 
     def wrap(
-        self, argv: list[str], cwd: Path, home: Path, env: Mapping[str, str], name: str = ""
+        self,
+        argv: list[str],
+        cwd: Path,
+        home: Path,
+        env: Mapping[str, str],
+        name: str = "",
+        extra: Extras | None = None,
     ) -> list[str]:
         """The argv that runs `argv` inside this sandbox."""
+        extra = extra or Extras()
         if self.backend == "none":
             return argv
         if self.backend in CONTAINERS:
-            return self._container(argv, cwd, home, env, name or f"autonomous-dev-{uuid.uuid4().hex[:12]}")
-        return [*self._bwrap(cwd, home, env.get("PATH", "")), "--", *self._limited(argv)]
+            name = name or f"autonomous-dev-{uuid.uuid4().hex[:12]}"
+            return self._container(argv, cwd, home, env, name, extra)
+        return [*self._bwrap(cwd, home, env.get("PATH", ""), extra), "--", *self._limited(argv)]
 
     def limit_hit(self, result: CommandResult, timeout_s: float, max_output_bytes: int) -> str:
         """Which limit the command ran into, in words for the model and the evidence ("" for none)."""
@@ -104,30 +140,44 @@ class Sandbox:
         options += [f"--nproc={limits.max_processes}"] if limits.max_processes else []
         return [self.prlimit, *options, "--", *argv] if options else argv
 
-    def _bwrap(self, cwd: Path, home: Path, path_variable: str) -> list[str]:
+    def _bwrap(self, cwd: Path, home: Path, path_variable: str, extra: Extras) -> list[str]:
         """bubblewrap's options: system read-only, no network, own pids; writable: worktree and HOME."""
         args = [self.program, *_system_view(self.read_only, self.hidden, path_variable)]
+        if extra.network:  # the set-up step: the host's network and the resolver configuration it needs
+            args.append("--share-net")
+            for resolver in (Path(d) for d in RESOLVER_DIRS if os.path.isdir(d)):
+                args += _show(resolver)
         args += ["--bind", str(home), str(home), "--bind", str(cwd), str(cwd)]
+        for mount in extra.mounts:  # after the worktree: node_modules is mounted inside it
+            args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), str(mount.target)]
         git = cwd / ".git"
         if os.path.lexists(git):  # the pointer to the mirror: changed, host git would obey another config
             args += ["--ro-bind", str(git), str(git)]
         return [*args, "--remount-ro", "/", "--chdir", str(cwd)]
 
     def _container(
-        self, argv: list[str], cwd: Path, home: Path, env: Mapping[str, str], name: str
+        self, argv: list[str], cwd: Path, home: Path, env: Mapping[str, str], name: str, extra: Extras
     ) -> list[str]:
-        args = [self.program, "run", "--rm", "--name", name, "--network", "none", "--init",
+        network = "bridge" if extra.network else "none"
+        args = [self.program, "run", "--rm", "--name", name, "--network", network, "--init",
                 "--user", f"{os.getuid()}:{os.getgid()}", "--cap-drop", "ALL",
                 "--security-opt", "no-new-privileges", "--read-only", "--tmpfs", "/tmp",  # noqa: S108  # nosec B108 - inside the container
                 "-v", f"{cwd}:{cwd}", "-v", f"{home}:{home}", "-w", str(cwd)]  # fmt: skip
+        for mount in extra.mounts:
+            args += ["-v", f"{mount.source}:{mount.target}" + ("" if mount.writable else ":ro")]
         if (cwd / ".git").exists():
             args += ["-v", f"{cwd / '.git'}:{cwd / '.git'}:ro"]
         if self.limits.memory_mb:
             args += ["--memory", f"{self.limits.memory_mb}m"]
         if self.limits.max_processes:
             args += ["--pids-limit", str(self.limits.max_processes)]
-        # Values come from the client's (scrubbed) environment; PATH is the image's own.
+        # Values come from the client's (scrubbed) environment; PATH is the image's own, after the
+        # directories of a prepared environment (a virtualenv's bin) mounted into the container.
         args += [f"--env={key}" for key in sorted(env) if key != "PATH"]
+        targets = [mount.target for mount in extra.mounts]
+        prefix = [p for p in env.get("PATH", "").split(os.pathsep) if p and _inside_any(Path(p), targets)]
+        if prefix:
+            args += [f"--env=PATH={os.pathsep.join([*prefix, CONTAINER_PATH])}"]
         return [*args, self.image, *argv]
 
 

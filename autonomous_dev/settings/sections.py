@@ -229,6 +229,12 @@ class ExecutionSettings(Section):
         "system prompt, where it is prompt-cached; 0 leaves it out.",
         json_schema_extra=env("REPO_MAP_CHARS"),
     )
+    shell_tool: bool = Field(
+        True,
+        description="Give the model a `run_command` tool: a shell command in the sandbox, network off, in "
+        "the worktree, with bounded and redacted output.",
+        json_schema_extra=env("SHELL_TOOL"),
+    )
 
     @field_validator("backoff_minutes", mode="before")
     @classmethod
@@ -253,6 +259,19 @@ class EvaluationSettings(Section):
         "",
         description="Shell command that runs the tests (the model's `run_tests` tool); empty: detected.",
         json_schema_extra=env("TEST_COMMAND"),
+    )
+    setup_command: str = Field(
+        "",
+        description="Shell command that installs the project's dependencies before the tests (e.g. "
+        "`pip install -e '.[test]'`, `npm ci`), run in the sandbox and cached by the manifests and lock "
+        "files; empty: detected (Python venv, npm/pnpm/yarn, Go and Cargo module caches).",
+        json_schema_extra=env("SETUP_COMMAND"),
+    )
+    python: str = Field(
+        "",
+        description="Interpreter (name or path) that makes a Python project's virtualenv; empty: one on "
+        "PATH that fits the project's requires-python.",
+        json_schema_extra=env("EVALUATION_PYTHON"),
     )
     require_build: bool = Field(
         True, description="A failing build blocks the PR.", json_schema_extra=env("REQUIRE_BUILD")
@@ -574,6 +593,12 @@ class SandboxSettings(Section):
         description="Processes one command may run at once (RLIMIT_NPROC, not enforced for root; "
         "containers: --pids-limit); 0: no limit.",
         json_schema_extra=env("SANDBOX_MAX_PROCESSES"),
+    )
+    setup_network: bool = Field(
+        True,
+        description="Let the set-up step (installing dependencies) use the network; build, tests and the "
+        "shell tool never have it.",
+        json_schema_extra=env("SANDBOX_SETUP_NETWORK"),
     )
     read_only_paths: list[str] = Field(
         [],
