@@ -32,7 +32,7 @@ from autonomous_dev.git.workspace import GitIdentity, GitWorkspaces
 from autonomous_dev.security.redact import Redactor
 
 BLOBS = "blobs"
-LOG_LINE = re.compile(r"^(\S+ \S+) INFO +autonomous_dev\.pipeline: \S+#(\d+): (.*)$", re.M)
+LOG_LINE = re.compile(r"^(\S+ \S+) INFO +autonomous_dev\.core\.pipeline: \S+#(\d+): (.*)$", re.M)
 
 
 def clone_seconds(url: str, target: Path) -> float:
