@@ -9,7 +9,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 
-from autonomous_dev.core.daemon import CycleObserver
+from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.models import Issue, Outcome, Usage
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 SLUG_MAX = 40
+BRANCH_PREFIX = "auto/"  # the tool works only on branches it named; it never pushes any other
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Issue:
 
     @property
     def branch(self) -> str:
-        return f"auto/{self.number}-{slugify(self.title)}"
+        return f"{BRANCH_PREFIX}{self.number}-{slugify(self.title)}"
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ class PullStatus:
     head_sha: str
     mergeable: bool | None
     mergeable_state: str
+    head: str = ""  # the branch names
+    base: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,10 +214,9 @@ class CheckSummary:
 
 class OutcomeKind(enum.StrEnum):
     PR_OPENED = "pr_opened"
-    PR_EXISTS = "pr_exists"
     MERGED = "merged"
     NEEDS_HUMAN = "needs_human"
-    MERGE_DEFERRED = "merge_deferred"
+    WAITING = "waiting"  # a PR of ours is looked at again later (checks running, an update due)
     NO_CHANGES = "no_changes"
     DRY_RUN = "dry_run"
     FAILED = "failed"
@@ -233,6 +235,14 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.kind not in (OutcomeKind.FAILED, OutcomeKind.NEEDS_HUMAN)
+
+
+def issue_of_branch(branch: str) -> int | None:
+    """`auto/12-fix-it` -> 12; None for branches that are not ours."""
+    if not branch.startswith(BRANCH_PREFIX):
+        return None
+    number = branch[len(BRANCH_PREFIX) :].split("-", 1)[0]
+    return int(number) if number.isdigit() else None
 
 
 def slugify(title: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +19,7 @@ from autonomous_dev.models import (
     PushedBlob,
     ThreadHistory,
 )
+from autonomous_dev.store.records import TaskRecord, TaskState, Transition, UsageDelta
 
 
 class GitHubRepo(Protocol):
@@ -148,3 +150,79 @@ class Workspaces(Protocol):
         ...
 
     def open(self, branch: str, base: str) -> Workspace: ...
+
+
+class Store(Protocol):
+    """Durable task state shared by every worker thread and process; times are tz-aware UTC."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables; idempotent and safe when several processes start at once."""
+        ...
+
+    def observe(self, repo: str, issue: int, fingerprint: str) -> TaskRecord:
+        """Ensure the task exists; an edit (new fingerprint) requeues a failed or needs-human task."""
+        ...
+
+    def reset(self, repo: str, issue: int) -> None:
+        """Requeue the task with zero attempts and no backoff or error; the claim is left alone."""
+        ...
+
+    def claim(
+        self, repo: str, candidates: Sequence[int], owner: str, lease_s: float, now: datetime | None = None
+    ) -> TaskRecord | None:
+        """Atomically claim the first claimable candidate and start its step (an attempt is counted);
+        None if there is none."""
+        ...
+
+    def heartbeat(self, repo: str, issue: int, owner: str, lease_s: float) -> bool:
+        """Extend the lease; False if `owner` no longer holds the claim."""
+        ...
+
+    def add_usage(self, repo: str, issue: int, delta: UsageDelta) -> None: ...
+
+    def transition(self, repo: str, issue: int, owner: str, to: Transition) -> None:
+        """End the step: the next state in one write, the claim released; ClaimLost if `owner` lost it."""
+        ...
+
+    def release(self, repo: str, issue: int, owner: str) -> None:
+        """Give the claim back uncounted (a stop, an outage); a no-op if `owner` does not hold it."""
+        ...
+
+    def recover(self, record: TaskRecord, error: str, now: datetime | None = None) -> bool:
+        """Take back a crashed worker's claim whose lease ran out; False if someone else did already."""
+        ...
+
+    def adopt(
+        self,
+        repo: str,
+        issue: int,
+        state: TaskState,
+        pr_number: int,
+        pr_url: str,
+        deadline_at: datetime | None,
+    ) -> bool:
+        """Record the PR an attempt opened but did not record (its worker stopped); False if the task is
+        claimed or past its attempt."""
+        ...
+
+    def pending_steps(self, repo: str) -> list[TaskRecord]:
+        """The repository's tasks waiting to land or be updated, due or not."""
+        ...
+
+    def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]: ...
+
+    def get(self, repo: str, issue: int) -> TaskRecord | None: ...
+
+    def tasks(self, repo: str | None = None, limit: int = 1000) -> list[TaskRecord]:
+        """Tasks, most recently updated first."""
+        ...
+
+    def cost_since(self, since: datetime) -> float:
+        """Dollars spent (usage recorded) at or after `since`."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...

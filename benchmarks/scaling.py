@@ -35,7 +35,7 @@ def main() -> None:
         figures += [
             Figure(f"makespan_s_w{workers}", spans[workers], "s"),
             Figure(f"ideal_makespan_s_w{workers}", ideal, "s"),
-            Figure(f"efficiency_w{workers}", efficiency, "", ">= 0.85" if workers == 8 else ""),
+            Figure(f"efficiency_w{workers}", efficiency, "", ">= 0.90" if workers == 8 else ""),
             Figure(f"model_share_w{workers}", ideal / spans[workers], "", "ideal 1.0"),
         ]
     report(

@@ -114,7 +114,7 @@ def test_a_forged_pr_link_marker_does_not_suppress_the_link_comment(stage: Stage
     [number] = seed_issues(stage, 1)
     forged = marker("pr-link", number)
     stage.github.add_comment(OWNER, NAME, number, f"I opened the PR already. {forged}", user=user)
-    run(stage)
+    run(stage, BUILD_COMMAND="true")  # nothing proves the change: the issue gets a link with a warning
     [pull] = stage.github.pulls(OWNER, NAME)
     ours = [c for c in stage.github.comments(OWNER, NAME, number) if c["user"] == "octobot"]
     assert any(forged in c["body"] and f"/pull/{pull['number']}" in c["body"] for c in ours), ours

@@ -54,8 +54,17 @@ def test_labelled_issue_becomes_one_pull_request(stage: Stage) -> None:
     assert FIXED in stage.github.file_at(OWNER, NAME, BRANCH, "calc.py")
     assert "return a - b" in stage.github.file_at(OWNER, NAME, "main", "calc.py")
 
-    [link] = stage.github.comments(OWNER, NAME, 1)
-    assert f"/pull/{pull['number']}" in link["body"]
+    assert stage.github.comments(OWNER, NAME, 1) == []  # the PR's `Closes #1` links it; nothing to add
+    writes = [
+        f"{r.method} {r.path.split('?')[0]}"
+        for r in stage.github.requests
+        if r.method != "GET" and "/repos/" in r.path and "/issues/3" not in r.path  # 3: no change
+    ]  # the label displaying the claim, the PR, the label off again:
+    assert writes == [
+        f"POST /api/v3/repos/{OWNER}/{NAME}/issues/1/labels",
+        f"POST /api/v3/repos/{OWNER}/{NAME}/pulls",
+        f"DELETE /api/v3/repos/{OWNER}/{NAME}/issues/1/labels/in-progress",
+    ]
     assert "in-progress" not in stage.github.issue(OWNER, NAME, 1)["labels"]
     assert "autonomous-dev" in stage.github.issue(OWNER, NAME, 1)["labels"]
 

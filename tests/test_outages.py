@@ -201,8 +201,7 @@ def test_the_daemon_rides_out_a_claude_outage(stage: Stage, tmp_path: Path) -> N
 def test_status_shows_the_next_attempt_the_draft_pr_and_readable_numbers(stage: Stage) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from autonomous_dev.store.backends import UsageDelta, open_store
-    from autonomous_dev.store.sql import TaskState
+    from autonomous_dev.store.backends import TaskState, Transition, UsageDelta, open_store
 
     store = open_store("sqlite", stage.work_dir / "state.db", None)
     store.migrate()
@@ -211,8 +210,8 @@ def test_status_shows_the_next_attempt_the_draft_pr_and_readable_numbers(stage: 
     store.add_usage(f"{OWNER}/{NAME}", 7, UsageDelta(input_tokens=1_234_567, cost_usd=1234.5))
     retry_at = datetime.now(UTC) + timedelta(hours=1)
     draft = "http://github.test/acme/widgets/pull/3"
-    store.finish(f"{OWNER}/{NAME}", 7, "worker", TaskState.FAILED, error="checks fail",
-                 next_attempt_at=retry_at, pr_url=draft)  # fmt: skip
+    failed = Transition(TaskState.FAILED, error="checks fail", next_attempt_at=retry_at, pr_url=draft)
+    store.transition(f"{OWNER}/{NAME}", 7, "worker", failed)
     store.close()
     shown = run_cli(["status"], cwd=stage.cwd, env=stage.env()).stdout
     assert "1,234,567" in shown and "$1,234.5000" in shown, shown

@@ -24,13 +24,18 @@ from tests.daemon_helpers import (
 )
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import RecordedRequest as ClaudeRequest
-from tests.standins.anthropic_server import error_body
+from tests.standins.anthropic_server import error_body, text_editor
 from tests.standins.github_state import RecordedRequest as GitHubRequest
 
 GitHubFault = tuple[int, dict[str, str], dict[str, str]]
 ClaudeFault = tuple[int, dict[str, str], dict[str, object]]
 
 pytestmark = pytest.mark.slow
+
+
+# Nothing proves these changes (a build, no tests), so each issue gets exactly one comment, the PR link
+# with its warning: a comment posted twice would show.
+UNVERIFIED = {"BUILD_COMMAND": "true"}
 
 
 def assert_exactly_once(stage: Stage, numbers: list[int], env: dict[str, str]) -> None:
@@ -49,7 +54,7 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
     stage: Stage, backend: dict[str, str], tmp_path: Path
 ) -> None:
     numbers = seed_issues(stage, 6)
-    env = stage.env(**backend, LEASE_SECONDS="2", PARALLEL_WORKERS="3", LOG_LEVEL="INFO")
+    env = stage.env(**backend, **UNVERIFIED, LEASE_SECONDS="2", PARALLEL_WORKERS="3", LOG_LEVEL="INFO")
     seed = random.randrange(1_000_000)
     print(f"crash test seed: {seed}")
     rng = random.Random(seed)
@@ -65,6 +70,61 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
         if "Nothing to do" in result.stdout and len(stage.github.pulls(OWNER, NAME)) == len(numbers):
             break
     assert_exactly_once(stage, numbers, env)
+
+
+MERGING_ENV = {
+    "REPO_NAME": "merging",
+    "AUTO_MERGE": "true",
+    "MERGE_POLL_SECONDS": "0.3",
+    "MERGE_CHECKS_TIMEOUT_MINUTES": "5",
+    "CONFLICT_STRATEGY": "rebase",
+}
+
+
+def test_sigkill_while_landing_and_updating_merges_each_pr_once(
+    stage: Stage, backend: dict[str, str], tmp_path: Path
+) -> None:
+    """Kills land in every state of the lifecycle, LANDING and UPDATING included: in the end every issue
+    has one PR, merged, one report, and the store holds no claim."""
+    from tests.test_merge_e2e import GREETING, GREETING_TEST, conflicting_issues, issue_with
+
+    stage.publish("merging", {"greeting.py": GREETING, "test_greeting.py": GREETING_TEST})
+    first, second = conflicting_issues(stage)  # the second PR is out of date once the first merges
+    third = issue_with(
+        stage, "Add a farewell", [text_editor("create", path="farewell.py", file_text="BYE = 1\n")]
+    )
+    stage.github.set_ci(OWNER, "merging", ["in_progress", "in_progress", "success"])
+    env = stage.env(**backend, **MERGING_ENV, LEASE_SECONDS="2", PARALLEL_WORKERS="2", LOG_LEVEL="INFO")
+    rng = random.Random(seed := random.randrange(1_000_000))
+    print(f"crash test seed: {seed}")
+    for trial in range(16):
+        process = start_cli(["run"], stage.cwd, env, tmp_path / f"run-{trial}.log")
+        time.sleep(rng.uniform(0.3, 4.0))
+        process.kill()
+        process.wait(timeout=30)
+    states_seen = set()
+    for final in range(8):
+        states_seen |= {task["state"] for task in status_json(stage, env).values()}
+        time.sleep(2.2)  # let the killed runs' leases expire
+        result = run_cli(["run"], cwd=stage.cwd, env=env)
+        (tmp_path / f"final-{final}.log").write_text(result.stderr)
+        assert result.returncode == 0, result.stderr[-3000:]
+        if all(stage.github.issue(OWNER, "merging", n)["state"] == "closed" for n in (first, second, third)):
+            break
+    pulls = stage.github.pulls(OWNER, "merging")
+    heads = Counter(str(p["head"]).split("-", 1)[0] for p in pulls)
+    assert heads == Counter({f"auto/{n}": 1 for n in (first, second, third)}), pulls
+    tasks = status_json(stage, env)
+    assert all(p["merged"] for p in pulls), ([(p["head"], p["merged"], p["state"]) for p in pulls], tasks)
+    for number in (first, second, third):
+        comments = [c["body"] for c in stage.github.comments(OWNER, "merging", number)]
+        markers = [
+            body[body.index("<!-- autonomous-dev:") :] for body in comments if "<!-- autonomous-dev:" in body
+        ]
+        assert len(markers) == len(set(markers)), markers  # no report twice
+        assert any("was merged" in body for body in comments), comments
+    assert all(task["claim_owner"] is None and task["state"] == "merged" for task in tasks.values()), tasks
+    print(f"states seen between kills: {sorted(states_seen)}")
 
 
 class TransientFaults:
@@ -120,7 +180,7 @@ def test_github_502s_secondary_limits_and_claude_overload(stage: Stage, backend:
     faults = TransientFaults()
     stage.github.fault = github_faults(faults)
     stage.claude.fault = claude_faults(faults)
-    env = stage.env(**backend, LOG_FORMAT="json", LOG_LEVEL="INFO", CLAUDE_MAX_RETRIES="8")
+    env = stage.env(**backend, **UNVERIFIED, LOG_FORMAT="json", LOG_LEVEL="INFO", CLAUDE_MAX_RETRIES="8")
     result = run_cli(["run"], cwd=stage.cwd, env=env, timeout=300)
     stage.github.fault = None
     assert result.returncode == 0, result.stderr[-4000:]
@@ -135,7 +195,7 @@ def test_three_daemons_share_one_postgres_store(stage: Stage, pg_dsn: str, tmp_p
     for index in range(3):
         env = stage.env(
             STATE_BACKEND="postgres", DATABASE_URL=pg_dsn, WORK_DIR=str(tmp_path / f"work-{index}"),
-            LOOP_INTERVAL_MS="300", PARALLEL_WORKERS="2", LOG_LEVEL="INFO",
+            LOOP_INTERVAL_MS="300", PARALLEL_WORKERS="2", LOG_LEVEL="INFO", **UNVERIFIED,
         )  # fmt: skip
         daemons.append(start_cli(["start"], stage.cwd, env, tmp_path / f"daemon-{index}.log"))
     try:

@@ -1,4 +1,5 @@
-"""The task store on SQLite and Postgres: observe/claim/lease/finish, usage, meta, and racing claimers."""
+"""The task store on SQLite and Postgres: observe/claim/lease/transition, the lifecycle's claims, releases
+and recoveries, usage, meta, and racing claimers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from autonomous_dev.store.backends import (
     SqliteStore,
     Store,
     TaskState,
+    Transition,
     UsageDelta,
     open_store,
 )
@@ -163,7 +165,7 @@ def test_migrate_twice_is_a_no_op(store: Store, backend: Backend) -> None:
     store.observe(REPO, 1, "fp")
     versions = schema_versions(backend)
     store.migrate()
-    assert schema_versions(backend) == versions == [1]
+    assert schema_versions(backend) == versions == [1, 2]
     assert store.get(REPO, 1) is not None
 
 
@@ -182,7 +184,9 @@ def test_observe_creates_a_queued_task_and_tracks_the_fingerprint(store: Store) 
 def test_editing_the_issue_requeues_a_failed_task(store: Store, state: TaskState) -> None:
     store.observe(REPO, 1, "fp-a")
     assert store.claim(REPO, [1], "w1", 60, now=T0) is not None
-    store.finish(REPO, 1, "w1", state, error="tests failed", next_attempt_at=T0 + timedelta(hours=1))
+    store.transition(
+        REPO, 1, "w1", Transition(state, error="tests failed", next_attempt_at=T0 + timedelta(hours=1))
+    )
     unchanged = store.observe(REPO, 1, "fp-a")
     assert (unchanged.state, unchanged.attempts, unchanged.last_error) == (state, 1, "tests failed")
     edited = store.observe(REPO, 1, "fp-b")
@@ -193,7 +197,7 @@ def test_editing_the_issue_requeues_a_failed_task(store: Store, state: TaskState
 def test_editing_a_done_task_only_records_the_fingerprint(store: Store) -> None:
     store.observe(REPO, 1, "fp-a")
     store.claim(REPO, [1], "w1", 60, now=T0)
-    store.finish(REPO, 1, "w1", TaskState.DONE)
+    store.transition(REPO, 1, "w1", Transition(TaskState.DONE))
     edited = store.observe(REPO, 1, "fp-b")
     assert (edited.state, edited.attempts, edited.fingerprint) == (TaskState.DONE, 1, "fp-b")
 
@@ -201,7 +205,7 @@ def test_editing_a_done_task_only_records_the_fingerprint(store: Store) -> None:
 def test_reset_requeues_unconditionally(store: Store) -> None:
     store.observe(REPO, 1, "fp")
     store.claim(REPO, [1], "w1", 60, now=T0)
-    store.finish(REPO, 1, "w1", TaskState.NEEDS_HUMAN, error="stuck", next_attempt_at=T0)
+    store.transition(REPO, 1, "w1", Transition(TaskState.NEEDS_HUMAN, error="stuck", next_attempt_at=T0))
     store.reset(REPO, 1)
     task = store.get(REPO, 1)
     assert task is not None
@@ -219,7 +223,7 @@ def test_claim_takes_a_lease_and_counts_the_attempt(store: Store) -> None:
     store.observe(REPO, 1, "fp")
     task = store.claim(REPO, [1], "w1", 60, now=T0)
     assert task is not None
-    assert (task.state, task.attempts, task.claim_owner) == (TaskState.CLAIMED, 1, "w1")
+    assert (task.state, task.attempts, task.claim_owner) == (TaskState.WORKING, 1, "w1")
     assert task.lease_expires_at == T0 + timedelta(seconds=60)
     assert store.claim(REPO, [1], "w2", 60, now=T0 + timedelta(seconds=59)) is None
     assert store.claim(REPO, [], "w2", 60, now=T0) is None
@@ -230,19 +234,18 @@ def test_claim_takes_a_lease_and_counts_the_attempt(store: Store) -> None:
 def test_a_crashed_workers_task_is_claimable_once_its_lease_expires(store: Store) -> None:
     store.observe(REPO, 1, "fp")
     store.claim(REPO, [1], "w1", 60, now=T0)
-    store.mark(REPO, 1, "w1", TaskState.WORKING)
     retaken = store.claim(REPO, [1], "w2", 60, now=T0 + timedelta(seconds=61))
     assert retaken is not None
-    assert (retaken.claim_owner, retaken.attempts, retaken.state) == ("w2", 2, TaskState.CLAIMED)
+    assert (retaken.claim_owner, retaken.attempts, retaken.state) == ("w2", 2, TaskState.WORKING)
 
 
 def test_claim_follows_the_candidate_order_and_skips_the_unclaimable(store: Store) -> None:
     observe_all(store, range(1, 6))
     store.observe("acme/other", 9, "fp")
     store.claim(REPO, [2], "w1", 60, now=T0)
-    store.finish(REPO, 2, "w1", TaskState.DONE)
+    store.transition(REPO, 2, "w1", Transition(TaskState.DONE))
     store.claim(REPO, [4], "w1", 60, now=T0)
-    store.finish(REPO, 4, "w1", TaskState.NEEDS_HUMAN)
+    store.transition(REPO, 4, "w1", Transition(TaskState.NEEDS_HUMAN))
     order = [9, 42, 4, 3, 2, 5, 1]
     claimed = [store.claim(REPO, order, "w2", 60, now=T0) for _ in range(4)]
     assert [task.issue if task else None for task in claimed] == [3, 5, 1, None]
@@ -251,7 +254,9 @@ def test_claim_follows_the_candidate_order_and_skips_the_unclaimable(store: Stor
 def test_claim_waits_for_next_attempt_at(store: Store) -> None:
     store.observe(REPO, 1, "fp")
     store.claim(REPO, [1], "w1", 60, now=T0)
-    store.finish(REPO, 1, "w1", TaskState.FAILED, error="boom", next_attempt_at=T0 + timedelta(minutes=10))
+    store.transition(
+        REPO, 1, "w1", Transition(TaskState.FAILED, error="boom", next_attempt_at=T0 + timedelta(minutes=10))
+    )
     assert store.claim(REPO, [1], "w1", 60, now=T0 + timedelta(minutes=9)) is None
     task = store.claim(REPO, [1], "w1", 60, now=T0 + timedelta(minutes=10))
     assert task is not None and task.attempts == 2 and task.last_error == "boom"
@@ -272,30 +277,14 @@ def test_heartbeat_extends_the_lease_until_the_claim_is_lost(store: Store) -> No
     assert not store.heartbeat(REPO, 2, "w1", 300)
 
 
-def test_mark_records_progress_only_for_the_owner(store: Store) -> None:
-    store.observe(REPO, 1, "fp")
-    store.claim(REPO, [1], "w1", 60, now=T0)
-    store.mark(REPO, 1, "w1", TaskState.WORKING)
-    store.mark(REPO, 1, "w1", TaskState.PR_OPENED, pr_number=12, pr_url="https://example.test/pull/12")
-    store.mark(REPO, 1, "w1", TaskState.WORKING)
-    task = store.get(REPO, 1)
-    assert task is not None
-    assert (task.state, task.pr_number, task.pr_url) == (
-        TaskState.WORKING,
-        12,
-        "https://example.test/pull/12",
-    )
-    with pytest.raises(ClaimLost) as caught:
-        store.mark(REPO, 1, "w2", TaskState.WORKING)
-    assert isinstance(caught.value, AutonomousDevError) and "acme/widgets#1" in str(caught.value)
-
-
-def test_finish_ends_the_attempt_and_releases_the_claim(store: Store) -> None:
+def test_transition_ends_the_step_and_releases_the_claim(store: Store) -> None:
     store.observe(REPO, 1, "fp")
     store.claim(REPO, [1], "w1", 60, now=T0)
     with pytest.raises(ClaimLost):
-        store.finish(REPO, 1, "w2", TaskState.DONE)
-    store.finish(REPO, 1, "w1", TaskState.PR_OPENED, pr_number=3, pr_url="https://example.test/pull/3")
+        store.transition(REPO, 1, "w2", Transition(TaskState.DONE))
+    store.transition(
+        REPO, 1, "w1", Transition(TaskState.PR_OPENED, pr_number=3, pr_url="https://example.test/pull/3")
+    )
     task = store.get(REPO, 1)
     assert task is not None
     assert (task.state, task.pr_number, task.claim_owner, task.lease_expires_at) == (
@@ -304,22 +293,127 @@ def test_finish_ends_the_attempt_and_releases_the_claim(store: Store) -> None:
         None,
         None,
     )
-    with pytest.raises(ClaimLost):  # released: not even the former owner holds it now
-        store.finish(REPO, 1, "w1", TaskState.DONE)
+    with pytest.raises(ClaimLost) as caught:  # released: not even the former owner holds it now
+        store.transition(REPO, 1, "w1", Transition(TaskState.DONE))
+    assert isinstance(caught.value, AutonomousDevError) and "acme/widgets#1" in str(caught.value)
 
 
-@pytest.mark.parametrize("state", [TaskState.CLAIMED, TaskState.WORKING])
-def test_finish_refuses_a_state_that_does_not_end_the_attempt(store: Store, state: TaskState) -> None:
-    store.observe(REPO, 1, "fp")
-    store.claim(REPO, [1], "w1", 60, now=T0)
-    with pytest.raises(ValueError, match="not a state to end in"):
-        store.finish(REPO, 1, "w1", state)
+def pr_step(store: Store, issue: int, state: TaskState, retry_at: datetime | None = None) -> None:
+    """A task whose attempt opened PR #`issue + 100`, now in `state`."""
+    store.observe(REPO, issue, "fp")
+    store.claim(REPO, [issue], "w0", 60, now=T0)
+    url = f"https://example.test/pull/{issue + 100}"
+    store.transition(
+        REPO, issue, "w0", Transition(state, pr_number=issue + 100, pr_url=url, next_attempt_at=retry_at)
+    )
+
+
+def test_a_claim_starts_the_step_its_state_waits_for_and_counts_only_attempts(store: Store) -> None:
+    pr_step(store, 1, TaskState.LANDING)
+    pr_step(store, 2, TaskState.OUT_OF_DATE)
+    pr_step(store, 3, TaskState.PR_OPENED)  # an end: waits for people, never claimed
+    landing = store.claim(REPO, [1], "w1", 60, now=T0)
+    updating = store.claim(REPO, [2], "w1", 60, now=T0)
+    assert landing is not None and (landing.state, landing.attempts) == (TaskState.LANDING, 1)
+    assert updating is not None and (updating.state, updating.attempts) == (TaskState.UPDATING, 1)
+    assert store.claim(REPO, [3], "w1", 60, now=T0) is None
+    store.release(REPO, 2, "w1")  # a stop: the update is due again
+    released = store.get(REPO, 2)
+    assert released is not None and (released.state, released.attempts) == (TaskState.OUT_OF_DATE, 1)
+
+
+def test_a_crashed_step_is_recovered_to_the_state_it_waited_in(store: Store) -> None:
+    observe_all(store, [1])
+    pr_step(store, 2, TaskState.OUT_OF_DATE)
+    store.claim(REPO, [1], "w1", 30, now=T0)
+    store.claim(REPO, [2], "w1", 30, now=T0)
+    later = T0 + timedelta(seconds=60)
+    expired = store.expired_claims(now=later)
+    assert [task.state for task in expired] == [TaskState.WORKING, TaskState.UPDATING]
+    assert all(store.recover(task, "crashed", now=later) for task in expired)
+    assert not store.recover(expired[0], "crashed", now=later)  # once only
+    recovered = [store.get(REPO, n) for n in (1, 2)]
+    assert [(t.state, t.attempts, t.last_error) for t in recovered if t] == [
+        (TaskState.QUEUED, 1, "crashed"),  # the attempt counts: a crash is no free retry
+        (TaskState.OUT_OF_DATE, 1, "crashed"),
+    ]
+
+
+def test_adopt_records_a_pr_its_attempt_did_not_and_only_then(store: Store) -> None:
+    observe_all(store, [1, 2])
+    store.claim(REPO, [1], "w1", 30, now=T0)  # the worker died after opening the PR
+    url = "https://example.test/pull/7"
+    assert not store.adopt(REPO, 1, TaskState.LANDING, 7, url, None)  # its lease is live
+    store.claim(REPO, [2], "w1", 30, now=datetime.now(UTC) - timedelta(minutes=5))
+    assert store.adopt(REPO, 2, TaskState.LANDING, 7, url, T0)
+    task = store.get(REPO, 2)
+    assert task is not None and (task.state, task.pr_number, task.claim_owner) == (TaskState.LANDING, 7, None)
+    assert task.deadline_at == T0
+    assert not store.adopt(REPO, 2, TaskState.PR_OPENED, 7, url, None)  # past its attempt now
+
+
+def test_pending_steps_lists_the_pr_steps_due_or_not(store: Store) -> None:
+    pr_step(store, 1, TaskState.LANDING, retry_at=T0 + timedelta(minutes=5))
+    pr_step(store, 2, TaskState.OUT_OF_DATE)
+    pr_step(store, 3, TaskState.MERGED)
+    observe_all(store, [4])
+    pending = store.pending_steps(REPO)
+    assert [(t.issue, t.state) for t in pending] == [(1, TaskState.LANDING), (2, TaskState.OUT_OF_DATE)]
+    assert pending[0].next_attempt_at == T0 + timedelta(minutes=5)
+    assert store.claim(REPO, [1], "w1", 60, now=T0) is None  # not due yet
+
+
+def test_the_sql_follows_the_lifecycle_tables() -> None:
+    """The state names written into the SQL are the ones of store/records.py."""
+    from autonomous_dev.store import sql
+    from autonomous_dev.store.records import RUNNING, STEP_OF, WAITING, Step
+
+    def listed(states: object) -> str:
+        return ", ".join(f"'{state}'" for state in states)  # type: ignore[attr-defined]
+
+    assert listed(STEP_OF) in sql.PICK_SQLITE and listed(STEP_OF) in sql.PICK_POSTGRES
+    attempt_states = [state for state, step in STEP_OF.items() if step is Step.ATTEMPT]
+    assert listed(attempt_states) in sql.CLAIM and listed(attempt_states) in sql.ADOPT
+    for state, step in STEP_OF.items():
+        if state is not RUNNING[step]:
+            assert f"WHEN '{state}' THEN '{RUNNING[step]}'" in " ".join(sql.CLAIM.split())
+        if state is RUNNING[step] and state is not WAITING[step]:
+            for statement in (sql.RELEASE, sql.RECOVER):
+                assert f"WHEN '{state}' THEN '{WAITING[step]}'" in statement
+
+
+def test_migration_2_keeps_a_version_1_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    from autonomous_dev.store.sql import MIGRATIONS, SQLITE_TYPES
+
+    conn.execute(
+        "CREATE TABLE autonomous_dev_schema_version (version integer PRIMARY KEY, applied_at text NOT NULL)"
+    )
+    for statement in MIGRATIONS[0][1]:
+        conn.execute(statement.format_map(SQLITE_TYPES))
+    conn.execute("INSERT INTO autonomous_dev_schema_version VALUES (1, 'then')")
+    conn.execute(
+        "INSERT INTO autonomous_dev_tasks (repo, issue, state, attempts, created_at, updated_at)"
+        " VALUES ('acme/widgets', 1, 'claimed', 1, 0, 0)"
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    store.migrate()
+    task = store.get(REPO, 1)
+    assert task is not None and (task.state, task.attempts, task.updates, task.deadline_at) == (
+        TaskState.WORKING,
+        1,
+        0,
+        None,
+    )
+    store.close()
 
 
 def test_release_gives_the_attempt_back(store: Store) -> None:
     store.observe(REPO, 1, "fp")
     store.claim(REPO, [1], "w1", 60, now=T0)
-    store.mark(REPO, 1, "w1", TaskState.WORKING)
     store.release(REPO, 1, "w2")  # not the owner: nothing happens
     held = store.get(REPO, 1)
     assert held is not None and held.claim_owner == "w1"
@@ -395,7 +489,7 @@ def test_threads_on_two_instances_claim_each_task_exactly_once(
             while (task := instance.claim(REPO, candidates, owner, 60)) is not None:
                 with lock:
                     claimed.append(task.issue)
-                instance.finish(REPO, task.issue, owner, TaskState.DONE)
+                instance.transition(REPO, task.issue, owner, Transition(TaskState.DONE))
         except Exception as exc:  # reported below: a thread's exception would otherwise be lost
             errors.append(exc)
 
@@ -414,7 +508,7 @@ CLAIMER = textwrap.dedent(
     import time
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
-    from autonomous_dev.store.backends import TaskState, open_store
+    from autonomous_dev.store.backends import TaskState, Transition, open_store
 
     kind, path, dsn, owner = sys.argv[2], Path(sys.argv[3]), sys.argv[4] or None, sys.argv[5]
     store = open_store(kind, path, dsn)
@@ -427,7 +521,7 @@ CLAIMER = textwrap.dedent(
     while (task := store.claim("acme/widgets", issues, owner, 60)) is not None:
         print(task.issue, flush=True)
         time.sleep(0.01)  # "work" outside the transaction, so the others get their turn at the lock
-        store.finish("acme/widgets", task.issue, owner, TaskState.DONE)
+        store.transition("acme/widgets", task.issue, owner, Transition(TaskState.DONE))
     store.close()
     """
 )

@@ -17,16 +17,14 @@ from typing import Any
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from autonomous_dev.core.agent import Agent, Budget
-from autonomous_dev.core.daemon import Cycle, Policy, RepoWork, StopControl
-from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
 from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, OutcomeKind
 from autonomous_dev.store.backends import PostgresStore, SqliteStore, TaskRecord
 from tests.conftest import NAME, OWNER, Stage
+from tests.core_helpers import cycle, repo_work
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, tool_comments, wait_for
-from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
+from tests.fakes import FakeRepo, ScriptedClaude
 from tests.standins.tcp_proxy import TcpProxy
 
 OUTAGE_S = 10.0
@@ -50,6 +48,7 @@ def test_postgres_outage_mid_run_loses_no_thread_and_opens_each_pr_once(
     env = stage.env(
         STATE_BACKEND="postgres", DATABASE_URL=through_proxy, LOOP_INTERVAL_MS="300", PARALLEL_WORKERS="2",
         LEASE_SECONDS="3", BACKOFF_MINUTES="0.01", MAX_ATTEMPTS="5", LOG_FORMAT="json", LOG_LEVEL="INFO",
+        BUILD_COMMAND="true",  # nothing proves the change: each issue gets one PR-link comment, never two
     )  # fmt: skip
     log = tmp_path / "daemon.log"
     daemon = start_cli(["start"], stage.cwd, env, log)
@@ -122,17 +121,12 @@ def test_a_worker_killed_by_an_unexpected_error_is_reported_and_replaced(
     repo = FakeRepo(
         issues=[Issue(1, "One", "", ("autonomous-dev",)), Issue(2, "Two", "", ("autonomous-dev",))]
     )
-    template = make_template(tmp_path / "template", {"README.md": "# x\n"})
-    agent = Agent(
-        ScriptedClaude([fix, "Done.", fix, "Done."]), "system", Budget(max_turns=5, max_tokens=10_000)
+    work = repo_work(
+        tmp_path, repo, ScriptedClaude([fix, "Done.", fix, "Done."]), files={"README.md": "# x\n"}
     )
-    options = PipelineOptions("autonomous-dev", "in-progress", "main", False)
-    pipeline = Pipeline(repo, FakeWorkspaces(template, tmp_path), agent, options)
     store = FlakyStore(tmp_path / "state.db")
     store.migrate()
-    policy = Policy(workers=1, lease_s=30, max_attempts=3, backoff_s=(0.0,), max_cost_per_day=100)
-    cycle = Cycle([RepoWork(pipeline, pipeline.workspaces)], store, policy, "owner", StopControl())
-    outcomes = cycle.run()
+    outcomes = cycle([work], store).run()
     assert sorted(o.kind for o in outcomes) == [OutcomeKind.PR_OPENED] * 2  # in this very cycle
     died = [r for r in caplog.records if getattr(r, "event", None) == "thread_died"]
     assert len(died) == 1 and "worker-0" in died[0].getMessage() and died[0].exc_info

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from autonomous_dev.claude.oauth import ClaudeAuth, ClaudeTokens
     from autonomous_dev.claude.pricing import Prices
     from autonomous_dev.core.agent import Agent
-    from autonomous_dev.core.daemon import Cycle, CycleObserver, Policy, RepoWork, StopControl
-    from autonomous_dev.core.merge import MergePolicy
+    from autonomous_dev.core.control import StopControl
+    from autonomous_dev.core.cycle import Cycle, Policy
+    from autonomous_dev.core.observe import CycleObserver
     from autonomous_dev.core.repomap import SymbolCache
+    from autonomous_dev.core.repository import RepoWork
     from autonomous_dev.git.workspace import GitWorkspaces
     from autonomous_dev.github.client import GitHubRepoClient
     from autonomous_dev.github.conditional import ConditionalCache
@@ -193,7 +195,7 @@ def build_cycle(
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
     from autonomous_dev.cli.progress import Fanout, OnWorkFound
-    from autonomous_dev.core.daemon import Cycle
+    from autonomous_dev.core.cycle import Cycle
 
     names = settings.repo.all_full_names()
     if not names:
@@ -207,7 +209,7 @@ def build_cycle(
     sandbox = make_sandbox(settings)
     repos = [
         _repo_work(settings, connect_repo(settings, name, session, token, redactor), claude, redactor,
-                   dry_run, control, store, symbols, sandbox)
+                   dry_run, store, symbols, sandbox)
         for name in names
     ]  # fmt: skip
     observer = Fanout(observer, OnWorkFound(claude.preload))  # the SDK loads while issues are claimed
@@ -274,52 +276,47 @@ def _repo_work(
     claude: DeferredClaude,
     redactor: Redactor,
     dry_run: bool,
-    control: StopControl,
     store: Store,
     symbols: SymbolCache | None = None,
     sandbox: Sandbox | None = None,
 ) -> RepoWork:
-    from autonomous_dev.core.daemon import RepoWork
-    from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
+    from autonomous_dev.core.attempt import Attempt
+    from autonomous_dev.core.context import TaskContext
+    from autonomous_dev.core.cycle import utcnow
+    from autonomous_dev.core.issue_thread import IssueThread
+    from autonomous_dev.core.landing import Landing
     from autonomous_dev.core.prompts import system_prompt
+    from autonomous_dev.core.repository import RepoWork
+    from autonomous_dev.core.update import BranchUpdate
     from autonomous_dev.security.trust import TrustGate
 
     repo, workspaces = parts
-    security = settings.security
-    options = PipelineOptions(
-        settings.discovery.issue_label,
-        settings.discovery.in_progress_label,
-        settings.repo.base_branch or repo.default_branch,
-        dry_run,
-        max_issue_chars=security.max_issue_chars,
-        test_command=settings.evaluation.test_command,
-        test_timeout_s=settings.evaluation.timeout_seconds,
-        build_command=settings.evaluation.build_command,
-        require_build=settings.evaluation.require_build,
-        require_tests=settings.evaluation.require_tests,
-        max_repair_rounds=settings.evaluation.max_repair_rounds,
-        on_failure=settings.evaluation.on_failure,
-        merge=merge_policy(settings),
-        repo_map_chars=settings.execution.repo_map_chars,
-        shell_tool=settings.execution.shell_tool,
-    )
-    trust = TrustGate(repo, options.label, security, notify=not dry_run)
-    pipeline = Pipeline(
-        repo,
-        workspaces,
-        make_agent(settings, claude, system_prompt(settings.execution.shell_tool)),
-        options,
-        redactor=redactor,
-        trust=trust,
-        stopping=lambda: control.claiming_stopped,
+    security, execution = settings.security, settings.execution
+    base = settings.repo.base_branch or repo.default_branch
+    trust = TrustGate(repo, settings.discovery.issue_label, security, notify=not dry_run)
+    thread = IssueThread(repo, settings.discovery, trust, security.max_issue_chars, dry_run)
+    agent = make_agent(settings, claude, system_prompt(execution.shell_tool))
+    sandbox = sandbox or make_sandbox(settings)
+    context = TaskContext(
+        settings.evaluation,
+        sandbox,
+        redactor,
+        repo_map_chars=execution.repo_map_chars,
+        shell_tool=execution.shell_tool,
+        environments=make_environments(settings, repo.full_name, sandbox),
         symbols=symbols,
-        sandbox=sandbox,
-        environments=make_environments(settings, repo.full_name, sandbox) if sandbox else None,
     )
+    attempt = Attempt(repo, workspaces, agent, context, thread, settings.evaluation, base, redactor, dry_run)
+    landing = update = None
+    if settings.merge.auto_merge and not dry_run:
+        landing = Landing(repo, thread, settings.merge, utcnow)
+        update = BranchUpdate(repo, workspaces, agent, context, thread, settings.merge.conflict_strategy,
+                              redactor)  # fmt: skip
     discovery = None
     if settings.discovery.enabled and not dry_run:
         discovery = make_discovery(settings, repo, workspaces, claude, store, redactor, symbols=symbols)
-    return RepoWork(pipeline, workspaces, discovery, settings.discovery.max_open_issues)
+    return RepoWork(repo, workspaces, thread, attempt, landing, update, discovery,
+                    settings.discovery.max_open_issues)  # fmt: skip
 
 
 def make_sandbox(settings: Settings) -> Sandbox:
@@ -342,22 +339,6 @@ def make_environments(settings: Settings, full_name: str, sandbox: Sandbox) -> E
     )
 
 
-def merge_policy(settings: Settings) -> MergePolicy | None:
-    from autonomous_dev.core.merge import MergePolicy
-
-    merge = settings.merge
-    if not merge.auto_merge:
-        return None
-    return MergePolicy(
-        method=merge.merge_method,
-        strategy=merge.conflict_strategy,
-        checks_timeout_s=merge.checks_timeout_minutes * 60,
-        poll_s=merge.poll_seconds,
-        require_checks=merge.require_checks,
-        max_retries=merge.max_retries,
-    )
-
-
 def check_repository_allowed(full_name: str, private: bool, patterns: list[str], allow_public: bool) -> None:
     """security.allowedRepos and security.allowPublicRepos, enforced before anything is cloned."""
     if patterns and not any(fnmatch.fnmatchcase(full_name, pattern) for pattern in patterns):
@@ -373,14 +354,15 @@ def check_repository_allowed(full_name: str, private: bool, patterns: list[str],
 
 
 def _policy(settings: Settings, claude: DeferredClaude, redactor: Redactor) -> Policy:
-    from autonomous_dev.core.daemon import Policy
+    from autonomous_dev.core.cycle import Policy
+    from autonomous_dev.core.lifecycle import FailurePolicy
 
     execution = settings.execution
+    backoff = tuple(minutes * 60 for minutes in execution.backoff_minutes)
     return Policy(
         workers=execution.parallel_workers,
         lease_s=settings.daemon.lease_seconds,
-        max_attempts=execution.max_attempts,
-        backoff_s=tuple(minutes * 60 for minutes in execution.backoff_minutes),
+        failures=FailurePolicy(execution.max_attempts, backoff),
         max_cost_per_day=execution.max_cost_usd_per_day,
         per_repo_workers=execution.per_repo_workers,
         grace_s=settings.daemon.shutdown_grace_seconds,

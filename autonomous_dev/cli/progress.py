@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from autonomous_dev.core.daemon import CycleObserver
+from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.core.outages import MetaStore, Outage, record, unreachable
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, Outcome, Usage

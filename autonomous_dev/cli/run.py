@@ -24,7 +24,9 @@ from .app import AppContext, cli
 from .build import build_cycle, open_state, process_caches
 
 if TYPE_CHECKING:
-    from autonomous_dev.core.daemon import Cycle, CycleObserver, StopControl
+    from autonomous_dev.core.control import StopControl
+    from autonomous_dev.core.cycle import Cycle
+    from autonomous_dev.core.observe import CycleObserver
     from autonomous_dev.settings.model import Settings
 
     from .progress import Tracker
@@ -92,7 +94,8 @@ def _serve(
     metrics_port: int | None = None,
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
-    from autonomous_dev.core.daemon import Interrupted, StopControl, serve
+    from autonomous_dev.core.control import Interrupted, StopControl
+    from autonomous_dev.core.serve import serve
     from autonomous_dev.git.workspace import fresh_scratch, hold_work_dir
     from autonomous_dev.sandbox.backends import refuse_unsandboxed
 
@@ -185,7 +188,7 @@ def install_signal_handlers(control: StopControl) -> None:
     The cold stop raises `Interrupted` here, in the main thread, so whatever blocks it (a retry sleep, a
     rate-limit wait, a socket read, a git command, joining the workers) ends at once.
     """
-    from autonomous_dev.core.daemon import Interrupted
+    from autonomous_dev.core.control import Interrupted
 
     last = [0.0]
 

@@ -10,7 +10,7 @@ import click
 from rich.text import Text
 
 from autonomous_dev.core.outages import Outage, recorded
-from autonomous_dev.store.sql import TaskRecord, TaskState
+from autonomous_dev.store.records import TaskRecord
 
 from .app import AppContext, cli
 from .build import open_state
@@ -67,9 +67,10 @@ def _tokens(record: TaskRecord) -> int:
 
 
 def _next_attempt(record: TaskRecord) -> str:
-    """When a failed task is tried again; only a time in the future is worth showing."""
+    """When a task's next step is due (a failed attempt again, the next look at its PR); only a time in
+    the future is worth showing."""
     due = record.next_attempt_at
-    if record.state is not TaskState.FAILED or due is None or due <= datetime.now(UTC):
+    if record.step is None or due is None or due <= datetime.now(UTC):
         return "-"
     return f"{due.astimezone():%Y-%m-%d %H:%M}"
 

@@ -24,12 +24,12 @@ from autonomous_dev.disk import disk_full, is_disk_full, says_disk_full
 from autonomous_dev.errors import AutonomousDevError, ConfigError, WorkspaceError
 from autonomous_dev.git.gitnet import git_unreachable
 from autonomous_dev.logs import audit
-from autonomous_dev.models import Change, PushedBlob
+from autonomous_dev.models import BRANCH_PREFIX, Change, PushedBlob
 from autonomous_dev.security.redact import Redactor
 
 log = logging.getLogger(__name__)
 
-BRANCH_PREFIX = "auto/"
+
 WORKFLOWS = ".github/workflows"
 NO_BLOB = "0" * 40
 BLOB_MODES = ("100644", "100755", "120000")  # files and symbolic links; 160000 is a submodule commit

@@ -17,6 +17,7 @@ from autonomous_dev.github import edit_history
 from autonomous_dev.github.edit_history import parse_time
 from autonomous_dev.github.session import GitHubSession
 from autonomous_dev.models import (
+    BRANCH_PREFIX,
     CheckSummary,
     Comment,
     Issue,
@@ -192,6 +193,8 @@ class GitHubRepoClient:
                 head_sha=pull.head.sha,
                 mergeable=pull.mergeable,
                 mergeable_state=pull.mergeable_state or "unknown",
+                head=pull.head.ref,
+                base=pull.base.ref,
             )
 
         return self._read(f"reading PR #{number}", fetch)
@@ -218,8 +221,8 @@ class GitHubRepoClient:
         )
 
     def delete_branch(self, branch: str) -> None:
-        if not branch.startswith("auto/"):
-            raise GitHubError(f"refusing to delete {branch!r}: only auto/* branches are ours")
+        if not branch.startswith(BRANCH_PREFIX):
+            raise GitHubError(f"refusing to delete {branch!r}: only {BRANCH_PREFIX}* branches are ours")
         try:
             url = f"{self._url}/git/refs/heads/{quote(branch)}"  # the documented (plural) path
             requester = self._session.client.requester

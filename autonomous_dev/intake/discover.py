@@ -18,14 +18,14 @@ from autonomous_dev.errors import AutonomousDevError
 from autonomous_dev.intake import structured
 from autonomous_dev.intake.dedupe import Existing, existing_from_issues, find_duplicate
 from autonomous_dev.intake.structured import AnswerTool, NoAnswer
-from autonomous_dev.models import Issue
+from autonomous_dev.models import BRANCH_PREFIX, Issue
 from autonomous_dev.ports import GitHubRepo, Workspaces
 from autonomous_dev.security.outgoing import one_line
 from autonomous_dev.settings.sections import DiscoverySettings
 
 log = logging.getLogger(__name__)
 PROPOSE_TOOL = "propose_tasks"
-DISCOVERY_BRANCH = "auto/0-discovery"  # a worktree name only: never committed or pushed
+DISCOVERY_BRANCH = f"{BRANCH_PREFIX}0-discovery"  # a worktree name only: never committed or pushed
 PRIORITY_ORDER = ("critical", "high", "medium", "low")
 # The map is discovery's overview of the whole code base (the model opens files from it), so it keeps this
 # size even where execution.repoMapChars trims or drops the map in the prompts of ordinary tasks.

@@ -18,7 +18,7 @@ from autonomous_dev.errors import AutonomousDevError, BudgetExceeded, ClaudeErro
 from autonomous_dev.intake import structured
 from autonomous_dev.intake.structured import AnswerTool, NoAnswer
 from autonomous_dev.intake.tracebacks import ParsedError, parse_error, repo_path_resolver, signature
-from autonomous_dev.models import Issue
+from autonomous_dev.models import BRANCH_PREFIX, Issue
 from autonomous_dev.ports import GitHubRepo, Workspaces
 from autonomous_dev.security.outgoing import one_line
 from autonomous_dev.security.redact import Redactor
@@ -26,7 +26,7 @@ from autonomous_dev.security.sanitize import sanitize
 
 log = logging.getLogger(__name__)
 PathMap = Callable[[str], str | None]  # a printed frame path -> the repository file, or None
-REPORT_BRANCH = "auto/0-report"  # a worktree name only: never committed or pushed
+REPORT_BRANCH = f"{BRANCH_PREFIX}0-report"  # a worktree name only: never committed or pushed
 ANALYSIS_TOOL = "submit_analysis"
 MAX_REPORT_CHARS = 60_000
 MAX_CONTEXT_FILES = 5

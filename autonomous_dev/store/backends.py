@@ -16,20 +16,17 @@ from psycopg.conninfo import conninfo_to_dict
 
 from autonomous_dev.disk import disk_full, is_disk_full
 from autonomous_dev.errors import ConfigError, InfrastructureError, network_reason, postgres_unreachable
+from autonomous_dev.ports import Store
 from autonomous_dev.store import sql as sql
-from autonomous_dev.store.sql import (
-    EPOCH,
+from autonomous_dev.store.records import (
     ClaimLost,
-    Execute,
-    Result,
-    Row,
-    SqlStore,
     StoreError,
     TaskRecord,
     TaskState,
+    Transition,
     UsageDelta,
-    aware,
 )
+from autonomous_dev.store.sql import EPOCH, Execute, Result, Row, SqlStore, aware
 
 __all__ = [
     "ClaimLost",
@@ -39,6 +36,7 @@ __all__ = [
     "StoreError",
     "TaskRecord",
     "TaskState",
+    "Transition",
     "UsageDelta",
     "open_store",
 ]
@@ -47,84 +45,6 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # pg_advisory_lock key that serialises migrations across processes ("autodev" in ASCII).
 MIGRATION_LOCK_KEY = 0x6175746F646576
-
-
-class Store(Protocol):
-    """Durable task state shared by every worker thread and process; times are tz-aware UTC."""
-
-    def migrate(self) -> None:
-        """Create or upgrade the tables; idempotent and safe when several processes start at once."""
-        ...
-
-    def observe(self, repo: str, issue: int, fingerprint: str) -> TaskRecord:
-        """Ensure the task exists; an edit (new fingerprint) requeues a failed or needs-human task."""
-        ...
-
-    def reset(self, repo: str, issue: int) -> None:
-        """Requeue the task with zero attempts and no backoff or error; the claim is left alone."""
-        ...
-
-    def claim(
-        self, repo: str, candidates: Sequence[int], owner: str, lease_s: float, now: datetime | None = None
-    ) -> TaskRecord | None:
-        """Atomically claim the first claimable candidate, counting an attempt; None if there is none."""
-        ...
-
-    def heartbeat(self, repo: str, issue: int, owner: str, lease_s: float) -> bool:
-        """Extend the lease; False if `owner` no longer holds the claim."""
-        ...
-
-    def mark(
-        self,
-        repo: str,
-        issue: int,
-        owner: str,
-        state: TaskState,
-        *,
-        pr_number: int | None = None,
-        pr_url: str | None = None,
-    ) -> None:
-        """Record progress while holding the claim; ClaimLost if `owner` does not hold it."""
-        ...
-
-    def add_usage(self, repo: str, issue: int, delta: UsageDelta) -> None: ...
-
-    def finish(
-        self,
-        repo: str,
-        issue: int,
-        owner: str,
-        state: TaskState,
-        *,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-        pr_number: int | None = None,
-        pr_url: str | None = None,
-    ) -> None:
-        """End the attempt and release the claim; ClaimLost if `owner` does not hold it."""
-        ...
-
-    def release(self, repo: str, issue: int, owner: str) -> None:
-        """Give the claim back uncounted (shutdown); a no-op if `owner` does not hold it."""
-        ...
-
-    def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]: ...
-
-    def get(self, repo: str, issue: int) -> TaskRecord | None: ...
-
-    def tasks(self, repo: str | None = None, limit: int = 1000) -> list[TaskRecord]:
-        """Tasks, most recently updated first."""
-        ...
-
-    def cost_since(self, since: datetime) -> float:
-        """Dollars spent (usage recorded) at or after `since`."""
-        ...
-
-    def get_meta(self, key: str) -> str | None: ...
-
-    def set_meta(self, key: str, value: str) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class _Closable(Protocol):

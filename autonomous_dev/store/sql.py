@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autonomous_dev.errors import AutonomousDevError
+from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
 
 Row = tuple[Any, ...]
 Execute = Callable[[str, Sequence[object]], "Result"]
@@ -76,6 +75,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE TABLE autonomous_dev_meta (key {text} PRIMARY KEY, value {text} NOT NULL)",
         ],
     ),
+    (
+        2,
+        [
+            "ALTER TABLE autonomous_dev_tasks ADD COLUMN updates {int} NOT NULL DEFAULT 0",
+            "ALTER TABLE autonomous_dev_tasks ADD COLUMN deadline_at {time}",
+            "UPDATE autonomous_dev_tasks SET state = 'working' WHERE state = 'claimed'",
+        ],
+    ),
 ]
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (
@@ -92,7 +99,7 @@ def migrations_for(types: Mapping[str, str]) -> list[tuple[int, list[str]]]:
 # Columns in the order TaskRecord's fields are read.
 SELECT_TASKS = """SELECT repo, issue, state, attempts, last_error, pr_number, pr_url, fingerprint,
     next_attempt_at, claim_owner, lease_expires_at, input_tokens, output_tokens, cache_read_tokens,
-    cache_write_tokens, cost_usd, created_at, updated_at FROM autonomous_dev_tasks"""
+    cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at FROM autonomous_dev_tasks"""
 
 GET_TASK = SELECT_TASKS + " WHERE repo = %s AND issue = %s"
 LIST_TASKS = SELECT_TASKS + " ORDER BY updated_at DESC, repo, issue DESC LIMIT %s"
@@ -113,35 +120,54 @@ RESET = """UPDATE autonomous_dev_tasks
     SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s"""
 
-# Claimable: waiting or failed, or held under an expired lease (a crashed worker), and not backing off.
+# The state names below follow store/records.py's tables (STEP_OF, RUNNING, WAITING); a test compares them.
+# Claimable: a state that waits for a step, or runs one under an expired lease (a crashed worker's),
+# and not backing off.
 PICK_SQLITE = """SELECT t.issue FROM autonomous_dev_tasks t JOIN json_each(%s) c ON c.value = t.issue
-    WHERE t.repo = %s AND t.state IN ('queued', 'failed', 'claimed', 'working')
+    WHERE t.repo = %s AND t.state IN ('queued', 'failed', 'working', 'landing', 'out_of_date', 'updating')
         AND (t.claim_owner IS NULL OR t.lease_expires_at < %s)
         AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= %s)
     ORDER BY c.key LIMIT 1"""
 PICK_POSTGRES = """SELECT issue FROM autonomous_dev_tasks
-    WHERE repo = %s AND issue = ANY(%s::bigint[]) AND state IN ('queued', 'failed', 'claimed', 'working')
+    WHERE repo = %s AND issue = ANY(%s::bigint[])
+        AND state IN ('queued', 'failed', 'working', 'landing', 'out_of_date', 'updating')
         AND (claim_owner IS NULL OR lease_expires_at < %s)
         AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
     ORDER BY array_position(%s::bigint[], issue) LIMIT 1 FOR UPDATE SKIP LOCKED"""
+# A claim starts the state's step; only an attempt counts towards maxAttempts.
 CLAIM = """UPDATE autonomous_dev_tasks
-    SET state = 'claimed', attempts = attempts + 1, claim_owner = %s, lease_expires_at = %s, updated_at = %s
+    SET state = CASE state WHEN 'queued' THEN 'working' WHEN 'failed' THEN 'working'
+            WHEN 'out_of_date' THEN 'updating' ELSE state END,
+        attempts = attempts + CASE WHEN state IN ('queued', 'failed', 'working') THEN 1 ELSE 0 END,
+        claim_owner = %s, lease_expires_at = %s, updated_at = %s
     WHERE repo = %s AND issue = %s"""
-
 HEARTBEAT = """UPDATE autonomous_dev_tasks SET lease_expires_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
-MARK = """UPDATE autonomous_dev_tasks
-    SET state = %s, pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url), updated_at = %s
-    WHERE repo = %s AND issue = %s AND claim_owner = %s"""
-FINISH = """UPDATE autonomous_dev_tasks
-    SET state = %s, last_error = %s, next_attempt_at = %s,
+TRANSITION = """UPDATE autonomous_dev_tasks
+    SET state = %s, last_error = %s, next_attempt_at = %s, deadline_at = %s, updates = updates + %s,
         pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url),
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+# A step given back (a stop, an outage): the state it waited in, and an attempt uncounted.
 RELEASE = """UPDATE autonomous_dev_tasks
-    SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+    SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date' ELSE state END,
+        attempts = CASE WHEN state = 'working' AND attempts > 0 THEN attempts - 1 ELSE attempts END,
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted.
+RECOVER = """UPDATE autonomous_dev_tasks
+    SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date' ELSE state END,
+        last_error = %s, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+    WHERE repo = %s AND issue = %s AND claim_owner = %s AND lease_expires_at < %s"""
+# The PR of an attempt whose worker stopped before recording it: the task goes on from the PR.
+ADOPT = """UPDATE autonomous_dev_tasks
+    SET state = %s, pr_number = %s, pr_url = %s, next_attempt_at = NULL, deadline_at = %s,
+        last_error = NULL, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+    WHERE repo = %s AND issue = %s AND state IN ('queued', 'failed', 'working')
+        AND (claim_owner IS NULL OR lease_expires_at < %s)"""
+LIST_PENDING_STEPS = (
+    SELECT_TASKS + " WHERE repo = %s AND state IN ('landing', 'out_of_date', 'updating') ORDER BY issue"
+)
 
 ADD_USAGE = """UPDATE autonomous_dev_tasks
     SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,
@@ -159,66 +185,6 @@ SET_META = """INSERT INTO autonomous_dev_meta (key, value) VALUES (%s, %s)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class TaskState(enum.StrEnum):
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    WORKING = "working"
-    PR_OPENED = "pr_opened"
-    FAILED = "failed"
-    NEEDS_HUMAN = "needs_human"
-    DONE = "done"
-
-
-FINISH_STATES = frozenset(
-    {TaskState.DONE, TaskState.PR_OPENED, TaskState.FAILED, TaskState.NEEDS_HUMAN, TaskState.QUEUED}
-)
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    """One task (a repository's issue) as the store last recorded it; times are tz-aware UTC."""
-
-    repo: str
-    issue: int
-    state: TaskState
-    attempts: int
-    last_error: str | None
-    pr_number: int | None
-    pr_url: str | None
-    fingerprint: str | None
-    next_attempt_at: datetime | None
-    claim_owner: str | None
-    lease_expires_at: datetime | None
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    cost_usd: float
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class UsageDelta:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost_usd: float = 0.0
-
-
-class StoreError(AutonomousDevError):
-    """The state database could not be reached or refused an operation."""
-
-    code = "AD800"
-
-
-class ClaimLost(AutonomousDevError):
-    """Another worker took over the task after this worker's lease expired."""
-
-    code = "AD810"
 
 
 @dataclass(frozen=True)
@@ -280,6 +246,8 @@ class SqlStore(abc.ABC):
             cost_usd=float(row[15]),
             created_at=created,
             updated_at=updated,
+            updates=int(row[18]),
+            deadline_at=self._decode(row[19]),
         )
 
     def _now(self) -> object:
@@ -316,21 +284,6 @@ class SqlStore(abc.ABC):
         with self._transaction() as execute:
             return execute(HEARTBEAT, (lease, repo, issue, owner)).rowcount == 1
 
-    def mark(
-        self,
-        repo: str,
-        issue: int,
-        owner: str,
-        state: TaskState,
-        *,
-        pr_number: int | None = None,
-        pr_url: str | None = None,
-    ) -> None:
-        params = (TaskState(state).value, pr_number, pr_url, self._now(), repo, issue, owner)
-        with self._transaction() as execute:
-            if execute(MARK, params).rowcount != 1:
-                raise _claim_lost(repo, issue, owner)
-
     def add_usage(self, repo: str, issue: int, delta: UsageDelta) -> None:
         now = self._now()
         tokens = (delta.input_tokens, delta.output_tokens, delta.cache_read_tokens, delta.cache_write_tokens)
@@ -338,30 +291,43 @@ class SqlStore(abc.ABC):
             execute(ADD_USAGE, (*tokens, delta.cost_usd, now, repo, issue))
             execute(INSERT_USAGE_EVENT, (now, repo, issue, *tokens, delta.cost_usd))
 
-    def finish(
-        self,
-        repo: str,
-        issue: int,
-        owner: str,
-        state: TaskState,
-        *,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-        pr_number: int | None = None,
-        pr_url: str | None = None,
-    ) -> None:
-        state = TaskState(state)
-        if state not in FINISH_STATES:
-            raise ValueError(f"finish() ends an attempt; {state} is not a state to end in")
-        retry_at = self._encode(aware(next_attempt_at) if next_attempt_at is not None else None)
-        params = (state.value, error, retry_at, pr_number, pr_url, self._now(), repo, issue, owner)
+    def transition(self, repo: str, issue: int, owner: str, to: Transition) -> None:
+        retry_at = self._encode(aware(to.next_attempt_at) if to.next_attempt_at is not None else None)
+        deadline = self._encode(aware(to.deadline_at) if to.deadline_at is not None else None)
+        state = TaskState(to.state).value
+        params = (state, to.error, retry_at, deadline, to.updates, to.pr_number, to.pr_url, self._now(),
+                  repo, issue, owner)  # fmt: skip
         with self._transaction() as execute:
-            if execute(FINISH, params).rowcount != 1:
+            if execute(TRANSITION, params).rowcount != 1:
                 raise _claim_lost(repo, issue, owner)
 
     def release(self, repo: str, issue: int, owner: str) -> None:
         with self._transaction() as execute:
             execute(RELEASE, (self._now(), repo, issue, owner))
+
+    def recover(self, record: TaskRecord, error: str, now: datetime | None = None) -> bool:
+        moment = self._encode(aware(now) if now is not None else utcnow())
+        params = (error, self._now(), record.repo, record.issue, record.claim_owner, moment)
+        with self._transaction() as execute:
+            return execute(RECOVER, params).rowcount == 1
+
+    def adopt(
+        self,
+        repo: str,
+        issue: int,
+        state: TaskState,
+        pr_number: int,
+        pr_url: str,
+        deadline_at: datetime | None,
+    ) -> bool:
+        deadline = self._encode(aware(deadline_at) if deadline_at is not None else None)
+        now = self._now()
+        with self._transaction() as execute:
+            params = (TaskState(state).value, pr_number, pr_url, deadline, now, repo, issue, now)
+            return execute(ADOPT, params).rowcount == 1
+
+    def pending_steps(self, repo: str) -> list[TaskRecord]:
+        return [self._record(row) for row in self._read(LIST_PENDING_STEPS, (repo,))]
 
     def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]:
         moment = aware(now) if now is not None else utcnow()

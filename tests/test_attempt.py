@@ -1,4 +1,4 @@
-"""The pipeline and the agent loop against in-memory fakes of the ports."""
+"""The attempt step, the cycle around it, and the agent loop, against in-memory fakes of the ports."""
 
 from __future__ import annotations
 
@@ -7,32 +7,14 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.core.agent import Agent, Budget
-from autonomous_dev.core.daemon import Cycle, Policy, RepoWork, StopControl
-from autonomous_dev.core.pipeline import Pipeline, PipelineOptions
 from autonomous_dev.core.tools import EDITOR_NAME, Toolbox
 from autonomous_dev.errors import BudgetExceeded
-from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, slugify
-from autonomous_dev.store.backends import SqliteStore
-from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
+from autonomous_dev.models import Issue, OutcomeKind, PullRequest, slugify
+from autonomous_dev.settings.sections import EvaluationSettings
+from tests.core_helpers import LABEL, cycle, open_test_store, repo_work, run_cycle
+from tests.fakes import FakeRepo, ScriptedClaude
 
 FIX = [(EDITOR_NAME, {"command": "str_replace", "path": "calc.py", "old_str": "a - b", "new_str": "a + b"})]
-LABEL = "autonomous-dev"
-
-
-def build(tmp_path: Path, repo: FakeRepo, claude: ScriptedClaude, dry_run: bool = False) -> Pipeline:
-    template = make_template(tmp_path / "template", {"calc.py": "def add(a, b):\n    return a - b\n"})
-    workspaces = FakeWorkspaces(template, tmp_path)
-    agent = Agent(claude, "system", Budget(max_turns=5, max_tokens=10_000))
-    return Pipeline(repo, workspaces, agent, PipelineOptions(LABEL, "in-progress", "main", dry_run))
-
-
-def run_cycle(pipeline: Pipeline, workers: int = 1) -> list[Outcome]:
-    """One cycle with a real SQLite store next to the pipeline's scratch directory."""
-    store = SqliteStore(pipeline.workspaces.root / "state.db")  # type: ignore[attr-defined]
-    store.migrate()
-    policy = Policy(workers=workers, lease_s=30, max_attempts=3, backoff_s=(0.0,), max_cost_per_day=100)
-    cycle = Cycle([RepoWork(pipeline, pipeline.workspaces)], store, policy, "test-owner", StopControl())
-    return cycle.run()
 
 
 def test_slug_rules() -> None:
@@ -44,38 +26,64 @@ def test_slug_rules() -> None:
 
 def test_issue_becomes_pull_request_with_closing_keyword(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(1, "Add is wrong", "add() subtracts", (LABEL,))])
-    pipeline = build(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
-    outcomes = run_cycle(pipeline, workers=2)
+    work = repo_work(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
+    outcomes = run_cycle(work, tmp_path, workers=2)
     assert [o.kind for o in outcomes] == [OutcomeKind.PR_OPENED]
     assert repo.pulls[0].head == "auto/1-add-is-wrong"
-    assert ("add", 1, "in-progress") in repo.label_log and ("remove", 1, "in-progress") in repo.label_log
-    assert repo.pulls[0].url in repo.posted[1][0].body
-    workspace = pipeline.workspaces.opened[0]  # type: ignore[attr-defined]
+    assert repo.label_log == [("add", 1, "in-progress"), ("remove", 1, "in-progress")]
+    [link] = repo.posted[1]  # nothing proved the change (no checks found): the issue is told
+    assert repo.pulls[0].url in link.body and "not verified" in link.body
+    workspace = work.workspaces.opened[0]  # type: ignore[attr-defined]
     assert workspace.pushed and workspace.closed
 
 
-def test_issues_with_open_pr_or_in_progress_are_skipped(tmp_path: Path) -> None:
+def test_a_verified_change_takes_three_github_writes(tmp_path: Path) -> None:
+    """The label that displays the claim, the PR (its `Closes #n` links the issue), the label off again."""
+    repo = FakeRepo(issues=[Issue(1, "Add is wrong", "add() subtracts", (LABEL,))])
+    checks = EvaluationSettings(build_command="true", test_command="true")
+    work = repo_work(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]), evaluation=checks)
+    assert [o.kind for o in run_cycle(work, tmp_path)] == [OutcomeKind.PR_OPENED]
+    assert repo.label_log == [("add", 1, "in-progress"), ("remove", 1, "in-progress")]
+    assert len(repo.pulls) == 1 and repo.posted == {}
+
+
+def test_issues_with_an_open_pr_or_unlabelled_are_left_and_a_stale_claim_label_is_repaired(
+    tmp_path: Path,
+) -> None:
+    """The lease in the store is the claim: an in-progress label with no live lease behind it (a crashed
+    worker's) is only a stale display, taken off, and the issue is worked on."""
     repo = FakeRepo(
         issues=[Issue(1, "a", "", (LABEL,)), Issue(2, "b", "", (LABEL, "in-progress")), Issue(3, "c", "")],
         pulls=[PullRequest(9, "u", "auto/1-a", "main", author="bot")],
     )
-    pipeline = build(tmp_path, repo, ScriptedClaude(["nothing"]))
-    assert [i.number for i in pipeline.eligible()] == [2]
-    assert run_cycle(pipeline) == []  # #2 carries in-progress and no claim of ours stands behind it
+    work = repo_work(tmp_path, repo, ScriptedClaude(["nothing to change"]))
+    outcomes = run_cycle(work, tmp_path)
+    assert [(o.issue, o.kind) for o in outcomes] == [(2, OutcomeKind.NO_CHANGES)]
+    assert repo.label_log[0] == ("remove", 2, "in-progress")
+
+
+def test_an_issue_claimed_by_a_live_lease_is_left_alone(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(2, "b", "", (LABEL, "in-progress"))])
+    work = repo_work(tmp_path, repo, ScriptedClaude(["nothing to change"]))
+    store = open_test_store(tmp_path)
+    store.observe(work.name, 2, "fp")
+    assert store.claim(work.name, [2], "another-daemon", 600) is not None
+    assert cycle([work], store).run() == []
+    assert repo.label_log == []  # its label displays a live claim
 
 
 def test_no_change_gets_one_comment_and_is_not_retried_until_edited(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(4, "Question", "Why?", (LABEL,))])
     claude = ScriptedClaude(["This is a question, not a bug."])
-    pipeline = build(tmp_path, repo, claude)
-    first = run_cycle(pipeline)
-    second = run_cycle(pipeline)
+    work = repo_work(tmp_path, repo, claude)
+    first = run_cycle(work, tmp_path)
+    second = run_cycle(work, tmp_path)
     assert first[0].kind is OutcomeKind.NO_CHANGES
     assert second == []
     assert len(repo.posted[4]) == 1 and "not a bug" in repo.posted[4][0].body
     assert repo.pulls == [] and len(claude.requests) == 1
     repo.issues[0] = Issue(4, "Question", "Why? Edited with detail.", (LABEL,))
-    assert run_cycle(pipeline)[0].kind is OutcomeKind.NO_CHANGES
+    assert run_cycle(work, tmp_path)[0].kind is OutcomeKind.NO_CHANGES
 
 
 def test_failure_releases_the_claim_and_other_issues_go_on(tmp_path: Path) -> None:
@@ -88,8 +96,8 @@ def test_failure_releases_the_claim_and_other_issues_go_on(tmp_path: Path) -> No
             self.turns = [endless] if 'number="1"' in first else [FIX, "done"]
             return super().complete(system, messages, tools)
 
-    pipeline = build(tmp_path, repo, PerIssue([]))
-    outcomes = {o.issue: o for o in run_cycle(pipeline, workers=2)}
+    work = repo_work(tmp_path, repo, PerIssue([]))
+    outcomes = {o.issue: o for o in run_cycle(work, tmp_path, workers=2)}
     assert outcomes[1].kind is OutcomeKind.FAILED and "turn budget" in outcomes[1].detail
     assert outcomes[2].kind is OutcomeKind.PR_OPENED
     assert repo.labels[1] == set()
@@ -97,12 +105,12 @@ def test_failure_releases_the_claim_and_other_issues_go_on(tmp_path: Path) -> No
 
 def test_dry_run_writes_nothing_to_github_and_returns_the_diff(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(1, "Add is wrong", "", (LABEL,))])
-    pipeline = build(tmp_path, repo, ScriptedClaude([FIX, "done"]), dry_run=True)
-    [outcome] = run_cycle(pipeline)
+    work = repo_work(tmp_path, repo, ScriptedClaude([FIX, "done"]), dry_run=True)
+    [outcome] = run_cycle(work, tmp_path)
     assert outcome.kind is OutcomeKind.DRY_RUN
     assert "+    return a + b" in outcome.diff
     assert repo.label_log == [] and repo.posted == {} and repo.pulls == []
-    assert not pipeline.workspaces.opened[0].pushed  # type: ignore[attr-defined]
+    assert not work.workspaces.opened[0].pushed  # type: ignore[attr-defined]
 
 
 def test_agent_stops_at_token_budget(tmp_path: Path) -> None:
@@ -124,19 +132,17 @@ def test_agent_feeds_tool_errors_back_instead_of_crashing(tmp_path: Path) -> Non
 def test_removing_the_needs_human_label_makes_the_issue_eligible_again(tmp_path: Path) -> None:
     repo = FakeRepo(issues=[Issue(1, "loops", "", (LABEL,))])
     claude = ScriptedClaude([[(EDITOR_NAME, {"command": "view", "path": "calc.py"})]])
-    pipeline = build(tmp_path, repo, claude)
-    store = SqliteStore(tmp_path / "state.db")
-    store.migrate()
-    policy = Policy(workers=1, lease_s=30, max_attempts=1, backoff_s=(0.0,), max_cost_per_day=100)
+    work = repo_work(tmp_path, repo, claude)
+    store = open_test_store(tmp_path)
 
-    def cycle() -> list[Outcome]:
-        return Cycle([RepoWork(pipeline, pipeline.workspaces)], store, policy, "owner", StopControl()).run()
+    def run() -> list[OutcomeKind]:
+        return [o.kind for o in cycle([work], store, max_attempts=1).run()]
 
-    assert [o.kind for o in cycle()] == [OutcomeKind.FAILED]
+    assert run() == [OutcomeKind.FAILED]
     assert "needs-human" in repo.labels[1]
-    assert cycle() == []  # waits for a human
+    assert run() == []  # waits for a human
     repo.remove_label(1, "needs-human")
-    assert [o.kind for o in cycle()] == [OutcomeKind.FAILED]  # tried again
+    assert run() == [OutcomeKind.FAILED]  # tried again
 
 
 def test_no_heartbeat_outlives_its_cycle(tmp_path: Path) -> None:
@@ -144,6 +150,6 @@ def test_no_heartbeat_outlives_its_cycle(tmp_path: Path) -> None:
     import threading
 
     repo = FakeRepo(issues=[Issue(1, "Add is wrong", "add() subtracts", (LABEL,))])
-    pipeline = build(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
-    run_cycle(pipeline)
+    work = repo_work(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
+    run_cycle(work, tmp_path)
     assert not [t for t in threading.enumerate() if t.name.startswith("heartbeat") and t.is_alive()]

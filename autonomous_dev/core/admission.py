@@ -1,0 +1,133 @@
+"""Which of a repository's tasks a cycle may claim: labelled issues admitted by the rules (trust, a human's
+hand-over, edits), PRs of ours whose attempt never recorded them, and PR steps that are due."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from autonomous_dev.core.issue_thread import fingerprint
+from autonomous_dev.core.repository import RepoWork
+from autonomous_dev.models import Issue, PullRequest, issue_of_branch
+from autonomous_dev.ports import Store
+from autonomous_dev.store.records import STEP_OF, Step, TaskRecord, TaskState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one repository shows this cycle: its labelled issues, the open PRs of ours by issue, and
+    the PR steps that are due."""
+
+    issues: list[Issue]
+    pulls: dict[int | None, PullRequest]
+    due: list[TaskRecord]
+
+    @property
+    def empty(self) -> bool:
+        return not self.issues and not self.due
+
+
+Admit = Callable[[int, Issue], None]  # a task this cycle may claim
+
+
+def live_claim(record: TaskRecord, now: datetime) -> bool:
+    expiry = record.lease_expires_at
+    return record.claim_owner is not None and expiry is not None and expiry > now
+
+
+class Admission:
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def list(self, work: RepoWork) -> Listing:
+        issues = work.repo.labelled_issues(work.thread.labels.issue_label)
+        own = work.repo.own_logins()
+        pulls = {
+            issue_of_branch(pull.head): pull for pull in work.repo.open_pulls() if pull.author.lower() in own
+        }
+        now = self.clock()
+        due = [
+            record
+            for record in self.store.pending_steps(work.name)
+            if (record.next_attempt_at is None or record.next_attempt_at <= now)
+            and not live_claim(record, now)
+            and _has_step(work, record)
+        ]
+        return Listing(issues, pulls, due)
+
+    def admit(self, work: RepoWork, listing: Listing, add: Admit) -> None:
+        """Hand each task this cycle may claim to `add` as soon as it is admitted (PR steps first: they
+        finish work), so workers start on the first while the rest are checked."""
+        issues = {issue.number: issue for issue in listing.issues}
+        for record in listing.due:
+            add(record.issue, issues.get(record.issue, Issue(record.issue, "", "")))
+        for issue in listing.issues:
+            pull = listing.pulls.get(issue.number)
+            if pull is not None:
+                if self._adopt(work, issue, pull) is TaskState.LANDING:
+                    add(issue.number, issue)
+            elif self._admit(work, issue):
+                add(issue.number, issue)
+
+    def _adopt(self, work: RepoWork, issue: Issue, pull: PullRequest) -> TaskState | None:
+        """A PR of ours exists: an attempt opened it, and if its worker stopped before recording it, the
+        task goes on from the PR (to landing, or waiting for people), its stale claim label removed.
+        The state it goes on in; None when there was nothing to adopt."""
+        record = self.store.get(work.name, issue.number)
+        if record is None or record.step is not Step.ATTEMPT or live_claim(record, self.clock()):
+            return None
+        opened = work.landing.opened(pull) if work.landing is not None else None
+        state = opened.state if opened is not None else TaskState.PR_OPENED
+        deadline = opened.deadline_at if opened is not None else None
+        if not self.store.adopt(work.name, issue.number, state, pull.number, pull.url, deadline):
+            return None
+        log.info("%s#%d: %s exists; the task goes on from it (%s)", work.name, issue.number, pull.url,
+                 state.value, extra={"repo": work.name, "issue": issue.number})  # fmt: skip
+        if work.thread.labels.in_progress_label in issue.labels:
+            work.thread.hide_claim(issue.number)
+        return state
+
+    def _admit(self, work: RepoWork, issue: Issue) -> bool:
+        """Record the issue in the store and decide whether this cycle may attempt it."""
+        labels = work.thread.labels
+        record = self.store.get(work.name, issue.number)
+        if labels.needs_human_label in issue.labels:
+            if record is None or record.fingerprint == fingerprint(issue):
+                return False  # waiting for a human: an edit or removing the label lets it go again
+            work.thread.drop_label(issue.number, labels.needs_human_label)
+        if record is not None and live_claim(record, self.clock()):
+            return False
+        if labels.in_progress_label in issue.labels:  # displays a claim that no longer exists (a crash)
+            work.thread.hide_claim(issue.number)
+        if record is not None and STEP_OF.get(record.state, Step.ATTEMPT) is not Step.ATTEMPT:
+            return False  # a PR of ours was opened for it; its own steps go on
+        reason = work.thread.trust.untrusted_reason(issue)
+        if reason:
+            context = {"event": "input_rejected", "repo": work.name, "issue": issue.number}
+            log.warning("%s#%d: skipped: %s", work.name, issue.number, reason, extra=context)
+            return False
+        if record is not None and record.state is TaskState.NEEDS_HUMAN:
+            self.store.reset(work.name, issue.number)  # a human removed the needs-human label
+        elif (
+            record is not None
+            and record.fingerprint != fingerprint(issue)
+            and record.state
+            in (
+                TaskState.DONE,
+                TaskState.PR_OPENED,
+                TaskState.MERGED,
+            )
+        ):
+            self.store.reset(work.name, issue.number)  # edited since it was answered
+        self.store.observe(work.name, issue.number, fingerprint(issue))
+        return True
+
+
+def _has_step(work: RepoWork, record: TaskRecord) -> bool:
+    """A PR step needs auto-merge on in this run (a repository can be reconfigured without it)."""
+    return work.landing is not None and record.pr_number is not None

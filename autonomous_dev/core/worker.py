@@ -1,0 +1,197 @@
+"""Runs the step a claim started and writes the one transition that ends it; failures follow the policy
+(back off, then hand over), outages give the claim back uncounted, a lost claim records nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from autonomous_dev.core.lifecycle import FailurePolicy, StepResult
+from autonomous_dev.core.observe import CycleObserver
+from autonomous_dev.core.repository import RepoWork
+from autonomous_dev.errors import (
+    AutonomousDevError,
+    ChecksFailed,
+    CredentialError,
+    GitHubError,
+    InfrastructureError,
+)
+from autonomous_dev.logs import audit
+from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, Usage
+from autonomous_dev.ports import Store
+from autonomous_dev.store.records import ClaimLost, Step, TaskRecord, TaskState, Transition, UsageDelta
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A claimed step as it ended: what it did, and the transition written (None: the claim was given
+    back, after a stop or an outage, or lost to another worker)."""
+
+    outcome: Outcome
+    transition: Transition | None
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: Store,
+        owner: str,
+        failures: FailurePolicy,
+        observer: CycleObserver,
+        clock: Callable[[], datetime],
+        cost_of: Callable[[Usage], float] = lambda usage: 0.0,
+        redact: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.failures = failures
+        self.observer = observer
+        self.clock = clock
+        self.cost_of = cost_of
+        self.redact = redact
+        self.outage: InfrastructureError | None = None  # the first one met; the cycle claims no more
+        self.auth_error: CredentialError | None = None
+
+    def run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
+        """The claimed step and the transition written for it; raises only when the store fails to
+        record it."""
+        self.observer.task_started(work.name, issue)
+        result = self._run(work, issue, record)
+        self.observer.task_finished(work.name, issue, result.outcome)
+        return result
+
+    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
+        context = {"repo": work.name, "issue": issue.number}
+        try:
+            done = self._step(work, issue, record)
+            self.store.transition(work.name, issue.number, self.owner, done.transition)
+            return Ran(done.outcome, done.transition)
+        except CredentialError as exc:
+            self.store.release(work.name, issue.number, self.owner)
+            self.auth_error = self.auth_error or exc
+            return _given_back(issue, str(exc))
+        except InfrastructureError as exc:
+            return self._outage(work, issue, exc)
+        except ClaimLost:
+            log.warning("%s#%d: the claim was lost to another worker", work.name, issue.number, extra=context)
+            return _given_back(issue, "claim lost")
+        except AutonomousDevError as exc:
+            draft = exc.pr_url if isinstance(exc, ChecksFailed) else None
+            return self._failed(work, issue, record, str(exc), draft)
+        except Exception as exc:  # the one catch-all per task: record it, release the claim, go on
+            log.exception("%s#%d failed unexpectedly", work.name, issue.number, extra=context)
+            return self._failed(work, issue, record, f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _step(self, work: RepoWork, issue: Issue, record: TaskRecord) -> StepResult:
+        observer = _StoreObserver(self, work.name)
+        if record.step is Step.LAND:
+            assert work.landing is not None, "a landing task in a repository without auto-merge"
+            return work.landing.look(issue, record)
+        skipped = work.attempt.answered_before(issue) if record.step is Step.ATTEMPT else None
+        if skipped is not None:
+            return StepResult(skipped, Transition(TaskState.DONE))
+        work.thread.show_claim(issue.number)  # the label displays the claim while a long step runs
+        try:
+            if record.step is Step.UPDATE:
+                return self._update(work, issue, record, observer)
+            return self._attempt(work, issue, observer)
+        finally:
+            work.thread.hide_claim(issue.number)
+
+    def _attempt(self, work: RepoWork, issue: Issue, observer: _StoreObserver) -> StepResult:
+        outcome = work.attempt.run(issue, observer)
+        pull = outcome.pr
+        if outcome.kind is not OutcomeKind.PR_OPENED or pull is None:
+            return StepResult(outcome, Transition(TaskState.DONE))
+        if work.landing is not None:
+            return StepResult(outcome, work.landing.opened(pull))
+        return StepResult(outcome, Transition(TaskState.PR_OPENED, pr_number=pull.number, pr_url=pull.url))
+
+    def _update(
+        self, work: RepoWork, issue: Issue, record: TaskRecord, observer: _StoreObserver
+    ) -> StepResult:
+        assert work.update is not None and work.landing is not None and record.pr_number is not None
+        status = work.repo.pull_status(record.pr_number)
+        pull = PullRequest(record.pr_number, record.pr_url or "", status.head, status.base)
+        failure = work.update.run(issue, pull, observer)
+        if failure is not None:
+            return work.landing.hand_over(issue, pull, failure)
+        outcome = Outcome(issue.number, OutcomeKind.WAITING, "updated; its checks run again", pr=pull)
+        return StepResult(outcome, work.landing.updated())
+
+    def _failed(
+        self, work: RepoWork, issue: Issue, record: TaskRecord, error: str, pr_url: str | None = None
+    ) -> Ran:
+        error = self.redact(error)
+        context = {"repo": work.name, "issue": issue.number}
+        if record.step is Step.ATTEMPT:
+            attempts = f"attempt {record.attempts} of {self.failures.max_attempts}"
+        else:
+            attempts = f"{record.step} step"
+        log.warning("%s#%d failed (%s): %s", work.name, issue.number, attempts, error, extra=context)
+        if self.failures.gives_up(record):
+            work.thread.give_up(issue, record.attempts, error)
+        transition = self.failures.after_failure(record, error, self.clock(), pr_url)
+        self.store.transition(work.name, issue.number, self.owner, transition)
+        return Ran(Outcome(issue.number, OutcomeKind.FAILED, error), transition)
+
+    def _outage(self, work: RepoWork, issue: Issue, exc: InfrastructureError) -> Ran:
+        """Not the task's fault: give the claim back uncounted and claim nothing more this cycle."""
+        self.outage = self.outage or exc
+        log.info("%s#%d: %s is unreachable; the claim is released, no attempt counted", work.name,
+                 issue.number, exc.service, extra={"repo": work.name, "issue": issue.number})  # fmt: skip
+        try:
+            self.store.release(work.name, issue.number, self.owner)
+            work.thread.hide_claim(issue.number)
+        except (InfrastructureError, GitHubError) as also:  # the lease runs out; the next cycle recovers it
+            log.debug("%s#%d: releasing the claim failed too: %s", work.name, issue.number, also)
+        return _given_back(issue, self.redact(exc.message))
+
+    def refuse_untrusted(self, work: RepoWork, issue: Issue) -> bool:
+        """Right before an attempt starts, the labeller's permission is asked afresh: write access removed
+        since the issue was admitted means no work. True when refused (the claim is given back)."""
+        try:
+            reason = work.thread.trust.recheck(issue)
+        except (GitHubError, InfrastructureError) as exc:  # no fresh answer, no work
+            reason = f"cannot check the labeller's permission again ({exc.message})"
+        if reason is None:
+            return False
+        audit(log, "input_rejected", "%s#%d: refused at claim time: %s", work.name, issue.number, reason,
+              level=logging.WARNING, repo=work.name, issue=issue.number)  # fmt: skip
+        self.store.release(work.name, issue.number, self.owner)
+        return True
+
+
+def _given_back(issue: Issue, why: str) -> Ran:
+    """A step that ended without a transition of its own: its claim was given back or lost."""
+    return Ran(Outcome(issue.number, OutcomeKind.FAILED, why), None)
+
+
+class _StoreObserver:
+    """Records every model turn's usage and cost in the store as it happens (a crash loses none)."""
+
+    def __init__(self, runner: TaskRunner, repo: str) -> None:
+        self.runner = runner
+        self.repo = repo
+
+    def phase(self, issue: Issue, phase: str) -> None:
+        log.info(
+            "%s#%d: %s", self.repo, issue.number, phase, extra={"repo": self.repo, "issue": issue.number}
+        )
+        self.runner.observer.task_phase(self.repo, issue, phase)
+
+    def usage(self, issue: Issue, turn_usage: Usage) -> None:
+        cost = self.runner.cost_of(turn_usage)
+        delta = UsageDelta(
+            input_tokens=turn_usage.input_tokens,
+            output_tokens=turn_usage.output_tokens,
+            cache_read_tokens=turn_usage.cache_read_input_tokens,
+            cache_write_tokens=turn_usage.cache_creation_input_tokens,
+            cost_usd=cost,
+        )
+        self.runner.store.add_usage(self.repo, issue.number, delta)
+        self.runner.observer.task_usage(self.repo, issue, turn_usage, cost)

@@ -1,0 +1,208 @@
+"""The daemon's cycle driven in-process, with the fakes and a test clock: admission, claims, the failure
+policy, crash recovery, and every transition of the task lifecycle (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from autonomous_dev.core.control import StopControl
+from autonomous_dev.core.tools import EDITOR_NAME
+from autonomous_dev.errors import InfrastructureError
+from autonomous_dev.models import CheckSummary, Issue, OutcomeKind, PullRequest, PullStatus
+from autonomous_dev.settings.sections import MergeSettings
+from autonomous_dev.store.backends import SqliteStore, TaskState, Transition, UsageDelta
+from tests.core_helpers import LABEL, Clock, cycle, open_test_store, repo_work
+from tests.fakes import FakeRepo, ScriptedClaude
+
+PENDING = CheckSummary(pending=("ci",))
+PASSED = CheckSummary(passed=("ci",))
+MERGE = MergeSettings(auto_merge=True, checks_timeout_minutes=30, poll_seconds=60)
+LOOP = [(EDITOR_NAME, {"command": "view", "path": "calc.py"})]
+
+
+def fix(number: int) -> list[object]:
+    return [
+        [(EDITOR_NAME, {"command": "create", "path": f"notes/{number}.txt", "file_text": "x\n"})],
+        "Done.",
+    ]
+
+
+def clean(number: int = 100, head: str = "h1") -> PullStatus:
+    return PullStatus(number, "open", False, False, head, True, "clean", f"auto/{number}-x", "main")
+
+
+def states(store: SqliteStore, repo: FakeRepo) -> dict[int, TaskState]:
+    return {task.issue: task.state for task in store.tasks(repo.full_name)}
+
+
+def test_a_pr_waiting_for_its_checks_holds_no_worker_and_merges_in_a_later_cycle(tmp_path: Path) -> None:
+    repo = FakeRepo(
+        issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2, 3)],
+        statuses=[clean()],
+        check_results=[PENDING, PENDING, PENDING, PASSED],
+    )
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1) + fix(2) + fix(3)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    first = cycle([work], store, workers=1, clock=clock).run()
+    opened = [o.issue for o in first if o.kind is OutcomeKind.PR_OPENED]
+    assert sorted(opened) == [1, 2, 3]  # one worker did all three: the waiting PRs held it not
+    assert [o.kind for o in first if o.kind is OutcomeKind.WAITING] == [OutcomeKind.WAITING] * 3
+    assert set(states(store, repo).values()) == {TaskState.LANDING}
+    task = store.get(repo.full_name, 1)
+    assert task is not None and task.next_attempt_at == clock.now + timedelta(seconds=60)
+
+    assert cycle([work], store, clock=clock).run() == []  # not due yet: nothing is looked at
+    assert repo.check_reads == 3
+    clock.advance(seconds=60)
+    second = cycle([work], store, workers=2, clock=clock).run()
+    assert sorted(o.kind for o in second) == [OutcomeKind.MERGED] * 3
+    assert set(states(store, repo).values()) == {TaskState.MERGED} and len(repo.merges) == 3
+
+
+def test_the_run_command_waits_for_the_next_due_look_and_nothing_else(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(1, "One", "", (LABEL,))], statuses=[clean()], check_results=[PENDING])
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    the_cycle = cycle([work], store, clock=clock)
+    assert the_cycle.next_step_in() is None
+    the_cycle.run()
+    assert the_cycle.next_step_in() == 60.0
+    clock.advance(seconds=45)
+    assert the_cycle.next_step_in() == 15.0
+
+
+def test_an_out_of_date_pr_is_updated_as_its_own_step_then_lands(tmp_path: Path) -> None:
+    behind = PullStatus(100, "open", False, False, "h1", True, "behind", "auto/1-one", "main")
+    repo = FakeRepo(
+        issues=[Issue(1, "One", "", (LABEL,))],
+        statuses=[behind, behind, clean(head="h2")],
+        check_results=[PASSED],
+    )
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    kinds = [o.kind for o in cycle([work], store, clock=clock).run()]
+    assert kinds == [OutcomeKind.PR_OPENED, OutcomeKind.WAITING, OutcomeKind.WAITING, OutcomeKind.MERGED]
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.updates, task.attempts) == (TaskState.MERGED, 1, 1)
+    assert repo.merges == [(100, "squash", "h2")]
+    updated = work.workspaces.opened[1]  # type: ignore[attr-defined]
+    assert updated.branch == "auto/1-one" and updated.pushed
+
+
+def test_a_failing_attempt_backs_off_on_the_clock_then_goes_to_a_human(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(1, "Loops", "", (LABEL,))])
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude([LOOP]), clock=clock, max_turns=1)
+    store = open_test_store(tmp_path)
+
+    def run() -> list[OutcomeKind]:
+        return [o.kind for o in cycle([work], store, max_attempts=2, backoff_s=(600.0,), clock=clock).run()]
+
+    assert run() == [OutcomeKind.FAILED]
+    task = store.get(repo.full_name, 1)
+    assert task is not None and task.state is TaskState.FAILED and "turn budget" in (task.last_error or "")
+    assert task.next_attempt_at == clock.now + timedelta(minutes=10)
+    assert run() == []  # backing off
+    clock.advance(minutes=10)
+    assert run() == [OutcomeKind.FAILED]
+    assert states(store, repo) == {1: TaskState.NEEDS_HUMAN}
+    assert "needs-human" in repo.labels[1] and "2 times" in repo.posted[1][0].body
+    assert repo.labels[1] == {"needs-human"}  # the claim's label is off
+
+
+def test_a_crashed_claim_is_recovered_counted_and_its_label_taken_off(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(1, "One", "", (LABEL, "in-progress"))])
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), clock=clock)
+    store = open_test_store(tmp_path)
+    store.observe(repo.full_name, 1, "fp")
+    store.claim(repo.full_name, [1], "dead-daemon", 30, now=clock.now - timedelta(minutes=5))
+    [outcome] = cycle([work], store, clock=clock).run()
+    assert outcome.kind is OutcomeKind.PR_OPENED
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.attempts) == (TaskState.PR_OPENED, 2)
+    assert repo.label_log[0] == ("remove", 1, "in-progress")
+
+
+def test_a_pr_whose_attempt_was_never_recorded_is_adopted_not_opened_again(tmp_path: Path) -> None:
+    """The worker died between opening the PR and writing the transition."""
+    repo = FakeRepo(
+        issues=[Issue(1, "One", "", (LABEL, "in-progress"))],
+        pulls=[PullRequest(100, "https://example.invalid/pull/100", "auto/1-one", "main", author="bot")],
+        statuses=[clean()],
+        check_results=[PASSED],
+    )
+    clock = Clock()
+    claude = ScriptedClaude(fix(1))
+    work = repo_work(tmp_path, repo, claude, merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    store.observe(repo.full_name, 1, "fp")
+    store.claim(repo.full_name, [1], "dead-daemon", 30, now=clock.now - timedelta(minutes=5))
+    [outcome] = cycle([work], store, clock=clock).run()
+    assert outcome.kind is OutcomeKind.MERGED and claude.requests == []
+    assert len(repo.pulls) == 1 and repo.merges == [(100, "squash", "h1")]
+
+
+def test_an_outage_gives_the_claim_back_uncounted_and_stops_claiming(tmp_path: Path) -> None:
+    class Down(ScriptedClaude):
+        def complete(self, system, messages, tools):  # type: ignore[no-untyped-def]
+            raise InfrastructureError("Anthropic API", "connection refused", "check the network")
+
+    repo = FakeRepo(issues=[Issue(1, "One", "", (LABEL,)), Issue(2, "Two", "", (LABEL,))])
+    clock = Clock()
+    store = open_test_store(tmp_path)
+    the_cycle = cycle([repo_work(tmp_path, repo, Down([]), clock=clock)], store, clock=clock)
+    outcomes = the_cycle.run()
+    assert [o.kind for o in outcomes] == [OutcomeKind.FAILED] and the_cycle.outage is not None
+    assert {(t.state, t.attempts, t.claim_owner) for t in store.tasks()} == {(TaskState.QUEUED, 0, None)}
+    assert ("remove", 1, "in-progress") in repo.label_log
+
+
+def test_the_daily_budget_and_a_stop_claim_nothing(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(1, "One", "", (LABEL,))])
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), clock=clock)
+    store = open_test_store(tmp_path)
+    stopped = StopControl()
+    stopped.request_stop()
+    assert cycle([work], store, clock=clock, control=stopped).run() == []
+    store.add_usage(repo.full_name, 99, UsageDelta(cost_usd=1000.0))  # spent today (on the real clock)
+    assert cycle([work], store).run() == [] and repo.pulls == []
+
+
+def test_a_failure_while_landing_waits_in_landing_without_counting_an_attempt(tmp_path: Path) -> None:
+    class Flaky(FakeRepo):
+        def pull_status(self, number: int) -> PullStatus:
+            from autonomous_dev.errors import GitHubError
+
+            raise GitHubError("GitHub answered 500 twice", status=500)
+
+    repo = Flaky(issues=[Issue(1, "One", "", (LABEL,))])
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    kinds = [o.kind for o in cycle([work], store, backoff_s=(300.0,), clock=clock).run()]
+    assert kinds == [OutcomeKind.PR_OPENED, OutcomeKind.FAILED]
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.attempts) == (TaskState.LANDING, 1)
+    assert task.next_attempt_at == clock.now + timedelta(minutes=5) and task.deadline_at is not None
+
+
+def test_a_transition_needs_the_claim(tmp_path: Path) -> None:
+    """A step whose lease was taken over records nothing (the new owner's result counts)."""
+    store = open_test_store(tmp_path)
+    store.observe("acme/widgets", 1, "fp")
+    store.claim("acme/widgets", [1], "w1", 30)
+    store.release("acme/widgets", 1, "w1")
+    from autonomous_dev.store.backends import ClaimLost
+
+    try:
+        store.transition("acme/widgets", 1, "w1", Transition(TaskState.DONE))
+    except ClaimLost:
+        pass
+    else:
+        raise AssertionError("a released claim recorded a transition")
