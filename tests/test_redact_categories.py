@@ -1,4 +1,4 @@
-"""Issue 15's categories: each secret redacted in every syntax it is written in; placeholders stay; ANSI."""
+"""Issue 15's categories: each secret redacted in every syntax; placeholders and filler runs stay; ANSI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from autonomous_dev.security.redact import Redactor
 from tests.secret_categories import SYNTAXES, placeholders
 from tests.secret_providers import PROVIDERS
-from tests.secret_samples import CONTEXTS, wrap
+from tests.secret_samples import B62, CONTEXTS, UPPER_DIGITS, pick, wrap
 
 SEED = 20261204
 PER_SYNTAX = 20
@@ -101,3 +101,56 @@ def test_a_kubernetes_secret_keeps_its_keys_readable() -> None:
 def test_code_that_names_key_markers_is_not_a_key() -> None:
     text = 'BEGIN = "-----BEGIN RSA PRIVATE KEY-----"\nEND = "-----END RSA PRIVATE KEY-----"\n'
     assert Redactor().redact(text) == text
+
+
+FILLER_RUNS = ["x" * 64, "a" * 200, "0" * 100, "X" * 16, "." * 50, "-" * 80]
+
+
+def bordered_samples(rng: random.Random) -> list[tuple[str, str]]:
+    """(text, secret): real values with long runs of filler characters right around them."""
+    token = "ghp_" + pick(rng, B62, 36)
+    key_id = "AKIA" + pick(rng, UPPER_DIGITS, 16)
+    password = "Zq8!" + pick(rng, B62, 6)
+    samples = []
+    for run in FILLER_RUNS:
+        samples += [
+            (f"{run} {token} {run}", token),
+            (f"{run}\n{token}\n{run}", token),
+            (f"{run}{token} {run}", token),  # a prefix glued to the run before it still starts the token
+            (f"{run}\nAWS_ACCESS_KEY_ID={key_id}\n{run}", key_id),
+            (f"{run}\npassword={password}\n{run}", password),
+            (f'{run} password="{password}" {run}', password),
+        ]
+    return samples
+
+
+def test_secrets_bordered_by_filler_runs_are_still_redacted() -> None:
+    redactor = Redactor()
+    samples = bordered_samples(random.Random(SEED))
+    leaked = [text for text, secret in samples if secret in redactor.redact(text)]
+    assert not leaked, leaked[:3]
+
+
+def test_filler_runs_next_to_a_secret_are_left_as_they_are() -> None:
+    text = f"{'x' * 64} ghp_{pick(random.Random(SEED), B62, 36)} {'0' * 64}"
+    assert Redactor().redact(text) == f"{'x' * 64} [REDACTED:github_token:1] {'0' * 64}"
+
+
+@pytest.mark.parametrize("char", ["x", "a", "0", "X"])
+def test_values_made_of_one_filler_run_are_not_redacted(char: str) -> None:
+    text = (
+        f"GITHUB_TOKEN=ghp_{char * 36}\nsk_live_{char * 24}\npassword = {char * 12}\n"
+        f'api_key: "{char * 32}"\n{char * 300}\n'
+    )
+    assert Redactor().redact(text) == text
+
+
+@pytest.mark.parametrize("offset", [-40, -20, -1, 0, 1])
+def test_a_secret_across_the_64_kib_mark_is_redacted(offset: int) -> None:
+    # The tool hands the redactor up to 64 KiB at a time (a diff, a tool result); the redactor itself
+    # does not cut text, so a secret straddling that mark in a longer text is found like any other.
+    token = "ghp_" + pick(random.Random(f"{SEED}:{offset}"), B62, 36)
+    head = "x" * (64 * 1024 + offset - 1) + " "
+    text = head + token + " " + "x" * 200
+    out = Redactor().redact(text)
+    assert out == head + "[REDACTED:github_token:1] " + "x" * 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import copy
 import json
 import logging
 import re
@@ -12,7 +11,6 @@ import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from autonomous_dev.security.secret_patterns import CONTEXTUAL, TOKENS, is_filler
@@ -57,26 +55,6 @@ class _Span(NamedTuple):
     name: str
 
 
-@dataclass
-class _Shared:
-    """What a redactor and its scoped children share: known values, custom patterns, the scanner."""
-
-    custom: tuple[tuple[str, re.Pattern[str]], ...]
-    known: dict[str, str]
-    lock: threading.Lock
-    compiled: Matcher | None = None  # compiled on first use after the known values change
-
-    def scanner(self) -> Matcher:
-        """The combined regex for the known values and the built-in detectors (about 40 ms to compile)."""
-        compiled = self.compiled
-        if compiled is None:
-            with self.lock:
-                if self.compiled is None:
-                    self.compiled = scanner(tuple(sorted(self.known.items())))
-                compiled = self.compiled
-        return compiled
-
-
 audit_log = logging.getLogger("autonomous_dev.audit")
 
 
@@ -85,20 +63,25 @@ class Redactor:
 
     `[REDACTED:<name>:<n>]` numbers distinct values per name; one redactor gives the same value the
     same placeholder every time, and `restore` maps placeholders back. Thread-safe: workers share one
-    instance, and `scoped()` gives each task its own numbering over the same secrets.
+    instance.
     """
 
     def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[tuple[str, str]] = ()) -> None:
-        custom = tuple(_custom_pattern(name, regex) for name, regex in patterns)
-        self._shared = _Shared(custom, {}, threading.Lock())
-        self._new_scope()
+        self._lock = threading.Lock()
+        self._custom = tuple(_custom_pattern(name, regex) for name, regex in patterns)
+        self._known: dict[str, str] = {}  # every encoded form of a loaded credential -> its name
+        self._compiled: Matcher | None = None  # compiled on first use after the known values change
+        self._placeholders: dict[str, str] = {}
+        self._values: dict[str, str] = {}
+        self._numbers: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
         self._register([(secret, "credential") for secret in secrets])
 
     def add_pattern(self, name: str, pattern: str) -> None:
-        """A custom detector (from security.redactPatterns), for this redactor and every scope of it."""
+        """A custom detector (from security.redactPatterns)."""
         custom = _custom_pattern(name, pattern)
-        with self._shared.lock:
-            self._shared.custom = (*self._shared.custom, custom)
+        with self._lock:
+            self._custom = (*self._custom, custom)
 
     def add_secret(self, value: str, name: str = "credential") -> None:
         """Register a credential the tool loaded; it and its common encodings are redacted everywhere."""
@@ -118,7 +101,7 @@ class Redactor:
         """
         if "[REDACTED:" not in text:
             return text
-        known = self._shared.known
+        known = self._known
         with self._lock:
 
             def value_of(match: re.Match[str]) -> str:
@@ -147,36 +130,32 @@ class Redactor:
             audit_log.info("redacted %d %s value(s) bound for %s", count, name, destination, extra=fields)
         return self._render(text, spans)
 
-    def scoped(self) -> Redactor:
-        """A redactor for one task: the same secrets and patterns, its own placeholders and counts."""
-        child = copy.copy(self)
-        child._new_scope()
-        return child
-
     def counts(self) -> dict[str, int]:
-        """Redactions per detector or credential name since this redactor (or scope) was created."""
+        """Redactions per detector or credential name since this redactor was created."""
         with self._lock:
             return dict(self._counts)
 
     def _register(self, secrets: list[tuple[str, str]]) -> None:
-        """Teach the shared scanner these (value, name) pairs; it is recompiled when next used."""
+        """Teach the scanner these (value, name) pairs; it is recompiled when next used."""
         secrets = [(value, name) for value, name in secrets if len(value) >= MIN_SECRET_LENGTH]
         if not secrets:
             return
-        shared = self._shared
-        with shared.lock:
+        with self._lock:
             for value, name in secrets:
                 label = re.sub(r"[^\w.-]", "_", name) or "credential"
                 for form in _encodings(value):
-                    shared.known.setdefault(form, label)
-            shared.compiled = None
+                    self._known.setdefault(form, label)
+            self._compiled = None
 
-    def _new_scope(self) -> None:
-        self._lock = threading.Lock()
-        self._placeholders: dict[str, str] = {}
-        self._values: dict[str, str] = {}
-        self._numbers: Counter[str] = Counter()
-        self._counts: Counter[str] = Counter()
+    def _scanner(self) -> Matcher:
+        """The combined regex for the known values and the built-in detectors (about 40 ms to compile)."""
+        compiled = self._compiled
+        if compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = scanner(tuple(sorted(self._known.items())))
+                compiled = self._compiled
+        return compiled
 
     def _find(self, text: str) -> list[_Span]:
         """Every stretch of text some detector or known value claims, overlaps included.
@@ -194,10 +173,9 @@ class Redactor:
         ]
 
     def _find_plain(self, text: str) -> list[_Span]:
-        shared = self._shared
         spans: list[_Span] = []
         triggers: list[int] = []
-        for alt, match in search(shared.scanner(), text):
+        for alt, match in search(self._scanner(), text):
             if alt.trigger:
                 triggers.append(match.start() - alt.offset)
             elif span := _span(alt, match):
@@ -205,7 +183,7 @@ class Redactor:
         for start in _starts(text, triggers):
             if found := CONTEXT.regex.match(text, start):
                 spans += _contextual_spans(text, start, found)
-        for name, regex in shared.custom:
+        for name, regex in self._custom:
             group = regex.groupindex.get("secret", 0)
             spans += [
                 _Span(*m.span(group), CUSTOM_RANK, name) for m in regex.finditer(text) if m.group(group)

@@ -54,6 +54,8 @@ class Matcher:
 
     regex: re.Pattern[str]
     alts: dict[int, Alt]
+    # What a match can start with (each alternative's anchor and lead), when every alternative has one.
+    first: re.Pattern[str] | None = None
 
 
 # Building the combined regex.
@@ -131,7 +133,9 @@ def _compile(branches: list[tuple[str, str, Alt]]) -> Matcher:
         regex.groupindex[f"m{index}"]: replace(alt, secret=regex.groupindex.get(f"s{index}", 0))
         for index, (_, _, alt) in enumerate(branches)
     }
-    return Matcher(regex, alts)
+    leads = {anchor for anchor, _, _ in branches}
+    first = re.compile("|".join(map(re.escape, sorted(leads)))) if all(leads) else None
+    return Matcher(regex, alts, first)
 
 
 def _leads(by_lead: dict[str, list[str]]) -> str:
@@ -218,10 +222,18 @@ def search(matcher: Matcher, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
     last `_PREFIX_ROOM` is part of it (a private key's body would otherwise be searched character by
     character); prefixes of other tokens starting near its start are still found.
     """
-    search = matcher.regex.search
+    find = matcher.regex.search
     alts = matcher.alts
     position, skip_from, skip_to = 0, 0, 0
-    while match := search(text, position):
+    while True:
+        if position < skip_from:
+            # In a long token's first characters: a search from here would run on through its body.
+            match = _head_match(matcher, text, position, skip_from)
+            if match is None:
+                position = skip_from = skip_to
+                continue
+        elif (match := find(text, position)) is None:
+            return
         start, end = match.span()
         if skip_from <= start < skip_to:
             position = skip_to
@@ -231,6 +243,17 @@ def search(matcher: Matcher, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
         if TOKEN_RANK <= alt.rank < CONTEXT_RANK and end - start > 2 * _PREFIX_ROOM:
             skip_from, skip_to = start + _PREFIX_ROOM, end - _PREFIX_ROOM
         position = start + 1
+
+
+def _head_match(matcher: Matcher, text: str, position: int, stop: int) -> re.Match[str] | None:
+    """The match a search from `position` finds, if it starts before `stop`: tried where one can start."""
+    assert matcher.first is not None
+    # `stop + 1`: an anchor just before `stop` still sees its lead.
+    while (candidate := matcher.first.search(text, position, stop + 1)) and candidate.start() < stop:
+        if match := matcher.regex.match(text, candidate.start()):
+            return match
+        position = candidate.start() + 1
+    return None
 
 
 def alt_of(matcher: Matcher, match: re.Match[str]) -> Alt:
