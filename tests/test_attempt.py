@@ -153,3 +153,29 @@ def test_no_heartbeat_outlives_its_cycle(tmp_path: Path) -> None:
     work = repo_work(tmp_path, repo, ScriptedClaude([FIX, "Fixed the sign."]))
     run_cycle(work, tmp_path)
     assert not [t for t in threading.enumerate() if t.name.startswith("heartbeat") and t.is_alive()]
+
+
+def test_the_base_commits_tests_run_in_a_checkout_of_their_own_while_the_agent_works(tmp_path: Path) -> None:
+    import time
+
+    seen: list[bool] = []
+
+    class Watching(ScriptedClaude):
+        def complete(self, system, messages, tools):  # type: ignore[no-untyped-def]
+            if not seen:  # the first model turn: has the baseline's own checkout been opened meanwhile?
+                deadline = time.monotonic() + 10
+                while not aside() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                seen.append(aside())
+            return super().complete(system, messages, tools)
+
+    def aside() -> bool:
+        return any(ws.branch.startswith("auto/0-baseline-") for ws in work.workspaces.opened)  # type: ignore[attr-defined]
+
+    repo = FakeRepo(issues=[Issue(1, "Add is wrong", "add() subtracts", (LABEL,))])
+    checks = EvaluationSettings(test_command="true")
+    work = repo_work(tmp_path, repo, Watching([FIX, "Fixed the sign."]), evaluation=checks)
+    assert [o.kind for o in run_cycle(work, tmp_path)] == [OutcomeKind.PR_OPENED]
+    assert seen == [True]
+    baseline = next(ws for ws in work.workspaces.opened if ws.branch.startswith("auto/0-baseline-"))  # type: ignore[attr-defined]
+    assert baseline.closed and not baseline.pushed

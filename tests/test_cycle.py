@@ -3,15 +3,19 @@ policy, crash recovery, and every transition of the task lifecycle (docs/archite
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from autonomous_dev.core.control import StopControl
 from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import CheckSummary, Issue, OutcomeKind, PullRequest, PullStatus
 from autonomous_dev.settings.sections import MergeSettings
-from autonomous_dev.store.backends import SqliteStore, TaskState, Transition, UsageDelta
+from autonomous_dev.store.backends import SqliteStore, TaskRecord, TaskState, Transition, UsageDelta
 from tests.core_helpers import LABEL, Clock, cycle, open_test_store, repo_work
 from tests.fakes import FakeRepo, ScriptedClaude
 
@@ -185,11 +189,13 @@ def test_a_failure_while_landing_waits_in_landing_without_counting_an_attempt(tm
     clock = Clock()
     work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
     store = open_test_store(tmp_path)
-    kinds = [o.kind for o in cycle([work], store, backoff_s=(300.0,), clock=clock).run()]
+    the_cycle = cycle([work], store, backoff_s=(300.0,), clock=clock)
+    kinds = [o.kind for o in the_cycle.run()]
     assert kinds == [OutcomeKind.PR_OPENED, OutcomeKind.FAILED]
     task = store.get(repo.full_name, 1)
     assert task is not None and (task.state, task.attempts) == (TaskState.LANDING, 1)
     assert task.next_attempt_at == clock.now + timedelta(minutes=5) and task.deadline_at is not None
+    assert the_cycle.next_step_in() is None  # `run` does not sit through a failed step's backoff
 
 
 def test_a_transition_needs_the_claim(tmp_path: Path) -> None:
@@ -206,3 +212,24 @@ def test_a_transition_needs_the_claim(tmp_path: Path) -> None:
         pass
     else:
         raise AssertionError("a released claim recorded a transition")
+
+
+def test_workers_racing_for_the_same_candidates_all_live(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Several workers claim from one list: one takes an issue another finds held and drops; neither dies."""
+    issues = [Issue(n, f"Issue {n}", "", (LABEL,)) for n in range(1, 9)]
+    repo = FakeRepo(issues=issues)
+    claude = ScriptedClaude([step for n in range(1, 9) for step in fix(n)])
+
+    class SlowClaims(SqliteStore):
+        def claim(self, *args: Any, **kwargs: Any) -> TaskRecord | None:
+            claimed = super().claim(*args, **kwargs)
+            time.sleep(0.05)  # others look at the same candidates meanwhile
+            return claimed
+
+    store = SlowClaims(tmp_path / "state.db")
+    store.migrate()
+    outcomes = cycle([repo_work(tmp_path, repo, claude)], store, workers=4).run()
+    assert sorted(o.issue for o in outcomes) == list(range(1, 9))
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "thread_died"]

@@ -95,9 +95,20 @@ def test_sigkill_while_landing_and_updating_merges_each_pr_once(
     )
     stage.github.set_ci(OWNER, "merging", ["in_progress", "in_progress", "success"])
     env = stage.env(**backend, **MERGING_ENV, LEASE_SECONDS="2", PARALLEL_WORKERS="2", LOG_LEVEL="INFO")
+
+    def kill_in(state: str, trial: str) -> None:
+        """Kill a run the moment the store shows a task in `state` (the log shows which step it was in)."""
+        process = start_cli(["run"], stage.cwd, env, tmp_path / f"run-{trial}.log")
+        wait_for(lambda: state in {t["state"] for t in status_json(stage, env).values()}, 90, state)
+        process.kill()
+        process.wait(timeout=30)
+        time.sleep(2.2)  # its lease expires: the next run recovers the step
+
+    kill_in("landing", "landing")  # the first PR waits for its checks
+    kill_in("updating", "updating")  # the second is brought up to date after the first merged
     rng = random.Random(seed := random.randrange(1_000_000))
     print(f"crash test seed: {seed}")
-    for trial in range(16):
+    for trial in range(8):
         process = start_cli(["run"], stage.cwd, env, tmp_path / f"run-{trial}.log")
         time.sleep(rng.uniform(0.3, 4.0))
         process.kill()

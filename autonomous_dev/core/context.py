@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import math
 import shlex
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ from autonomous_dev.core import prompts
 from autonomous_dev.core.evaluate import Gate, Run, Runner, command_report, detect_commands
 from autonomous_dev.core.repomap import SymbolCache, blob_shas, repo_map
 from autonomous_dev.core.tools import TestRunner, Toolbox, command_tool
-from autonomous_dev.ports import Workspace
+from autonomous_dev.models import BRANCH_PREFIX
+from autonomous_dev.ports import Workspace, Workspaces
 from autonomous_dev.sandbox.backends import Sandbox
 from autonomous_dev.sandbox.environments import Environments
 from autonomous_dev.sandbox.procs import CommandResult, scrubbed_env
@@ -25,6 +28,7 @@ from autonomous_dev.security.redact import Redactor
 from autonomous_dev.settings.sections import EvaluationSettings
 
 log = logging.getLogger(__name__)
+BASELINE_BRANCH = f"{BRANCH_PREFIX}0-baseline"  # a worktree name only: never committed or pushed
 
 
 @dataclass(frozen=True)
@@ -97,18 +101,70 @@ class TaskContext:
         return Bench(gate, run, toolbox)
 
     def baseline(self, workspace: Workspace, bench: Bench, on_run: Callable[[], None]) -> Run | None:
-        """The tests on the base commit, run once per base commit and environment, and cached."""
+        """The tests on the base commit, run in `workspace` before anything changes it, once per base
+        commit and environment, and cached."""
         if not bench.gate.commands.test:
             return None
         key = workspace.base_sha() + bench.gate.environment_tag
+
+        def run_here() -> Run | None:
+            on_run()
+            _, tests = bench.gate.run(bench.run)
+            workspace.discard_untracked()  # whatever the base run left is not the model's change
+            return tests
+
+        return self._once_per(key, run_here)
+
+    def baseline_aside(
+        self, workspaces: Workspaces, base: str, workspace: Workspace, bench: Bench
+    ) -> Callable[[], Run | None]:
+        """The same baseline, computed in a checkout of its own while the agent works in `workspace`;
+        call the result when the checks need it (it waits for the run, and raises what the run raised)."""
+        if not bench.gate.commands.test:
+            return lambda: None
+        key = workspace.base_sha() + bench.gate.environment_tag
+        with self._lock:
+            if key in self._baselines:
+                cached = self._baselines[key]
+                return lambda: cached
+        done: list[Run | None] = []
+        failed: list[BaseException] = []
+
+        def run_aside() -> Run | None:
+            log.info("running the tests of %s in a checkout of their own", key[:12])
+            checkout = workspaces.open(f"{BASELINE_BRANCH}-{key[:12]}", base)
+            scratch = Path(tempfile.mkdtemp(prefix="autonomous-dev-home-"))
+            try:
+                aside = self.bench(checkout, scratch)
+                return aside.gate.run(aside.run)[1]
+            finally:
+                checkout.close()
+                shutil.rmtree(scratch, ignore_errors=True)
+
+        def compute() -> None:
+            try:
+                done.append(self._once_per(key, run_aside))
+            except BaseException as exc:  # handed to the task that waits for it
+                failed.append(exc)
+
+        thread = threading.Thread(target=compute, name=f"baseline-{key[:12]}", daemon=True)
+        thread.start()
+
+        def result() -> Run | None:
+            thread.join()
+            if failed:
+                raise failed[0]
+            return done[0]
+
+        return result
+
+    def _once_per(self, key: str, run: Callable[[], Run | None]) -> Run | None:
+        """Workers that need the same baseline together wait for the first one's run."""
         with self._lock:
             once = self._once.setdefault(key, threading.Lock())
         with once:
             if key not in self._baselines:
-                on_run()
-                _, tests = bench.gate.run(bench.run)
-                workspace.discard_untracked()  # whatever the base run left is not the model's change
-                self._baselines[key] = tests
+                self._baselines[key] = run()
         return self._baselines[key]
 
 

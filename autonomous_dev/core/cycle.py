@@ -70,6 +70,13 @@ class Board:
             self.admitted += 1
             self.changed.notify()
 
+    def drop(self, repo: str, numbers: list[int]) -> None:
+        """Take these off the repository's candidates, once each, where still there (the lock held)."""
+        left = self.candidates[repo]
+        for number in numbers:
+            if number in left:
+                left.remove(number)
+
     def admission_done(self) -> None:
         with self.changed:
             self.admitting = False
@@ -120,15 +127,16 @@ class Cycle:
         return list(self.outcomes)
 
     def next_step_in(self) -> float | None:
-        """Seconds until the next PR step of these repositories is due (None: none is waiting)."""
+        """Seconds until the next PR step of these repositories is due (None: none is waiting, or only
+        steps that failed and back off)."""
         now = self.clock()
         due = [
             record.next_attempt_at or now
             for name, work in self.repos.items()
             if work.landing is not None
             for record in self.store.pending_steps(name)
-            if record.pr_number is not None and not live_claim(record, now)
-        ]
+            if record.pr_number is not None and record.last_error is None and not live_claim(record, now)
+        ]  # a step that failed waits for its backoff in the daemon; a run does not sit through it
         return max(0.0, (min(due) - now).total_seconds()) if due else None
 
     # -- preparing ---------------------------------------------------------------------------------------
@@ -268,14 +276,12 @@ class Cycle:
                     board.active[name] -= 1
                 raise
             with board.lock:
-                if record is None:  # the rest is held by others or backing off (other workers may have
-                    left = board.candidates[name]  # taken some meanwhile, or added new ones)
-                    for number in candidates:
-                        if number in left:
-                            left.remove(number)
+                # Other workers claim from the same list: what one took, another may have dropped.
+                if record is None:  # the rest is held by others or backing off
+                    board.drop(name, candidates)
                     board.active[name] -= 1
                     continue
-                board.candidates[name].remove(record.issue)
+                board.drop(name, [record.issue])
             with pool.lock:
                 pool.in_flight.add((name, record.issue))
             return name, record
