@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from autonomous_dev.errors import GitHubError
-from autonomous_dev.git.workspace import pushed_blobs
+from autonomous_dev.git.blobs import pushed_blobs
 from autonomous_dev.models import (
     Change,
     CheckSummary,

@@ -13,7 +13,7 @@ import pytest
 from autonomous_dev.core.agent import Agent, Budget
 from autonomous_dev.core.tools import Toolbox
 from autonomous_dev.errors import BudgetExceeded
-from autonomous_dev.git.workspace import pushed_blobs
+from autonomous_dev.git.blobs import pushed_blobs
 from autonomous_dev.security.guard import MAX_SCAN_BYTES, new_secrets, readings
 from autonomous_dev.security.redact import Redactor
 from tests.conftest import NAME, OWNER, Stage

@@ -15,7 +15,7 @@ import pytest
 
 from autonomous_dev.core.repomap import SymbolCache
 from autonomous_dev.errors import ExitStatus, InfrastructureError
-from autonomous_dev.git.workspace import hold_work_dir
+from autonomous_dev.git.work_dir import hold_work_dir
 from autonomous_dev.github.conditional import ConditionalCache
 from autonomous_dev.store.backends import open_store
 from tests.conftest import NAME, OWNER, Stage

@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.errors import ConfigError, WorkspaceError
-from autonomous_dev.git.workspace import (
-    GitIdentity,
-    GitWorkspace,
-    GitWorkspaces,
-    fresh_scratch,
-    hold_work_dir,
-)
+from autonomous_dev.git.work_dir import fresh_scratch, hold_work_dir
+from autonomous_dev.git.workspace import GitIdentity, GitWorkspace, GitWorkspaces
 from autonomous_dev.security.redact import Redactor
 
 IDENTITY = GitIdentity("bot", "bot@example.invalid")

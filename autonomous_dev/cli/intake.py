@@ -58,7 +58,7 @@ def _prepare(
 def _connect(
     app: AppContext, settings: Settings, credentials: Credentials, name: str
 ) -> tuple[GitHubRepoClient, GitWorkspaces]:
-    from autonomous_dev.git.workspace import hold_work_dir
+    from autonomous_dev.git.work_dir import hold_work_dir
 
     token = credentials.require_github()
     app.work_dir_lock = hold_work_dir(settings.execution.work_dir)

@@ -96,7 +96,7 @@ def _serve(
     """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
     from autonomous_dev.core.control import Interrupted, StopControl
     from autonomous_dev.core.serve import serve
-    from autonomous_dev.git.workspace import fresh_scratch, hold_work_dir
+    from autonomous_dev.git.work_dir import fresh_scratch, hold_work_dir
     from autonomous_dev.sandbox.backends import refuse_unsandboxed
 
     from .progress import Fanout, LiveProgress, OutageRecorder, Tracker

@@ -7,21 +7,19 @@ written. On a large repository that turns seconds of checkout per task into mill
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
 import stat
 import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import git
 
-from autonomous_dev.disk import disk_full, is_disk_full, says_disk_full
-from autonomous_dev.errors import AutonomousDevError, ConfigError, WorkspaceError
+from autonomous_dev.disk import disk_full, says_disk_full
+from autonomous_dev.errors import AutonomousDevError, WorkspaceError
+from autonomous_dev.git.blobs import PATHS, pushed_blobs
 from autonomous_dev.git.gitnet import git_unreachable
 from autonomous_dev.logs import audit
 from autonomous_dev.models import BRANCH_PREFIX, Change, PushedBlob
@@ -31,11 +29,6 @@ log = logging.getLogger(__name__)
 
 
 WORKFLOWS = ".github/workflows"
-NO_BLOB = "0" * 40
-BLOB_MODES = ("100644", "100755", "120000")  # files and symbolic links; 160000 is a submodule commit
-# Paths come NUL-separated and unquoted: a C-quoted name ("caf\303\251") hides its real prefix.
-PATHS = ("-c", "core.quotePath=false")
-GitBytes = Callable[..., bytes]  # runs `git ARGS` in the worktree and returns its raw output
 ASKPASS_SCRIPT = """#!/bin/sh
 # Answers git's credential prompts from the environment of the git process; nothing is stored on disk.
 case "$1" in
@@ -358,91 +351,6 @@ class GitWorkspace:
 
     def close(self) -> None:
         self._owner.close(self)
-
-
-def pushed_blobs(git_bytes: GitBytes, base: str, max_bytes: int) -> list[PushedBlob]:
-    """Every file version that `base..HEAD` adds, in any of its commits, read as bytes from the blob.
-
-    What `.gitattributes` says (binary, -diff, a textconv driver) changes what `git diff` shows, never
-    what is pushed; so the push guard reads blobs. Blobs reachable from the base are not new.
-    """
-    new = set(git_bytes("rev-list", "--objects", "--no-object-names", f"{base}..HEAD").split())
-    blobs: dict[bytes, PushedBlob] = {}
-    for commit in git_bytes("rev-list", f"{base}..HEAD").split():
-        for old, sha, path in _changed_files(git_bytes, commit.decode()):
-            if sha in new and sha not in blobs:
-                size, data = _read_blob(git_bytes, sha, max_bytes)
-                before = _read_blob(git_bytes, old, max_bytes)[1] if old != NO_BLOB.encode() else b""
-                blobs[sha] = PushedBlob(path, size, data, before)
-    return list(blobs.values())
-
-
-def _read_blob(git_bytes: GitBytes, sha: bytes, max_bytes: int) -> tuple[int, bytes]:
-    """The blob's size and its bytes, or no bytes when it is larger than max_bytes."""
-    size = int(git_bytes("cat-file", "-s", sha.decode()))
-    return size, git_bytes("cat-file", "blob", sha.decode()) if size <= max_bytes else b""
-
-
-def _changed_files(git_bytes: GitBytes, commit: str) -> Iterator[tuple[bytes, bytes, str]]:
-    """(previous blob, new blob, path) of every file the commit adds or changes, against each parent."""
-    raw = git_bytes(*PATHS, "diff-tree", "-r", "-z", "-m", "--root", "--raw", "--no-renames", "--no-abbrev",
-                    "--no-commit-id", commit)  # fmt: skip
-    fields = raw.split(b"\0")
-    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-        old_mode, new_mode, old, new, _ = meta.lstrip(b":").split(b" ")
-        if new_mode.decode() in BLOB_MODES:
-            yield (old if old_mode.decode() in BLOB_MODES else NO_BLOB.encode()), new, os.fsdecode(path)
-
-
-def hold_work_dir(work_dir: Path) -> IO[str]:
-    """Take WORK_DIR for this process (released when it exits, even when killed); one user at a time.
-
-    A WORK_DIR that cannot be created or written is a configuration error, found before anything is claimed.
-    """
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(work_dir / "in-use.lock", "a+")  # noqa: SIM115 - held for the life of the process
-    except OSError as exc:
-        raise _work_dir_error(work_dir, "the WORK_DIR lock", exc) from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise WorkspaceError(
-            f"{work_dir} is in use by another autonomous-dev process",
-            "stop it, or give this one its own --work-dir / WORK_DIR",
-        ) from None
-    return handle
-
-
-def fresh_scratch(work_dir: Path) -> Path:
-    """WORK_DIR/tmp, emptied: temporary directories of this process go there, and a killed one's are left
-    there for the next start to remove. Call it only while holding WORK_DIR (`hold_work_dir`): then no live
-    process owns anything in it."""
-    scratch = work_dir / "tmp"
-    if scratch.is_dir():
-        for stale in scratch.iterdir():
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale, ignore_errors=True)
-            else:
-                stale.unlink(missing_ok=True)
-    try:
-        scratch.mkdir(mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise _work_dir_error(work_dir, "a temporary directory", exc) from None
-    return scratch
-
-
-def _work_dir_error(work_dir: Path, what: str, exc: OSError) -> AutonomousDevError:
-    """A full disk is an outage (try again later); anything else makes WORK_DIR a configuration error."""
-    if is_disk_full(exc):
-        return disk_full(what, work_dir)
-    reason = exc.strerror or type(exc).__name__
-    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != work_dir else ""
-    return ConfigError(
-        f"WORK_DIR (execution.workDir, --work-dir) {work_dir} cannot be used: {reason}{where}",
-        "point it at a directory this user may create and write, e.g. WORK_DIR=~/.autonomous-dev",
-    )
 
 
 def _askpass_script(work_dir: Path) -> Path:
