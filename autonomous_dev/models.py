@@ -36,11 +36,58 @@ class PullRequest:
     author: str = ""  # who opened it: only the tool's own PRs are its tasks
 
 
+def is_bot(login: str, author_type: str) -> bool:
+    """GitHub marks apps' accounts `type: Bot`; their logins end in `[bot]` too."""
+    return author_type == "Bot" or login.lower().endswith("[bot]")
+
+
+class _Authored:
+    """Something written by a GitHub account: `by_bot` tells whether an app wrote it."""
+
+    author: str
+    author_type: str
+
+    @property
+    def by_bot(self) -> bool:
+        return is_bot(self.author, self.author_type)
+
+
 @dataclass(frozen=True)
-class Comment:
+class Comment(_Authored):
+    """An issue's (or a PR's conversation) comment, or a reply in a review thread."""
+
     id: int
     body: str
     author: str = ""
+    author_type: str = "User"  # User, Bot or Organization, as GitHub says
+
+
+@dataclass(frozen=True)
+class ReviewComment(_Authored):
+    """A comment on a line of a PR's diff; replies name the thread's first comment in `in_reply_to_id`."""
+
+    id: int
+    author: str
+    author_type: str
+    body: str
+    path: str
+    line: int | None  # None: the line is gone from the current diff (an outdated comment)
+    diff_hunk: str
+    in_reply_to_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Review(_Authored):
+    """A submitted review: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED, on commit `commit_id`."""
+
+    id: int
+    author: str
+    author_type: str
+    state: str
+    body: str
+    submitted_at: datetime | None
+    commit_id: str
 
 
 @dataclass(frozen=True)
@@ -210,6 +257,36 @@ class CheckSummary:
     @property
     def empty(self) -> bool:
         return not (self.passed or self.pending or self.failed)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A check run's note on a line: level is notice, warning or failure."""
+
+    path: str
+    start_line: int
+    message: str
+    level: str
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """A failed check run (`kind` check_run) or commit status (`kind` status) of one commit.
+
+    Texts are cut to bounds with their tails kept (where test runners print what failed); `log` is the
+    tail of the GitHub Actions job's log, empty for other apps or when the log cannot be had.
+    """
+
+    kind: str
+    name: str  # the check run's name or the status's context
+    conclusion: str  # failure, timed_out, cancelled, ... (a status: failure or error)
+    title: str = ""
+    summary: str = ""  # a status: its description
+    text: str = ""
+    annotations: tuple[Annotation, ...] = ()
+    app: str = ""  # the check run's app slug, `github-actions` for Actions jobs
+    url: str = ""  # details_url or target_url
+    log: str = ""
 
 
 class OutcomeKind(enum.StrEnum):

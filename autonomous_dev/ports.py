@@ -11,12 +11,15 @@ from autonomous_dev.models import (
     Change,
     CheckSummary,
     Comment,
+    FailedCheck,
     Issue,
     IssueEvent,
     ModelTurn,
     PullRequest,
     PullStatus,
     PushedBlob,
+    Review,
+    ReviewComment,
     ThreadHistory,
 )
 from autonomous_dev.store.records import TaskRecord, TaskState, Transition, UsageDelta
@@ -71,7 +74,9 @@ class GitHubRepo(Protocol):
         """Remove the label; absent labels are fine."""
         ...
 
-    def comments(self, number: int) -> list[Comment]: ...
+    def comments(self, number: int) -> list[Comment]:
+        """An issue's comments, or a PR's conversation comments (not its review comments), oldest first."""
+        ...
 
     def add_comment(self, number: int, body: str) -> Comment: ...
 
@@ -83,6 +88,24 @@ class GitHubRepo(Protocol):
 
     def checks(self, sha: str) -> CheckSummary:
         """The commit's check runs and commit statuses (the latest of each name)."""
+        ...
+
+    def failed_checks(self, sha: str) -> list[FailedCheck]:
+        """The commit's failed check runs (output, annotations, the Actions job's log tail; bounded) and
+        failed commit statuses."""
+        ...
+
+    def review_threads(self, pr_number: int, since_id: int = 0) -> list[ReviewComment]:
+        """The PR's review comments (on lines of its diff) with ids above `since_id`, oldest first."""
+        ...
+
+    def reviews(self, pr_number: int) -> list[Review]:
+        """The PR's submitted reviews, oldest first."""
+        ...
+
+    def reply_to_review_comment(self, pr_number: int, comment_id: int, body: str) -> Comment:
+        """One reply in the thread of review comment `comment_id`. Not repeated after a 5xx (it may have
+        landed): callers look for their marker in `review_threads` first."""
         ...
 
     def merge_pull(self, number: int, method: str, sha: str) -> None:

@@ -16,12 +16,15 @@ from autonomous_dev.models import (
     Change,
     CheckSummary,
     Comment,
+    FailedCheck,
     Issue,
     IssueEvent,
     ModelTurn,
     PullRequest,
     PullStatus,
     PushedBlob,
+    Review,
+    ReviewComment,
     TextHistory,
     ThreadHistory,
     ToolCall,
@@ -56,6 +59,11 @@ class FakeRepo:
     status_reads: int = 0
     issues_list: list[Issue] = field(default_factory=list)  # created by create_issue()
     check_reads: int = 0
+    # following a PR: review comments and reviews by PR number, failed checks by sha, replies made
+    review_comments: dict[int, list[ReviewComment]] = field(default_factory=dict)
+    review_list: dict[int, list[Review]] = field(default_factory=dict)
+    failures: dict[str, list[FailedCheck]] = field(default_factory=dict)
+    replies: list[tuple[int, int, str]] = field(default_factory=list)  # (PR, comment replied to, body)
 
     def labelled_issues(self, label: str) -> list[Issue]:
         return [
@@ -120,6 +128,33 @@ class FakeRepo:
     def checks(self, sha: str) -> CheckSummary:
         self.check_reads += 1
         return self.check_results[min(self.check_reads, len(self.check_results)) - 1]
+
+    def failed_checks(self, sha: str) -> list[FailedCheck]:
+        return list(self.failures.get(sha, []))
+
+    def review_threads(self, pr_number: int, since_id: int = 0) -> list[ReviewComment]:
+        return [c for c in self.review_comments.get(pr_number, []) if c.id > since_id]
+
+    def reviews(self, pr_number: int) -> list[Review]:
+        return list(self.review_list.get(pr_number, []))
+
+    def reply_to_review_comment(self, pr_number: int, comment_id: int, body: str) -> Comment:
+        thread = self.review_comments.setdefault(pr_number, [])
+        parent = next(c for c in thread if c.id == comment_id)
+        reply = ReviewComment(
+            id=max(c.id for c in thread) + 1,
+            author="bot",
+            author_type="User",
+            body=body,
+            path=parent.path,
+            line=parent.line,
+            diff_hunk=parent.diff_hunk,
+            in_reply_to_id=parent.in_reply_to_id or parent.id,
+            created_at=LABELLED_AT,
+        )
+        thread.append(reply)
+        self.replies.append((pr_number, comment_id, body))
+        return Comment(reply.id, body, "bot")
 
     def merge_pull(self, number: int, method: str, sha: str) -> None:
         if self.merge_errors:

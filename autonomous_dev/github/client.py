@@ -13,18 +13,21 @@ from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository
 
 from autonomous_dev.errors import GitHubError
-from autonomous_dev.github import edit_history
+from autonomous_dev.github import edit_history, failures, prsignals
 from autonomous_dev.github.edit_history import parse_time
 from autonomous_dev.github.session import GitHubSession
 from autonomous_dev.models import (
     BRANCH_PREFIX,
     CheckSummary,
     Comment,
+    FailedCheck,
     Issue,
     IssueEvent,
     PullRequest,
     PullStatus,
     RepoAccess,
+    Review,
+    ReviewComment,
     ThreadHistory,
     TokenReport,
 )
@@ -34,9 +37,6 @@ from autonomous_dev.settings.validate import REPO_NOT_FOUND_HINT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-CHECK_PASSED = frozenset({"success", "neutral", "skipped"})
-STATUS_FAILED = frozenset({"failure", "error"})
 
 
 class GitHubRepoClient:
@@ -157,14 +157,14 @@ class GitHubRepoClient:
 
     def comments(self, number: int) -> list[Comment]:
         items = self._list(f"reading comments of #{number}", f"/issues/{number}/comments")
-        return [Comment(c["id"], c.get("body") or "", (c.get("user") or {}).get("login", "")) for c in items]
+        return [prsignals.comment(item) for item in items]
 
     def add_comment(self, number: int, body: str) -> Comment:
         text = self._redactor.redact_for(body, "github")
         made = self._write(
             f"commenting on #{number}", lambda: self._repo.get_issue(number).create_comment(text)
         )
-        return Comment(made.id, made.body or "", made.user.login if made.user else "")
+        return prsignals.comment(made.raw_data)
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
@@ -203,9 +203,12 @@ class GitHubRepoClient:
         def fetch() -> CheckSummary:
             commit = self._repo.get_commit(sha)
             verdicts = [
-                (run.name, _run_verdict(run.status, run.conclusion)) for run in commit.get_check_runs()
+                (run.name, prsignals.run_verdict(run.status, run.conclusion))
+                for run in commit.get_check_runs()
             ]
-            verdicts += [(s.context, _status_verdict(s.state)) for s in commit.get_combined_status().statuses]
+            verdicts += [
+                (s.context, prsignals.status_verdict(s.state)) for s in commit.get_combined_status().statuses
+            ]
             return CheckSummary(
                 passed=tuple(name for name, verdict in verdicts if verdict == "passed"),
                 pending=tuple(name for name, verdict in verdicts if verdict == "pending"),
@@ -213,6 +216,29 @@ class GitHubRepoClient:
             )
 
         return self._read(f"reading the checks of {sha[:12]}", fetch)
+
+    def review_threads(self, pr_number: int, since_id: int = 0) -> list[ReviewComment]:
+        what = f"reading the review comments of PR #{pr_number}"
+        items = self._list(what, f"/pulls/{pr_number}/comments", sort="created", direction="asc")
+        found = [prsignals.review_comment(item) for item in items if int(item["id"]) > since_id]
+        return sorted(found, key=lambda c: (c.created_at, c.id))
+
+    def reviews(self, pr_number: int) -> list[Review]:
+        items = self._list(f"reading the reviews of PR #{pr_number}", f"/pulls/{pr_number}/reviews")
+        return [prsignals.review(item) for item in items if item.get("state") != "PENDING"]
+
+    def reply_to_review_comment(self, pr_number: int, comment_id: int, body: str) -> Comment:
+        text = self._redactor.redact_for(body, "github")
+        url = f"{self._url}/pulls/{pr_number}/comments/{comment_id}/replies"
+        requester = self._session.client.requester
+        _, data = self._write(
+            f"replying to review comment {comment_id} on PR #{pr_number}",
+            lambda: requester.requestJsonAndCheck("POST", url, input={"body": text}),
+        )
+        return prsignals.comment(data)
+
+    def failed_checks(self, sha: str) -> list[FailedCheck]:
+        return failures.failed_checks(self._session, self._url, sha)
 
     def merge_pull(self, number: int, method: str, sha: str) -> None:
         # PUT with the head sha is safe to repeat: a second one finds the PR merged (405) or moved (409).
@@ -273,18 +299,6 @@ def _pull(item: dict[str, Any] | GhPull) -> PullRequest:
         draft=bool(data.get("draft")),
         author=(data.get("user") or {}).get("login", ""),
     )
-
-
-def _run_verdict(status: str, conclusion: str | None) -> str:
-    if status != "completed":
-        return "pending"
-    return "passed" if conclusion in CHECK_PASSED else "failed"
-
-
-def _status_verdict(state: str) -> str:
-    if state == "success":
-        return "passed"
-    return "failed" if state in STATUS_FAILED else "pending"
 
 
 def token_report(session: GitHubSession) -> TokenReport:

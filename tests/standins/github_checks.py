@@ -152,6 +152,8 @@ def all_green(repo: Repo, sha: str) -> bool:
 # -- JSON ------------------------------------------------------------------------------------------
 def check_run_doc(render: Render, repo: Repo, run: CheckRun) -> JsonDict:
     html = render.web(f"/{repo.owner}/{repo.name}/runs/{run.id}")
+    if run.app == "github-actions":  # GitHub's link names the workflow run and the job (the run's id)
+        html = render.web(f"/{repo.owner}/{repo.name}/actions/runs/{run.id + 1}/job/{run.id}")
     return {
         "id": run.id,
         "node_id": render.node_id("CR", run.id),
@@ -168,18 +170,18 @@ def check_run_doc(render: Render, repo: Repo, run: CheckRun) -> JsonDict:
         "output": {
             "title": run.title,
             "summary": run.summary,
-            "text": None,
-            "annotations_count": 0,
+            "text": run.text,
+            "annotations_count": len(run.annotations),
             "annotations_url": render.repo_api(repo, f"/check-runs/{run.id}/annotations"),
         },
         "check_suite": {"id": run.id + 1},
         "app": {
-            "id": 15368,
-            "slug": "github-actions",
-            "node_id": "MDM6QXBwMTUzNjg=",
-            "name": "GitHub Actions",
-            "owner": render.user("github"),
-            "html_url": render.web("/apps/github-actions"),
+            "id": zlib.crc32(run.app.encode()) % 10**6,
+            "slug": run.app,
+            "node_id": render.node_id("A", zlib.crc32(run.app.encode()) % 10**6),
+            "name": run.app,
+            "owner": render.user("github" if run.app == "github-actions" else run.app),
+            "html_url": render.web(f"/apps/{run.app}"),
         },
         "pull_requests": [],
     }

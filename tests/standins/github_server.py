@@ -10,9 +10,11 @@
   accepted too).
 
 Check runs, commit statuses and scripted CI: :mod:`.github_checks` (``set_check_run``, ``set_status``,
-``set_ci``, ``check_reads``); mergeability, branch protection, reviews and ``PUT pulls/{n}/merge``:
-:mod:`.github_merge` (``protect_branch``, ``approve``, ``merge_method``). Closing keywords are not
-emulated: merging a pull request leaves the issues it references open.
+``set_ci``, ``check_reads``); failed runs' annotations and Actions job logs behind a 302 to a signed
+link: :mod:`.github_actions` (``set_failed_run``); review comments and replies: :mod:`.github_reviews`
+(``add_review_comment``, ``submit_review``); mergeability, branch protection, reviews and
+``PUT pulls/{n}/merge``: :mod:`.github_merge` (``protect_branch``, ``approve``, ``merge_method``).
+Closing keywords are not emulated: merging a pull request leaves the issues it references open.
 
 Permissions: the repo owner login is admin; other logins get what :meth:`FakeGitHub.set_permission`
 gave them and otherwise ``write`` (``DEFAULT_PERMISSION``) so simple tests need no set-up. Unlike
@@ -42,7 +44,15 @@ from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import unquote, urlsplit
 
-from . import github_api, github_api_git, github_checks, github_graphql, github_merge
+from . import (
+    github_actions,
+    github_api,
+    github_api_git,
+    github_checks,
+    github_graphql,
+    github_merge,
+    github_reviews,
+)
 from .github_json import DOCS, Render
 from .github_routing import ApiError, Ctx, Router, parse_query
 from .github_state import (
@@ -63,12 +73,19 @@ from .github_state import (
 API_PREFIX = "/api/v3"
 GRAPHQL_PATH = "/api/graphql"  # where GitHub Enterprise serves GraphQL, next to /api/v3
 # github_merge before github_api_git: "branches/{b}/protection" would otherwise match "branches/{b}".
-_ROUTER = Router(github_api.router, github_merge.router, github_checks.router, github_api_git.router)
+_ROUTER = Router(
+    github_api.router,
+    github_merge.router,
+    github_checks.router,
+    github_reviews.router,
+    github_actions.router,
+    github_api_git.router,
+)
 _GIT_PATH = re.compile(r"^/git/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?(?P<rest>/.+)$")
 __all__ = ["API_PREFIX", "FakeGitHub", "FaultHook", "RecordedRequest"]
 
 
-class FakeGitHub(github_checks.ChecksSetup, github_merge.MergeSetup):
+class FakeGitHub(github_actions.ActionsSetup, github_merge.MergeSetup, github_reviews.ReviewSetup):
     """Local GitHub imitation; see the module docstring. Use as a context manager or start()/stop()."""
 
     def __init__(self, root: Path) -> None:
@@ -450,6 +467,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._graphql(request)
             elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 self._api(request)
+            elif path.startswith(github_actions.BLOB_PREFIX) and request.method == "GET":
+                status, data = github_actions.serve_blob(fake.state, request)
+                self._send(status, [("Content-Type", "text/plain; charset=utf-8")], data)
             else:
                 self._send_json(404, {}, {"message": "Not Found", "documentation_url": DOCS}, None)
         except Exception:  # report any stand-in bug to the client, the log and fake.errors

@@ -1,7 +1,7 @@
 """In-memory state and git helpers behind the local GitHub stand-in.
 
-Holds tokens, repositories, issues / pull requests, comments, labels, events, check runs, commit
-statuses, reviews and branch protection for
+Holds tokens, repositories, issues / pull requests, comments, labels, events, check runs (with their
+annotations and Actions job logs), commit statuses, reviews, review comments and branch protection for
 :class:`tests.standins.github_server.FakeGitHub`, plus :class:`RecordedRequest` and the fault-hook
 type. Branch data is never cached: it is read from the real bare repositories with ``git``
 whenever it is needed, so a branch pushed over smart HTTP is visible immediately.
@@ -222,6 +222,25 @@ class CheckRun:
     completed_at: str | None
     title: str | None = None
     summary: str | None = None
+    text: str | None = None
+    annotations: list[dict[str, Any]] = field(default_factory=list)  # GitHub's annotation objects
+    app: str = "github-actions"  # the app slug; Actions runs share their id with a job (and its log)
+
+
+@dataclass
+class ReviewComment:
+    """A pull request review comment: on a line of the diff, or a reply in its thread."""
+
+    id: int
+    pull_number: int
+    user: str
+    body: str
+    path: str
+    line: int | None
+    diff_hunk: str
+    commit_id: str
+    created_at: str
+    in_reply_to_id: int | None = None
 
 
 @dataclass
@@ -332,6 +351,8 @@ class Repo:
     ci: CiScript | None = None
     ci_position: dict[str, int] = field(default_factory=dict)  # sha -> reads of the script's kind
     check_reads: dict[tuple[str, str], int] = field(default_factory=dict)  # (sha, kind) -> reads
+    review_comments: dict[int, ReviewComment] = field(default_factory=dict)
+    job_logs: dict[int, bytes] = field(default_factory=dict)  # Actions job (= check run) id -> its log
 
     @property
     def full_name(self) -> str:
