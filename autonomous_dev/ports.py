@@ -131,6 +131,11 @@ class Workspace(Protocol):
         """Every file version the branch adds on top of the base, in any commit (for the secret check)."""
         ...
 
+    def file_at(self, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+        """A regular file's size and its first `max_bytes` bytes as committed in `commit` (not as the
+        worktree has it now); None when the commit has no regular file at `path`."""
+        ...
+
     def push(self) -> None: ...
 
     def integrate(self, strategy: str) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from autonomous_dev.errors import GitHubError
-from autonomous_dev.git.workspace import pushed_blobs
+from autonomous_dev.git.workspace import file_at, pushed_blobs
 from autonomous_dev.models import (
     Change,
     CheckSummary,
@@ -162,10 +162,13 @@ class FakeWorkspace:
         return git(self._path, "rev-list", "--max-parents=0", "HEAD").strip()
 
     def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
-        def git_bytes(*args: str) -> bytes:
-            return subprocess.run(["git", *args], cwd=self._path, check=True, capture_output=True).stdout
+        return pushed_blobs(self._git_bytes, self.base_sha(), max_bytes)
 
-        return pushed_blobs(git_bytes, self.base_sha(), max_bytes)
+    def file_at(self, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+        return file_at(self._git_bytes, commit, path, max_bytes)
+
+    def _git_bytes(self, *args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=self._path, check=True, capture_output=True).stdout
 
     def push(self) -> None:
         self.pushed = True
@@ -203,6 +206,7 @@ class FakeWorkspaces:
 def make_template(path: Path, files: dict[str, str]) -> Path:
     path.mkdir(parents=True)
     for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
     return commit_all(path)
 
@@ -213,6 +217,7 @@ class ScriptedClaude:
 
     turns: list[list[tuple[str, dict[str, object]]] | str]
     requests: list[list[dict[str, object]]] = field(default_factory=list)
+    systems: list[str] = field(default_factory=list)  # the system prompt of each request
 
     def complete(
         self,
@@ -221,6 +226,7 @@ class ScriptedClaude:
         tools: list[dict[str, object]],
     ) -> ModelTurn:
         self.requests.append(list(messages))
+        self.systems.append(system)
         step = sum(1 for m in messages if m["role"] == "assistant")
         turn = self.turns[min(step, len(self.turns) - 1)]
         usage = Usage(input_tokens=100, output_tokens=20)

@@ -305,6 +305,7 @@ def _repo_work(
         shell_tool=execution.shell_tool,
         environments=make_environments(settings, repo.full_name, sandbox),
         symbols=symbols,
+        instruction_files=tuple(settings.agent.instruction_files),
     )
     attempt = Attempt(repo, workspaces, agent, context, thread, settings.evaluation, base, redactor, dry_run)
     landing = update = None

@@ -321,6 +321,9 @@ class GitWorkspace:
     def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
         return pushed_blobs(self._raw, f"refs/remotes/origin/{self.base}", max_bytes)
 
+    def file_at(self, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+        return file_at(self._raw, commit, path, max_bytes)
+
     def _raw(self, *args: str) -> bytes:
         return self._owner._git_bytes(self._repo.git, *args)
 
@@ -375,6 +378,18 @@ def pushed_blobs(git_bytes: GitBytes, base: str, max_bytes: int) -> list[PushedB
                 before = _read_blob(git_bytes, old, max_bytes)[1] if old != NO_BLOB.encode() else b""
                 blobs[sha] = PushedBlob(path, size, data, before)
     return list(blobs.values())
+
+
+def file_at(git_bytes: GitBytes, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+    """A regular file as committed (size, first max_bytes bytes); None for no file, a link or a submodule."""
+    listed = git_bytes("--literal-pathspecs", *PATHS, "ls-tree", "-z", commit, "--", path).split(b"\0")[0]
+    if not listed:
+        return None
+    mode, kind, sha = listed.split(b"\t", 1)[0].split(b" ")
+    if kind != b"blob" or mode.decode() not in BLOB_MODES[:2]:
+        return None
+    size = int(git_bytes("cat-file", "-s", sha.decode()))
+    return size, git_bytes("cat-file", "blob", sha.decode())[:max_bytes]
 
 
 def _read_blob(git_bytes: GitBytes, sha: bytes, max_bytes: int) -> tuple[int, bytes]:
