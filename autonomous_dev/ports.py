@@ -53,6 +53,10 @@ class GitHubRepo(Protocol):
         """The tool's own logins, lower-case: whatever they wrote is the tool's (markers count only there)."""
         ...
 
+    def issue(self, number: int) -> Issue | None:
+        """One issue, open or closed; None when there is none by that number (or it is a pull request)."""
+        ...
+
     def labelled_issues(self, label: str) -> list[Issue]:
         """Open issues (not pull requests) carrying the label, all pages."""
         ...

@@ -94,6 +94,7 @@ def cycle(
     backoff_s: tuple[float, ...] = (0.0,),
     clock: Clock | None = None,
     control: StopControl | None = None,
+    only: frozenset[int] | None = None,
 ) -> Cycle:
     policy = Policy(
         workers=workers,
@@ -103,7 +104,9 @@ def cycle(
         per_repo_workers=0,
         grace_s=60,
     )
-    return Cycle(works, store, policy, "test-owner", control or StopControl(), clock=clock or Clock())
+    return Cycle(
+        works, store, policy, "test-owner", control or StopControl(), clock=clock or Clock(), only=only
+    )
 
 
 def run_cycle(work: RepoWork, tmp_path: Path, workers: int = 1) -> list[Outcome]:

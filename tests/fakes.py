@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +56,13 @@ class FakeRepo:
     status_reads: int = 0
     issues_list: list[Issue] = field(default_factory=list)  # created by create_issue()
     check_reads: int = 0
+
+    def issue(self, number: int) -> Issue | None:
+        found = [i for i in [*self.issues, *self.issues_list] if i.number == number]
+        if not found:
+            return None
+        labels = self.labels.get(number, set()) | set(found[0].labels)
+        return replace(found[0], labels=tuple(sorted(labels)))
 
     def labelled_issues(self, label: str) -> list[Issue]:
         return [
@@ -131,6 +138,7 @@ class FakeRepo:
 
     def close_issue(self, number: int) -> None:
         self.closed.append(number)
+        self.issues = [replace(i, state="closed") if i.number == number else i for i in self.issues]
 
 
 class FakeWorkspace:
