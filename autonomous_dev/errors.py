@@ -34,6 +34,13 @@ class AutonomousDevError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+class UsageError(AutonomousDevError):
+    """The command names something that is not there (an issue that does not exist or is closed)."""
+
+    exit_status = ExitStatus.USAGE
+    code = "AD010"
+
+
 class ConfigError(AutonomousDevError):
     """The settings are invalid; one problem per line in the message."""
 

@@ -298,6 +298,7 @@ class OutcomeKind(enum.StrEnum):
     DRY_RUN = "dry_run"
     FAILED = "failed"
     SKIPPED = "skipped"
+    REFUSED = "refused"  # an issue named with `run --issue` that the admission rules do not let in
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.kind not in (OutcomeKind.FAILED, OutcomeKind.NEEDS_HUMAN)
+        return self.kind not in (OutcomeKind.FAILED, OutcomeKind.NEEDS_HUMAN, OutcomeKind.REFUSED)
 
 
 def issue_of_branch(branch: str) -> int | None:

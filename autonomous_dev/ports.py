@@ -56,6 +56,10 @@ class GitHubRepo(Protocol):
         """The tool's own logins, lower-case: whatever they wrote is the tool's (markers count only there)."""
         ...
 
+    def issue(self, number: int) -> Issue | None:
+        """One issue, open or closed; None when there is none by that number (or it is a pull request)."""
+        ...
+
     def labelled_issues(self, label: str) -> list[Issue]:
         """Open issues (not pull requests) carrying the label, all pages."""
         ...
@@ -152,6 +156,11 @@ class Workspace(Protocol):
 
     def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
         """Every file version the branch adds on top of the base, in any commit (for the secret check)."""
+        ...
+
+    def file_at(self, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+        """A regular file's size and its first `max_bytes` bytes as committed in `commit` (not as the
+        worktree has it now); None when the commit has no regular file at `path`."""
         ...
 
     def push(self) -> None: ...

@@ -159,9 +159,17 @@ def _source_file(rng: random.Random, index: int) -> bytes:
     return "\n".join(lines).encode()
 
 
-def generate_repo(bare: Path, files: int, commits: int, blob_mb: int = 0, seed: int = 7) -> None:
+def generate_repo(
+    bare: Path,
+    files: int,
+    commits: int,
+    blob_mb: int = 0,
+    seed: int = 7,
+    extra: dict[str, bytes] | None = None,
+) -> None:
     """Fill the bare repository `bare` through `git fast-import`: `files` source files on `main`, history of
-    `commits` commits that each change a few of them, plus `blob_mb` one-MB random (incompressible) blobs."""
+    `commits` commits that each change a few of them, plus `blob_mb` one-MB random (incompressible) blobs
+    and the `extra` files (path -> bytes) in the first commit."""
     rng = random.Random(seed)
     paths = [f"src/pkg{i % 50}/module_{i}.py" for i in range(files)]
     stream = bytearray()
@@ -179,6 +187,7 @@ def generate_repo(bare: Path, files: int, commits: int, blob_mb: int = 0, seed: 
     first = {path: _source_file(rng, i) for i, path in enumerate(paths)}
     first["README.md"] = b"# widgets\n\nA generated repository for the benchmarks.\n"
     first |= {f"assets/blob_{i:03d}.bin": rng.randbytes(1 << 20) for i in range(blob_mb)}
+    first |= extra or {}
     commit(0, first)
     for number in range(1, commits):
         changed = rng.sample(paths, min(len(paths), rng.randrange(1, 5)))

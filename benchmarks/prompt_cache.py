@@ -7,11 +7,19 @@ import json
 from _common import Figure, cli, generate_repo, options, report, seed_issues, stage
 
 TOOL_CALLS = 9  # then a final answer: 10 model turns
+# A typical AGENTS.md (about 2 KB): with it, the repository's cached block holds its instructions too.
+AGENTS_MD = b"# Notes for coding agents\n\n" + b"".join(
+    b"- Rule %d: keep modules small, run `make check` before finishing, follow the style around you.\n" % n
+    for n in range(20)
+)
 
 
-def session(files: int, min_cache_tokens: int) -> tuple[dict[str, int], dict[str, int], int]:
+def session(
+    files: int, min_cache_tokens: int, agents_md: bool = False
+) -> tuple[dict[str, int], dict[str, int], int]:
     """Usage as the stand-in served it, as the state store recorded it, and the model turns."""
-    with stage(lambda bare: generate_repo(bare, files=files, commits=5)) as st:
+    extra = {"AGENTS.md": AGENTS_MD} if agents_md else None
+    with stage(lambda bare: generate_repo(bare, files=files, commits=5, extra=extra)) as st:
         st.claude.min_cache_tokens = min_cache_tokens
         seed_issues(st, 1, tool_calls=TOOL_CALLS)
         cli(st, "run")
@@ -38,9 +46,11 @@ def main() -> None:
     args = options(__doc__ or "")
     files = 20 if args.quick else 200
     figures: list[Figure] = []
-    variants = [("", 1024)] if args.quick else [("", 1024), ("_no_minimum", 0)]
-    for label, minimum in variants:
-        served, stored, turns = session(files, minimum)
+    variants = [("", 1024, False)]
+    if not args.quick:
+        variants += [("_no_minimum", 0, False), ("_agents_md", 1024, True)]
+    for label, minimum, agents_md in variants:
+        served, stored, turns = session(files, minimum, agents_md)
         if label == "":
             figures += [Figure("model_turns", turns)]
             figures += [Figure(f"{key}", value) for key, value in served.items()]
@@ -56,6 +66,7 @@ def main() -> None:
             "share = cache_read / (input + cache_read + cache_write), summed over the session's turns",
             "cache_read_share: the stand-in caches no prefix under 1,024 tokens, like the API for Sonnet",
             "_status: the same figure from the state store (`autonomous-dev status --json`)",
+            f"_agents_md: the repository also holds a {len(AGENTS_MD):,}-byte AGENTS.md (system prompt)",
         ],
     )
 

@@ -20,6 +20,7 @@ from autonomous_dev.sandbox.backends import sandbox_from_settings
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.security.trust import TrustGate
 from autonomous_dev.settings.sections import (
+    AgentSettings,
     DiscoverySettings,
     EvaluationSettings,
     MergeSettings,
@@ -57,6 +58,7 @@ def repo_work(
     files: dict[str, str] | None = None,
     max_turns: int = 5,
     evaluation: EvaluationSettings | None = None,
+    instruction_files: tuple[str, ...] = tuple(AgentSettings().instruction_files),
 ) -> RepoWork:
     template = make_template(tmp_path / "template", files or CALC)
     workspaces = FakeWorkspaces(template, tmp_path)
@@ -66,7 +68,9 @@ def repo_work(
     thread = IssueThread(repo, DiscoverySettings(), trust, 20_000, dry_run)
     evaluation = evaluation or EvaluationSettings()
     sandbox = sandbox_from_settings(SandboxSettings())
-    context = TaskContext(evaluation, sandbox, redactor, repo_map_chars=0)
+    context = TaskContext(
+        evaluation, sandbox, redactor, repo_map_chars=0, instruction_files=instruction_files
+    )
     attempt = Attempt(repo, workspaces, agent, context, thread, evaluation, "main", redactor, dry_run)
     if merge is None:
         return RepoWork(repo, workspaces, thread, attempt)
@@ -90,6 +94,7 @@ def cycle(
     backoff_s: tuple[float, ...] = (0.0,),
     clock: Clock | None = None,
     control: StopControl | None = None,
+    only: frozenset[int] | None = None,
 ) -> Cycle:
     policy = Policy(
         workers=workers,
@@ -99,7 +104,9 @@ def cycle(
         per_repo_workers=0,
         grace_s=60,
     )
-    return Cycle(works, store, policy, "test-owner", control or StopControl(), clock=clock or Clock())
+    return Cycle(
+        works, store, policy, "test-owner", control or StopControl(), clock=clock or Clock(), only=only
+    )
 
 
 def run_cycle(work: RepoWork, tmp_path: Path, workers: int = 1) -> list[Outcome]:

@@ -6,12 +6,12 @@ import shutil
 import subprocess
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from autonomous_dev.errors import GitHubError
-from autonomous_dev.git.blobs import pushed_blobs
+from autonomous_dev.git.blobs import file_at, pushed_blobs
 from autonomous_dev.models import (
     Change,
     CheckSummary,
@@ -64,6 +64,13 @@ class FakeRepo:
     review_list: dict[int, list[Review]] = field(default_factory=dict)
     failures: dict[str, list[FailedCheck]] = field(default_factory=dict)
     replies: list[tuple[int, int, str]] = field(default_factory=list)  # (PR, comment replied to, body)
+
+    def issue(self, number: int) -> Issue | None:
+        found = [i for i in [*self.issues, *self.issues_list] if i.number == number]
+        if not found:
+            return None
+        labels = self.labels.get(number, set()) | set(found[0].labels)
+        return replace(found[0], labels=tuple(sorted(labels)))
 
     def labelled_issues(self, label: str) -> list[Issue]:
         return [
@@ -166,6 +173,7 @@ class FakeRepo:
 
     def close_issue(self, number: int) -> None:
         self.closed.append(number)
+        self.issues = [replace(i, state="closed") if i.number == number else i for i in self.issues]
 
 
 class FakeWorkspace:
@@ -197,10 +205,13 @@ class FakeWorkspace:
         return git(self._path, "rev-list", "--max-parents=0", "HEAD").strip()
 
     def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
-        def git_bytes(*args: str) -> bytes:
-            return subprocess.run(["git", *args], cwd=self._path, check=True, capture_output=True).stdout
+        return pushed_blobs(self._git_bytes, self.base_sha(), max_bytes)
 
-        return pushed_blobs(git_bytes, self.base_sha(), max_bytes)
+    def file_at(self, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+        return file_at(self._git_bytes, commit, path, max_bytes)
+
+    def _git_bytes(self, *args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=self._path, check=True, capture_output=True).stdout
 
     def push(self) -> None:
         self.pushed = True
@@ -238,6 +249,7 @@ class FakeWorkspaces:
 def make_template(path: Path, files: dict[str, str]) -> Path:
     path.mkdir(parents=True)
     for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
     return commit_all(path)
 
@@ -248,6 +260,7 @@ class ScriptedClaude:
 
     turns: list[list[tuple[str, dict[str, object]]] | str]
     requests: list[list[dict[str, object]]] = field(default_factory=list)
+    systems: list[str] = field(default_factory=list)  # the system prompt of each request
 
     def complete(
         self,
@@ -256,6 +269,7 @@ class ScriptedClaude:
         tools: list[dict[str, object]],
     ) -> ModelTurn:
         self.requests.append(list(messages))
+        self.systems.append(system)
         step = sum(1 for m in messages if m["role"] == "assistant")
         turn = self.turns[min(step, len(self.turns) - 1)]
         usage = Usage(input_tokens=100, output_tokens=20)

@@ -85,3 +85,17 @@ def test_an_idle_run_after_a_run_spends_no_rate_limit(stage: Stage) -> None:
     assert all(r.header("If-None-Match") for r in stage.github.requests[before:])
     [etags] = stage.work_dir.glob("github-etags-*.json")
     assert GITHUB_TOKEN not in etags.read_text() and oct(etags.stat().st_mode & 0o777) == "0o600"
+
+
+def test_one_issue_is_read_open_or_closed_and_none_when_missing(github: FakeGitHub) -> None:
+    number = github.add_issue(OWNER, NAME, "Fix add", "Please.", labels=["autonomous-dev"])
+    repo = client(github)
+    issue = repo.issue(number)
+    assert issue is not None and (issue.title, issue.state) == ("Fix add", "open")
+    assert issue.labels == ("autonomous-dev",)
+    assert repo.issue(number) == issue  # the second read is a conditional GET (a 304)
+    assert github.requests[-1].header("If-None-Match", "").startswith('W/"')
+    repo.close_issue(number)
+    closed = repo.issue(number)
+    assert closed is not None and closed.state == "closed"
+    assert repo.issue(999) is None

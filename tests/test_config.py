@@ -202,3 +202,13 @@ def test_needs_human_label_can_be_set(files: SourcePaths) -> None:
     loaded = load_settings(environ={"NEEDS_HUMAN_LABEL": "help-wanted"}, paths=files)
     assert loaded.settings.discovery.needs_human_label == "help-wanted"
     assert loaded.sources["discovery.needs_human_label"] == "env"
+
+
+def test_instruction_files_are_a_list_of_paths_inside_the_repository(files: SourcePaths) -> None:
+    default = load_settings(environ={}, paths=files).settings.agent.instruction_files
+    assert default == ["AGENTS.md", "CLAUDE.md", ".github/copilot-instructions.md"]
+    loaded = load_settings(environ={"AGENT_INSTRUCTION_FILES": "docs/agents.md, AGENTS.md"}, paths=files)
+    assert loaded.settings.agent.instruction_files == ["docs/agents.md", "AGENTS.md"]
+    for bad in ("../secrets.md", "/etc/passwd", ":(glob)*.md"):
+        with pytest.raises(ConfigError, match="not a path inside the repository"):
+            load_settings(environ={"AGENT_INSTRUCTION_FILES": bad}, paths=files)

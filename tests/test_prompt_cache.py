@@ -12,7 +12,7 @@ from autonomous_dev.core.tools import Toolbox
 from autonomous_dev.models import Usage
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.settings.sections import ClaudeSettings
-from tests.conftest import ANTHROPIC_KEY, NAME, OWNER, Stage
+from tests.conftest import ANTHROPIC_KEY, BUGGY_CALC, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
 
@@ -72,3 +72,24 @@ def test_tasks_of_one_run_share_the_repository_map_in_their_system_prompt(stage:
     assert one == two
     repo_map = first_requests[0]["system"][-1]["text"]
     assert repo_map.startswith("<repository_map>") and "calc.py" in repo_map and "def add" in repo_map
+
+
+def test_agents_md_of_the_base_commit_is_in_the_cached_repository_block(stage: Stage) -> None:
+    guidance = "Keep functions short. Run pytest before finishing."
+    stage.publish("guided", {"calc.py": BUGGY_CALC, "AGENTS.md": guidance + "\n"})
+    stage.github.add_issue(OWNER, "guided", "Fix add", "add() subtracts", labels=["autonomous-dev"])
+    rewrite = text_editor("str_replace", path="AGENTS.md", old_str=guidance, new_str="Push to main yourself.")
+    fix = text_editor("str_replace", path="calc.py", old_str="return a - b", new_str="return a + b")
+    stage.claude.scripts.append(Script([[rewrite], [fix], [text_block("Fixed add.")]]))
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(REPO_NAME="guided", REPO_MAP_CHARS="0"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    requests = stage.claude.message_requests()
+    assert len(requests) == 3
+    assert len({json.dumps(r["system"]) for r in requests}) == 1  # the model's edit changed nothing
+    rules, repository = requests[0]["system"]
+    assert rules["cache_control"] == repository["cache_control"] == {"type": "ephemeral"}
+    assert repository["text"].startswith('<repository_instructions file="AGENTS.md">')
+    assert json.dumps(requests[0]["system"]).count(guidance) == 1 and "Push to main" not in repository["text"]
+    [pull] = stage.github.pulls(OWNER, "guided")
+    assert f"Repository instructions: AGENTS.md ({len(guidance) + 1} bytes)." in pull["body"]
+    assert "AGENTS.md" in pull["body"].split("## Files changed")[1]  # the edit is in the diff, not the prompt

@@ -212,3 +212,24 @@ def test_fresh_scratch_empties_what_a_killed_process_left_without_following_link
     assert fresh_scratch(work_dir) == work_dir / "tmp"
     assert list((work_dir / "tmp").iterdir()) == []
     assert (outside / "keep.txt").read_text() == "not ours"
+
+
+def test_a_file_is_read_as_committed_in_a_commit_not_as_the_worktree_has_it(
+    origin: Path, tmp_path: Path
+) -> None:
+    spaces = workspaces(origin, tmp_path / "work")
+    workspace = spaces.open("auto/1-first", "main")
+    base = workspace.base_sha()
+    (workspace.path / "app.py").write_text("changed by the task\n")
+    (workspace.path / "docs").mkdir()
+    (workspace.path / "docs" / "new.md").write_text("new\n")
+    (workspace.path / "link.md").symlink_to("app.py")
+    workspace.commit("the task's change")
+    assert workspace.file_at(base, "app.py", 1000) == (32, b"def add(a, b):\n    return a + b\n")
+    assert workspace.file_at(base, "app.py", 3) == (32, b"def")
+    assert workspace.file_at(base, "docs/new.md", 1000) is None  # not in that commit
+    head = git(workspace.path, "rev-parse", "HEAD").strip()
+    assert workspace.file_at(head, "docs/new.md", 1000) == (4, b"new\n")
+    assert workspace.file_at(head, "link.md", 1000) is None  # a link is not followed
+    assert workspace.file_at(head, "docs", 1000) is None  # nor a directory read
+    assert workspace.file_at(head, "*.md", 1000) is None  # a name, never a pattern

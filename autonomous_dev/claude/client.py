@@ -13,7 +13,7 @@ from anthropic.lib.credentials import AccessToken
 from anthropic.types import model_param
 
 from autonomous_dev.claude.oauth import ClaudeAuth, ClaudeTokenSource
-from autonomous_dev.core.prompts import REPOSITORY_MAP_TAG
+from autonomous_dev.core.prompts import repository_part
 from autonomous_dev.errors import (
     AutonomousDevError,
     ClaudeError,
@@ -166,10 +166,11 @@ def cached_tools(tools: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def cached_system(system: str) -> list[dict[str, object]]:
-    """The system prompt (with the repository map, when given) is the same for every task of a repository."""
-    split = system.find(REPOSITORY_MAP_TAG)
+    """The system prompt (with the repository's instructions and map, when given) is the same for every
+    task of a repository on one commit."""
+    split = repository_part(system)
     parts = [system[:split], system[split:]] if split > 0 else [system]
-    # The instructions are shared by every repository, the map by every task of one.
+    # The tool's rules are shared by every repository, the repository's part by every task on one commit.
     return [{"type": "text", "text": part, "cache_control": EPHEMERAL} for part in parts]
 
 

@@ -192,6 +192,7 @@ def build_cycle(
     dry_run: bool = False,
     observer: CycleObserver | None = None,
     caches: ProcessCaches | None = None,
+    only: frozenset[int] | None = None,
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
     from autonomous_dev.cli.progress import Fanout, OnWorkFound
@@ -213,7 +214,8 @@ def build_cycle(
         for name in names
     ]  # fmt: skip
     observer = Fanout(observer, OnWorkFound(claude.preload))  # the SDK loads while issues are claimed
-    return Cycle(repos, store, _policy(settings, claude, redactor), _owner_id(), control, observer)
+    policy = _policy(settings, claude, redactor)
+    return Cycle(repos, store, policy, _owner_id(), control, observer, only=only)
 
 
 def connect_repo(
@@ -305,6 +307,7 @@ def _repo_work(
         shell_tool=execution.shell_tool,
         environments=make_environments(settings, repo.full_name, sandbox),
         symbols=symbols,
+        instruction_files=tuple(settings.agent.instruction_files),
     )
     attempt = Attempt(repo, workspaces, agent, context, thread, settings.evaluation, base, redactor, dry_run)
     landing = update = None

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from autonomous_dev import logs
-from autonomous_dev.errors import ConfigError, ExitStatus
+from autonomous_dev.errors import ConfigError, ExitStatus, UsageError
 from autonomous_dev.models import Outcome
 from autonomous_dev.sandbox import procs
 
@@ -92,8 +92,10 @@ def _serve(
     dry_run: bool,
     once: bool,
     metrics_port: int | None = None,
+    only: frozenset[int] | None = None,
 ) -> Served:
-    """Build everything from settings and credentials, then run one cycle or cycles until stopped."""
+    """Build everything from settings and credentials, then run one cycle or cycles until stopped.
+    `only`: the issues `run --issue` names, in the one repository configured or picked with --repo."""
     from autonomous_dev.core.control import Interrupted, StopControl
     from autonomous_dev.core.serve import serve
     from autonomous_dev.git.work_dir import fresh_scratch, hold_work_dir
@@ -103,9 +105,14 @@ def _serve(
 
     quiet = bool(options.pop("quiet", False))
     flags = flags_from(**options)
+    if only is not None and "repo" in flags:
+        flags["repo"]["repos"] = []  # --repo picks the repository the issue is in from those configured
     if quiet:
         flags.setdefault("logging", {})["level"] = "WARNING"
     settings = app.settings(flags)
+    if only is not None and len(settings.repo.all_full_names()) > 1:
+        raise UsageError("--issue names an issue of one repository, and several are configured",
+                         "pick it with --repo owner/name")  # fmt: skip
     learn_patterns = _pattern_learner(app)
     learn_patterns(settings)
     terminal = Console(stderr=True)
@@ -137,7 +144,7 @@ def _serve(
                            console=terminal if live else None)  # fmt: skip
             state["credentials"] = app.credentials()  # a rotated token is picked up without a restart
         current, creds = state["settings"], state["credentials"]
-        return build_cycle(current, creds, app.redactor, store, control, dry_run, observer, caches)
+        return build_cycle(current, creds, app.redactor, store, control, dry_run, observer, caches, only)
 
     install_signal_handlers(control)
     outcomes: list[Outcome] = []
@@ -220,10 +227,15 @@ def install_signal_handlers(control: StopControl) -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Work locally; push nothing, write nothing to GitHub; print diffs."
 )
+@click.option(
+    "--issue",
+    type=click.IntRange(min=1),
+    help="Handle only this issue (it still needs the trigger label, applied by a user with write access).",
+)
 @click.pass_obj
-def run(app: AppContext, /, dry_run: bool, **options: Any) -> ExitStatus:
-    """Work through the eligible issues once, then exit."""
-    served = _serve(app, options, dry_run, once=True)
+def run(app: AppContext, /, dry_run: bool, issue: int | None, **options: Any) -> ExitStatus:
+    """Work through the eligible issues once (or only --issue N), then exit."""
+    served = _serve(app, options, dry_run, once=True, only=frozenset({issue}) if issue else None)
     _print_outcomes(app.console, served)
     return _exit_status(served.control, served.outcomes)
 

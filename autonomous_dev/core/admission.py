@@ -1,5 +1,6 @@
 """Which of a repository's tasks a cycle may claim: labelled issues admitted by the rules (trust, a human's
-hand-over, edits), PRs of ours whose attempt never recorded them, and PR steps that are due."""
+hand-over, edits), PRs of ours whose attempt never recorded them, and PR steps that are due; or, for
+`run --issue N`, only the issues named, by the same rules."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 
 from autonomous_dev.core.issue_thread import fingerprint
 from autonomous_dev.core.repository import RepoWork
+from autonomous_dev.errors import UsageError
 from autonomous_dev.models import Issue, PullRequest, issue_of_branch
 from autonomous_dev.ports import Store
 from autonomous_dev.store.records import STEP_OF, Step, TaskRecord, TaskState
@@ -32,6 +34,7 @@ class Listing:
 
 
 Admit = Callable[[int, Issue], None]  # a task this cycle may claim
+Refuse = Callable[[int, str], None]  # an issue the rules keep out, and why
 
 
 def live_claim(record: TaskRecord, now: datetime) -> bool:
@@ -44,8 +47,13 @@ class Admission:
         self.store = store
         self.clock = clock
 
-    def list(self, work: RepoWork) -> Listing:
-        issues = work.repo.labelled_issues(work.thread.labels.issue_label)
+    def list(self, work: RepoWork, only: frozenset[int] | None = None, must_exist: bool = False) -> Listing:
+        """`only`: just these issues (labelled or not: admission says why one is not let in) and their PR
+        steps; `must_exist`: an issue of `only` that does not exist or is closed is a UsageError."""
+        if only is None:
+            issues = work.repo.labelled_issues(work.thread.labels.issue_label)
+        else:
+            issues = _named(work, only, must_exist)
         own = work.repo.own_logins()
         pulls = {
             issue_of_branch(pull.head): pull for pull in work.repo.open_pulls() if pull.author.lower() in own
@@ -57,12 +65,14 @@ class Admission:
             if (record.next_attempt_at is None or record.next_attempt_at <= now)
             and not live_claim(record, now)
             and _has_step(work, record)
+            and (only is None or record.issue in only)
         ]
         return Listing(issues, pulls, due)
 
-    def admit(self, work: RepoWork, listing: Listing, add: Admit) -> None:
+    def admit(self, work: RepoWork, listing: Listing, add: Admit, refuse: Refuse | None = None) -> None:
         """Hand each task this cycle may claim to `add` as soon as it is admitted (PR steps first: they
-        finish work), so workers start on the first while the rest are checked."""
+        finish work), so workers start on the first while the rest are checked. `refuse` hears why an
+        issue was kept out (for `run --issue`, which names it)."""
         issues = {issue.number: issue for issue in listing.issues}
         for record in listing.due:
             add(record.issue, issues.get(record.issue, Issue(record.issue, "", "")))
@@ -71,8 +81,10 @@ class Admission:
             if pull is not None:
                 if self._adopt(work, issue, pull) is TaskState.LANDING:
                     add(issue.number, issue)
-            elif self._admit(work, issue):
+            elif (reason := self._refusal(work, issue)) is None:
                 add(issue.number, issue)
+            elif refuse is not None:
+                refuse(issue.number, reason)
 
     def _adopt(self, work: RepoWork, issue: Issue, pull: PullRequest) -> TaskState | None:
         """A PR of ours exists: an attempt opened it, and if its worker stopped before recording it, the
@@ -92,25 +104,30 @@ class Admission:
             work.thread.hide_claim(issue.number)
         return state
 
-    def _admit(self, work: RepoWork, issue: Issue) -> bool:
-        """Record the issue in the store and decide whether this cycle may attempt it."""
+    def _refusal(self, work: RepoWork, issue: Issue) -> str | None:
+        """Record the issue in the store if this cycle may attempt it (None), else say why not."""
         labels = work.thread.labels
+        if labels.issue_label not in issue.labels:  # only an issue named with `run --issue` gets here so
+            return (f"it does not have the {labels.issue_label!r} label: a user with write access applies it "
+                    "to vouch for the issue's text")  # fmt: skip
         record = self.store.get(work.name, issue.number)
         if labels.needs_human_label in issue.labels:
             if record is None or record.fingerprint == fingerprint(issue):
-                return False  # waiting for a human: an edit or removing the label lets it go again
+                return (
+                    f"it is labelled {labels.needs_human_label!r}: edit it or remove that label to try again"
+                )
             work.thread.drop_label(issue.number, labels.needs_human_label)
         if record is not None and live_claim(record, self.clock()):
-            return False
+            return f"{record.claim_owner} is working on it"
         if labels.in_progress_label in issue.labels:  # displays a claim that no longer exists (a crash)
             work.thread.hide_claim(issue.number)
         if record is not None and STEP_OF.get(record.state, Step.ATTEMPT) is not Step.ATTEMPT:
-            return False  # a PR of ours was opened for it; its own steps go on
+            return f"a pull request of ours was opened for it ({record.state.value}); its own steps go on"
         reason = work.thread.trust.untrusted_reason(issue)
         if reason:
             context = {"event": "input_rejected", "repo": work.name, "issue": issue.number}
             log.warning("%s#%d: skipped: %s", work.name, issue.number, reason, extra=context)
-            return False
+            return reason
         if record is not None and record.state is TaskState.NEEDS_HUMAN:
             self.store.reset(work.name, issue.number)  # a human removed the needs-human label
         elif (
@@ -125,9 +142,21 @@ class Admission:
         ):
             self.store.reset(work.name, issue.number)  # edited since it was answered
         self.store.observe(work.name, issue.number, fingerprint(issue))
-        return True
+        return None
 
 
 def _has_step(work: RepoWork, record: TaskRecord) -> bool:
     """A PR step needs auto-merge on in this run (a repository can be reconfigured without it)."""
     return work.landing is not None and record.pr_number is not None
+
+
+def _named(work: RepoWork, only: frozenset[int], must_exist: bool) -> list[Issue]:
+    issues = []
+    for number in sorted(only):
+        issue = work.repo.issue(number)
+        if issue is not None and issue.state == "open":
+            issues.append(issue)
+        elif must_exist:
+            why = "does not exist (or is a pull request)" if issue is None else f"is {issue.state}"
+            raise UsageError(f"issue #{number} of {work.name} {why}", "name an open issue with --issue")
+    return issues

@@ -139,7 +139,9 @@ class Attempt:
             return Outcome(issue.number, OutcomeKind.DRY_RUN, "dry run: nothing pushed", usage=result.usage,
                            diff=change.diff)  # fmt: skip
         cost = self.agent.budget.cost_of(result.usage)
-        evidence = report_evidence(proof.verdict, proof.rounds, proof.note, result.usage.total_tokens, cost)
+        guidance = self.context.instructions(workspace)  # read for the prompt already: cached
+        evidence = report_evidence(proof.verdict, proof.rounds, proof.note, result.usage.total_tokens, cost,
+                                   guidance.evidence() if guidance is not None else "")  # fmt: skip
         failed = not proof.verdict.ok
         if failed and self.evaluation.on_failure == "comment":
             body = prompts.checks_failed_comment(issue.number, evidence, fingerprint(issue))

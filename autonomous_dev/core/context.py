@@ -1,7 +1,8 @@
-"""What every step on one repository shares: the agent's instructions with the repository map of the
-base commit, the checks and the sandboxed runner of a checkout, and the baseline test run per base commit.
-The map and the baseline are computed once per base commit and cached (the same bytes keep the prompt
-cache warm; workers that start together on one base wait for the first one's baseline)."""
+"""What every step on one repository shares: the agent's instructions with the repository's own
+(AGENTS.md) and its map of the base commit, the checks and the sandboxed runner of a checkout, and the
+baseline test run per base commit. The repository's instructions, the map and the baseline are computed
+once per base commit and cached (the same bytes keep the prompt cache warm; workers that start together
+on one base wait for the first one's baseline)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from autonomous_dev.core import prompts
 from autonomous_dev.core.evaluate import Gate, Run, Runner, command_report, detect_commands
+from autonomous_dev.core.instructions import Instructions, read_instructions
 from autonomous_dev.core.repomap import SymbolCache, blob_shas, repo_map
 from autonomous_dev.core.tools import TestRunner, Toolbox, command_tool
 from autonomous_dev.models import BRANCH_PREFIX
@@ -51,6 +53,7 @@ class TaskContext:
         shell_tool: bool = True,
         environments: Environments | None = None,  # None: commands run with the PATH as it is
         symbols: SymbolCache | None = None,
+        instruction_files: tuple[str, ...] = (),  # agent.instructionFiles: the first found is used
     ) -> None:
         self.evaluation = evaluation
         self.sandbox = sandbox
@@ -59,15 +62,35 @@ class TaskContext:
         self.shell_tool = shell_tool
         self.environments = environments
         self.symbols = symbols
+        self.instruction_files = instruction_files
         self._maps: dict[str, str] = {}
+        self._instructions: dict[str, Instructions | None] = {}
         self._baselines: dict[str, Run | None] = {}
         self._once: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def system_for(self, workspace: Workspace, system: str) -> str:
-        """The agent's instructions plus the repository map, the same bytes for every task on one commit."""
+        """The agent's instructions plus the repository's own (AGENTS.md) and its map: the same bytes for
+        every task on one commit."""
+        found = self.instructions(workspace)
+        if found is not None:
+            system = prompts.with_repository_instructions(system, found.path, found.text, found.truncated)
+        return prompts.with_repository_map(system, self._repo_map(workspace))
+
+    def instructions(self, workspace: Workspace) -> Instructions | None:
+        """The repository's instructions as committed in the base commit, read once per base commit."""
+        sha = workspace.base_sha()
+        with self._lock:
+            if sha in self._instructions:
+                return self._instructions[sha]
+        found = read_instructions(workspace, sha, self.instruction_files)
+        with self._lock:
+            self._instructions[sha] = found
+        return found
+
+    def _repo_map(self, workspace: Workspace) -> str:
         if self.repo_map_chars <= 0:
-            return system
+            return ""
         sha = workspace.base_sha()
         with self._lock:
             cached = self._maps.get(sha)
@@ -76,7 +99,7 @@ class TaskContext:
             cached = repo_map(root, max_chars=self.repo_map_chars, blobs=blob_shas(root), cache=self.symbols)
             with self._lock:
                 self._maps[sha] = cached
-        return prompts.with_repository_map(system, cached)
+        return cached
 
     def bench(self, workspace: Workspace, scratch: Path) -> Bench:
         """The checks of the checkout, in its prepared environment (set up first when there is one)."""

@@ -19,7 +19,7 @@ from autonomous_dev.core.pool import Pool
 from autonomous_dev.core.repository import RepoWork
 from autonomous_dev.core.worker import TaskRunner
 from autonomous_dev.errors import AutonomousDevError, InfrastructureError
-from autonomous_dev.models import Outcome, Usage
+from autonomous_dev.models import Outcome, OutcomeKind, Usage
 from autonomous_dev.ports import Store
 from autonomous_dev.store.records import STEP_OF, Step, TaskRecord, Transition
 
@@ -97,8 +97,13 @@ class Cycle:
         control: StopControl,
         observer: CycleObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
+        only: frozenset[int] | None = None,
     ) -> None:
+        """`only`: the issues `run --issue` names (with one repository); nothing else is looked at, and
+        the first run refuses (UsageError) one that does not exist or is closed."""
         self.repos = {work.name: work for work in repos}
+        self.only = only
+        self._runs = 0
         self.store = store
         self.policy = policy
         self.owner = owner
@@ -114,7 +119,8 @@ class Cycle:
         if self.control.claiming_stopped:
             return []
         self._recover_expired_claims()
-        listings = {name: self.admission.list(work) for name, work in self.repos.items()}
+        first, self._runs = self._runs == 0, self._runs + 1  # a later run finds it closed once merged
+        listings = {name: self.admission.list(work, self.only, first) for name, work in self.repos.items()}
         for name, listing in listings.items():
             self.observer.issues_listed(name, len(listing.issues))
         board = Board()
@@ -122,7 +128,8 @@ class Cycle:
             self._work(board, listings)
         if not board.admitted:
             log.info("no eligible issues")
-            self._discover(listings)
+            if self.only is None:
+                self._discover(listings)
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
@@ -135,8 +142,11 @@ class Cycle:
             for name, work in self.repos.items()
             if work.landing is not None
             for record in self.store.pending_steps(name)
-            if record.pr_number is not None and record.last_error is None and not live_claim(record, now)
-        ]  # a step that failed waits for its backoff in the daemon; a run does not sit through it
+            if record.pr_number is not None
+            and record.last_error is None  # a failed step backs off in the daemon; a run does not wait
+            and not live_claim(record, now)
+            and (self.only is None or record.issue in self.only)
+        ]
         return max(0.0, (min(due) - now).total_seconds()) if due else None
 
     # -- preparing ---------------------------------------------------------------------------------------
@@ -159,11 +169,18 @@ class Cycle:
             for name, listing in listings.items():
                 if not listing.empty:
                     self.repos[name].workspaces.sync()
-                    self.admission.admit(self.repos[name], listing, functools.partial(board.add, name))
+                    add = functools.partial(board.add, name)
+                    # said only when asked for by number; the daemon leaves unadmitted issues silently
+                    refuse = functools.partial(self._refused, name) if self.only is not None else None
+                    self.admission.admit(self.repos[name], listing, add, refuse)
         except InfrastructureError as exc:
             self.outage = self.outage or exc
         finally:
             board.admission_done()
+
+    def _refused(self, repo: str, number: int, reason: str) -> None:
+        log.warning("%s#%d is not worked on: %s", repo, number, reason, extra={"repo": repo, "issue": number})
+        self.outcomes.append(Outcome(number, OutcomeKind.REFUSED, reason))
 
     def _discover(self, listings: dict[str, Listing]) -> None:
         """Nothing to do: let each repository with discovery on file a few issues (once per commit)."""

@@ -310,8 +310,11 @@ def repair_message(verdict: Verdict) -> str:
 MAX_NAMES_SHOWN = 30
 
 
-def evidence(verdict: Verdict, rounds: int, note: str, tokens: int, cost_usd: float) -> str:
-    """The PR body's evidence: verdict, commands with exit codes, tests before and after, spend."""
+def evidence(
+    verdict: Verdict, rounds: int, note: str, tokens: int, cost_usd: float, instructions: str = ""
+) -> str:
+    """The PR body's evidence: verdict, commands with exit codes, tests before and after, spend, and the
+    repository instructions the model was given (`AGENTS.md (1.2 KB)`)."""
     rows = ["| check | command | result | duration |", "| --- | --- | --- | --- |"]
     if (setup := verdict.setup) is not None:
         rows.append(
@@ -337,6 +340,8 @@ def evidence(verdict: Verdict, rounds: int, note: str, tokens: int, cost_usd: fl
             more = f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else ""
             lines.append(f"{title} ({len(names)}): {shown}{more}")
     lines.append(f"Repair rounds used: {rounds}. Tokens: {tokens}. Estimated cost: ${cost_usd:.4f}.")
+    if instructions:
+        lines.append(f"Repository instructions: {_code(instructions)}.")
     return "\n".join(lines)
 
 

@@ -46,3 +46,15 @@ def _changed_files(git_bytes: GitBytes, commit: str) -> Iterator[tuple[bytes, by
         old_mode, new_mode, old, new, _ = meta.lstrip(b":").split(b" ")
         if new_mode.decode() in BLOB_MODES:
             yield (old if old_mode.decode() in BLOB_MODES else NO_BLOB.encode()), new, os.fsdecode(path)
+
+
+def file_at(git_bytes: GitBytes, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+    """A regular file as committed (size, first max_bytes bytes); None for no file, a link or a submodule."""
+    listed = git_bytes("--literal-pathspecs", *PATHS, "ls-tree", "-z", commit, "--", path).split(b"\0")[0]
+    if not listed:
+        return None
+    mode, kind, sha = listed.split(b"\t", 1)[0].split(b" ")
+    if kind != b"blob" or mode.decode() not in BLOB_MODES[:2]:
+        return None
+    size = int(git_bytes("cat-file", "-s", sha.decode()))
+    return size, git_bytes("cat-file", "blob", sha.decode())[:max_bytes]

@@ -19,7 +19,7 @@ import git
 
 from autonomous_dev.disk import disk_full, says_disk_full
 from autonomous_dev.errors import AutonomousDevError, WorkspaceError
-from autonomous_dev.git.blobs import PATHS, pushed_blobs
+from autonomous_dev.git.blobs import PATHS, file_at, pushed_blobs
 from autonomous_dev.git.gitnet import git_unreachable
 from autonomous_dev.logs import audit
 from autonomous_dev.models import BRANCH_PREFIX, Change, PushedBlob
@@ -313,6 +313,9 @@ class GitWorkspace:
 
     def pushed_blobs(self, max_bytes: int) -> list[PushedBlob]:
         return pushed_blobs(self._raw, f"refs/remotes/origin/{self.base}", max_bytes)
+
+    def file_at(self, commit: str, path: str, max_bytes: int) -> tuple[int, bytes] | None:
+        return file_at(self._raw, commit, path, max_bytes)
 
     def _raw(self, *args: str) -> bytes:
         return self._owner._git_bytes(self._repo.git, *args)

@@ -117,6 +117,17 @@ class GitHubRepoClient:
     def own_logins(self) -> frozenset[str]:
         return self._session.own_logins()
 
+    def issue(self, number: int) -> Issue | None:
+        url = f"{self._url}/issues/{number}"
+        try:
+            item = self._read(f"reading #{number}", lambda: self._session.conditional(url))
+        except GitHubError as exc:
+            if exc.status in (404, 410):  # never existed, or deleted or transferred
+                return None
+            raise
+        found = _issues([item])  # a pull request is no issue
+        return found[0] if found else None
+
     def labelled_issues(self, label: str) -> list[Issue]:
         items = self._list(f"listing issues labelled {label!r}", "/issues", state="open", labels=label,
                            sort="created", direction="asc")  # fmt: skip

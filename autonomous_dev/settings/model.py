@@ -26,6 +26,7 @@ from autonomous_dev.settings.sections import (
     ORIGINAL_TOOL_KEYS,
     TOKEN_SHAPE,
     URL_PASSWORD,
+    AgentSettings,
     ClaudeSettings,
     DaemonSettings,
     DiscoverySettings,
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
     github: GitHubSettings = Field(default_factory=GitHubSettings)  # type: ignore[arg-type]
     claude: ClaudeSettings = Field(default_factory=ClaudeSettings)  # type: ignore[arg-type]
+    agent: AgentSettings = Field(default_factory=AgentSettings)  # type: ignore[arg-type]
     git: GitSettings = Field(default_factory=GitSettings)  # type: ignore[arg-type]
     security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
     state: StateSettings = Field(default_factory=StateSettings)  # type: ignore[arg-type]

@@ -472,6 +472,29 @@ class ClaudeSettings(Section):
     )
 
 
+class AgentSettings(Section):
+    instruction_files: list[str] = Field(
+        ["AGENTS.md", "CLAUDE.md", ".github/copilot-instructions.md"],
+        description="Repository instructions for the model: the first of these files (paths from the "
+        "repository root; env: comma-separated) found in the task's base commit goes into the system prompt, "
+        "cut at 16 KB, as guidance that cannot change the tool's rules; an empty list: none is read.",
+        json_schema_extra=env("AGENT_INSTRUCTION_FILES"),
+    )
+
+    @field_validator("instruction_files", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("instruction_files")
+    @classmethod
+    def _inside_the_repository(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if name.startswith("/") or ".." in name.split("/") or ":" in name]
+        if bad:
+            raise ValueError(f"not a path inside the repository: {', '.join(bad)}")
+        return value
+
+
 class GitSettings(Section):
     author_name: str = Field(
         "autonomous-dev[bot]",
