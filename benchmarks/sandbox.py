@@ -15,7 +15,7 @@ from autonomous_dev.sandbox.backends import Sandbox, sandbox_from_settings
 from autonomous_dev.sandbox.detect import detect_setup
 from autonomous_dev.sandbox.environments import Environments
 from autonomous_dev.sandbox.procs import scrubbed_env
-from autonomous_dev.settings.sections import SandboxSettings
+from autonomous_dev.settings.services import SandboxSettings
 from tests.envfixtures import PROJECT, local_index, offline_pip
 
 

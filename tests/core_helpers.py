@@ -24,9 +24,8 @@ from autonomous_dev.settings.sections import (
     DiscoverySettings,
     EvaluationSettings,
     MergeSettings,
-    SandboxSettings,
-    SecuritySettings,
 )
+from autonomous_dev.settings.services import SandboxSettings, SecuritySettings
 from autonomous_dev.store.backends import SqliteStore, Store
 from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
 

@@ -12,7 +12,7 @@ from autonomous_dev.claude.oauth import ClaudeTokens, ClaudeTokenSource, MemoryT
 from autonomous_dev.core.tools import tool_definitions
 from autonomous_dev.errors import CredentialError
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import ClaudeSettings
+from autonomous_dev.settings.services import ClaudeSettings
 from tests.conftest import ANTHROPIC_KEY
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor
 

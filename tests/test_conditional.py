@@ -7,7 +7,7 @@ from pathlib import Path
 from autonomous_dev.github.client import GitHubRepoClient
 from autonomous_dev.github.session import connect
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import GitHubSettings
+from autonomous_dev.settings.services import GitHubSettings
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.daemon_helpers import start_cli, stop, wait_for
 from tests.helpers import run_cli

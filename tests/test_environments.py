@@ -16,7 +16,8 @@ from autonomous_dev.sandbox.detect import Plan, detect_setup
 from autonomous_dev.sandbox.environments import KEEP, READY, UNUSED_S, Environments
 from autonomous_dev.sandbox.interpreters import fits
 from autonomous_dev.sandbox.procs import scrubbed_env
-from autonomous_dev.settings.sections import EvaluationSettings, SandboxSettings
+from autonomous_dev.settings.sections import EvaluationSettings
+from autonomous_dev.settings.services import SandboxSettings
 from tests.envfixtures import PROJECT, local_index, offline_pip
 from tests.helpers import run_cli
 

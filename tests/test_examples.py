@@ -19,12 +19,12 @@ import yaml
 from autonomous_dev.settings.model import LoadedSettings, SourcePaths, load_settings
 from autonomous_dev.settings.sections import (
     TOKEN_SHAPE,
-    DaemonSettings,
     DiscoverySettings,
     EvaluationSettings,
     ExecutionSettings,
     MergeSettings,
 )
+from autonomous_dev.settings.services import DaemonSettings
 from tests.helpers import clean_env, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

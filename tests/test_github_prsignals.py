@@ -14,7 +14,7 @@ from autonomous_dev.github.prsignals import MAX_ANNOTATIONS, MAX_LOG_BYTES, MAX_
 from autonomous_dev.github.session import connect
 from autonomous_dev.models import is_bot
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import GitHubSettings
+from autonomous_dev.settings.services import GitHubSettings
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER
 from tests.helpers import git
 from tests.standins.github_actions import BLOB_PREFIX

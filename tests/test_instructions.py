@@ -13,7 +13,8 @@ from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.models import Issue, OutcomeKind
 from autonomous_dev.sandbox.backends import sandbox_from_settings
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import AgentSettings, EvaluationSettings, SandboxSettings
+from autonomous_dev.settings.sections import AgentSettings, EvaluationSettings
+from autonomous_dev.settings.services import SandboxSettings
 from tests.core_helpers import CALC, LABEL, repo_work, run_cycle
 from tests.fakes import FakeRepo, FakeWorkspaces, ScriptedClaude, make_template
 from tests.helpers import git

@@ -13,7 +13,8 @@ from autonomous_dev.core.landing import Landing, Readiness, assess
 from autonomous_dev.errors import GitHubError
 from autonomous_dev.models import CheckSummary, Issue, Outcome, OutcomeKind, PullRequest, PullStatus
 from autonomous_dev.security.trust import TrustGate
-from autonomous_dev.settings.sections import DiscoverySettings, MergeSettings, SecuritySettings
+from autonomous_dev.settings.sections import DiscoverySettings, MergeSettings
+from autonomous_dev.settings.services import SecuritySettings
 from autonomous_dev.store.records import TaskRecord, TaskState
 from tests.core_helpers import Clock
 from tests.fakes import FakeRepo

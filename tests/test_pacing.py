@@ -15,7 +15,7 @@ from autonomous_dev.github.client import GitHubRepoClient
 from autonomous_dev.github.pacing import TokenPacer, pacer_for
 from autonomous_dev.github.session import connect
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import GitHubSettings
+from autonomous_dev.settings.services import GitHubSettings
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, wait_for
 from tests.standins.github_server import FakeGitHub, RecordedRequest

@@ -11,7 +11,7 @@ from autonomous_dev.core.prompts import SYSTEM_PROMPT, with_repository_map
 from autonomous_dev.core.tools import Toolbox
 from autonomous_dev.models import Usage
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import ClaudeSettings
+from autonomous_dev.settings.services import ClaudeSettings
 from tests.conftest import ANTHROPIC_KEY, BUGGY_CALC, NAME, OWNER, Stage
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor

@@ -14,7 +14,7 @@ from autonomous_dev.github.client import GitHubRepoClient
 from autonomous_dev.github.session import connect
 from autonomous_dev.retry import retry_write
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import GitHubSettings
+from autonomous_dev.settings.services import GitHubSettings
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER
 from tests.standins.github_server import FakeGitHub, RecordedRequest
 

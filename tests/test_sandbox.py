@@ -17,7 +17,7 @@ from autonomous_dev.errors import ConfigError
 from autonomous_dev.sandbox.backends import Limits, Sandbox, sandbox_from_settings
 from autonomous_dev.sandbox.check import trial
 from autonomous_dev.sandbox.procs import run_command, scrubbed_env
-from autonomous_dev.settings.sections import SandboxSettings
+from autonomous_dev.settings.services import SandboxSettings
 from tests.helpers import run_cli
 
 PYTHON = "/usr/bin/python3"  # the system's: visible in every sandbox

@@ -23,7 +23,7 @@ from autonomous_dev.errors import (
 )
 from autonomous_dev.models import ModelTurn, ToolCall, Usage
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.sections import ClaudeSettings
+from autonomous_dev.settings.services import ClaudeSettings
 
 OAUTH_BETA = "oauth-2025-04-20"
 OUTAGE_STATUSES = frozenset({408, 429})  # besides every 5xx (529: overloaded)

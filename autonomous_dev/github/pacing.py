@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from autonomous_dev.github.ratelimit import RateGate
-from autonomous_dev.settings.sections import GitHubSettings
+from autonomous_dev.settings.services import GitHubSettings
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from autonomous_dev.errors import CredentialError, GitHubError, InfrastructureEr
 from autonomous_dev.github.conditional import ConditionalCache
 from autonomous_dev.github.pacing import TokenPacer, pacer_for
 from autonomous_dev.github.ratelimit import RateGate
-from autonomous_dev.settings.sections import GitHubSettings
+from autonomous_dev.settings.services import GitHubSettings
 
 T = TypeVar("T")
 

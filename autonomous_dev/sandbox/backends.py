@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autonomous_dev.errors import ConfigError
 from autonomous_dev.sandbox.procs import CommandResult, run_command
-from autonomous_dev.settings.sections import SandboxSettings
+from autonomous_dev.settings.services import SandboxSettings
 
 log = logging.getLogger(__name__)
 

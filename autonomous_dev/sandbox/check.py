@@ -19,7 +19,8 @@ from autonomous_dev.sandbox.backends import (
 from autonomous_dev.sandbox.detect import detect_setup
 from autonomous_dev.sandbox.interpreters import find_interpreter
 from autonomous_dev.sandbox.procs import scrubbed_env
-from autonomous_dev.settings.sections import EvaluationSettings, SandboxSettings
+from autonomous_dev.settings.sections import EvaluationSettings
+from autonomous_dev.settings.services import SandboxSettings
 from autonomous_dev.settings.validate import Check, Status
 
 NAME = "sandbox"

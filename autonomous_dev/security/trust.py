@@ -14,7 +14,7 @@ from autonomous_dev.errors import GitHubError, InfrastructureError
 from autonomous_dev.logs import audit
 from autonomous_dev.models import Comment, Issue, IssueEvent, TextHistory
 from autonomous_dev.ports import GitHubRepo
-from autonomous_dev.settings.sections import SecuritySettings
+from autonomous_dev.settings.services import SecuritySettings
 
 log = logging.getLogger(__name__)
 
