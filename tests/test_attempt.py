@@ -32,7 +32,7 @@ def test_issue_becomes_pull_request_with_closing_keyword(tmp_path: Path) -> None
     assert repo.pulls[0].head == "auto/1-add-is-wrong"
     assert repo.label_log == [("add", 1, "in-progress"), ("remove", 1, "in-progress")]
     [link] = repo.posted[1]  # nothing proved the change (no checks found): the issue is told
-    assert repo.pulls[0].url in link.body and "not verified" in link.body
+    assert repo.pulls[0].head in link.body and "not verified" in link.body
     workspace = work.workspaces.opened[0]  # type: ignore[attr-defined]
     assert workspace.pushed and workspace.closed
 

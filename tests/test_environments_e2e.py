@@ -65,7 +65,11 @@ def test_a_broken_environment_never_gets_a_ready_pr_with_green_evidence(
     [pull] = stage.github.pulls(OWNER, "calc")
     assert "environment not ready" in pull["body"] and "✅" not in pull["body"], pull["body"]
     assert "pre-existing" not in pull["body"]
-    link = [c["body"] for c in stage.github.comments(OWNER, "calc", number) if "I opened" in c["body"]]
+    link = [
+        c["body"]
+        for c in stage.github.comments(OWNER, "calc", number)
+        if "pull request for this issue" in c["body"]
+    ]
     assert link and "environment not ready" in link[0]
     assert len(stage.claude.message_requests()) == 2  # no repair round: the model cannot mend the host
     if require_tests == "true":

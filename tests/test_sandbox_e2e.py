@@ -166,8 +166,8 @@ def test_a_test_file_cannot_plant_a_git_hook_or_config_that_runs_on_the_host(
     _, report = probe_run(stage, body)
     assert report == "blocked"
     assert not marker.exists()  # the tool committed and pushed after the probe ran: nothing ran
-    [slot] = (stage.work_dir / "worktrees" / OWNER / NAME).iterdir()
-    assert str(stage.work_dir / "mirrors") in (slot / ".git").read_text()
+    slots = list((stage.work_dir / "worktrees" / OWNER / NAME).iterdir())  # the task's, the baseline's
+    assert slots and all(str(stage.work_dir / "mirrors") in (slot / ".git").read_text() for slot in slots)
     mirror = stage.work_dir / "mirrors" / OWNER / f"{NAME}.git"
     planted = [p for p in mirror.rglob("*") if p.name in ("post-commit", "pre-push", "reference-transaction")]
     assert planted == [] and "fsmonitor" not in (mirror / "config").read_text()

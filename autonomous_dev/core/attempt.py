@@ -149,11 +149,11 @@ class Attempt:
             raise ChecksFailed(_still_failing(proof))
         observer.phase(issue, "pushing")
         workspace.push()
+        if proof.verdict.caveat:  # the PR's `Closes #n` links it; a comment only for a warning, posted
+            warning = prompts.not_verified_comment(issue.number, self.branch(issue), proof.verdict.caveat)
+            self.thread.post_once(issue.number, warning, "pr-link")  # first: a crash then loses none
         observer.phase(issue, "opening pull request")
         pull = self._open_pull(issue, proof, list(change.files), evidence, hidden, list(commit.refs))
-        if proof.verdict.caveat:  # the PR's `Closes #n` links it already; a comment only for a warning
-            link = prompts.pr_link_comment(issue.number, pull.url, proof.verdict.caveat)
-            self.thread.post_once(issue.number, link, "pr-link")
         _log(self.repo, issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
         if failed:
             raise ChecksFailed(

@@ -169,14 +169,15 @@ def checks_failed_comment(number: int, evidence: str, fingerprint: str) -> str:
     )
 
 
-def pr_link_comment(number: int, pr_url: str, not_verified: str = "") -> str:
-    """The issue's link to its PR; `not_verified` says why nothing proved the change, when nothing did."""
-    caveat = (
-        f"\n\n⚠️ The change is **not verified**: {not_verified}. Review it with that in mind."
-        if not_verified
-        else ""
+def not_verified_comment(number: int, branch: str, not_verified: str) -> str:
+    """Posted right before the PR is opened (GitHub links the PR on the issue), so a crash between the two
+    loses no warning: why nothing proved the change."""
+    return (
+        f"I am opening a pull request for this issue from branch `{branch}`; "
+        "GitHub links it on this page.\n\n"
+        f"⚠️ The change is **not verified**: {not_verified}. Review it with that in mind.\n\n"
+        f"{marker('pr-link', number)}"
     )
-    return f"I opened {pr_url} for this issue.{caveat}\n\n{marker('pr-link', number)}"
 
 
 def no_changes_comment(number: int, summary: str, fingerprint: str) -> str:
