@@ -53,11 +53,6 @@ WAITING: dict[Step, TaskState] = {
     Step.LAND: TaskState.LANDING,
     Step.UPDATE: TaskState.OUT_OF_DATE,
 }
-ENDS = frozenset({TaskState.PR_OPENED, TaskState.MERGED, TaskState.NEEDS_HUMAN, TaskState.DONE})
-# A task that has a PR: its open PR is not a reason to attempt the issue again.
-WITH_PR = frozenset(
-    {TaskState.PR_OPENED, TaskState.LANDING, TaskState.OUT_OF_DATE, TaskState.UPDATING, TaskState.MERGED}
-)
 
 
 @dataclass(frozen=True)
