@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.models import Issue, Outcome, Usage
@@ -62,12 +63,22 @@ class Metrics(CycleObserver):
     def healthy(self) -> bool:
         return time.monotonic() - self._last_cycle_monotonic < self.healthy_within_s
 
+    def page(self, path: str) -> tuple[int, str, bytes] | None:
+        """/healthz or /metrics as (status, content type, body); None for any other path. The webhook
+        port serves them too when there is no metrics port."""
+        if path == "/healthz":
+            if self.healthy():
+                return 200, "text/plain", b"ok\n"
+            return 503, "text/plain", b"no cycle finished recently\n"
+        if path == "/metrics":
+            return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
+        return None
+
     def app(self, environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz":
-            ok = self.healthy()
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"ok\n" if ok else b"no cycle finished recently\n"]
-        return make_wsgi_app(self.registry)(environ, start_response)  # type: ignore[no-any-return]
+        page = self.page(str(environ.get("PATH_INFO")))
+        status, content_type, body = page or (404, "text/plain", b"not found\n")
+        start_response(f"{status} {HTTPStatus(status).phrase}", [("Content-Type", content_type)])
+        return [body]
 
     def serve(self, port: int) -> WSGIServer:
         """Serve on 127.0.0.1:port from a daemon thread; port 0 picks a free one."""

@@ -255,6 +255,16 @@ class Store(Protocol):
 
     def get_meta(self, key: str) -> str | None: ...
 
+    def record_delivery(self, delivery_id: str, event: str, now: datetime | None = None) -> bool:
+        """Remember a webhook delivery; False when it was recorded before (a redelivery). Ids older than
+        a week are forgotten."""
+        ...
+
+    def make_due(self, repo: str, numbers: Sequence[int] | None, now: datetime | None = None) -> list[int]:
+        """Make the repository's PR steps that wait (landing, out of date; unclaimed) due now: those whose
+        issue or PR has one of `numbers`, or all of them when None. The issues made due."""
+        ...
+
     def set_meta(self, key: str, value: str) -> None: ...
 
     def close(self) -> None: ...

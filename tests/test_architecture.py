@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "autonomous_dev"
 MAX_MODULE_LINES = 400
 MAX_CORE_CLASS_METHODS = 15
-ADAPTERS = ("cli", "github", "claude", "git")  # core reaches these only through ports
+ADAPTERS = ("cli", "github", "claude", "git", "webhook")  # core reaches these only through ports
 
 # Known debts, each to be paid by the redesign of issue 16; the tests below fail once a debt is paid
 # and still listed, so these lists only shrink.

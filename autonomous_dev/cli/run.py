@@ -22,11 +22,12 @@ from autonomous_dev.sandbox import procs
 
 from .app import AppContext, cli
 from .build import build_cycle, open_state, process_caches
+from .webhook import Webhooks, start_webhooks
 
 if TYPE_CHECKING:
     from autonomous_dev.core.control import StopControl
     from autonomous_dev.core.cycle import Cycle
-    from autonomous_dev.core.observe import CycleObserver
+    from autonomous_dev.metrics import Metrics
     from autonomous_dev.settings.model import Settings
 
     from .progress import Tracker
@@ -42,6 +43,7 @@ FLAG_PLACES = {
     "work_dir": ("execution", "work_dir"),
     "log_level": ("logging", "level"),
     "log_format": ("logging", "format"),
+    "webhook_port": ("webhook", "port"),
 }
 
 
@@ -131,7 +133,9 @@ def _serve(
     store = open_state(settings, credentials, dry_run)
     state: dict[str, Any] = {"settings": settings, "credentials": credentials}
     tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000, polls=not once)
-    observer = Fanout(tracker, _metrics(settings, metrics_port), OutageRecorder(store))
+    webhook = not once and settings.webhook.port is not None
+    metrics = _metrics(settings, metrics_port, webhook)
+    observer = Fanout(tracker, metrics, OutageRecorder(store))
     # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
     caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
 
@@ -148,12 +152,19 @@ def _serve(
 
     install_signal_handlers(control)
     outcomes: list[Outcome] = []
+    webhooks: Webhooks | None = None
     try:
+        if webhook:  # /healthz and /metrics on the webhook port too, unless they have their own
+            webhooks = start_webhooks(
+                state, store, control.wake.set, metrics if metrics_port is None else None
+            )
         with LiveProgress(tracker, terminal) if live else contextlib.nullcontext():
             outcomes = serve(make_cycle, once, settings.daemon.loop_interval_ms / 1000, control, observer)
     except Interrupted:
         log.warning("stopped: claims in flight released; the next run takes the work up again")
     finally:
+        if webhooks is not None:
+            webhooks.close(wait=not control.cold)
         procs.kill_all()  # the tests and builds of abandoned tasks must not outlive us
         store.close()
         caches.close()
@@ -176,16 +187,18 @@ def _pattern_learner(app: AppContext) -> Callable[[Settings], None]:
     return learn
 
 
-def _metrics(settings: Settings, port: int | None) -> CycleObserver | None:
-    if port is None:
+def _metrics(settings: Settings, port: int | None, webhook: bool) -> Metrics | None:
+    """The metrics, served on `port` when given, else by the webhook port when there is one."""
+    if port is None and not webhook:
         return None
     from autonomous_dev.metrics import Metrics
 
     # Healthy while cycles keep finishing: a cycle may take as long as its slowest task.
     patience = 3 * settings.daemon.loop_interval_ms / 1000 + settings.execution.timeout_minutes * 60
     metrics = Metrics(healthy_within_s=patience)
-    server = metrics.serve(port)
-    log.info("metrics on http://127.0.0.1:%d/metrics, health on /healthz", server.server_port)
+    if port is not None:
+        server = metrics.serve(port)
+        log.info("metrics on http://127.0.0.1:%d/metrics, health on /healthz", server.server_port)
     return metrics
 
 
@@ -245,6 +258,11 @@ def run(app: AppContext, /, dry_run: bool, issue: int | None, **options: Any) ->
 @click.option("--verbose", is_flag=True, help="Log at DEBUG level (libraries too with --debug).")
 @click.option(
     "--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics and /healthz on 127.0.0.1."
+)
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(0, 65535),
+    help="Take GitHub webhook deliveries on this port (WEBHOOK_PORT; needs WEBHOOK_SECRET).",
 )
 @click.pass_obj
 def start(app: AppContext, /, verbose: bool, metrics_port: int | None, **options: Any) -> ExitStatus:

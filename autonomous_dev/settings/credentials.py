@@ -29,6 +29,8 @@ CLAUDE_REFRESH_TOKEN = "CLAUDE_REFRESH_TOKEN"
 CLAUDE_EXPIRES_AT = "CLAUDE_EXPIRES_AT"
 DATABASE_URL = "DATABASE_URL"
 USER_EMAIL = "USER_EMAIL"
+WEBHOOK_SECRET = "WEBHOOK_SECRET"
+WEBHOOK_SECRET_PREVIOUS = "WEBHOOK_SECRET_PREVIOUS"  # still accepted while a new secret is rolled out
 CREDENTIAL_VARS = (
     GITHUB_TOKEN,
     ANTHROPIC_API_KEY,
@@ -37,13 +39,25 @@ CREDENTIAL_VARS = (
     CLAUDE_EXPIRES_AT,
     DATABASE_URL,
     USER_EMAIL,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_PREVIOUS,
 )
 # The OAuth triple travels together: refresh and expiry come from the source of the access token.
 CLAUDE_OAUTH_GROUP = (CLAUDE_ACCESS_TOKEN, CLAUDE_REFRESH_TOKEN, CLAUDE_EXPIRES_AT)
-SECRET_VARS = (GITHUB_TOKEN, ANTHROPIC_API_KEY, CLAUDE_ACCESS_TOKEN, CLAUDE_REFRESH_TOKEN, DATABASE_URL)
+SECRET_VARS = (
+    GITHUB_TOKEN,
+    ANTHROPIC_API_KEY,
+    CLAUDE_ACCESS_TOKEN,
+    CLAUDE_REFRESH_TOKEN,
+    DATABASE_URL,
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_PREVIOUS,
+)
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
 
-USER_QUERY = "SELECT id, github_access_token, claude_auth FROM users WHERE email = %s"
+# `webhook_secret` is an optional column: read through the row as JSON, it is NULL where it does not exist.
+USER_QUERY = """SELECT id, github_access_token, claude_auth, to_jsonb(users) ->> 'webhook_secret'
+    FROM users WHERE email = %s"""
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,19 @@ class Credentials:
                 "GITHUB_TOKEN is not set", "export GITHUB_TOKEN, add it to .env, or configure the users table"
             )
         return token
+
+    def webhook_secrets(self) -> list[str]:
+        """The secrets a delivery's signature may use: WEBHOOK_SECRET, and the previous one while the
+        secret is being rotated. CredentialError when WEBHOOK_SECRET is not set."""
+        secret = self.get(WEBHOOK_SECRET)
+        if not secret:
+            raise CredentialError(
+                "a webhook port needs WEBHOOK_SECRET, the secret GitHub signs each delivery with",
+                "export WEBHOOK_SECRET (or add it to .env or the users row's webhook_secret), the same "
+                "value as the webhook's secret on GitHub; or start without --webhook-port",
+            )
+        previous = self.get(WEBHOOK_SECRET_PREVIOUS)
+        return [secret, previous] if previous else [secret]
 
     def require_claude(self) -> None:
         if not (self.get(ANTHROPIC_API_KEY) or self.get(CLAUDE_ACCESS_TOKEN)):
@@ -149,6 +176,7 @@ class UserRow:
     id: str
     github_access_token: str | None
     claude_auth: dict[str, Any]
+    webhook_secret: str | None = None
 
     def as_variables(self) -> dict[str, str | None]:
         expires = self.claude_auth.get("expiresAt")
@@ -157,6 +185,7 @@ class UserRow:
             CLAUDE_ACCESS_TOKEN: self.claude_auth.get("accessToken"),
             CLAUDE_REFRESH_TOKEN: self.claude_auth.get("refreshToken"),
             CLAUDE_EXPIRES_AT: str(expires) if expires is not None else None,
+            WEBHOOK_SECRET: self.webhook_secret,
         }
 
 
@@ -198,7 +227,7 @@ def read_user(database_url: str, email: str) -> UserRow:
         raise CredentialError(
             f"no row in users for USER_EMAIL={email}", "check USER_EMAIL or add the user row"
         )
-    return UserRow(str(row[0]), row[1], parse_claude_auth(row[2]))
+    return UserRow(str(row[0]), row[1], parse_claude_auth(row[2]), row[3])
 
 
 def parse_claude_auth(value: object) -> dict[str, Any]:

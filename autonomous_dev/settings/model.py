@@ -45,6 +45,7 @@ from autonomous_dev.settings.services import (
     SandboxSettings,
     SecuritySettings,
     StateSettings,
+    WebhookSettings,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     merge: MergeSettings = Field(default_factory=MergeSettings)  # type: ignore[arg-type]
     report: ReportSettings = Field(default_factory=ReportSettings)  # type: ignore[arg-type]
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]
     logging: LoggingSettings = Field(default_factory=LoggingSettings)  # type: ignore[arg-type]
     github: GitHubSettings = Field(default_factory=GitHubSettings)  # type: ignore[arg-type]
     claude: ClaudeSettings = Field(default_factory=ClaudeSettings)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
-"""The sections about where the tool runs and what it talks to: the daemon, the state store, logging,
-GitHub, Claude, git's identity, prices, security and the sandbox."""
+"""The sections about where the tool runs and what it talks to: the daemon, its webhook port, the state
+store, logging, GitHub, Claude, git's identity, prices, security and the sandbox."""
 
 from __future__ import annotations
 
@@ -32,6 +32,33 @@ class DaemonSettings(Section):
         le=3600,
         description="A claim expires this long after its last heartbeat; then another worker may take it.",
         json_schema_extra=env("LEASE_SECONDS"),
+    )
+
+
+class WebhookSettings(Section):
+    """GitHub webhook deliveries wake the daemon; the secret is WEBHOOK_SECRET (docs/webhooks.md)."""
+
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="`start` serves GitHub webhook deliveries on this port (`--webhook-port`); none: it "
+        "only polls. Needs the WEBHOOK_SECRET credential.",
+        json_schema_extra=env("WEBHOOK_PORT"),
+    )
+    path: str = Field(
+        "/webhook",
+        pattern=r"^/[A-Za-z0-9/_.-]{0,200}$",
+        description="URL path deliveries are posted to; /healthz and /metrics are served on the same port "
+        "unless `--metrics-port` is given.",
+        json_schema_extra=env("WEBHOOK_PATH"),
+    )
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the webhook port listens on: loopback behind a TLS reverse proxy (recommended), "
+        "or `0.0.0.0` to take deliveries directly.",
+        json_schema_extra=env("WEBHOOK_HOST"),
     )
 
 
