@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 EVENT_NAME = re.compile(r"^[a-z_]{1,40}$")
-REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+REPO_NAME = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$")  # GitHub's owner and repository names
 MAX_NUMBERS = 20  # a check suite names its PRs; more than this and every waiting PR step is looked at
 FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPES = ("application/json", FORM)

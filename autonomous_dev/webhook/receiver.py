@@ -95,8 +95,14 @@ class Receiver:
         return Answer(202, f"queued: {nudge.event} for {nudge.repo}")
 
     def _work(self) -> None:
-        while (delivery := self.queue.get()) is not None:
-            self.process(delivery)
+        while True:
+            delivery = self.queue.get()
+            try:
+                if delivery is None:
+                    return
+                self.process(delivery)
+            finally:
+                self.queue.task_done()
 
     def process(self, delivery: Delivery) -> None:
         """Record the delivery; the first time, make what it names due and wake the cycle. A store that

@@ -4,9 +4,11 @@ once), answering deliveries through the Receiver, and /healthz and /metrics when
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import logging
+import re
 import socket
 import threading
 import time
@@ -73,8 +75,15 @@ class WebhookServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(
-        self, host: str, port: int, path: str, receiver: Receiver, pages: Callable[[str], Page | None] | None
+        self,
+        host: str,
+        port: int,
+        path: str,
+        receiver: Receiver,
+        pages: Callable[[str], Page | None] | None,
+        read_deadline_s: float = READ_DEADLINE_S,
     ) -> None:
+        self.read_deadline_s = read_deadline_s
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
@@ -86,7 +95,8 @@ class WebhookServer(ThreadingHTTPServer):
         self.serving: threading.Thread | None = None
 
     def start(self) -> None:
-        self.serving = threading.Thread(target=self.serve_forever, name="webhook-port", daemon=True)
+        serve = functools.partial(self.serve_forever, poll_interval=0.2)  # how long a stop waits for it
+        self.serving = threading.Thread(target=serve, name="webhook-port", daemon=True)
         self.serving.start()
 
     def close(self) -> None:
@@ -106,6 +116,9 @@ class WebhookServer(ThreadingHTTPServer):
             return
         super().process_request(request, client_address)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.exception("webhook port: a request failed")
+
     def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         try:
             super().process_request_thread(request, client_address)
@@ -123,9 +136,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.connection = self.request
-        self.reader = _DeadlineReader(self.connection, time.monotonic() + READ_DEADLINE_S)
+        self.reader = _DeadlineReader(self.connection, time.monotonic() + self.server.read_deadline_s)
         self.rfile = io.BufferedReader(self.reader)
         self.wfile = self.connection.makefile("wb", buffering=0)
+        self.command, self.request_version = "", "HTTP/1.1"  # until parse_request reads them
 
     def handle(self) -> None:
         self.close_connection = True
@@ -134,10 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.raw_requestline or not self.parse_request():
                 return  # the client closed, or parse_request answered (400, 431, ...)
             self.reader.head_limit = None
-            self.connection.settimeout(READ_DEADLINE_S)
+            self.connection.settimeout(self.server.read_deadline_s)  # for writing the answer
             self._route()
         except _HeadTooLarge:
-            self._answer(431, "request header fields too large")
+            self._refuse(431, "request header fields too large")
         except TimeoutError:
             log.debug("webhook port: a client was too slow; closing its connection")
         except (ConnectionError, BrokenPipeError):
@@ -147,21 +161,21 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == self.server.path:
             if self.command != "POST":
-                self._answer(405, "deliveries are POSTed")
+                self._refuse(405, "deliveries are POSTed")
                 return
             self._delivery()
             return
         page = self.server.pages(path) if self.server.pages and self.command in ("GET", "HEAD") else None
         if page is None:
-            self._answer(404, "not found")
+            self._refuse(404, "not found")
             return
         status, content_type, body = page
         self._answer(status, body, content_type)
 
     def _delivery(self) -> None:
         length = self.headers.get("Content-Length", "")
-        if self.headers.get("Transfer-Encoding") or not length.isdigit():
-            self._answer(411, "a delivery needs a Content-Length")
+        if self.headers.get("Transfer-Encoding") or not re.fullmatch(r"[0-9]{1,12}", length):
+            self._refuse(411, "a delivery needs a Content-Length")
             return
         if int(length) > MAX_BODY_BYTES:
             self._refuse(413, f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB")
@@ -190,8 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
                 slot.release()
 
     def _refuse(self, status: int, text: str) -> None:
-        """Answer without reading the body, then read a little of it before closing, so the client gets
-        the answer rather than a connection reset."""
+        """Answer without reading the body, then read a little of what the client still sends before
+        closing (at most DRAIN_BYTES, for a second), so it gets the answer rather than a connection reset."""
         self._answer(status, text)
         try:
             self.connection.shutdown(socket.SHUT_WR)
