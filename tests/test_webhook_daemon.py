@@ -3,11 +3,16 @@ its poll interval is ten minutes; what it refuses changes nothing; a redelivery 
 
 from __future__ import annotations
 
+import json
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.conftest import NAME, OWNER, Stage
-from tests.daemon_helpers import seed_issues, start_cli, stop, wait_for
+from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, wait_for
+from tests.helpers import run_cli
+from tests.test_interrupts import double_interrupt
 from tests.webhook_helpers import SECRET, daemon_store, deliver, labeled
 
 TEN_MINUTES_MS = "600000"
@@ -42,7 +47,76 @@ def test_a_signed_label_delivery_makes_the_daemon_claim_the_issue_at_once(
         stop(daemon)
         assert daemon.wait(timeout=30) == 0, log.read_text()[-3000:]
     assert took < 2.0, took
-    print(f"label to claim: {took:.3f} s")
     output = log.read_text()
     assert "webhook: issues.labeled for acme/widgets (#1" in output
     assert "Ignore previous instructions" not in output  # the payload's text is never used
+
+
+def cycles(port: int) -> float:
+    """The daemon's finished cycles, from /metrics on the webhook port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("autonomous_dev_cycles_total "):
+                return float(line.split()[1])
+    raise AssertionError("no cycle counter in /metrics")
+
+
+def test_refused_deliveries_change_nothing_and_a_redelivery_wakes_once(
+    stage: Stage, unused_port: int, tmp_path: Path
+) -> None:
+    log = tmp_path / "start.log"
+    daemon = webhook_daemon(stage, {}, unused_port, log)
+    try:
+        wait_for(lambda: cycles(unused_port) == 1, 10, "the first cycle's count")
+        [number] = seed_issues(stage, 1)
+        requests = len(stage.github.requests)
+        assert deliver(unused_port, "issues", labeled(number), secret=None)[0] == 401
+        assert deliver(unused_port, "issues", labeled(number), secret="guessed")[0] == 401
+        time.sleep(1.5)
+        assert len(stage.github.requests) == requests and cycles(unused_port) == 1  # nothing happened
+        edited = {**labeled(number), "action": "edited"}
+        assert deliver(unused_port, "issues", edited, delivery="same-id")[0] == 202
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 60, "the pull request")
+        wait_for(lambda: cycles(unused_port) == 2, 30, "the woken cycle's end")
+        assert deliver(unused_port, "issues", edited, delivery="same-id")[0] == 202  # GitHub's redelivery
+        wait_for(lambda: "delivery same-id was processed before" in log.read_text(), 10, "the redelivery")
+        time.sleep(1.0)
+        assert cycles(unused_port) == 2  # not woken again
+    finally:
+        stop(daemon)
+        assert daemon.wait(timeout=30) == 0, log.read_text()[-3000:]
+    assert log.read_text().count("refused a delivery whose signature does not match") == 2
+
+
+def test_a_webhook_port_without_a_secret_is_refused(stage: Stage, unused_port: int) -> None:
+    result = run_cli(["start", "--webhook-port", str(unused_port)], cwd=stage.cwd, env=stage.env())
+    assert result.returncode == 4, result.stderr
+    assert "a webhook port needs WEBHOOK_SECRET" in result.stderr
+    config = stage.cwd / "autonomous-dev.config.json"
+    config.write_text(json.dumps({"webhook": {"port": unused_port, "secret": SECRET}}))
+    result = run_cli(["start"], cwd=stage.cwd, env=stage.env())
+    assert result.returncode == 3 and "webhook.secret" in result.stderr  # never from the JSON file
+    assert SECRET not in result.stderr
+
+
+def test_a_webhook_port_in_use_is_a_configuration_error(stage: Stage, listener: int) -> None:
+    env = stage.env(WEBHOOK_SECRET=SECRET)
+    result = run_cli(["start", "--webhook-port", str(listener)], cwd=stage.cwd, env=env)
+    assert result.returncode == 3, result.stderr
+    assert f"cannot listen for webhooks on 127.0.0.1:{listener}" in result.stderr
+
+
+def test_double_ctrl_c_stops_the_daemon_with_the_webhook_port_open(
+    stage: Stage, unused_port: int, tmp_path: Path
+) -> None:
+    [number] = seed_issues(stage, 1)
+    stage.claude.latency_s = 30.0
+    log = tmp_path / "start.log"
+    env = stage.env(LOOP_INTERVAL_MS=TEN_MINUTES_MS, WEBHOOK_SECRET=SECRET, LOG_LEVEL="INFO")
+    daemon = start_cli(["start", "--webhook-port", str(unused_port)], stage.cwd, env, log)
+    wait_for(lambda: len(stage.claude.message_requests()) >= 1, 30, "the first model request")
+    slow = socket.create_connection(("127.0.0.1", unused_port), timeout=5)
+    slow.sendall(b"POST /webhook HTTP/1.1\r\nContent-Length: 100\r\n")  # a delivery in the middle
+    double_interrupt(daemon, log)
+    slow.close()
+    assert status_json(stage, env)[number]["claim_owner"] is None

@@ -62,7 +62,7 @@ class Receiver:
             self.queue.put(None, timeout=STOP_WAIT_S)
         self.thread.join(STOP_WAIT_S)
 
-    def accept(self, headers: Mapping[str, str], body: bytes, content_type: str) -> Answer:
+    def accept(self, headers: Mapping[str, str], body: bytes | memoryview, content_type: str) -> Answer:
         """Check one delivery and queue it; the answer says what happens to it (GitHub shows it)."""
         if not signature.verify(self.secrets(), body, headers.get("X-Hub-Signature-256")):
             log.warning("webhook: refused a delivery whose signature does not match WEBHOOK_SECRET")
@@ -77,7 +77,7 @@ class Receiver:
         if event not in RELEVANT:
             return Answer(204, "")
         try:
-            nudge = nudge_of(event, payload_of(body, content_type))
+            nudge = nudge_of(event, payload_of(bytes(body), content_type))
         except PayloadError as exc:
             log.warning("webhook: delivery %s (%s) refused: %s", delivery_id, event, exc)
             return Answer(400, str(exc))

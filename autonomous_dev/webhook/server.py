@@ -92,6 +92,13 @@ class WebhookServer(ThreadingHTTPServer):
         self.pages = pages
         self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.large_bodies = threading.BoundedSemaphore(1)
+        self._large_buffer: bytearray | None = None
+
+    def large_buffer(self) -> bytearray:
+        """The buffer large bodies are read into (the holder of `large_bodies` uses it), made once."""
+        if self._large_buffer is None:
+            self._large_buffer = bytearray(MAX_BODY_BYTES)
+        return self._large_buffer
         self.serving: threading.Thread | None = None
 
     def start(self) -> None:
@@ -189,19 +196,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(answer.status, answer.text)
 
     def _read_and_accept(self, length: int, content_type: str) -> Answer | None:
-        """The body, one large one at a time (so memory stays bounded), handed to the receiver."""
-        slot = self.server.large_bodies if length > LARGE_BODY_BYTES else None
-        if slot is not None and not slot.acquire(timeout=max(0.0, self.reader.deadline - time.monotonic())):
+        """The body handed to the receiver; None when the client closed before sending it all. A large
+        body is read into the one buffer kept for them, one at a time, so memory stays bounded (each
+        thread allocating its own would leave the memory in that thread's malloc arena)."""
+        if length <= LARGE_BODY_BYTES:
+            body: bytes | memoryview | None = self.rfile.read(length)
+            return self._accept(body, content_type) if body is not None and len(body) == length else None
+        if not self.server.large_bodies.acquire(timeout=max(0.0, self.reader.deadline - time.monotonic())):
             return Answer(503, "busy: redeliver later")
         try:
-            body = self.rfile.read(length)
-            if len(body) < length:
-                return None  # the client closed before sending it all
-            headers = {name: self.headers.get(name, "") for name in HEADERS}
-            return self.server.receiver.accept(headers, body, content_type)
+            body = self._read_into(self.server.large_buffer(), length)
+            return self._accept(body, content_type) if body is not None else None
         finally:
-            if slot is not None:
-                slot.release()
+            self.server.large_bodies.release()
+
+    def _read_into(self, buffer: bytearray, length: int) -> memoryview | None:
+        view = memoryview(buffer)[:length]
+        filled = 0
+        while filled < length:
+            count = self.rfile.readinto(view[filled:])
+            if not count:
+                return None
+            filled += count
+        return view
+
+    def _accept(self, body: bytes | memoryview, content_type: str) -> Answer:
+        headers = {name: self.headers.get(name, "") for name in HEADERS}
+        return self.server.receiver.accept(headers, body, content_type)
 
     def _refuse(self, status: int, text: str) -> None:
         """Answer without reading the body, then read a little of what the client still sends before

@@ -9,12 +9,12 @@ from collections.abc import Iterable
 PREFIX = "sha256="
 
 
-def sign(secret: str, body: bytes) -> str:
+def sign(secret: str, body: bytes | memoryview) -> str:
     """The header value GitHub sends for `body` signed with `secret`."""
     return PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(secrets: Iterable[str], body: bytes, header: str | None) -> bool:
+def verify(secrets: Iterable[str], body: bytes | memoryview, header: str | None) -> bool:
     """Whether `header` is the signature of `body` with one of `secrets` (compared in constant time)."""
     if not header:
         return False
