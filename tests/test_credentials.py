@@ -231,3 +231,25 @@ def test_forced_refresh_without_refresh_token_is_a_clear_error() -> None:
     assert source.token().startswith("sk-ant-oat01-")
     with pytest.raises(CredentialError, match="cannot be refreshed"):
         source.token(force_refresh=True)
+
+
+def test_the_webhook_secret_comes_from_the_sources_and_an_optional_users_column(pg_dsn: str) -> None:
+    import psycopg
+
+    insert_user(pg_dsn, "dev@example.test", PG_TOKEN, None)
+    base = {"DATABASE_URL": pg_dsn, "USER_EMAIL": "dev@example.test"}
+    without = load_credentials(base, None)  # the original tool's table has no such column
+    assert without.get("WEBHOOK_SECRET") is None and without.get("GITHUB_TOKEN") == PG_TOKEN
+    with pytest.raises(CredentialError, match="a webhook port needs WEBHOOK_SECRET"):
+        without.webhook_secrets()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE users ADD COLUMN webhook_secret text")
+        conn.execute("UPDATE users SET webhook_secret = 'from-the-row-0123456789'")
+    from_row = load_credentials(base, None)
+    assert from_row.webhook_secrets() == ["from-the-row-0123456789"]
+    assert from_row.source("WEBHOOK_SECRET") == "postgres users (dev@example.test)"
+    assert "from-the-row-0123456789" in from_row.secrets()  # redacted like every secret
+    rotating = load_credentials(
+        {**base, "WEBHOOK_SECRET": "new-one", "WEBHOOK_SECRET_PREVIOUS": "old-one"}, None
+    )
+    assert rotating.webhook_secrets() == ["new-one", "old-one"] and "old-one" in rotating.secrets()
