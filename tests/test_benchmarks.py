@@ -25,6 +25,7 @@ FIGURES = {
     "redactor": ["redactor_mb_s", "detect_secrets_mb_s", "speed_ratio", "redactor_recall"],
     "startup": ["python_c_pass_s", "help_s", "config_s", "help_minus_python_s"],
     "daemon_memory": ["rss_mb_after_5_cycles", "rss_mb_after_20_cycles", "rss_growth_mb_5_to_20"],
+    "webhook": ["label_to_claim_median_s", "label_to_claim_max_s", "delivery_answer_median_ms"],
     "sandbox": [
         "bare_true_ms",
         "bwrap_true_ms",

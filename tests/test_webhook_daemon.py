@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import socket
 import time
-import urllib.request
 from pathlib import Path
 
 from tests.conftest import NAME, OWNER, Stage
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, wait_for
 from tests.helpers import run_cli
 from tests.test_interrupts import double_interrupt
-from tests.webhook_helpers import SECRET, daemon_store, deliver, labeled
+from tests.webhook_helpers import SECRET, cycles, daemon_store, deliver, labeled
 
 TEN_MINUTES_MS = "600000"
 
@@ -50,15 +49,6 @@ def test_a_signed_label_delivery_makes_the_daemon_claim_the_issue_at_once(
     output = log.read_text()
     assert "webhook: issues.labeled for acme/widgets (#1" in output
     assert "Ignore previous instructions" not in output  # the payload's text is never used
-
-
-def cycles(port: int) -> float:
-    """The daemon's finished cycles, from /metrics on the webhook port."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("autonomous_dev_cycles_total "):
-                return float(line.split()[1])
-    raise AssertionError("no cycle counter in /metrics")
 
 
 def test_refused_deliveries_change_nothing_and_a_redelivery_wakes_once(

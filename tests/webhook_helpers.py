@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,12 @@ def daemon_store(work_dir: Path, backend: dict[str, str]) -> Store:
     store = open_store(kind, work_dir / "state.db", backend.get("DATABASE_URL"))
     store.migrate()
     return store
+
+
+def cycles(port: int) -> float:
+    """The daemon's finished cycles, from /metrics (served on the webhook port without --metrics-port)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("autonomous_dev_cycles_total "):
+                return float(line.split()[1])
+    raise AssertionError("no cycle counter in /metrics")
