@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.metrics import Metrics
-from autonomous_dev.store.backends import SqliteStore, TaskState, Transition
+from autonomous_dev.store.backends import SqliteStore, StoreError, TaskState, Transition
 from autonomous_dev.webhook.receiver import Receiver
 from autonomous_dev.webhook.server import MAX_BODY_BYTES, WebhookServer
 from autonomous_dev.webhook.signature import sign
@@ -268,3 +268,33 @@ def test_health_and_metrics_are_served_beside_the_deliveries(port: Port) -> None
     )
     chunked = b"POST /webhook HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
     assert raw_exchange(port.number, chunked).startswith(b"HTTP/1.1 411 ")
+
+
+class BrokenStore(SqliteStore):
+    """The real store, but the delivery table fails (a full disk, a dropped connection)."""
+
+    def record_delivery(self, delivery_id: str, event: str, now: datetime | None = None) -> bool:
+        raise StoreError("the state database failed: disk I/O error", "check the disk")
+
+
+def test_a_store_that_fails_still_wakes_the_cycle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = BrokenStore(tmp_path / "state.db")
+    store.migrate()
+    wakes: list[str] = []
+    receiver = Receiver(lambda: [SECRET], lambda repo: True, store, lambda: wakes.append("woken"))
+    server = WebhookServer("127.0.0.1", 0, "/webhook", receiver, None)
+    receiver.start()
+    server.start()
+    try:
+        assert deliver(int(server.server_address[1]), "issues", labeled(3))[0] == 202
+        receiver.queue.join()
+        assert wakes == ["woken"]  # the cycle reads GitHub itself: the delivery's work is not lost
+        assert "not recorded: the state database failed" in caplog.text
+        assert deliver(int(server.server_address[1]), "metrics", {})[0] == 204
+        assert raw_exchange(int(server.server_address[1]), b"GET /metrics HTTP/1.1\r\n\r\n").startswith(
+            b"HTTP/1.1 404 "
+        )  # without the pages (a --metrics-port serves them), only deliveries
+    finally:
+        server.close()
+        receiver.close()
+        store.close()

@@ -101,6 +101,8 @@ class Receiver:
                 if delivery is None:
                     return
                 self.process(delivery)
+            except Exception:  # like the pool's supervised threads: one delivery's bug must not end them all
+                log.exception("webhook: delivery %s failed", delivery.id if delivery else "?")
             finally:
                 self.queue.task_done()
 
