@@ -75,7 +75,8 @@ def test_cli_env_name_reads_env_production(tmp_path: Path) -> None:
 def test_real_format_tokens_are_accepted(tmp_path: Path) -> None:
     for token in ("ghp_" + "a" * 36, "github_pat_" + "B" * 82, "sk-ant-api03-" + "c-_" * 30):
         found = load_credentials({"GITHUB_TOKEN": token, "ANTHROPIC_API_KEY": token}, None)
-        assert found.require_github() == token
+        found.require_github()
+        assert found.get("GITHUB_TOKEN") == token
         found.require_claude()
 
 

@@ -133,7 +133,7 @@ def _serve(
     tracker = Tracker(interval_s=settings.daemon.loop_interval_ms / 1000, polls=not once)
     observer = Fanout(tracker, _metrics(settings, metrics_port), OutageRecorder(store))
     # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
-    caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
+    caches = process_caches(settings, None if dry_run else credentials.github_cache_key())
 
     def make_cycle() -> Cycle:
         if control.reload:

@@ -29,8 +29,21 @@ CLAUDE_REFRESH_TOKEN = "CLAUDE_REFRESH_TOKEN"
 CLAUDE_EXPIRES_AT = "CLAUDE_EXPIRES_AT"
 DATABASE_URL = "DATABASE_URL"
 USER_EMAIL = "USER_EMAIL"
+GITHUB_APP_ID = "GITHUB_APP_ID"
+GITHUB_APP_PRIVATE_KEY = "GITHUB_APP_PRIVATE_KEY"
+GITHUB_APP_PRIVATE_KEY_FILE = "GITHUB_APP_PRIVATE_KEY_FILE"
+GITHUB_APP_INSTALLATION_ID = "GITHUB_APP_INSTALLATION_ID"
+# The app's values travel together, from the source that has GITHUB_APP_ID: one app's key never signs
+# for another app's id.
+GITHUB_APP_GROUP = (
+    GITHUB_APP_ID,
+    GITHUB_APP_PRIVATE_KEY,
+    GITHUB_APP_PRIVATE_KEY_FILE,
+    GITHUB_APP_INSTALLATION_ID,
+)
 CREDENTIAL_VARS = (
     GITHUB_TOKEN,
+    *GITHUB_APP_GROUP,
     ANTHROPIC_API_KEY,
     CLAUDE_ACCESS_TOKEN,
     CLAUDE_REFRESH_TOKEN,
@@ -40,10 +53,19 @@ CREDENTIAL_VARS = (
 )
 # The OAuth triple travels together: refresh and expiry come from the source of the access token.
 CLAUDE_OAUTH_GROUP = (CLAUDE_ACCESS_TOKEN, CLAUDE_REFRESH_TOKEN, CLAUDE_EXPIRES_AT)
-SECRET_VARS = (GITHUB_TOKEN, ANTHROPIC_API_KEY, CLAUDE_ACCESS_TOKEN, CLAUDE_REFRESH_TOKEN, DATABASE_URL)
+SECRET_VARS = (
+    GITHUB_TOKEN,
+    GITHUB_APP_PRIVATE_KEY,
+    ANTHROPIC_API_KEY,
+    CLAUDE_ACCESS_TOKEN,
+    CLAUDE_REFRESH_TOKEN,
+    DATABASE_URL,
+)
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
 
-USER_QUERY = "SELECT id, github_access_token, claude_auth FROM users WHERE email = %s"
+# to_jsonb(u): the optional GitHub App columns (github_app_id, github_app_private_key,
+# github_app_installation_id) are read when the table has them; the original schema has not.
+USER_QUERY = "SELECT id, github_access_token, claude_auth, to_jsonb(u) FROM users u WHERE email = %s"
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,22 @@ class Credential:
     name: str
     value: str
     source: str
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """A GitHub App: its id, its private key (PEM text) and, optionally, the one installation to use."""
+
+    app_id: str
+    private_key: str
+    installation_id: int | None = None
+
+
+def _read_key_file(path: str) -> str | None:
+    try:
+        return Path(path).expanduser().read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -70,19 +108,56 @@ class Credentials:
         return credential.source if credential else "not set"
 
     def secrets(self) -> list[str]:
-        """Every secret value, for the redactor."""
+        """Every secret value, for the redactor (a GitHub App key read from its file too)."""
         values = [c.value for c in self.found.values() if c.name in SECRET_VARS]
         database_url = self.get(DATABASE_URL)
         password = urlsplit(database_url).password if database_url else None
-        return values + ([password] if password else [])
+        key_file = self.get(GITHUB_APP_PRIVATE_KEY_FILE)
+        key = _read_key_file(key_file) if key_file and not self.get(GITHUB_APP_PRIVATE_KEY) else None
+        return values + [value for value in (password, key) if value]
 
-    def require_github(self) -> str:
-        token = self.get(GITHUB_TOKEN)
-        if not token:
+    def github_app(self) -> AppCredentials | None:
+        """The GitHub App's credentials when GITHUB_APP_ID is set; they then take precedence over
+        GITHUB_TOKEN (short-lived tokens scoped to the installation, and the app's own identity)."""
+        app_id = self.get(GITHUB_APP_ID)
+        if not app_id:
+            return None
+        key = self.get(GITHUB_APP_PRIVATE_KEY)
+        key_file = self.get(GITHUB_APP_PRIVATE_KEY_FILE)
+        if not key and key_file:
+            key = _read_key_file(key_file)
+            if key is None:
+                raise CredentialError(
+                    f"cannot read GITHUB_APP_PRIVATE_KEY_FILE {key_file}",
+                    "check the path and that the tool's user may read the file (mode 0600)",
+                )
+        if not key:
             raise CredentialError(
-                "GITHUB_TOKEN is not set", "export GITHUB_TOKEN, add it to .env, or configure the users table"
+                "GITHUB_APP_PRIVATE_KEY is not set (GITHUB_APP_ID is)",
+                "set GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE to the app's .pem key",
             )
-        return token
+        installation = self.get(GITHUB_APP_INSTALLATION_ID)
+        if installation is not None and not installation.isdigit():
+            raise CredentialError(
+                f"GITHUB_APP_INSTALLATION_ID is not a number: {installation}",
+                "use the number at the end of the installation's settings URL, or unset it",
+            )
+        return AppCredentials(app_id, key, int(installation) if installation else None)
+
+    def require_github(self) -> None:
+        """GITHUB_TOKEN or a GitHub App is there (`github_app` checks the app's values when it is used)."""
+        if self.get(GITHUB_TOKEN) or self.get(GITHUB_APP_ID):
+            return
+        raise CredentialError(
+            "GITHUB_TOKEN is not set",
+            "export GITHUB_TOKEN (or the GitHub App's GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY), add it to "
+            ".env, or configure the users table",
+        )
+
+    def github_cache_key(self) -> str | None:
+        """What the GitHub ETag cache is kept per: the token, or the app (whose tokens change hourly)."""
+        app_id = self.get(GITHUB_APP_ID)
+        return f"github-app:{app_id}" if app_id else self.get(GITHUB_TOKEN)
 
     def require_claude(self) -> None:
         if not (self.get(ANTHROPIC_API_KEY) or self.get(CLAUDE_ACCESS_TOKEN)):
@@ -126,21 +201,23 @@ def load_credentials(
 
 def _first_wins(layers: list[tuple[str, Mapping[str, str | None]]]) -> dict[str, Credential]:
     found: dict[str, Credential] = {}
+    grouped = {*CLAUDE_OAUTH_GROUP, *GITHUB_APP_GROUP}
     for name in CREDENTIAL_VARS:
-        if name in CLAUDE_OAUTH_GROUP:
+        if name in grouped:
             continue
         for source, values in layers:
             value = values.get(name)
             if value:
                 found[name] = Credential(name, value.strip(), source)
                 break
-    for source, values in layers:
-        if values.get(CLAUDE_ACCESS_TOKEN):
-            for name in CLAUDE_OAUTH_GROUP:
-                value = values.get(name)
-                if value:
-                    found[name] = Credential(name, str(value).strip(), source)
-            break
+    for group in (CLAUDE_OAUTH_GROUP, GITHUB_APP_GROUP):  # each group from the source of its first member
+        for source, values in layers:
+            if values.get(group[0]):
+                for name in group:
+                    value = values.get(name)
+                    if value:
+                        found[name] = Credential(name, str(value).strip(), source)
+                break
     return found
 
 
@@ -149,11 +226,14 @@ class UserRow:
     id: str
     github_access_token: str | None
     claude_auth: dict[str, Any]
+    columns: dict[str, Any] = field(default_factory=dict)  # the whole row, for the optional app columns
 
     def as_variables(self) -> dict[str, str | None]:
         expires = self.claude_auth.get("expiresAt")
+        app = {name: self.columns.get(name.lower()) for name in GITHUB_APP_GROUP}
         return {
             GITHUB_TOKEN: self.github_access_token,
+            **{name: str(value) if value is not None else None for name, value in app.items()},
             CLAUDE_ACCESS_TOKEN: self.claude_auth.get("accessToken"),
             CLAUDE_REFRESH_TOKEN: self.claude_auth.get("refreshToken"),
             CLAUDE_EXPIRES_AT: str(expires) if expires is not None else None,
@@ -198,7 +278,7 @@ def read_user(database_url: str, email: str) -> UserRow:
         raise CredentialError(
             f"no row in users for USER_EMAIL={email}", "check USER_EMAIL or add the user row"
         )
-    return UserRow(str(row[0]), row[1], parse_claude_auth(row[2]))
+    return UserRow(str(row[0]), row[1], parse_claude_auth(row[2]), row[3] if isinstance(row[3], dict) else {})
 
 
 def parse_claude_auth(value: object) -> dict[str, Any]:
