@@ -40,16 +40,15 @@ def key_pair(index: int = 0) -> KeyPair:
 def add_app(
     github: FakeGitHub, permissions: dict[str, str] | None = None, repos: list[str] | None = None
 ) -> int:
-    """The test app on the stand-in, installed on OWNER (every repository, or `repos`); the installation id."""
+    """The test app on the stand-in, installed on OWNER (all repositories, or `repos`): its installation."""
     github.add_app(APP_ID, SLUG, key_pair().public_pem)
     return github.install_app(APP_ID, OWNER, repos=repos, permissions=permissions)
 
 
 def app_env(stage: Stage, **extra: str) -> dict[str, str]:
     """The stage's environment with the app's credentials and no GITHUB_TOKEN."""
-    return stage.env(
-        GITHUB_TOKEN="", GITHUB_APP_ID=str(APP_ID), GITHUB_APP_PRIVATE_KEY=key_pair().private_pem, **extra
-    )
+    app = {"GITHUB_TOKEN": "", "GITHUB_APP_ID": str(APP_ID), "GITHUB_APP_PRIVATE_KEY": key_pair().private_pem}
+    return stage.env(**(app | extra))
 
 
 def issued_tokens(github: FakeGitHub) -> list[str]:

@@ -19,7 +19,7 @@ from autonomous_dev.security.redact import Redactor
 from autonomous_dev.settings.credentials import load_credentials
 from autonomous_dev.settings.model import load_settings
 from autonomous_dev.settings.services import GitHubSettings
-from tests.app_helpers import APP_ID, BOT, add_app, issued_tokens, key_pair
+from tests.app_helpers import APP_ID, BOT, add_app, key_pair
 from tests.conftest import NAME, OWNER
 from tests.standins.github_server import FakeGitHub
 from tests.standins.github_state import RecordedRequest

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, TypeVar
 from autonomous_dev.errors import AutonomousDevError, CredentialError
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.settings.app_checks import AppProbe, app_checks
+from autonomous_dev.settings.app_credentials import GITHUB_APP_ID
 from autonomous_dev.settings.credentials import (
     DATABASE_URL,
-    GITHUB_APP_ID,
     GITHUB_TOKEN,
     USER_EMAIL,
     Credentials,

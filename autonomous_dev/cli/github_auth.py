@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from autonomous_dev.security.redact import Redactor
-from autonomous_dev.settings.credentials import GITHUB_TOKEN, AppCredentials, Credentials
+from autonomous_dev.settings.app_credentials import AppCredentials
+from autonomous_dev.settings.credentials import GITHUB_TOKEN, Credentials
 
 if TYPE_CHECKING:
     from autonomous_dev.git.workspace import GitIdentity

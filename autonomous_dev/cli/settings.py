@@ -13,11 +13,10 @@ import click
 from rich.text import Text
 
 from autonomous_dev.errors import CredentialError, ExitStatus
+from autonomous_dev.settings.app_credentials import GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE
 from autonomous_dev.settings.credentials import (
     CREDENTIAL_VARS,
     DATABASE_URL,
-    GITHUB_APP_PRIVATE_KEY,
-    GITHUB_APP_PRIVATE_KEY_FILE,
     SECRET_VARS,
     USER_EMAIL,
     Credentials,

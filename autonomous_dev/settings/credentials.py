@@ -16,6 +16,15 @@ from dotenv import dotenv_values
 from autonomous_dev.claude.oauth import ClaudeTokens, Refresher, parse_expiry
 from autonomous_dev.errors import CredentialError, InfrastructureError, network_reason, postgres_unreachable
 from autonomous_dev.models import PostgresReport
+from autonomous_dev.settings.app_credentials import (
+    GITHUB_APP_GROUP,
+    GITHUB_APP_ID,
+    GITHUB_APP_PRIVATE_KEY,
+    GITHUB_APP_PRIVATE_KEY_FILE,
+    AppCredentials,
+    app_credentials,
+    read_key_file,
+)
 
 if TYPE_CHECKING:
     import psycopg  # imported when a connection is made: it costs start-up time of every command
@@ -29,18 +38,6 @@ CLAUDE_REFRESH_TOKEN = "CLAUDE_REFRESH_TOKEN"
 CLAUDE_EXPIRES_AT = "CLAUDE_EXPIRES_AT"
 DATABASE_URL = "DATABASE_URL"
 USER_EMAIL = "USER_EMAIL"
-GITHUB_APP_ID = "GITHUB_APP_ID"
-GITHUB_APP_PRIVATE_KEY = "GITHUB_APP_PRIVATE_KEY"
-GITHUB_APP_PRIVATE_KEY_FILE = "GITHUB_APP_PRIVATE_KEY_FILE"
-GITHUB_APP_INSTALLATION_ID = "GITHUB_APP_INSTALLATION_ID"
-# The app's values travel together, from the source that has GITHUB_APP_ID: one app's key never signs
-# for another app's id.
-GITHUB_APP_GROUP = (
-    GITHUB_APP_ID,
-    GITHUB_APP_PRIVATE_KEY,
-    GITHUB_APP_PRIVATE_KEY_FILE,
-    GITHUB_APP_INSTALLATION_ID,
-)
 CREDENTIAL_VARS = (
     GITHUB_TOKEN,
     *GITHUB_APP_GROUP,
@@ -76,22 +73,6 @@ class Credential:
 
 
 @dataclass(frozen=True)
-class AppCredentials:
-    """A GitHub App: its id, its private key (PEM text) and, optionally, the one installation to use."""
-
-    app_id: str
-    private_key: str
-    installation_id: int | None = None
-
-
-def _read_key_file(path: str) -> str | None:
-    try:
-        return Path(path).expanduser().read_text()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-@dataclass(frozen=True)
 class Credentials:
     """The credentials found, by variable name, and the Postgres user row id when one was read."""
 
@@ -113,36 +94,13 @@ class Credentials:
         database_url = self.get(DATABASE_URL)
         password = urlsplit(database_url).password if database_url else None
         key_file = self.get(GITHUB_APP_PRIVATE_KEY_FILE)
-        key = _read_key_file(key_file) if key_file and not self.get(GITHUB_APP_PRIVATE_KEY) else None
+        key = read_key_file(key_file) if key_file and not self.get(GITHUB_APP_PRIVATE_KEY) else None
         return values + [value for value in (password, key) if value]
 
     def github_app(self) -> AppCredentials | None:
         """The GitHub App's credentials when GITHUB_APP_ID is set; they then take precedence over
         GITHUB_TOKEN (short-lived tokens scoped to the installation, and the app's own identity)."""
-        app_id = self.get(GITHUB_APP_ID)
-        if not app_id:
-            return None
-        key = self.get(GITHUB_APP_PRIVATE_KEY)
-        key_file = self.get(GITHUB_APP_PRIVATE_KEY_FILE)
-        if not key and key_file:
-            key = _read_key_file(key_file)
-            if key is None:
-                raise CredentialError(
-                    f"cannot read GITHUB_APP_PRIVATE_KEY_FILE {key_file}",
-                    "check the path and that the tool's user may read the file (mode 0600)",
-                )
-        if not key:
-            raise CredentialError(
-                "GITHUB_APP_PRIVATE_KEY is not set (GITHUB_APP_ID is)",
-                "set GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE to the app's .pem key",
-            )
-        installation = self.get(GITHUB_APP_INSTALLATION_ID)
-        if installation is not None and not installation.isdigit():
-            raise CredentialError(
-                f"GITHUB_APP_INSTALLATION_ID is not a number: {installation}",
-                "use the number at the end of the installation's settings URL, or unset it",
-            )
-        return AppCredentials(app_id, key, int(installation) if installation else None)
+        return app_credentials(self.get)
 
     def require_github(self) -> None:
         """GITHUB_TOKEN or a GitHub App is there (`github_app` checks the app's values when it is used)."""

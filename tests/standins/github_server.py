@@ -47,8 +47,8 @@ from urllib.parse import unquote, urlsplit
 from . import (
     github_actions,
     github_api,
-    github_apps,
     github_api_git,
+    github_apps,
     github_checks,
     github_graphql,
     github_merge,
