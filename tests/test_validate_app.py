@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from tests.app_helpers import APP_ID, BOT, add_app, app_env, key_pair
 from tests.conftest import GITHUB_TOKEN, NAME, OWNER, Stage
+from tests.helpers import run_cli
 from tests.test_validate import validate
 
 FULL = f"{OWNER}/{NAME}"
@@ -154,3 +156,24 @@ def test_a_suspended_installation_fails(stage: Stage) -> None:
     code, checks, _ = app_validate(stage)
     row = checks[f"GitHub App installation ({FULL})"]
     assert code == 1 and row["status"] == "fail" and "suspended" in row["detail"]
+
+
+def test_the_private_key_in_the_config_file_is_refused_with_exit_3(stage: Stage) -> None:
+    add_app(stage.github)
+    body = key_pair().private_pem.splitlines()[1]
+    for settings in ({"github": {"appPrivateKey": "see env"}}, {"repo": {"note": key_pair().private_pem}}):
+        (stage.cwd / "autonomous-dev.config.json").write_text(json.dumps(settings))
+        result = run_cli(["config", "--validate"], cwd=stage.cwd, env=app_env(stage))
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "credentials are not read from the config file" in result.stderr
+        assert body not in result.stdout + result.stderr
+
+
+def test_config_shows_where_the_app_credentials_come_from_with_the_key_masked(stage: Stage) -> None:
+    result = run_cli(["config", "--json"], cwd=stage.cwd, env=app_env(stage))
+    assert result.returncode == 0, result.stderr
+    rows = {row["key"]: row for row in json.loads(result.stdout)}
+    assert rows["credential GITHUB_APP_ID"]["value"] == str(APP_ID)
+    key = rows["credential GITHUB_APP_PRIVATE_KEY"]
+    assert key["source"] == "env" and key["value"] == f"----… ({len(key_pair().private_pem.strip())} chars)"
+    assert key_pair().private_pem.splitlines()[1][:20] not in result.stdout + result.stderr
