@@ -147,6 +147,33 @@ class RepoAccess:
 
 
 @dataclass(frozen=True)
+class AppReport:
+    """The GitHub App the credentials belong to (`GET /app` with its JWT)."""
+
+    id: int
+    slug: str
+    name: str
+    permissions: dict[str, str]  # what the app asks of each installation
+    events: tuple[str, ...]
+
+    @property
+    def bot_login(self) -> str:
+        """The login its installation tokens act as: comments, labels and PRs are by this user."""
+        return f"{self.slug}[bot]"
+
+
+@dataclass(frozen=True)
+class InstallationReport:
+    """One installation of the app: on which account, for which repositories, with which permissions."""
+
+    id: int
+    account: str
+    repository_selection: str  # "all" or "selected"
+    permissions: dict[str, str]
+    suspended: bool = False
+
+
+@dataclass(frozen=True)
 class PostgresReport:
     """What `config --validate` needs to know about the credential store."""
 

@@ -25,6 +25,15 @@ from autonomous_dev.models import (
 from autonomous_dev.store.records import TaskRecord, TaskState, Transition, UsageDelta
 
 
+class TokenSource(Protocol):
+    """A GitHub token that changes while the process runs (a GitHub App's installation token): REST and
+    git ask for the current value before each use, and report the value GitHub refused (401)."""
+
+    def token(self) -> str: ...
+
+    def renew(self, stale: str) -> None: ...
+
+
 class GitHubRepo(Protocol):
     """One repository on GitHub, as the pipeline sees it."""
 

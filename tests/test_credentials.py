@@ -75,7 +75,8 @@ def test_cli_env_name_reads_env_production(tmp_path: Path) -> None:
 def test_real_format_tokens_are_accepted(tmp_path: Path) -> None:
     for token in ("ghp_" + "a" * 36, "github_pat_" + "B" * 82, "sk-ant-api03-" + "c-_" * 30):
         found = load_credentials({"GITHUB_TOKEN": token, "ANTHROPIC_API_KEY": token}, None)
-        assert found.require_github() == token
+        found.require_github()
+        assert found.get("GITHUB_TOKEN") == token
         found.require_claude()
 
 
@@ -253,3 +254,56 @@ def test_the_webhook_secret_comes_from_the_sources_and_an_optional_users_column(
         {**base, "WEBHOOK_SECRET": "new-one", "WEBHOOK_SECRET_PREVIOUS": "old-one"}, None
     )
     assert rotating.webhook_secrets() == ["new-one", "old-one"] and "old-one" in rotating.secrets()
+
+
+APP_KEY = "-----BEGIN RSA PRIVATE KEY-----\nAppKeyBodyForTests0123456789\n-----END RSA PRIVATE KEY-----\n"
+
+
+def test_github_app_values_travel_together_from_the_source_of_the_app_id(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "GITHUB_APP_ID=77\nGITHUB_APP_PRIVATE_KEY=dotenv-key-of-app-77\nGITHUB_APP_INSTALLATION_ID=5\n"
+    )
+    environ = {"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": APP_KEY}
+    app = load_credentials(environ, env_file).github_app()
+    assert app is not None and (app.app_id, app.private_key, app.installation_id) == (
+        "12",
+        APP_KEY.strip(),
+        None,
+    )
+    found = load_credentials({}, env_file)
+    assert found.source("GITHUB_APP_PRIVATE_KEY") == ".env"
+    assert found.github_app() == type(app)("77", "dotenv-key-of-app-77", 5)
+    only_id = load_credentials({"GITHUB_APP_ID": "12"}, env_file)  # the key of app 77 never signs for 12
+    with pytest.raises(CredentialError, match="GITHUB_APP_PRIVATE_KEY is not set"):
+        only_id.github_app()
+
+
+def test_the_app_needs_no_token_and_its_key_file_is_redacted(tmp_path: Path) -> None:
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(APP_KEY)
+    found = load_credentials({"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file)}, None)
+    found.require_github()  # no GITHUB_TOKEN: the app is enough
+    app = found.github_app()
+    assert app is not None and app.private_key == APP_KEY
+    assert APP_KEY in found.secrets()  # the redactor learns the key read from the file
+    assert found.github_cache_key() == "github-app:12"
+    bad = load_credentials(
+        {"GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY": APP_KEY, "GITHUB_APP_INSTALLATION_ID": "x1"}, None
+    )
+    with pytest.raises(CredentialError, match="GITHUB_APP_INSTALLATION_ID is not a number"):
+        bad.github_app()
+
+
+def test_github_app_columns_of_the_users_table_are_read_when_present(pg_dsn: str) -> None:
+    insert_user(pg_dsn, "dev@example.test", None, None)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE users ADD COLUMN github_app_id bigint, ADD COLUMN github_app_private_key text"
+        )
+        conn.execute("UPDATE users SET github_app_id = 99, github_app_private_key = %s", (APP_KEY,))
+    found = load_credentials({"DATABASE_URL": pg_dsn, "USER_EMAIL": "dev@example.test"}, None)
+    assert found.source("GITHUB_APP_ID") == "postgres users (dev@example.test)"
+    app = found.github_app()
+    assert app is not None and (app.app_id, app.private_key) == ("99", APP_KEY.strip())
+    assert APP_KEY.strip() in found.secrets()

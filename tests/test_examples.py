@@ -401,3 +401,28 @@ def test_shell_completion_variable_in_the_quickstart_works(shell: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "_autonomous_dev_completion" in result.stdout and "_AUTONOMOUS_DEV_COMPLETE" in result.stdout
+
+
+# ---- GitHub App manifest -----------------------------------------------------------------------------
+
+
+def test_app_manifest_asks_for_what_validate_requires_and_nothing_more() -> None:
+    from autonomous_dev.settings.app_checks import permission_checks
+    from autonomous_dev.settings.validate import Status
+
+    manifest = json.loads((EXAMPLES / "github-app-manifest.json").read_text())
+    assert (
+        manifest["url"]
+        and manifest["public"] is False
+        and manifest["hook_attributes"]["url"].endswith("/webhook")
+    )
+    rows = permission_checks(1, manifest["default_permissions"], allow_workflow=False)
+    assert [row.status for row in rows] == [Status.OK, Status.OK], rows  # all needed, no write beyond
+    events = {"issues", "issue_comment", "pull_request", "pull_request_review", "pull_request_review_comment",
+              "check_run", "check_suite", "status"}  # fmt: skip
+    assert set(manifest["default_events"]) == events
+    # GitHub refuses an event whose permission the app lacks
+    needs = {"issues": "issues", "issue_comment": "issues", "status": "statuses", "check_run": "checks",
+             "check_suite": "checks", "pull_request": "pull_requests", "pull_request_review": "pull_requests",
+             "pull_request_review_comment": "pull_requests"}  # fmt: skip
+    assert all(needs[event] in manifest["default_permissions"] for event in manifest["default_events"])

@@ -20,6 +20,8 @@ from autonomous_dev.errors import ConfigError, InfrastructureError
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.settings.credentials import Credentials
 
+from .github_auth import RepoCredential, github_auth
+
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
     from autonomous_dev.git.workspace import GitWorkspaces
     from autonomous_dev.github.client import GitHubRepoClient
     from autonomous_dev.github.conditional import ConditionalCache
-    from autonomous_dev.github.session import GitHubSession
     from autonomous_dev.intake.discover import Discovery
     from autonomous_dev.models import ModelTurn, Usage
     from autonomous_dev.sandbox.backends import Sandbox
@@ -62,24 +63,19 @@ class ProcessCaches:
             log.warning("the ETag cache was not saved (the next run asks GitHub afresh): %s", exc)
 
 
-def process_caches(settings: Settings, github_token: str | None = None) -> ProcessCaches:
-    """Caches in WORK_DIR; one ETag file per token (GitHub's ETags vary by it): a new token starts afresh."""
+def process_caches(settings: Settings, github_key: str | None = None) -> ProcessCaches:
+    """Caches in WORK_DIR; one ETag file per token or GitHub App (`Credentials.github_cache_key`; GitHub's
+    ETags vary by the token): a new token starts afresh."""
     from autonomous_dev.core.repomap import SymbolCache
     from autonomous_dev.github.conditional import ConditionalCache
 
     work_dir = settings.execution.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
     etags, etags_file = ConditionalCache(), None
-    if github_token:
-        etags_file = work_dir / f"github-etags-{hashlib.sha256(github_token.encode()).hexdigest()[:16]}.json"
+    if github_key:
+        etags_file = work_dir / f"github-etags-{hashlib.sha256(github_key.encode()).hexdigest()[:16]}.json"
         etags.load(etags_file)
     return ProcessCaches(etags, SymbolCache(work_dir / "symbols.db"), etags_file)
-
-
-def github_session(settings: Settings, token: str, cache: ConditionalCache | None = None) -> GitHubSession:
-    from autonomous_dev.github.session import connect
-
-    return connect(token, settings.github, cache=cache)
 
 
 def claude_auth(settings: Settings, credentials: Credentials, redactor: Redactor) -> ClaudeAuth:
@@ -203,13 +199,12 @@ def build_cycle(
         raise ConfigError(
             "no repository configured", "set REPO_OWNER and REPO_NAME, or pass --repo owner/name"
         )
-    token = credentials.require_github()
+    auth = github_auth(settings, credentials, redactor, caches.etags if caches else None)
     claude = claude_client(settings, credentials, redactor)
-    session = github_session(settings, token, caches.etags if caches else None)
     symbols = caches.symbols if caches else None
     sandbox = make_sandbox(settings)
     repos = [
-        _repo_work(settings, connect_repo(settings, name, session, token, redactor), claude, redactor,
+        _repo_work(settings, connect_repo(settings, name, auth(name), redactor), claude, redactor,
                    dry_run, store, symbols, sandbox)
         for name in names
     ]  # fmt: skip
@@ -219,22 +214,21 @@ def build_cycle(
 
 
 def connect_repo(
-    settings: Settings, full_name: str, session: GitHubSession, token: str, redactor: Redactor
+    settings: Settings, full_name: str, credential: RepoCredential, redactor: Redactor
 ) -> tuple[GitHubRepoClient, GitWorkspaces]:
     """The repository's API client and its mirror, after the allowedRepos / public checks."""
-    from autonomous_dev.git.workspace import GitIdentity, GitWorkspaces
+    from autonomous_dev.git.workspace import GitWorkspaces
     from autonomous_dev.github.client import GitHubRepoClient
 
     security = settings.security
-    repo = GitHubRepoClient(session, full_name, redactor)
+    repo = GitHubRepoClient(credential.session, full_name, redactor)
     check_repository_allowed(full_name, repo.private, security.allowed_repos, security.allow_public_repos)
-    identity = GitIdentity(settings.git.author_name, settings.git.author_email)
     workspaces = GitWorkspaces(
         settings.execution.work_dir,
         repo.full_name,
         repo.clone_url,
-        token,
-        identity,
+        credential.git_token,
+        credential.identity,
         redactor,
         security.allow_workflow_changes,
     )

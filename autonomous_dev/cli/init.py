@@ -19,6 +19,7 @@ EXAMPLE_FILE = "autonomous-dev.config.example.json"
 ENV_SKELETON = """\
 # Credentials for autonomous-dev. Keep this file private (mode 600) and out of git.
 GITHUB_TOKEN=
+# or a GitHub App instead of GITHUB_TOKEN: GITHUB_APP_ID= and GITHUB_APP_PRIVATE_KEY_FILE=
 ANTHROPIC_API_KEY=
 # CLAUDE_ACCESS_TOKEN=
 # DATABASE_URL=postgresql://USER@HOST/DB?sslmode=verify-full

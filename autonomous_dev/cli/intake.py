@@ -17,12 +17,12 @@ from .app import AppContext, cli
 from .build import (
     claude_client,
     connect_repo,
-    github_session,
     make_agent,
     make_discovery,
     open_state,
     process_caches,
 )
+from .github_auth import github_auth
 from .run import flags_from
 
 if TYPE_CHECKING:
@@ -60,9 +60,9 @@ def _connect(
 ) -> tuple[GitHubRepoClient, GitWorkspaces]:
     from autonomous_dev.git.work_dir import hold_work_dir
 
-    token = credentials.require_github()
+    auth = github_auth(settings, credentials, app.redactor)
     app.work_dir_lock = hold_work_dir(settings.execution.work_dir)
-    return connect_repo(settings, name, github_session(settings, token), token, app.redactor)
+    return connect_repo(settings, name, auth(name), app.redactor)
 
 
 @cli.command()

@@ -137,7 +137,7 @@ def _serve(
     metrics = _metrics(settings, metrics_port, webhook)
     observer = Fanout(tracker, metrics, OutageRecorder(store))
     # Across cycles and runs: an idle cycle's polls answer 304. A dry run keeps nothing.
-    caches = process_caches(settings, None if dry_run else credentials.get("GITHUB_TOKEN"))
+    caches = process_caches(settings, None if dry_run else credentials.github_cache_key())
 
     def make_cycle() -> Cycle:
         if control.reload:

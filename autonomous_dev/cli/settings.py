@@ -13,6 +13,7 @@ import click
 from rich.text import Text
 
 from autonomous_dev.errors import CredentialError, ExitStatus
+from autonomous_dev.settings.app_credentials import GITHUB_APP_PRIVATE_KEY, GITHUB_APP_PRIVATE_KEY_FILE
 from autonomous_dev.settings.credentials import (
     CREDENTIAL_VARS,
     DATABASE_URL,
@@ -137,7 +138,7 @@ def _validate(
     from .checks import live_checks
 
     checks = [Check("settings", Status.OK, "valid; no credentials in the config file")]
-    checks += env_file_checks(_env_files(app))
+    checks += env_file_checks(_env_files(app) + _key_files(credentials))
     checks.append(gitignore_check(Path.cwd()))
     checks += _sandbox(settings, offline)
     checks += [
@@ -164,6 +165,12 @@ def _sandbox(settings: Settings, offline: bool) -> list[Check]:
 def _env_files(app: AppContext) -> list[Path]:
     cwd = Path.cwd()
     return sorted({app.selected_env_file, *cwd.glob(".env"), *cwd.glob(".env.*")} - {cwd / ".env.example"})
+
+
+def _key_files(credentials: Credentials) -> list[Path]:
+    """The GitHub App's key file, which only its owner may read, like a .env file."""
+    key_file = credentials.get(GITHUB_APP_PRIVATE_KEY_FILE)
+    return [Path(key_file).expanduser()] if key_file and not credentials.get(GITHUB_APP_PRIVATE_KEY) else []
 
 
 def _present(credentials: Credentials) -> list[str]:

@@ -23,6 +23,7 @@ from autonomous_dev.git.blobs import PATHS, file_at, pushed_blobs
 from autonomous_dev.git.gitnet import git_unreachable
 from autonomous_dev.logs import audit
 from autonomous_dev.models import BRANCH_PREFIX, Change, PushedBlob
+from autonomous_dev.ports import TokenSource
 from autonomous_dev.security.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class GitWorkspaces:
         work_dir: Path,
         full_name: str,
         clone_url: str,
-        token: str,
+        token: str | TokenSource,
         identity: GitIdentity,
         redactor: Redactor,
         allow_workflow_changes: bool = False,
@@ -69,11 +70,8 @@ class GitWorkspaces:
         self._thread_lock = threading.Lock()
         self._pruned = False
         self._free_slots: list[Path] = []
-        self._env = {
-            "GIT_ASKPASS": str(_askpass_script(work_dir)),
-            "AUTONOMOUS_DEV_GIT_PASSWORD": token,
-            "GIT_TERMINAL_PROMPT": "0",
-        }
+        self._token = token  # a GitHub App's installation token is read afresh for every git command
+        self._askpass = str(_askpass_script(work_dir))
 
     def sync(self) -> None:
         """Create the mirror on first use and fetch every branch into refs/remotes/origin/*."""
@@ -207,9 +205,7 @@ class GitWorkspaces:
 
     def _git(self, runner: git.Git, *args: str, check: bool = True) -> str:
         try:
-            # Its own session: a terminal's Ctrl-C (sent to our whole process group) must not kill a push
-            # half-way; the warm stop lets the step finish, and a cold stop abandons it.
-            return str(runner.execute(["git", *SAFE_GIT, *args], env=self._env, start_new_session=True))
+            return str(self._execute(runner, args))  # text by default
         except git.GitCommandError as exc:
             if not check:
                 return ""
@@ -218,16 +214,36 @@ class GitWorkspaces:
     def _git_bytes(self, runner: git.Git, *args: str) -> bytes:
         """Raw output, nothing decoded or stripped: file names and blob contents are bytes."""
         try:
-            out = runner.execute(
-                ["git", *SAFE_GIT, *args],
-                env=self._env,
-                stdout_as_string=False,
-                strip_newline_in_stdout=False,
-                start_new_session=True,
-            )
+            out = self._execute(runner, args, stdout_as_string=False, strip_newline_in_stdout=False)
         except git.GitCommandError as exc:
             raise self._failure(runner, args, exc) from None
-        return bytes(out)
+        assert isinstance(out, bytes)  # stdout_as_string=False
+        return out
+
+    def _execute(self, runner: git.Git, args: tuple[str, ...], **options: bool) -> str | bytes:
+        """Run git with the token in its environment only (the askpass script prints it); a refused
+        installation token is replaced once, as for REST."""
+        password = self._token if isinstance(self._token, str) else self._token.token()
+        try:
+            return self._run(runner, args, password, options)
+        except git.GitCommandError as exc:
+            if isinstance(self._token, str) or "authentication failed" not in str(exc.stderr).lower():
+                raise
+            log.info("git was refused the installation token; trying once with a new one")
+            self._token.renew(password)
+            return self._run(runner, args, self._token.token(), options)
+
+    def _run(
+        self, runner: git.Git, args: tuple[str, ...], password: str, options: dict[str, bool]
+    ) -> str | bytes:
+        env = {
+            "GIT_ASKPASS": self._askpass,
+            "AUTONOMOUS_DEV_GIT_PASSWORD": password,
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+        # Its own session: a terminal's Ctrl-C (sent to our whole process group) must not kill a push
+        # half-way; the warm stop lets the step finish, and a cold stop abandons it.
+        return runner.execute(["git", *SAFE_GIT, *args], env=env, start_new_session=True, **options)  # type: ignore[call-overload,no-any-return]
 
     def _failure(
         self, runner: git.Git, args: tuple[str, ...], exc: git.GitCommandError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,8 +20,10 @@ from autonomous_dev.errors import CredentialError, GitHubError, InfrastructureEr
 from autonomous_dev.github.conditional import ConditionalCache
 from autonomous_dev.github.pacing import TokenPacer, pacer_for
 from autonomous_dev.github.ratelimit import RateGate
+from autonomous_dev.ports import TokenSource
 from autonomous_dev.settings.services import GitHubSettings
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TIMEOUT_S = 30
@@ -94,8 +97,22 @@ def connect(
 ) -> GitHubSession:
     """A session for `token`; its pacing is the process's for that token unless `pacer` is given."""
     pacer = pacer or pacer_for(settings.api_url, token)
+    return open_session(Auth.Token(token), settings, pacer, cache)
+
+
+def open_session(
+    auth: Auth.Auth,
+    settings: GitHubSettings,
+    pacer: TokenPacer,
+    cache: ConditionalCache | None = None,
+    renewable: TokenSource | None = None,
+    login: str | None = None,
+) -> GitHubSession:
+    """A session authenticated by `auth`. `renewable`: the token behind it, replaced once when GitHub
+    answers 401 (an installation token GitHub says has expired); `login`: who the token acts as, when
+    known without asking (an app's `<slug>[bot]`, whose token cannot read `/user`)."""
     client = Github(
-        auth=Auth.Token(token),
+        auth=auth,
         base_url=settings.api_url.rstrip("/"),
         timeout=TIMEOUT_S,
         seconds_between_requests=None,  # the pacer spaces requests, per token and across threads
@@ -114,7 +131,8 @@ def connect(
         ),
     )
     host = urlsplit(settings.api_url).netloc or settings.api_url
-    return GitHubSession(client, settings, pacer, cache or ConditionalCache(), host)
+    identity = _Identity(login=login.lower() if login else None)
+    return GitHubSession(client, settings, pacer, cache or ConditionalCache(), host, identity, renewable)
 
 
 @dataclass
@@ -135,10 +153,10 @@ class GitHubSession:
     cache: ConditionalCache  # ETags of polled lists: unchanged ones cost no rate limit
     host: str = "api.github.com"
     identity: _Identity = field(default_factory=_Identity)
+    renewable: TokenSource | None = None  # an installation token: replaced once on a 401
 
     def own_logins(self) -> frozenset[str]:
-        """The token's login, lower-case. A GitHub App (whose token cannot read `/user`) would add its
-        `<slug>[bot]` login here instead."""
+        """The token's login, lower-case; a GitHub App's `<slug>[bot]`, given when the session was opened."""
         with self.identity.lock:
             if self.identity.login is None:
                 # conditional: with the ETag kept in WORK_DIR, a later run's look costs no rate limit
@@ -165,29 +183,51 @@ class GitHubSession:
         return self._call(what, action, write=True)
 
     def _call(self, what: str, action: Callable[[], T], write: bool) -> T:
-        """Run one PyGithub call in the token's turn, turning its exceptions into ours with a hint."""
+        """Run one PyGithub call in the token's turn; a refused installation token is replaced once (a 401
+        changed nothing on GitHub's side, so even a write is safe to send again)."""
         with self.pacer.turn(self.settings, write):
             try:
-                result = action()
-            except github.BadCredentialsException as exc:
-                raise CredentialError(
-                    "GitHub rejected the token (401)", "check GITHUB_TOKEN; it may have expired"
-                ) from exc
-            except GithubException as exc:
-                raise self._translated(what, exc) from None
-            except requests.exceptions.RetryError as exc:  # urllib3 gave up on 5xx answers
-                reason = getattr(exc.args[0], "reason", None) if exc.args else None
-                raise InfrastructureError(
-                    "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
-                ) from None
-            except requests.RequestException as exc:
-                raise InfrastructureError(
-                    "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT
-                ) from None
+                used = self.renewable.token() if self.renewable else ""
+                try:
+                    result = self._translated_call(what, action)
+                except CredentialError as exc:
+                    if self.renewable is None or not isinstance(
+                        exc.__cause__, github.BadCredentialsException
+                    ):
+                        raise
+                    log.info(
+                        "GitHub refused the installation token while %s; trying once with a new one", what
+                    )
+                    self.renewable.renew(used)
+                    result = self._translated_call(what, action)
             finally:
                 self._heed_primary_limit()
         self.pacer.gate.succeeded()
         return result
+
+    def _translated_call(self, what: str, action: Callable[[], T]) -> T:
+        """Turn a PyGithub call's exceptions into ours, with a hint."""
+        try:
+            return action()
+        except github.BadCredentialsException as exc:
+            who = "the GitHub App's installation token" if self.renewable else "the token"
+            hint = (
+                "check GITHUB_APP_ID and that the app is still installed"
+                if self.renewable
+                else ("check GITHUB_TOKEN; it may have expired")
+            )
+            raise CredentialError(f"GitHub rejected {who} (401)", hint) from exc
+        except GithubException as exc:
+            raise self._translated(what, exc) from None
+        except requests.exceptions.RetryError as exc:  # urllib3 gave up on 5xx answers
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise InfrastructureError(
+                "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
+            ) from None
+        except requests.RequestException as exc:
+            raise InfrastructureError(
+                "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT
+            ) from None
 
     def _heed_primary_limit(self) -> None:
         """The last answer said no requests are left: nobody asks again before the limit resets."""

@@ -16,6 +16,15 @@ from dotenv import dotenv_values
 from autonomous_dev.claude.oauth import ClaudeTokens, Refresher, parse_expiry
 from autonomous_dev.errors import CredentialError, InfrastructureError, network_reason, postgres_unreachable
 from autonomous_dev.models import PostgresReport
+from autonomous_dev.settings.app_credentials import (
+    GITHUB_APP_GROUP,
+    GITHUB_APP_ID,
+    GITHUB_APP_PRIVATE_KEY,
+    GITHUB_APP_PRIVATE_KEY_FILE,
+    AppCredentials,
+    app_credentials,
+    read_key_file,
+)
 
 if TYPE_CHECKING:
     import psycopg  # imported when a connection is made: it costs start-up time of every command
@@ -33,6 +42,7 @@ WEBHOOK_SECRET = "WEBHOOK_SECRET"
 WEBHOOK_SECRET_PREVIOUS = "WEBHOOK_SECRET_PREVIOUS"  # still accepted while a new secret is rolled out
 CREDENTIAL_VARS = (
     GITHUB_TOKEN,
+    *GITHUB_APP_GROUP,
     ANTHROPIC_API_KEY,
     CLAUDE_ACCESS_TOKEN,
     CLAUDE_REFRESH_TOKEN,
@@ -46,6 +56,7 @@ CREDENTIAL_VARS = (
 CLAUDE_OAUTH_GROUP = (CLAUDE_ACCESS_TOKEN, CLAUDE_REFRESH_TOKEN, CLAUDE_EXPIRES_AT)
 SECRET_VARS = (
     GITHUB_TOKEN,
+    GITHUB_APP_PRIVATE_KEY,
     ANTHROPIC_API_KEY,
     CLAUDE_ACCESS_TOKEN,
     CLAUDE_REFRESH_TOKEN,
@@ -55,9 +66,9 @@ SECRET_VARS = (
 )
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
 
-# `webhook_secret` is an optional column: read through the row as JSON, it is NULL where it does not exist.
-USER_QUERY = """SELECT id, github_access_token, claude_auth, to_jsonb(users) ->> 'webhook_secret'
-    FROM users WHERE email = %s"""
+# to_jsonb(u): the optional columns (github_app_id, github_app_private_key, github_app_installation_id,
+# webhook_secret) are read when the table has them; the original schema has not.
+USER_QUERY = "SELECT id, github_access_token, claude_auth, to_jsonb(u) FROM users u WHERE email = %s"
 
 
 @dataclass(frozen=True)
@@ -84,19 +95,33 @@ class Credentials:
         return credential.source if credential else "not set"
 
     def secrets(self) -> list[str]:
-        """Every secret value, for the redactor."""
+        """Every secret value, for the redactor (a GitHub App key read from its file too)."""
         values = [c.value for c in self.found.values() if c.name in SECRET_VARS]
         database_url = self.get(DATABASE_URL)
         password = urlsplit(database_url).password if database_url else None
-        return values + ([password] if password else [])
+        key_file = self.get(GITHUB_APP_PRIVATE_KEY_FILE)
+        key = read_key_file(key_file) if key_file and not self.get(GITHUB_APP_PRIVATE_KEY) else None
+        return values + [value for value in (password, key) if value]
 
-    def require_github(self) -> str:
-        token = self.get(GITHUB_TOKEN)
-        if not token:
-            raise CredentialError(
-                "GITHUB_TOKEN is not set", "export GITHUB_TOKEN, add it to .env, or configure the users table"
-            )
-        return token
+    def github_app(self) -> AppCredentials | None:
+        """The GitHub App's credentials when GITHUB_APP_ID is set; they then take precedence over
+        GITHUB_TOKEN (short-lived tokens scoped to the installation, and the app's own identity)."""
+        return app_credentials(self.get)
+
+    def require_github(self) -> None:
+        """GITHUB_TOKEN or a GitHub App is there (`github_app` checks the app's values when it is used)."""
+        if self.get(GITHUB_TOKEN) or self.get(GITHUB_APP_ID):
+            return
+        raise CredentialError(
+            "GITHUB_TOKEN is not set",
+            "export GITHUB_TOKEN (or the GitHub App's GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY), add it to "
+            ".env, or configure the users table",
+        )
+
+    def github_cache_key(self) -> str | None:
+        """What the GitHub ETag cache is kept per: the token, or the app (whose tokens change hourly)."""
+        app_id = self.get(GITHUB_APP_ID)
+        return f"github-app:{app_id}" if app_id else self.get(GITHUB_TOKEN)
 
     def webhook_secrets(self) -> list[str]:
         """The secrets a delivery's signature may use: WEBHOOK_SECRET, and the previous one while the
@@ -153,21 +178,23 @@ def load_credentials(
 
 def _first_wins(layers: list[tuple[str, Mapping[str, str | None]]]) -> dict[str, Credential]:
     found: dict[str, Credential] = {}
+    grouped = {*CLAUDE_OAUTH_GROUP, *GITHUB_APP_GROUP}
     for name in CREDENTIAL_VARS:
-        if name in CLAUDE_OAUTH_GROUP:
+        if name in grouped:
             continue
         for source, values in layers:
             value = values.get(name)
             if value:
                 found[name] = Credential(name, value.strip(), source)
                 break
-    for source, values in layers:
-        if values.get(CLAUDE_ACCESS_TOKEN):
-            for name in CLAUDE_OAUTH_GROUP:
-                value = values.get(name)
-                if value:
-                    found[name] = Credential(name, str(value).strip(), source)
-            break
+    for group in (CLAUDE_OAUTH_GROUP, GITHUB_APP_GROUP):  # each group from the source of its first member
+        for source, values in layers:
+            if values.get(group[0]):
+                for name in group:
+                    value = values.get(name)
+                    if value:
+                        found[name] = Credential(name, str(value).strip(), source)
+                break
     return found
 
 
@@ -176,17 +203,23 @@ class UserRow:
     id: str
     github_access_token: str | None
     claude_auth: dict[str, Any]
-    webhook_secret: str | None = None
+    columns: dict[str, Any] = field(default_factory=dict)  # the whole row, for the optional app columns
 
     def as_variables(self) -> dict[str, str | None]:
         expires = self.claude_auth.get("expiresAt")
+        app = {name: self.columns.get(name.lower()) for name in GITHUB_APP_GROUP}
         return {
             GITHUB_TOKEN: self.github_access_token,
+            **{name: _text(value) for name, value in app.items()},
             CLAUDE_ACCESS_TOKEN: self.claude_auth.get("accessToken"),
             CLAUDE_REFRESH_TOKEN: self.claude_auth.get("refreshToken"),
             CLAUDE_EXPIRES_AT: str(expires) if expires is not None else None,
-            WEBHOOK_SECRET: self.webhook_secret,
+            WEBHOOK_SECRET: _text(self.columns.get("webhook_secret")),
         }
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
 
 
 def connect(database_url: str, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -227,7 +260,7 @@ def read_user(database_url: str, email: str) -> UserRow:
         raise CredentialError(
             f"no row in users for USER_EMAIL={email}", "check USER_EMAIL or add the user row"
         )
-    return UserRow(str(row[0]), row[1], parse_claude_auth(row[2]), row[3])
+    return UserRow(str(row[0]), row[1], parse_claude_auth(row[2]), row[3] if isinstance(row[3], dict) else {})
 
 
 def parse_claude_auth(value: object) -> dict[str, Any]:

@@ -226,7 +226,8 @@ def _refuse_credentials(path: Path, data: dict[str, Any]) -> None:
     if found:
         raise ConfigError(
             f"{path}: credentials are not read from the config file (found: {', '.join(found)})",
-            "remove them and set GITHUB_TOKEN / ANTHROPIC_API_KEY in the environment or a .env file",
+            "remove them and set GITHUB_TOKEN (or GITHUB_APP_PRIVATE_KEY) / ANTHROPIC_API_KEY in the "
+            "environment or a .env file",
         )
 
 

@@ -13,9 +13,11 @@ DEFAULT_CONFIG_FILE = "autonomous-dev.config.json"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 # A value shaped like a credential: such values belong in the environment, never in the JSON file.
-CREDENTIAL_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credentials?)$")
+CREDENTIAL_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|private_?key|credentials?)$")
 URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
-TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}")
+TOKEN_SHAPE = re.compile(
+    r"^(gh[pousr]_|github_pat_|sk-ant-|sk-|xox[abpr]-)[A-Za-z0-9_\-]{8,}|^-----BEGIN [A-Z ]*PRIVATE KEY"
+)
 
 
 # Keys of the original tool's evaluation and merge sections that this tool has no counterpart for. Its

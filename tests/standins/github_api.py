@@ -23,6 +23,8 @@ router = Router()
 # -- users, rate limit ---------------------------------------------------------------------------
 @router.route("GET", "/user")
 def get_user(ctx: Ctx) -> Response:
+    if ctx.token.installation is not None:  # an installation token is no user's
+        raise ApiError(403, "Resource not accessible by integration")
     doc = ctx.render.user(ctx.login) | {"name": ctx.login, "email": None, "public_repos": 0}
     return 200, {}, doc
 

@@ -88,7 +88,7 @@ class Ctx:
 
     def repo(self, owner: str, name: str) -> Repo:
         found = self.state.find_repo(owner, name)
-        if found is None:
+        if found is None or not self.token.sees(found):  # an installation token sees its repositories only
             raise ApiError(404, "Not Found")
         return found
 

@@ -48,6 +48,7 @@ from . import (
     github_actions,
     github_api,
     github_api_git,
+    github_apps,
     github_checks,
     github_graphql,
     github_merge,
@@ -85,7 +86,9 @@ _GIT_PATH = re.compile(r"^/git/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?(?P<re
 __all__ = ["API_PREFIX", "FakeGitHub", "FaultHook", "RecordedRequest"]
 
 
-class FakeGitHub(github_actions.ActionsSetup, github_merge.MergeSetup, github_reviews.ReviewSetup):
+class FakeGitHub(
+    github_actions.ActionsSetup, github_merge.MergeSetup, github_reviews.ReviewSetup, github_apps.AppSetup
+):
     """Local GitHub imitation; see the module docstring. Use as a context manager or start()/stop()."""
 
     def __init__(self, root: Path) -> None:
@@ -343,7 +346,12 @@ class FakeGitHub(github_actions.ActionsSetup, github_merge.MergeSetup, github_re
             return len(self.requests)
 
     def _token_for(self, request: RecordedRequest) -> Token | None:
-        """Token from ``token X`` / ``Bearer X`` or HTTP Basic (password, or user with empty password)."""
+        """A live token from ``token X`` / ``Bearer X`` or HTTP Basic (password, or user with empty
+        password); an expired installation token is none."""
+        token = self._credential_of(request)
+        return None if token is None or token.expired() else token
+
+    def _credential_of(self, request: RecordedRequest) -> Token | None:
         scheme, _, credential = (request.header("Authorization") or "").partition(" ")
         credential = credential.strip()
         with self.state.lock:
@@ -535,6 +543,10 @@ class _Handler(BaseHTTPRequestHandler):
     # -- REST API ---------------------------------------------------------------------------------
     def _api(self, request: RecordedRequest) -> None:
         fake = self.server.fake
+        app_answer = github_apps.answer(fake.state, request, urlsplit(request.path).path[len(API_PREFIX) :])
+        if app_answer is not None:  # authenticated by the app's JWT, not by a token
+            self._send_json(*app_answer, None)
+            return
         token = fake._token_for(request)
         if token is None:
             self._send_json(401, {}, {"message": "Bad credentials", "documentation_url": DOCS}, None)
@@ -591,7 +603,7 @@ class _Handler(BaseHTTPRequestHandler):
         match = _GIT_PATH.match(unquote(split.path))
         with fake.state.lock:
             repo = fake.state.find_repo(match["owner"], match["name"]) if match else None
-        if match is None or repo is None:
+        if match is None or repo is None or not token.sees(repo):
             self._send_text(404, "Repository not found.\n")
             return
         push = "service=git-receive-pack" in split.query or match["rest"].endswith("/git-receive-pack")

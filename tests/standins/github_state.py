@@ -162,6 +162,41 @@ class Token:
     fine_grained: bool
     reset: int
     remaining: int = RATE_LIMIT
+    installation: int | None = None  # a GitHub App installation token: only its repositories are seen
+    repos: frozenset[str] | None = None  # lower-case full names; None: every repository of the server
+    expires_epoch: float | None = None  # after this the server answers 401 Bad credentials
+
+    def sees(self, repo: Repo) -> bool:
+        return self.repos is None or repo.full_name.lower() in self.repos
+
+    def expired(self) -> bool:
+        return self.expires_epoch is not None and time.time() >= self.expires_epoch
+
+
+@dataclass
+class App:
+    """A GitHub App: its id, slug, public key (PEM) and what it asks of its installations."""
+
+    id: int
+    slug: str
+    name: str
+    public_key: bytes
+    permissions: dict[str, str]
+    events: list[str]
+    owner: str
+
+
+@dataclass
+class Installation:
+    """An app installed on an account: every repository of it (``repos`` None) or the selected ones."""
+
+    id: int
+    app_id: int
+    account: str
+    permissions: dict[str, str]
+    repos: frozenset[str] | None
+    suspended: bool = False
+    issued: list[str] = field(default_factory=list)  # the access tokens minted for it, in order
 
 
 @dataclass
@@ -369,6 +404,10 @@ class State:
         self.base_http = ""
         self.tokens: dict[str, Token] = {}
         self.repos: dict[tuple[str, str], Repo] = {}
+        self.apps: dict[int, App] = {}
+        self.installations: dict[int, Installation] = {}
+        self.app_token_lifetime_s = 3600.0
+        self.rejected_jwts: list[str] = []  # why each refused app JWT was refused
         self._ids = itertools.count(1001)
         self._user_ids: dict[str, int] = {}
 
