@@ -46,6 +46,7 @@ from autonomous_dev.settings.services import (
     SecuritySettings,
     StateSettings,
 )
+from autonomous_dev.settings.trigger import TriggerSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
 
     repo: RepoSettings = Field(default_factory=RepoSettings)  # type: ignore[arg-type]
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # type: ignore[arg-type]
+    trigger: TriggerSettings = Field(default_factory=TriggerSettings)  # type: ignore[arg-type]
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)  # type: ignore[arg-type]
     merge: MergeSettings = Field(default_factory=MergeSettings)  # type: ignore[arg-type]

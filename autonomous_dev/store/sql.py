@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from autonomous_dev.store import mentions
 from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
 
 Row = tuple[Any, ...]
@@ -83,6 +84,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "UPDATE autonomous_dev_tasks SET state = 'working' WHERE state = 'claimed'",
         ],
     ),
+    (6, mentions.MIGRATION),
 ]
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (
@@ -203,7 +205,7 @@ def aware(moment: datetime) -> datetime:
     return moment
 
 
-class SqlStore(abc.ABC):
+class SqlStore(mentions.MentionRecords, abc.ABC):
     """The Store operations, written once against a small backend interface."""
 
     @abc.abstractmethod
