@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # counts, a year of old ones does not.
 LOOK_BACK = timedelta(days=1)
 MAX_COMMENT_CHARS = 65_536  # GitHub's own limit on a comment's body
+# The poll's `since` mark moves only once this many comments are listed (a page): a new mark is a new URL,
+# whose first request costs a rate-limit point, while the same URL is answered 304 until a comment changes.
+MARK_MOVES_AT = 100
 # Lines GitHub shows as a quotation or an indented code block: a handle there is not a request.
 _QUOTED_OR_CODE = re.compile(r"^(?:[ \t]*>| {4}|\t).*$", re.MULTILINE)
 
@@ -79,7 +82,9 @@ class MentionWatch:
             if posted.comment.id not in known and names(posted.comment.body, handles):
                 self._judge(posted, own_pulls)
         newest = max((posted.updated_at for posted in comments), default=since)
-        if mark is None or newest > since:  # the same URL next time: GitHub answers 304 while it holds
+        if mark is None:
+            self.store.set_meta(key, since.isoformat())
+        elif len(comments) >= MARK_MOVES_AT and newest > since:
             self.store.set_meta(key, newest.isoformat())
 
     def requests(self, only: frozenset[int] | None = None) -> list[Issue]:
