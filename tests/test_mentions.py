@@ -34,6 +34,7 @@ from tests.test_store import backend, make_store  # noqa: F401  (fixtures: both 
 REPO = "acme/widgets"
 ISSUE = Issue(7, "add() subtracts", "add(2, 3) returns -1.", author="alice")
 WRITTEN = datetime(2026, 12, 4, 11, 30, tzinfo=UTC)  # half an hour before the test clock's start
+OUR_PR = PullRequest(100, "https://example.invalid/pull/100", "auto/7-add", "main", author="bot")
 
 
 # -- what counts as a mention --------------------------------------------------------------------------
@@ -269,6 +270,22 @@ def test_an_outage_during_the_comment_poll_is_raised_before_any_claim(tmp_path: 
     assert store.tasks(REPO) == [] and claude.requests == []
 
 
+def test_run_issue_n_takes_a_mentioned_issue_without_the_label(tmp_path: Path) -> None:
+    _, work, store, _ = mentioned(tmp_path)
+    [refused] = cycle([work], store, only=frozenset({7})).run()
+    assert refused.kind is OutcomeKind.REFUSED and "label" in refused.detail
+    _, work, store, _ = mentioned(tmp_path / "asked", posted(501, "@bot please fix"))
+    [opened] = cycle([work], store, only=frozenset({7})).run()
+    assert opened.kind is OutcomeKind.PR_OPENED
+
+
+def test_a_mention_on_an_issue_whose_pr_is_open_asks_for_nothing_there(tmp_path: Path) -> None:
+    repo, work, store, claude = mentioned(tmp_path, posted(501, "@bot change it again"))
+    repo.pulls.append(OUR_PR)
+    assert cycle([work], store).run() == [] and claude.requests == []
+    assert store.open_mentions(REPO) == []  # done: said once in the log, not looked at again
+
+
 # -- mentions on our PRs: the hook the review rounds connect to ----------------------------------------
 
 
@@ -283,9 +300,6 @@ class Reviews(Admission):
     def review_requested(self, work: RepoWork, pull: PullRequest, mention: PostedComment) -> bool:
         self.asked.append((pull.number, mention.comment.id))
         return self.started
-
-
-OUR_PR = PullRequest(100, "https://example.invalid/pull/100", "auto/7-add", "main", author="bot")
 
 
 @pytest.mark.parametrize("started", [False, True])

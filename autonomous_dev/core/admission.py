@@ -81,7 +81,7 @@ class Admission:
         for issue in listing.issues:
             pull = listing.pulls.get(issue.number)
             if pull is not None:
-                self._request_done(work, issue, f"{pull.url} is open; ask for changes there")
+                self._request_done(work, issue, f"its pull request {pull.url} is open (ask there)")
                 if self._adopt(work, issue, pull) is TaskState.LANDING:
                     add(issue.number, issue)
             elif (reason := self._refusal(work, issue)) is None:
