@@ -20,6 +20,7 @@ class Issue:
     author: str = ""
     url: str = ""
     state: str = "open"
+    request: PostedComment | None = None  # the trusted mention that asked for the work, if one did
 
     @property
     def branch(self) -> str:
@@ -60,6 +61,28 @@ class Comment(_Authored):
     body: str
     author: str = ""
     author_type: str = "User"  # User, Bot or Organization, as GitHub says
+
+
+@dataclass(frozen=True)
+class PostedComment:
+    """A comment in an issue's or a PR's conversation (`on_pull`), as the repository's list of recent
+    comments shows it; as a mention that was trusted, its text is the one read then."""
+
+    number: int  # the issue or pull request it is on
+    on_pull: bool
+    comment: Comment
+    created_at: datetime
+    updated_at: datetime
+
+
+class MentionState(enum.StrEnum):
+    """Where a mention of the tool's handle is: waiting (`new`), its task queued for it (`admitted`),
+    handled (`done`: the attempt ended, the round started, or admission said why not), or not trusted."""
+
+    NEW = "new"
+    ADMITTED = "admitted"
+    DONE = "done"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)

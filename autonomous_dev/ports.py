@@ -14,7 +14,9 @@ from autonomous_dev.models import (
     FailedCheck,
     Issue,
     IssueEvent,
+    MentionState,
     ModelTurn,
+    PostedComment,
     PullRequest,
     PullStatus,
     PushedBlob,
@@ -92,6 +94,11 @@ class GitHubRepo(Protocol):
         ...
 
     def add_comment(self, number: int, body: str) -> Comment: ...
+
+    def comments_since(self, since: datetime) -> list[PostedComment]:
+        """Issue and PR conversation comments of the whole repository updated at or after `since`, oldest
+        update first; a conditional GET per page (an unchanged list costs no rate limit)."""
+        ...
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         """Open a PR, or return the open one from the same head if GitHub says it already exists."""
@@ -273,6 +280,21 @@ class Store(Protocol):
         """Make the repository's PR steps that wait (landing, out of date; unclaimed) due now: those whose
         issue or PR has one of `numbers`, or all of them when None. The issues made due."""
         ...
+
+    def record_mention(self, repo: str, mention: PostedComment, state: MentionState, note: str = "") -> bool:
+        """Remember a mention and what was decided; False when the comment was recorded before (then the
+        record is left as it was)."""
+        ...
+
+    def known_mentions(self, repo: str, comment_ids: Sequence[int]) -> set[int]:
+        """Which of these comments were recorded as mentions."""
+        ...
+
+    def open_mentions(self, repo: str) -> list[tuple[PostedComment, MentionState]]:
+        """The repository's mentions still to handle (new or admitted), oldest first."""
+        ...
+
+    def mark_mention(self, repo: str, comment_id: int, state: MentionState, note: str = "") -> None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
 

@@ -151,7 +151,11 @@ def main() -> None:
     args = options(__doc__ or "")
     issues, cycles = (1, 5) if args.quick else (5, 50)
     with stage() as st:
-        st.github.add_issue(OWNER, NAME, "Unlabelled idea", "Not for the tool.", labels=["enhancement"])
+        idea = st.github.add_issue(OWNER, NAME, "Unlabelled idea", "Not for us.", labels=["enhancement"])
+        # comments the mention poll lists every cycle: one naming the tool by someone it does not trust
+        st.github.set_permission(OWNER, NAME, "visitor", "read")
+        st.github.add_comment(OWNER, NAME, idea, "@octobot what do you think?", user="visitor")
+        st.github.add_comment(OWNER, NAME, idea, "Not now, thanks.", user="alice")
         meter = Meter(st)
         cli(st, "run")
         meter.restart()
@@ -180,7 +184,8 @@ def main() -> None:
             Figure("run_git_requests_per_issue", git / issues),
         ],
         [
-            "idle_run: the second of two `autonomous-dev run` with no eligible issue (a fresh process each)",
+            "idle_run: the second of two `autonomous-dev run` with no eligible issue (a fresh process each); "
+            "an outsider's mention of the tool is among the comments each cycle's mention poll lists",
             "daemon_idle_cycle: `autonomous-dev start`, LOOP_INTERVAL_MS=100, steady state (cache warm)",
             "points: decrements of X-RateLimit-Remaining (a 304 costs none); git requests cost no points",
         ],

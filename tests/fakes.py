@@ -20,6 +20,7 @@ from autonomous_dev.models import (
     Issue,
     IssueEvent,
     ModelTurn,
+    PostedComment,
     PullRequest,
     PullStatus,
     PushedBlob,
@@ -64,6 +65,8 @@ class FakeRepo:
     review_list: dict[int, list[Review]] = field(default_factory=dict)
     failures: dict[str, list[FailedCheck]] = field(default_factory=dict)
     replies: list[tuple[int, int, str]] = field(default_factory=list)  # (PR, comment replied to, body)
+    recent_comments: list[PostedComment] = field(default_factory=list)  # what comments_since() lists
+    since_asked: list[datetime] = field(default_factory=list)
 
     def issue(self, number: int) -> Issue | None:
         found = [i for i in [*self.issues, *self.issues_list] if i.number == number]
@@ -86,6 +89,9 @@ class FakeRepo:
 
     def edit_history(self, number: int) -> ThreadHistory:
         comments = {c.id: TextHistory(LABELLED_AT) for c in self.posted.get(number, [])}
+        comments |= {
+            p.comment.id: TextHistory(p.created_at) for p in self.recent_comments if p.number == number
+        }
         return ThreadHistory(TextHistory(LABELLED_AT), comments)
 
     def permission(self, login: str) -> str:
@@ -115,6 +121,10 @@ class FakeRepo:
 
     def comments(self, number: int) -> list[Comment]:
         return list(self.posted.get(number, []))
+
+    def comments_since(self, since: datetime) -> list[PostedComment]:
+        self.since_asked.append(since)
+        return sorted((p for p in self.recent_comments if p.updated_at >= since), key=lambda p: p.updated_at)
 
     def add_comment(self, number: int, body: str) -> Comment:
         comment = Comment(len(self.posted.get(number, [])) + 1, body, "bot")

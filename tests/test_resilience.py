@@ -54,6 +54,9 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(
     stage: Stage, backend: dict[str, str], tmp_path: Path
 ) -> None:
     numbers = seed_issues(stage, 6)
+    for number in numbers[-2:]:  # two of them asked for by a mention instead of the label
+        stage.github.remove_label(OWNER, NAME, number, "autonomous-dev")
+        stage.github.add_comment(OWNER, NAME, number, "@octobot please do this", user="maintainer")
     env = stage.env(**backend, **UNVERIFIED, LEASE_SECONDS="2", PARALLEL_WORKERS="3", LOG_LEVEL="INFO")
     seed = random.randrange(1_000_000)
     print(f"crash test seed: {seed}")

@@ -281,6 +281,7 @@ def _repo_work(
     from autonomous_dev.core.cycle import utcnow
     from autonomous_dev.core.issue_thread import IssueThread
     from autonomous_dev.core.landing import Landing
+    from autonomous_dev.core.mentions import MentionWatch
     from autonomous_dev.core.prompts import system_prompt
     from autonomous_dev.core.repository import RepoWork
     from autonomous_dev.core.update import BranchUpdate
@@ -312,8 +313,10 @@ def _repo_work(
     discovery = None
     if settings.discovery.enabled and not dry_run:
         discovery = make_discovery(settings, repo, workspaces, claude, store, redactor, symbols=symbols)
+    trigger = settings.trigger
+    mentions = MentionWatch(repo, store, trust, trigger.mention, utcnow) if trigger.mention_enabled else None
     return RepoWork(repo, workspaces, thread, attempt, landing, update, discovery,
-                    settings.discovery.max_open_issues)  # fmt: skip
+                    settings.discovery.max_open_issues, mentions)  # fmt: skip
 
 
 def make_sandbox(settings: Settings) -> Sandbox:

@@ -1,6 +1,6 @@
-"""Which of a repository's tasks a cycle may claim: labelled issues admitted by the rules (trust, a human's
-hand-over, edits), PRs of ours whose attempt never recorded them, and PR steps that are due; or, for
-`run --issue N`, only the issues named, by the same rules."""
+"""Which of a repository's tasks a cycle may claim: labelled issues (and issues a trusted mention asked
+for) admitted by the rules (trust, a human's hand-over, edits), PRs of ours whose attempt never recorded
+them, and PR steps that are due; or, for `run --issue N`, only the issues named, by the same rules."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from autonomous_dev.core.issue_thread import fingerprint
 from autonomous_dev.core.repository import RepoWork
 from autonomous_dev.errors import UsageError
-from autonomous_dev.models import Issue, PullRequest, issue_of_branch
+from autonomous_dev.models import Issue, PostedComment, PullRequest, issue_of_branch
 from autonomous_dev.ports import Store
 from autonomous_dev.store.records import STEP_OF, Step, TaskRecord, TaskState
 
@@ -58,6 +58,8 @@ class Admission:
         pulls = {
             issue_of_branch(pull.head): pull for pull in work.repo.open_pulls() if pull.author.lower() in own
         }
+        if work.mentions is not None:
+            issues = _mentioned(work, issues, pulls, only, self.review_requested)
         now = self.clock()
         due = [
             record
@@ -79,12 +81,29 @@ class Admission:
         for issue in listing.issues:
             pull = listing.pulls.get(issue.number)
             if pull is not None:
+                self._request_done(work, issue, f"its pull request {pull.url} is open (ask there)")
                 if self._adopt(work, issue, pull) is TaskState.LANDING:
                     add(issue.number, issue)
             elif (reason := self._refusal(work, issue)) is None:
                 add(issue.number, issue)
-            elif refuse is not None:
-                refuse(issue.number, reason)
+            else:
+                self._request_done(work, issue, f"not worked on: {reason}")
+                if refuse is not None:
+                    refuse(issue.number, reason)
+
+    def review_requested(self, work: RepoWork, pull: PullRequest, mention: PostedComment) -> bool:
+        """The hook for a trusted mention on one of our PRs: start a REVIEW round on `pull` with the
+        comment as its request, and say True once it is recorded (the mention is then done). Not connected
+        yet: False, and the mention stays open in the store (`Store.open_mentions`) for the round."""
+        return False
+
+    def _request_done(self, work: RepoWork, issue: Issue, note: str) -> None:
+        """A request that will not be worked on is done, unless its issue's task is running elsewhere."""
+        if issue.request is None or work.mentions is None:
+            return
+        record = self.store.get(work.name, issue.number)
+        if record is None or not live_claim(record, self.clock()):
+            work.mentions.finish(issue.request, note)
 
     def _adopt(self, work: RepoWork, issue: Issue, pull: PullRequest) -> TaskState | None:
         """A PR of ours exists: an attempt opened it, and if its worker stopped before recording it, the
@@ -107,7 +126,7 @@ class Admission:
     def _refusal(self, work: RepoWork, issue: Issue) -> str | None:
         """Record the issue in the store if this cycle may attempt it (None), else say why not."""
         labels = work.thread.labels
-        if labels.issue_label not in issue.labels:  # only an issue named with `run --issue` gets here so
+        if labels.issue_label not in issue.labels and issue.request is None:  # only `run --issue N` so
             return (f"it does not have the {labels.issue_label!r} label: a user with write access applies it "
                     "to vouch for the issue's text")  # fmt: skip
         record = self.store.get(work.name, issue.number)
@@ -142,6 +161,8 @@ class Admission:
         ):
             self.store.reset(work.name, issue.number)  # edited since it was answered
         self.store.observe(work.name, issue.number, fingerprint(issue))
+        if issue.request is not None and work.mentions is not None:
+            work.mentions.admitted(issue.request)
         return None
 
 
@@ -160,3 +181,22 @@ def _named(work: RepoWork, only: frozenset[int], must_exist: bool) -> list[Issue
             why = "does not exist (or is a pull request)" if issue is None else f"is {issue.state}"
             raise UsageError(f"issue #{number} of {work.name} {why}", "name an open issue with --issue")
     return issues
+
+
+def _mentioned(
+    work: RepoWork,
+    issues: list[Issue],
+    pulls: dict[int | None, PullRequest],
+    only: frozenset[int] | None,
+    review: Callable[[RepoWork, PullRequest, PostedComment], bool],
+) -> list[Issue]:
+    """Poll the mentions: the issues they ask for join the listed ones (or stand in for them, carrying
+    the request); those on our PRs go to `review_requested`."""
+    assert work.mentions is not None
+    ours = [pull for number, pull in pulls.items() if number is not None]  # an auto/ branch
+    work.mentions.poll({pull.number for pull in ours})
+    for pull, mention in work.mentions.pull_mentions(ours):
+        if (only is None or pull.number in only) and review(work, pull, mention):
+            work.mentions.finish(mention, "its review round was started")
+    requested = {issue.number: issue for issue in work.mentions.requests(only)}
+    return [requested.pop(issue.number, issue) for issue in issues] + list(requested.values())

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 
 def fingerprint(issue: Issue) -> str:
-    return prompts.content_fingerprint(issue.title, issue.body)
+    """Changes with the issue's text and with each new request (mention) for it."""
+    asked = f"\nrequest={issue.request.comment.id}" if issue.request is not None else ""
+    return prompts.content_fingerprint(issue.title, issue.body + asked)
 
 
 class IssueThread:
@@ -79,16 +81,25 @@ class IssueThread:
     # -- reading ---------------------------------------------------------------------------------------------
 
     def read(self, issue: Issue) -> tuple[str, list[str]]:
-        """The issue as untrusted data (hidden content removed, only maintainers' comments included),
-        and a note per part that had hidden content removed, for the evidence."""
+        """The issue as untrusted data (hidden content removed, only maintainers' comments included; the
+        request of a mention as it read when it was trusted), and a note per part that had hidden content
+        removed, for the evidence."""
         notes: list[str] = []
+        request = issue.request
+        since = request.created_at if request is not None else None
         comments = [
             (c.author, self._clean(issue, f"a comment by {c.author}", c.body, notes))
-            for c in self.trust.trusted_comments(issue.number)
+            for c in self.trust.trusted_comments(issue.number, since)
+            if request is None or c.id != request.comment.id
         ]
         title = self._clean(issue, "the title", one_line(issue.title, limit=len(issue.title)), notes)
         body = self._clean(issue, "the body", issue.body, notes)
-        return prompts.issue_message(self.repo.full_name, issue.number, title, body, comments), notes
+        asked = None
+        if request is not None:
+            author = request.comment.author
+            asked = (author, self._clean(issue, f"the request by {author}", request.comment.body, notes))
+        message = prompts.issue_message(self.repo.full_name, issue.number, title, body, comments, asked)
+        return message, notes
 
     def _clean(self, issue: Issue, where: str, text: str, notes: list[str]) -> str:
         cleaned = sanitize(text, self.max_issue_chars)

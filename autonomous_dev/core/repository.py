@@ -12,6 +12,7 @@ from autonomous_dev.core.update import BranchUpdate
 from autonomous_dev.ports import GitHubRepo, Workspaces
 
 if TYPE_CHECKING:
+    from autonomous_dev.core.mentions import MentionWatch
     from autonomous_dev.intake.discover import Discovery
 
 
@@ -25,6 +26,7 @@ class RepoWork:
     update: BranchUpdate | None = None
     discovery: Discovery | None = None  # files issues from a reading of the code when there is nothing to do
     max_open_issues: int = 0
+    mentions: MentionWatch | None = None  # trigger.mentionEnabled: comments naming the tool's handle
 
     @property
     def name(self) -> str:

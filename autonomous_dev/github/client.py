@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -23,6 +23,7 @@ from autonomous_dev.models import (
     FailedCheck,
     Issue,
     IssueEvent,
+    PostedComment,
     PullRequest,
     PullStatus,
     RepoAccess,
@@ -170,6 +171,12 @@ class GitHubRepoClient:
         items = self._list(f"reading comments of #{number}", f"/issues/{number}/comments")
         return [prsignals.comment(item) for item in items]
 
+    def comments_since(self, since: datetime) -> list[PostedComment]:
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        items = self._list("reading the repository's new comments", "/issues/comments", sort="updated",
+                           direction="asc", since=stamp)  # fmt: skip
+        return [_posted(item) for item in items]
+
     def add_comment(self, number: int, body: str) -> Comment:
         text = self._redactor.redact_for(body, "github")
         made = self._write(
@@ -298,6 +305,18 @@ def _issues(items: Iterable[dict[str, Any]]) -> list[Issue]:
         for item in items
         if "pull_request" not in item  # the issues API lists pull requests too
     ]
+
+
+def _posted(item: dict[str, Any]) -> PostedComment:
+    """A comment of the repository-wide list: its issue's number ends `issue_url`; GitHub links a PR's
+    conversation comments under /pull/."""
+    return PostedComment(
+        number=int(str(item["issue_url"]).rstrip("/").rsplit("/", 1)[1]),
+        on_pull="/pull/" in str(item.get("html_url") or ""),
+        comment=prsignals.comment(item),
+        created_at=parse_time(item["created_at"]),
+        updated_at=parse_time(item["updated_at"]),
+    )
 
 
 def _pull(item: dict[str, Any] | GhPull) -> PullRequest:

@@ -201,6 +201,11 @@ def _visible_reference(
     return match.group(0), None
 
 
+def code_spans(text: str) -> Spans:
+    """Where GitHub shows the text verbatim as code: fenced blocks and inline spans, (start, end) in order."""
+    return _code_spans(text)
+
+
 def _code_spans(text: str, inline: bool = True) -> Spans:
     """Where fenced code blocks (and inline code spans) are, as (start, end) offsets in order."""
     spans: Spans = []

@@ -12,7 +12,7 @@ from autonomous_dev.core.comments import Commenter
 from autonomous_dev.core.prompts import MARKER_PREFIX, marker
 from autonomous_dev.errors import GitHubError, InfrastructureError
 from autonomous_dev.logs import audit
-from autonomous_dev.models import Comment, Issue, IssueEvent, TextHistory
+from autonomous_dev.models import Comment, Issue, IssueEvent, PostedComment, TextHistory, ThreadHistory
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.settings.services import SecuritySettings
 
@@ -51,27 +51,37 @@ class TrustGate:
     def untrusted_reason(self, issue: Issue) -> str | None:
         """Why the issue must not be acted on, or None when a user with write access vouched for its text.
 
-        The issue's text was read before this check, so the edits seen here cover it.
+        The issue's text was read before this check, so the edits seen here cover it. An issue a mention
+        asked for (`issue.request`) is vouched for by the mention's author, as of the comment's time.
         """
         events = self.repo.events(issue.number)
+        if issue.request is not None:
+            return self._request_reason(issue, issue.request, events)
         labelled = self._labelled(events)
-        reason = self._labeller_reason(labelled, fresh=False)
-        if reason is None and self.security.require_author_permission:
-            author_permission = self.permission(issue.author)
-            if author_permission not in WRITE_PERMISSIONS:
-                reason = f"the author {issue.author} has {author_permission} permission (write needed)"
+        reason = self._labeller_reason(labelled, fresh=False) or self._author_reason(issue)
         if reason is None and labelled is not None:
             reason = self._edited_since(issue, labelled, events)
         return reason
 
     def recheck(self, issue: Issue) -> str | None:
-        """Right before a claim: the label is still there and whoever applied it still has write access."""
+        """Right before a claim: the label is still there and whoever applied it (or wrote the request)
+        still has write access."""
+        if issue.request is not None:
+            author = issue.request.comment.author
+            permission = self.permission(author, fresh=True)
+            if permission not in WRITE_PERMISSIONS:
+                return f"{author}, who asked for it, has {permission} permission now (write needed)"
+            return None
         return self._labeller_reason(self._labelled(self.repo.events(issue.number)), fresh=True)
 
-    def trusted_comments(self, number: int) -> list[Comment]:
-        """Comments by users with write permission whose text nobody else changed since the label."""
+    def trusted_comments(self, number: int, since: datetime | None = None) -> list[Comment]:
+        """Comments by users with write permission whose text nobody else changed since the label (or
+        since `since`: when a mention asked for the work)."""
         comments = self.repo.comments(number)  # read first: the history read next covers these texts
-        labelled = self._labelled(self.repo.events(number))
+        what = "the request"
+        if since is None:
+            labelled = self._labelled(self.repo.events(number))
+            since, what = (labelled.at if labelled is not None else None), f"the {self.trigger_label!r} label"
         history = self.repo.edit_history(number)
         kept = []
         for comment in comments:
@@ -80,13 +90,11 @@ class TrustGate:
             if self.permission(comment.author, fresh=True) not in WRITE_PERMISSIONS:
                 continue
             edits = history.comments.get(comment.id)
-            if edits is None or labelled is None:
-                editors = ["unknown"]  # not in the history read: its editors cannot be known
-            else:
-                editors = self._outsiders(edits, labelled.at)
+            # not in the history read: its editors cannot be known
+            editors = ["unknown"] if edits is None or since is None else self._outsiders(edits, since)
             if editors:
-                self._reject(number, "dropped comment %d: edited after the %r label by %s",
-                             comment.id, self.trigger_label, ", ".join(editors))  # fmt: skip
+                self._reject(number, "dropped comment %d: edited after %s by %s", comment.id, what,
+                             ", ".join(editors))  # fmt: skip
                 continue
             kept.append(comment)
         return kept
@@ -125,17 +133,57 @@ class TrustGate:
                     "(write needed)")  # fmt: skip
         return None
 
-    def _edited_since(self, issue: Issue, labelled: IssueEvent, events: list[IssueEvent]) -> str | None:
-        """Who without write access changed the title or body since the label was applied."""
-        renamed = [e.actor or "unknown" for e in events if e.event == "renamed" and e.at >= labelled.at]
+    def _request_reason(self, issue: Issue, request: PostedComment, events: list[IssueEvent]) -> str | None:
+        """A mention vouches for the issue as it read when the comment was written, if its author has
+        write access now (asked afresh) and nobody without it changed the issue or the comment since."""
+        author, since = request.comment.author, request.created_at
+        permission = self.permission(author, fresh=True)
+        if permission not in WRITE_PERMISSIONS:
+            return f"the request (comment {request.comment.id}) is by {author}, with {permission} permission"
+        reason = self._author_reason(issue)
+        if reason is not None:
+            return reason
+        found = self._editors_since(issue, since, events, "the request")
+        if isinstance(found, str):
+            return found
+        editors, history = found
+        own = history.comments.get(request.comment.id)  # missing: not among the comments read, unknown
+        editors = sorted({*editors, *(self._outsiders(own, since) if own is not None else ["unknown"])})
+        if not editors:
+            return None
+        return (f"it or the request was changed after the request by {', '.join(editors)} (no write "
+                "permission); a maintainer must ask again")  # fmt: skip
+
+    def _author_reason(self, issue: Issue) -> str | None:
+        """security.requireAuthorPermission: the issue's author must have write access too."""
+        if not self.security.require_author_permission:
+            return None
+        permission = self.permission(issue.author)
+        if permission in WRITE_PERMISSIONS:
+            return None
+        return f"the author {issue.author} has {permission} permission (write needed)"
+
+    def _editors_since(
+        self, issue: Issue, since: datetime, events: list[IssueEvent], what: str
+    ) -> tuple[list[str], ThreadHistory] | str:
+        """Who without write access changed the title or body at or after `since`, with the history read;
+        a reason when GitHub cannot say (no history, no trust)."""
+        renamed = [e.actor or "unknown" for e in events if e.event == "renamed" and e.at >= since]
         try:
             history = self.repo.edit_history(issue.number)
-        except (GitHubError, InfrastructureError) as exc:  # fail closed: no history, no trust
+        except (GitHubError, InfrastructureError) as exc:
             where = {"repo": self.repo.full_name, "issue": issue.number}
             log.warning("%s#%d: cannot read who edited it (%s); skipped this cycle", self.repo.full_name,
                         issue.number, exc, extra=where)  # fmt: skip
-            return f"cannot tell who edited it since the {self.trigger_label!r} label ({exc.message})"
-        editors = sorted({*self._untrusted(renamed), *self._outsiders(history.body, labelled.at)})
+            return f"cannot tell who edited it since {what} ({exc.message})"
+        return sorted({*self._untrusted(renamed), *self._outsiders(history.body, since)}), history
+
+    def _edited_since(self, issue: Issue, labelled: IssueEvent, events: list[IssueEvent]) -> str | None:
+        """Who without write access changed the title or body since the label was applied."""
+        found = self._editors_since(issue, labelled.at, events, f"the {self.trigger_label!r} label")
+        if isinstance(found, str):
+            return found
+        editors = found[0]
         if not editors:
             return None
         self._ask_for_label(issue.number, labelled, editors)

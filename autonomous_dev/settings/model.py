@@ -47,6 +47,7 @@ from autonomous_dev.settings.services import (
     StateSettings,
     WebhookSettings,
 )
+from autonomous_dev.settings.trigger import TriggerSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
 
     repo: RepoSettings = Field(default_factory=RepoSettings)  # type: ignore[arg-type]
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)  # type: ignore[arg-type]
+    trigger: TriggerSettings = Field(default_factory=TriggerSettings)  # type: ignore[arg-type]
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)  # type: ignore[arg-type]
     merge: MergeSettings = Field(default_factory=MergeSettings)  # type: ignore[arg-type]

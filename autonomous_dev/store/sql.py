@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autonomous_dev.store import webhooks
+from autonomous_dev.store import mentions, webhooks
 from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
 
 Row = tuple[Any, ...]
@@ -85,6 +85,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
     (3, webhooks.MIGRATION),
+    (6, mentions.MIGRATION),
 ]
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (
@@ -205,7 +206,7 @@ def aware(moment: datetime) -> datetime:
     return moment
 
 
-class SqlStore(webhooks.WebhookRecords, abc.ABC):
+class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
     """The Store operations, written once against a small backend interface."""
 
     @abc.abstractmethod

@@ -216,6 +216,18 @@ def create_comment(ctx: Ctx, owner: str, name: str, number: str) -> Response:
     return 201, {}, ctx.render.comment(repo, comment)
 
 
+@router.route("GET", "{R}/issues/comments")
+def list_repo_comments(ctx: Ctx, owner: str, name: str) -> Response:
+    """Every issue and pull request conversation comment; `since` keeps those updated at or after it."""
+    repo, since = ctx.repo(owner, name), ctx.q("since")
+    if ctx.q("sort", "created") not in ("created", "updated"):
+        raise validation_failed("IssueComment", "sort")
+    field = "updated_at" if ctx.q("sort") == "updated" else "created_at"
+    items = [c for c in repo.comments.values() if since is None or c.updated_at >= since]
+    items.sort(key=lambda c: (getattr(c, field), c.id), reverse=ctx.q("direction", "asc") == "desc")
+    return paginate(ctx, items, lambda c: ctx.render.comment(repo, c))
+
+
 def _comment(ctx: Ctx, repo: Repo, comment_id: str, modify: bool) -> Comment:
     comment = repo.comments.get(int(comment_id))
     if comment is None:

@@ -176,6 +176,8 @@ class Render:
         return doc
 
     def comment(self, repo: Repo, comment: Comment) -> JsonDict:
+        on = repo.issues.get(comment.issue_number)
+        kind = "pull" if on is not None and on.pull is not None else "issues"
         return {
             "id": comment.id,
             "node_id": self.node_id("IC", comment.id),
@@ -185,8 +187,8 @@ class Render:
             "updated_at": comment.updated_at,
             "author_association": self.author_association(repo, comment.user),
             "url": self.repo_api(repo, f"/issues/comments/{comment.id}"),
-            "html_url": self.web(
-                f"/{repo.owner}/{repo.name}/issues/{comment.issue_number}#issuecomment-{comment.id}"
+            "html_url": self.web(  # GitHub links a pull request's conversation comments under /pull/
+                f"/{repo.owner}/{repo.name}/{kind}/{comment.issue_number}#issuecomment-{comment.id}"
             ),
             "issue_url": self.repo_api(repo, f"/issues/{comment.issue_number}"),
         }
