@@ -33,6 +33,7 @@ class Listing:
         return not self.issues and not self.due
 
 
+Records = list[TaskRecord]
 Admit = Callable[[int, Issue], None]  # a task this cycle may claim
 Refuse = Callable[[int, str], None]  # an issue the rules keep out, and why
 
@@ -47,9 +48,18 @@ class Admission:
         self.store = store
         self.clock = clock
 
-    def list(self, work: RepoWork, only: frozenset[int] | None = None, must_exist: bool = False) -> Listing:
+    def list(
+        self,
+        work: RepoWork,
+        only: frozenset[int] | None = None,
+        must_exist: bool = False,
+        pull: int | None = None,
+    ) -> Listing:
         """`only`: just these issues (labelled or not: admission says why one is not let in) and their PR
-        steps; `must_exist`: an issue of `only` that does not exist or is closed is a UsageError."""
+        steps; `pull`: only the steps of this PR of ours; `must_exist`: an issue of `only` (or the PR)
+        that does not exist or is closed is a UsageError."""
+        if pull is not None:
+            return Listing([], {}, self._pull_steps(work, pull, must_exist))
         if only is None:
             issues = work.repo.labelled_issues(work.thread.labels.issue_label)
         else:
@@ -64,7 +74,7 @@ class Admission:
             for record in self.store.pending_steps(work.name)
             if (record.next_attempt_at is None or record.next_attempt_at <= now)
             and not live_claim(record, now)
-            and _has_step(work, record)
+            and work.runs(record)
             and (only is None or record.issue in only)
         ]
         return Listing(issues, pulls, due)
@@ -85,6 +95,25 @@ class Admission:
                 add(issue.number, issue)
             elif refuse is not None:
                 refuse(issue.number, reason)
+
+    def _pull_steps(self, work: RepoWork, number: int, must_exist: bool) -> Records:
+        """The due steps of PR `number` of ours (`run --pr`); a PR of ours whose task this store does not
+        know (opened by a run with another store) is adopted into following."""
+        pull = next((p for p in work.repo.open_pulls() if p.number == number), None)
+        issue = issue_of_branch(pull.head) if pull is not None else None
+        if pull is None or issue is None or pull.author.lower() not in work.repo.own_logins():
+            if must_exist:
+                raise UsageError(f"#{number} of {work.name} is no open pull request of the tool's",
+                                 "name an open PR from one of its auto/ branches with --pr")  # fmt: skip
+            return []
+        record = self.store.get(work.name, issue)
+        if record is None or record.pr_number != number:
+            _adopt_pull(self.store, work, issue, pull)
+            record = self.store.get(work.name, issue)
+        now = self.clock()
+        if record is None or live_claim(record, now) or not work.runs(record):
+            return []
+        return [record] if record.next_attempt_at is None or record.next_attempt_at <= now else []
 
     def _adopt(self, work: RepoWork, issue: Issue, pull: PullRequest) -> TaskState | None:
         """A PR of ours exists: an attempt opened it, and if its worker stopped before recording it, the
@@ -145,11 +174,6 @@ class Admission:
         return None
 
 
-def _has_step(work: RepoWork, record: TaskRecord) -> bool:
-    """A PR step needs auto-merge on in this run (a repository can be reconfigured without it)."""
-    return work.landing is not None and record.pr_number is not None
-
-
 def _named(work: RepoWork, only: frozenset[int], must_exist: bool) -> list[Issue]:
     issues = []
     for number in sorted(only):
@@ -160,3 +184,13 @@ def _named(work: RepoWork, only: frozenset[int], must_exist: bool) -> list[Issue
             why = "does not exist (or is a pull request)" if issue is None else f"is {issue.state}"
             raise UsageError(f"issue #{number} of {work.name} {why}", "name an open issue with --issue")
     return issues
+
+
+def _adopt_pull(store: Store, work: RepoWork, number: int, pull: PullRequest) -> None:
+    found = work.repo.issue(number)
+    if found is None:
+        return
+    store.observe(work.name, number, fingerprint(found))
+    opened = work.landing.opened(pull) if work.landing is not None else None
+    state = opened.state if opened is not None else TaskState.PR_OPENED
+    store.adopt(work.name, number, state, pull.number, pull.url, opened.deadline_at if opened else None)
