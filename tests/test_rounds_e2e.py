@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import GITHUB_TOKEN, OWNER, Stage
-from tests.daemon_helpers import status_json
+from tests.daemon_helpers import start_cli, status_json, stop, wait_for
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import Script, text_block, text_editor, tool_use
 
@@ -219,3 +220,38 @@ def test_run_pr_handles_only_that_prs_pending_review_work(opened: tuple[Stage, i
     assert not any(f'<issue number=\\"{other}\\">' in json.dumps(b) for b in stage.claude.message_requests())
     missing = run(stage, "--pr", str(other))
     assert missing.returncode == 2 and "no open pull request of the tool's" in missing.stderr
+
+
+def remaining(stage: Stage) -> int:
+    with stage.github.state.lock:
+        return stage.github.state.tokens[GITHUB_TOKEN].remaining
+
+
+def looks(stage: Stage, number: int) -> int:
+    return sum(
+        1 for r in list(stage.github.requests) if r.route.endswith(f"/repos/{OWNER}/{REPO}/pulls/{number}")
+    )
+
+
+def test_following_a_pr_where_nothing_changed_spends_no_rate_limit(
+    opened: tuple[Stage, int, int], tmp_path: Path
+) -> None:
+    stage, _, number = opened
+    for _ in range(2):  # the first looks read everything (GitHub computes mergeability on the first)
+        assert run(stage).returncode == 0
+    points, before = remaining(stage), len(stage.github.requests)
+    assert run(stage).returncode == 0
+    assert remaining(stage) == points and looks(stage, number) >= 2
+    api = [r for r in stage.github.requests[before:] if r.route.startswith("/api/")]
+    assert api and all(r.method == "GET" and r.header("If-None-Match") for r in api)
+
+    env = stage.env(**ENV, LOOP_INTERVAL_MS="200", LOG_LEVEL="INFO")
+    daemon = start_cli(["start"], stage.cwd, env, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: looks(stage, number) >= 4, 60, "the daemon's first looks")
+        points, seen = remaining(stage), looks(stage, number)
+        wait_for(lambda: looks(stage, number) >= seen + 3, 60, "three more idle cycles")
+        assert remaining(stage) == points
+    finally:
+        stop(daemon)
+        daemon.wait(timeout=30)

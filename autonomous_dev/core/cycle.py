@@ -131,12 +131,18 @@ class Cycle:
         board = Board()
         if any(not listing.empty for listing in listings.values()):
             self._work(board, listings)
-        if not board.admitted:
+        if self._idle(board, listings):
             log.info("no eligible issues")
             if self.only is None and self.pull is None:
                 self._discover(listings)
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
+
+    def _idle(self, board: Board, listings: dict[str, Listing]) -> bool:
+        """Nothing was worked on: nothing admitted but looks at PRs waiting for people that found nothing."""
+        looks = sum(1 for listing in listings.values() for task in listing.due if task.step in ONCE_PER_CYCLE)
+        worked = [o for o in self.outcomes if o.kind is not OutcomeKind.REFUSED]
+        return board.admitted <= looks and not worked
 
     def next_step_in(self) -> float | None:
         """Seconds until the next PR step of these repositories is due (None: none is waiting, or only
