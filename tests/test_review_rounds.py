@@ -13,7 +13,7 @@ from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Comment, Review
 from autonomous_dev.settings.rounds import ReviewSettings
-from autonomous_dev.store.records import TaskState
+from autonomous_dev.store.records import TaskState, Transition
 from tests.round_helpers import AT, FILES, NOTHING, PR, RENAME, Followed, Turns, followed
 
 REVIEW = "asked for what"  # a phrase of the review round's task
@@ -183,3 +183,29 @@ def test_a_change_the_checks_reject_is_not_pushed_and_the_reply_says_why(tmp_pat
     [(_, _, body)] = setup.repo.replies
     assert body.startswith("I made no change for this review: the checks fail with the change"), body
     assert not pushed(setup) and setup.task().review_rounds == 1
+
+
+def test_the_store_going_away_at_the_end_of_a_round_counts_nothing_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    """The round's result cannot be written: its lease lapses, the round is due again, uncounted, and the
+    next one finds the commit and the reply already there."""
+    setup = followed(tmp_path, [(REVIEW, RENAME)])
+    real = setup.store.transition
+
+    def down(repo: str, issue: int, owner: str, to: Transition) -> None:
+        if to.review_rounds:
+            raise InfrastructureError("the state store", "database is locked", "it is retried")
+        real(repo, issue, owner, to)
+
+    setup.store.transition = down  # type: ignore[method-assign]
+    setup.store.release = lambda *args: down("", 0, "", Transition(TaskState.DONE, review_rounds=1))  # type: ignore[method-assign]
+    setup.comment(5, "Please rename x to y.")
+    setup.cycle()
+    task = setup.task()
+    assert (task.state, task.review_rounds, task.claim_owner) == (TaskState.REVIEWING, 0, "test-owner")
+    setup.store.transition = real  # type: ignore[method-assign]
+    setup.clock.advance(minutes=5)  # the lease lapses; the next cycle recovers the step
+    assert [d for _, d in setup.cycle()] == ["review round 1: a new commit"]
+    assert setup.claude.sessions(REVIEW) == 1 and len(setup.repo.replies) == 1
+    assert setup.task().review_rounds == 1

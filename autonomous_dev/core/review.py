@@ -59,7 +59,10 @@ class ReviewRound:
         prior = self.replies.prior(issue.number, pull.number, number)
         if prior is not None:  # the round ended before a restart, its replies part-way posted
             answer, keys = prior
-            return self._answer(issue, pull, number, found, keys, answer, marks_through(record.marks, keys))
+            pushed = answer.startswith(round_prompts.CHANGED)
+            return self._answer(
+                issue, pull, number, found, keys, answer, marks_through(record.marks, keys), pushed
+            )
         if not found.items:  # taken back or out of reach since the look: nothing to answer
             nothing = Outcome(issue.number, OutcomeKind.UNCHANGED, "no review input left to answer", pr=pull)
             return StepResult(nothing, replace(self.after(pull), marks=found.marks))
@@ -73,7 +76,7 @@ class ReviewRound:
             answer = round_prompts.changed_reply(work.summary)
         else:
             answer = round_prompts.unchanged_reply(work.reason, work.summary)
-        return self._answer(issue, pull, number, found, keys, answer, marks, work)
+        return self._answer(issue, pull, number, found, keys, answer, marks, work.pushed)
 
     def _work(
         self,
@@ -107,11 +110,11 @@ class ReviewRound:
         keys: tuple[str, ...],
         answer: str,
         marks: FollowMarks,
-        work: RoundWork | None = None,
+        pushed: bool,
     ) -> StepResult:
         items = [item for item in found.items if item.key in keys]
         places = self.replies.post(issue.number, pull.number, number, keys, items, answer)
-        what = "a new commit" if work is not None and work.pushed else "no new commit"
+        what = "a new commit" if pushed else "no new commit"
         where = {"repo": self.repo.full_name, "issue": issue.number}
         log.info("%s#%d: review round %d on %s: %s, %d answer(s)", self.repo.full_name, issue.number, number,
                  pull.url, what, places, extra=where)  # fmt: skip

@@ -189,8 +189,11 @@ def round_prefix(kind: str, issue: int, pr: int, number: int) -> str:
     return marker(kind, issue, f"pr={pr} round={number} ").removesuffix(" -->")
 
 
+CHANGED = "I pushed a commit to this pull request for this review:"
+
+
 def changed_reply(summary: str) -> str:
-    return f"I pushed a commit to this pull request for this review:\n\n{_quote(summary)}"
+    return f"{CHANGED}\n\n{_quote(summary)}"
 
 
 def unchanged_reply(reason: str, summary: str) -> str:
