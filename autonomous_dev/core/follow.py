@@ -40,6 +40,20 @@ def pull_of(record: TaskRecord, status: PullStatus) -> PullRequest:
     return PullRequest(record.pr_number, record.pr_url or "", status.head, status.base, status.draft)
 
 
+def pull_now(
+    repo: GitHubRepo, issue: Issue, record: TaskRecord
+) -> tuple[PullStatus, PullRequest, StepResult | None]:
+    """The PR as it is now for a round, and the round's end when the PR is no longer open (the next look
+    at it ends the task)."""
+    assert record.pr_number is not None
+    status = repo.pull_status(record.pr_number)
+    pull = pull_of(record, status)
+    if status.state == "open" and not status.merged:
+        return status, pull, None
+    gone = Outcome(issue.number, OutcomeKind.WAITING, "the PR is no longer open", pr=pull)
+    return status, pull, StepResult(gone, Transition(TaskState.PR_OPENED))
+
+
 def failing(repo: GitHubRepo, record: TaskRecord, status: PullStatus) -> Failing:
     """The head's failed checks, less those a CI-repair round took on for this very head already; the
     base branch's checks are read only when something failed (both reads are conditional)."""

@@ -10,7 +10,7 @@ import logging
 from dataclasses import replace
 
 from autonomous_dev.core import round_prompts
-from autonomous_dev.core.follow import failing, hand_over, pull_of
+from autonomous_dev.core.follow import failing, hand_over, pull_now
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
 from autonomous_dev.core.observe import TaskObserver
@@ -45,12 +45,9 @@ class RepairRound:
         self.after = after
 
     def run(self, issue: Issue, record: TaskRecord, observer: TaskObserver) -> StepResult:
-        assert record.pr_number is not None
-        status = self.repo.pull_status(record.pr_number)
-        pull = pull_of(record, status)
-        if status.merged or status.state != "open":  # the next look at it ends the task
-            gone = Outcome(issue.number, OutcomeKind.WAITING, "the PR is no longer open", pr=pull)
-            return StepResult(gone, Transition(TaskState.PR_OPENED))
+        status, pull, gone = pull_now(self.repo, issue, record)
+        if gone is not None:
+            return gone
         number = record.repair_rounds + 1
         with self.rounds.checkout(pull) as checkout:
             done = checkout.pushed(f"ci-repair {number}")

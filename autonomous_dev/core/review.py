@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from autonomous_dev.core import round_prompts
 from autonomous_dev.core.agent import Budget
-from autonomous_dev.core.follow import hand_over, pull_of
+from autonomous_dev.core.follow import hand_over, pull_now
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
 from autonomous_dev.core.observe import TaskObserver
@@ -22,7 +22,7 @@ from autonomous_dev.core.review_replies import ReviewReplies
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.settings.rounds import ReviewSettings
-from autonomous_dev.store.records import FollowMarks, TaskRecord, TaskState, Transition
+from autonomous_dev.store.records import FollowMarks, TaskRecord, Transition
 
 log = logging.getLogger(__name__)
 After = Callable[[PullRequest], Transition]  # where a PR goes after a round: landing again, or people
@@ -47,12 +47,9 @@ class ReviewRound:
         self.replies = ReviewReplies(repo, thread)
 
     def run(self, issue: Issue, record: TaskRecord, observer: TaskObserver) -> StepResult:
-        assert record.pr_number is not None
-        status = self.repo.pull_status(record.pr_number)
-        pull = pull_of(record, status)
-        if status.merged or status.state != "open":  # the next look at it ends the task
-            gone = Outcome(issue.number, OutcomeKind.WAITING, "the PR is no longer open", pr=pull)
-            return StepResult(gone, Transition(TaskState.PR_OPENED))
+        _, pull, gone = pull_now(self.repo, issue, record)
+        if gone is not None:
+            return gone
         number = record.review_rounds + 1
         found = self.reader.read(pull.number, record.marks)
         self.reader.report(found, pull.number, issue.number)

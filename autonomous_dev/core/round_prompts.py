@@ -149,8 +149,11 @@ def repair_commit(issue: int, pr: int, number: int, summary: str, names: Sequenc
 
 
 def _summary(summary: str) -> str:
+    """The model's summary in a commit message, unable to pass for one of the round's trailers."""
     text = summary.strip()[:MAX_SUMMARY_CHARS] or "The model gave no summary."
-    return text.replace(f"{ROUND_TRAILER}:", "Round:").replace(f"{INPUT_TRAILER}:", "Input:")
+    for trailer in (ROUND_TRAILER, INPUT_TRAILER, HEAD_TRAILER):
+        text = re.sub(re.escape(trailer) + r"\s*:", "(trailer):", text, flags=re.I)
+    return text
 
 
 @dataclass(frozen=True)
