@@ -120,6 +120,7 @@ def cycle(
     clock: Clock | None = None,
     control: StopControl | None = None,
     only: frozenset[int] | None = None,
+    pull: int | None = None,
 ) -> Cycle:
     policy = Policy(
         workers=workers,
@@ -130,7 +131,14 @@ def cycle(
         grace_s=60,
     )
     return Cycle(
-        works, store, policy, "test-owner", control or StopControl(), clock=clock or Clock(), only=only
+        works,
+        store,
+        policy,
+        "test-owner",
+        control or StopControl(),
+        clock=clock or Clock(),
+        only=only,
+        pull=pull,
     )
 
 

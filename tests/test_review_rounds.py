@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.core.tools import EDITOR_NAME
-from autonomous_dev.errors import InfrastructureError
-from autonomous_dev.models import Comment, Review
+from autonomous_dev.errors import InfrastructureError, UsageError
+from autonomous_dev.models import Comment, Issue, Review
 from autonomous_dev.settings.rounds import ReviewSettings
 from autonomous_dev.store.records import TaskState, Transition
+from tests.core_helpers import LABEL, cycle, open_test_store
 from tests.round_helpers import AT, FILES, NOTHING, PR, RENAME, Followed, Turns, followed
 
 REVIEW = "asked for what"  # a phrase of the review round's task
@@ -219,3 +220,26 @@ def test_a_summary_cannot_pass_for_a_later_rounds_trailer() -> None:
     assert pushed_round([message], "review 2") is None
     found = pushed_round([message], "review 1")
     assert found is not None and found.keys == ("r5",) and "(trailer): review 2" in found.summary
+
+
+def test_a_cycle_for_one_pr_takes_only_its_steps_and_adopts_it_when_the_store_does_not_know_it(
+    tmp_path: Path,
+) -> None:
+    setup = followed(tmp_path, [(REVIEW, RENAME)])
+    setup.repo.issues.append(Issue(2, "Two", "Please.", (LABEL,)))  # eligible, but not this PR's work
+    setup.comment(5, "Please rename x to y.")
+    only_pr = cycle([setup.work], setup.store, clock=setup.clock, pull=PR)
+    assert [o.detail for o in only_pr.run()] == [
+        "1 piece(s) of review input: a review round is due",
+        "review round 1: a new commit",
+    ]
+    assert len(setup.repo.pulls) == 1 and setup.store.get(setup.repo.full_name, 2) is None
+    assert only_pr.next_step_in() is None
+
+    elsewhere = open_test_store(tmp_path / "other")  # a store that never saw the PR
+    setup.comment(6, "And add a docstring.")
+    outcomes = cycle([setup.work], elsewhere, clock=setup.clock, pull=PR).run()
+    task = elsewhere.get(setup.repo.full_name, 1)
+    assert task is not None and (task.pr_number, task.review_rounds) == (PR, 1), outcomes
+    with pytest.raises(UsageError, match="#7 of acme/widgets is no open pull request of the tool's"):
+        cycle([setup.work], setup.store, clock=setup.clock, pull=7).run()
