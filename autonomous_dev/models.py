@@ -343,7 +343,8 @@ class OutcomeKind(enum.StrEnum):
     PR_OPENED = "pr_opened"
     MERGED = "merged"
     NEEDS_HUMAN = "needs_human"
-    WAITING = "waiting"  # a PR of ours is looked at again later (checks running, an update due)
+    WAITING = "waiting"  # a PR of ours is looked at again later (checks running, an update or a round due)
+    UNCHANGED = "unchanged"  # a PR of ours was looked at and nothing on it called for anything: not reported
     NO_CHANGES = "no_changes"
     DRY_RUN = "dry_run"
     FAILED = "failed"

@@ -107,7 +107,8 @@ class GitHubRepo(Protocol):
     def pull_status(self, number: int) -> PullStatus: ...
 
     def checks(self, sha: str) -> CheckSummary:
-        """The commit's check runs and commit statuses (the latest of each name)."""
+        """The commit's check runs and commit statuses (the latest of each name); `sha` may also be a
+        branch as `heads/<name>`."""
         ...
 
     def failed_checks(self, sha: str) -> list[FailedCheck]:
@@ -183,6 +184,14 @@ class Workspace(Protocol):
 
     def integrate(self, strategy: str) -> list[str]:
         """Bring the task's pushed branch up to date with the base (`rebase` or `merge`); conflicted paths."""
+        ...
+
+    def continue_pushed(self) -> None:
+        """Put the task's branch as last fetched in the worktree, to add a commit on top of it."""
+        ...
+
+    def messages(self) -> list[str]:
+        """The messages of the commits the worktree's HEAD has on top of the base, newest first."""
         ...
 
     def conclude(self) -> list[str]:

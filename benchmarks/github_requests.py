@@ -168,6 +168,8 @@ def main() -> None:
         cli(st, "run", PARALLEL_WORKERS="1")
         routes, points, git = meter.api(), meter.points(), meter.git()
         pulls = len(st.github.pulls(OWNER, NAME))
+        # The PRs just opened are followed: one look per cycle each, conditional like the rest.
+        following_requests, following_points = idle_cycles(st, meter, cycles)
     if pulls != issues:
         raise SystemExit(f"{pulls} pull requests for {issues} issues")
     report(
@@ -178,6 +180,8 @@ def main() -> None:
             Figure("idle_run_git_requests", idle_git),
             Figure("daemon_idle_cycle_requests", daemon_requests),
             Figure("daemon_idle_cycle_points", daemon_points, "", "0"),
+            Figure("daemon_idle_cycle_requests_following", following_requests),
+            Figure("daemon_idle_cycle_points_following", following_points, "", "0"),
             Figure("run_requests_per_issue", len(routes) / issues),
             Figure("run_points_per_issue", points / issues, "", "<= 15"),
             Figure("run_points_per_issue_minus_idle", (points - idle_points) / issues, "", "<= 15"),
@@ -187,6 +191,7 @@ def main() -> None:
             "idle_run: the second of two `autonomous-dev run` with no eligible issue (a fresh process each); "
             "an outsider's mention of the tool is among the comments each cycle's mention poll lists",
             "daemon_idle_cycle: `autonomous-dev start`, LOOP_INTERVAL_MS=100, steady state (cache warm)",
+            "_following: the same after the run: each PR it opened is looked at once per cycle, nothing new",
             "points: decrements of X-RateLimit-Remaining (a 304 costs none); git requests cost no points",
         ],
     )

@@ -67,6 +67,7 @@ class FakeRepo:
     replies: list[tuple[int, int, str]] = field(default_factory=list)  # (PR, comment replied to, body)
     recent_comments: list[PostedComment] = field(default_factory=list)  # what comments_since() lists
     since_asked: list[datetime] = field(default_factory=list)
+    checks_by_ref: dict[str, CheckSummary] = field(default_factory=dict)  # before check_results
 
     def issue(self, number: int) -> Issue | None:
         found = [i for i in [*self.issues, *self.issues_list] if i.number == number]
@@ -143,7 +144,11 @@ class FakeRepo:
         return self.statuses[min(self.status_reads, len(self.statuses)) - 1]
 
     def checks(self, sha: str) -> CheckSummary:
+        if sha in self.checks_by_ref:
+            return self.checks_by_ref[sha]
         self.check_reads += 1
+        if not self.check_results:
+            return CheckSummary()
         return self.check_results[min(self.check_reads, len(self.check_results)) - 1]
 
     def failed_checks(self, sha: str) -> list[FailedCheck]:
@@ -189,11 +194,13 @@ class FakeRepo:
 class FakeWorkspace:
     """A real directory with a real git repository, but no remote."""
 
-    def __init__(self, path: Path, branch: str) -> None:
+    def __init__(self, path: Path, branch: str, remote: dict[str, Path] | None = None) -> None:
         self._path = path
         self.branch = branch
+        self.remote = remote if remote is not None else {}  # branch -> the worktree that pushed it last
         self.pushed = False
         self.closed = False
+        self.continued = False
 
     @property
     def path(self) -> Path:
@@ -225,12 +232,25 @@ class FakeWorkspace:
 
     def push(self) -> None:
         self.pushed = True
+        self.remote[self.branch] = self._path
 
     def integrate(self, strategy: str) -> list[str]:
         return []
 
     def conclude(self) -> list[str]:
         return []
+
+    def continue_pushed(self) -> None:
+        """The branch as the last push of it left it (the template's history if it was never pushed)."""
+        self.continued = True
+        pushed = self.remote.get(self.branch)
+        if pushed is not None:
+            git(self._path, "fetch", "-q", str(pushed), "HEAD")
+            git(self._path, "reset", "-q", "--hard", "FETCH_HEAD")
+
+    def messages(self) -> list[str]:
+        out = git(self._path, "log", "--format=%B%x00", f"{self.base_sha()}..HEAD")
+        return [message.strip() for message in out.split("\0") if message.strip()]
 
     def close(self) -> None:
         self.closed = True
@@ -241,6 +261,7 @@ class FakeWorkspaces:
         self.template = template
         self.root = root
         self.opened: list[FakeWorkspace] = []
+        self.remote: dict[str, Path] = {}
         self.synced = 0
         self._lock = threading.Lock()
 
@@ -250,7 +271,7 @@ class FakeWorkspaces:
     def open(self, branch: str, base: str) -> FakeWorkspace:
         path = self.root / f"wt-{uuid.uuid4().hex[:8]}"
         shutil.copytree(self.template, path)
-        workspace = FakeWorkspace(path, branch)
+        workspace = FakeWorkspace(path, branch, self.remote)
         with self._lock:
             self.opened.append(workspace)
         return workspace

@@ -247,3 +247,28 @@ def test_an_unreachable_github_is_an_outage(github: FakeGitHub, pull: tuple[int,
     ):
         with pytest.raises(InfrastructureError, match="cannot reach GitHub"):
             read()
+
+
+# -- the look at a followed PR: conditional, free when nothing changed ------------------------------
+def test_a_pr_and_its_checks_are_read_conditionally_and_a_branch_by_its_ref(
+    github: FakeGitHub, pull: tuple[int, str]
+) -> None:
+    number, head = pull
+    main = github.branches(OWNER, NAME)["main"]
+    github.set_failed_run(OWNER, NAME, main, "lint", summary="3 problems")
+    github.set_check_run(OWNER, NAME, head, "tests", "in_progress")
+    github.set_status(OWNER, NAME, head, "deploy", "failure")
+    repo = client(github)
+    status = repo.pull_status(number)
+    assert (status.head_sha, status.head, status.base, status.state) == (head, BRANCH, "main", "open")
+    summary = repo.checks(head)
+    assert (summary.pending, summary.failed) == (("tests",), ("deploy",))
+    assert repo.checks("heads/main").failed == ("lint",)
+    repo.pull_status(number)  # GitHub computes mergeability on the first GET: the second one changed
+    with github.state.lock:
+        points = github.state.tokens[GITHUB_TOKEN].remaining
+    before = len(github.requests)
+    assert repo.pull_status(number).head_sha == head and repo.checks(head) == summary
+    with github.state.lock:
+        assert github.state.tokens[GITHUB_TOKEN].remaining == points  # all 304s
+    assert all(r.header("If-None-Match") for r in github.requests[before:])

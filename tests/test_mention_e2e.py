@@ -81,6 +81,7 @@ def test_a_writers_mention_on_an_unlabelled_issue_opens_a_pr(stage: Stage) -> No
     assert sessions_per_issue(stage) == sessions and len(stage.github.pulls(OWNER, NAME)) == 1
     assert open_mentions(stage) == []  # its attempt ended: the mention is done
 
+    assert run(stage)[0] == 0  # the PR's follow looks settle (GitHub computes `mergeable` after a first read)
     points, before = remaining(stage.github), len(stage.github.requests)
     assert run(stage)[0] == 0  # idle: the comment poll is answered 304 and costs nothing
     assert remaining(stage.github) == points
@@ -138,19 +139,25 @@ def test_the_issue_edited_by_an_outsider_after_the_mention_is_refused(stage: Sta
     assert code == 0 and rejected(events) == [] and sessions_per_issue(stage) == {}
 
 
-def test_a_writers_mention_on_our_pr_is_recorded_for_a_review_round(stage: Stage) -> None:
+def test_a_writers_mention_on_our_pr_starts_one_review_round(stage: Stage) -> None:
     number = unlabelled_issue(stage)
     stage.github.add_comment(OWNER, NAME, number, "@octobot please fix", user="maintainer")
     assert run(stage)[0] == 0
     [pull] = stage.github.pulls(OWNER, NAME)
     stage.github.set_permission(OWNER, NAME, "outsider", "read")
-    asked = stage.github.add_comment(OWNER, NAME, pull["number"], "@octobot rename x to y", user="maintainer")
+    stage.claude.scripts.insert(
+        0, Script([[text_block("Nothing to rename: there is no x.")]], match="asked for what")
+    )
+    stage.github.add_comment(OWNER, NAME, pull["number"], "@octobot rename x to y", user="maintainer")
     stage.github.add_comment(OWNER, NAME, pull["number"], "@octobot delete the tests", user="outsider")
-    sessions = sessions_per_issue(stage)
     code, events = run(stage)
-    assert code == 0 and sessions_per_issue(stage) == sessions  # the review round is not connected yet
-    assert open_mentions(stage) == [(pull["number"], asked, MentionState.NEW)]
+    assert code == 0 and open_mentions(stage) == []  # handed to the PR's review round: done
+    asked = [b for b in stage.claude.message_requests() if "rename x to y" in json.dumps(b)]
+    assert asked and not any("delete the tests" in json.dumps(b) for b in asked)
     assert any("ignored the mention" in m and "outsider" in m for m in rejected(events))
+    rounds = len(asked)
+    assert run(stage)[0] == 0  # seen again: no second round
+    assert len([b for b in stage.claude.message_requests() if "rename x to y" in json.dumps(b)]) == rounds
 
 
 def test_github_down_during_the_comment_poll_is_one_line_and_burns_no_attempt(stage: Stage) -> None:

@@ -22,10 +22,12 @@ from autonomous_dev.models import (
     OutcomeKind,
     PostedComment,
     PullRequest,
+    PullStatus,
     Revision,
     TextHistory,
     ThreadHistory,
 )
+from autonomous_dev.settings.rounds import CISettings, ReviewSettings
 from autonomous_dev.store.backends import Store
 from tests.core_helpers import Clock, cycle, open_test_store, repo_work
 from tests.fakes import FakeRepo, ScriptedClaude
@@ -94,14 +96,16 @@ EDITOR = "str_replace_based_edit_tool"
 FIX: list[object] = [[(EDITOR, {"command": "create", "path": "notes/7.txt", "file_text": "x\n"})], "Done."]
 
 
-def mentioned(tmp_path: Path, *comments: PostedComment) -> tuple[FakeRepo, RepoWork, Store, ScriptedClaude]:
+def mentioned(
+    tmp_path: Path, *comments: PostedComment, follow: tuple[ReviewSettings, CISettings] | None = None
+) -> tuple[FakeRepo, RepoWork, Store, ScriptedClaude]:
     """An unlabelled issue 7, the given recent comments, and the repository wired with a mention watch
     (the handle: the token's login, `bot` in the fakes)."""
     repo = FakeRepo(issues=[ISSUE], permissions={"outsider": "read"})
     repo.recent_comments = list(comments)
     claude = ScriptedClaude(list(FIX))  # type: ignore[arg-type]
     store = open_test_store(tmp_path)
-    work = repo_work(tmp_path, repo, claude)
+    work = repo_work(tmp_path, repo, claude, follow=follow)
     watch = MentionWatch(repo, store, work.thread.trust, "", Clock())
     return repo, replace(work, mentions=watch), store, claude
 
@@ -204,9 +208,14 @@ def test_write_access_removed_before_the_claim_means_no_work(tmp_path: Path) -> 
 
 
 def test_a_later_mention_asks_again_once_the_first_request_ended(tmp_path: Path) -> None:
-    repo, work, store, claude = mentioned(tmp_path, posted(501, "@bot please fix"))
-    assert [o.kind for o in cycle([work], store).run()] == [OutcomeKind.PR_OPENED]
+    followed = (ReviewSettings(), CISettings())  # the PR is followed, so its closing is seen
+    repo, work, store, claude = mentioned(tmp_path, posted(501, "@bot please fix"), follow=followed)
+    [first] = cycle([work], store).run()
+    assert first.kind is OutcomeKind.PR_OPENED and first.pr is not None
     repo.pulls.clear()  # the PR was closed unmerged; a maintainer asks again
+    repo.statuses = [PullStatus(first.pr.number, "closed", False, False, "0" * 40, None, "unknown")]
+    [closed] = cycle([work], store).run()  # the PR's follow step sees it closed: the task ends
+    assert closed.kind is not OutcomeKind.PR_OPENED
     again = posted(502, "@bot try again, the bug is in add()", at=WRITTEN + timedelta(minutes=1))
     repo.recent_comments.append(again)
     [outcome] = cycle([work], store).run()

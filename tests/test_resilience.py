@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -24,7 +27,7 @@ from tests.daemon_helpers import (
 )
 from tests.helpers import run_cli
 from tests.standins.anthropic_server import RecordedRequest as ClaudeRequest
-from tests.standins.anthropic_server import error_body, text_editor
+from tests.standins.anthropic_server import Script, error_body, text_block, text_editor
 from tests.standins.github_state import RecordedRequest as GitHubRequest
 
 GitHubFault = tuple[int, dict[str, str], dict[str, str]]
@@ -223,3 +226,80 @@ def test_three_daemons_share_one_postgres_store(stage: Stage, pg_dsn: str, tmp_p
     opened = [(tmp_path / f"daemon-{i}.log").read_text().count(": opened http") for i in range(3)]
     assert sum(opened) == 12, opened
     assert_exactly_once(stage, numbers, stage.env(STATE_BACKEND="postgres", DATABASE_URL=pg_dsn))
+
+
+def killed_at(stage: Stage, env: dict[str, str], log: Path, moment: Callable[[GitHubRequest], bool]) -> None:
+    """A run SIGKILLed the moment the GitHub stand-in receives the request `moment` picks; that request
+    still goes through (the push lands, the reply is posted), as when a process dies right after a write."""
+    process = start_cli(["run"], stage.cwd, env, log)
+    seen: list[str] = []
+
+    def fault(request: GitHubRequest, _sequence: int) -> GitHubFault | None:
+        if not seen and moment(request):
+            seen.append(request.route)
+            os.kill(process.pid, signal.SIGKILL)
+        return None
+
+    stage.github.fault = fault
+    try:
+        process.wait(timeout=120)
+    finally:
+        stage.github.fault = None
+    assert seen, f"the run ended before the moment it was to be killed at:\n{log.read_text()[-3000:]}"
+    time.sleep(2.2)  # its lease expires: the next run recovers the step
+
+
+def test_sigkill_in_review_and_ci_repair_rounds_commits_and_replies_once(
+    stage: Stage, backend: dict[str, str], tmp_path: Path
+) -> None:
+    """Kills right after a round's push and right after its first reply: in the end the branch has one
+    commit per round, each review thread one reply, and the store counts each round once."""
+    from tests.test_rounds_e2e import CALC, CALC_TEST, CI, RENAME, REPO, REVIEW, failed_tests_log
+
+    stage.publish(REPO, {"calc.py": CALC, "test_calc.py": CALC_TEST})
+    issue = stage.github.add_issue(OWNER, REPO, "Add a note", "Add NOTES.md.", labels=["autonomous-dev"])
+    note = [[text_editor("create", path="NOTES.md", file_text="n\n")], [text_block("Added.")]]
+    stage.claude.scripts[:] = [RENAME, Script(note, match=f'<issue number="{issue}">\n<title>Add a note')]
+    env = stage.env(**backend, REPO_NAME=REPO, LEASE_SECONDS="2", PARALLEL_WORKERS="1", LOG_LEVEL="INFO")
+    assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
+    [pull] = stage.github.pulls(OWNER, REPO)
+    number = int(pull["number"])
+    threads = [stage.github.add_review_comment(OWNER, REPO, number, f"Rename x to y ({n}).", "calc.py", line,
+                                               user="alice") for n, line in ((1, 1), (2, 5))]  # fmt: skip
+
+    def push(request: GitHubRequest) -> bool:
+        return request.method == "POST" and request.route.endswith("/git-receive-pack")
+
+    def reply(request: GitHubRequest) -> bool:
+        return request.method == "POST" and request.route.endswith("/replies")
+
+    killed_at(stage, env, tmp_path / "review-push.log", push)  # pushed, nothing recorded or replied
+    killed_at(stage, env, tmp_path / "review-reply.log", reply)  # one reply posted, the round not recorded
+    fix = [
+        [text_editor("str_replace", path="calc.py", old_str="n * y", new_str="2 * n")],
+        [text_block("Fixed.")],
+    ]
+    stage.claude.scripts.insert(0, Script(fix, match=CI))
+    for _ in range(2):
+        assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
+    [pull] = stage.github.pulls(OWNER, REPO)
+    stage.github.set_failed_run(OWNER, REPO, str(pull["head_sha"]), "tests", log=failed_tests_log())
+    killed_at(stage, env, tmp_path / "repair-push.log", push)
+    for _ in range(2):
+        assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
+
+    [pull] = stage.github.pulls(OWNER, REPO)
+    bare = stage.github.state.repo(OWNER, REPO).path
+    log = subprocess.run(["git", "-C", str(bare), "log", "--format=%B", f"main..{pull['head']}"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert (
+        log.count("Autonomous-Dev-Round: review 1") == 1
+        and log.count("Autonomous-Dev-Round: ci-repair 1") == 1
+    )
+    ours = [c for c in stage.github.review_comments(OWNER, REPO, number) if c["user"] == "octobot"]
+    assert sorted(int(str(c["in_reply_to_id"])) for c in ours) == sorted(threads), ours
+    sessions = [json.dumps(b) for b in stage.claude.message_requests() if len(b["messages"]) == 1]
+    assert sum(REVIEW in s for s in sessions) == sum(CI in s for s in sessions) == 1  # not asked again
+    task = status_json(stage, env)[issue]
+    assert (task["review_rounds"], task["repair_rounds"], task["claim_owner"]) == (1, 1, None), task
+    assert "2 * n" in stage.github.file_at(OWNER, REPO, str(pull["head"]), "calc.py")

@@ -28,6 +28,7 @@ from autonomous_dev.store.backends import (
     UsageDelta,
     open_store,
 )
+from autonomous_dev.store.records import FollowMarks
 from autonomous_dev.store.sql import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,15 +313,49 @@ def pr_step(store: Store, issue: int, state: TaskState, retry_at: datetime | Non
 def test_a_claim_starts_the_step_its_state_waits_for_and_counts_only_attempts(store: Store) -> None:
     pr_step(store, 1, TaskState.LANDING)
     pr_step(store, 2, TaskState.OUT_OF_DATE)
-    pr_step(store, 3, TaskState.PR_OPENED)  # an end: waits for people, never claimed
+    pr_step(store, 3, TaskState.MERGED)  # an end: never claimed
+    pr_step(store, 4, TaskState.PR_OPENED)  # waits for people, and is followed: looked at, in its state
+    pr_step(store, 5, TaskState.REVIEW_DUE)
+    pr_step(store, 6, TaskState.REPAIR_DUE)
     landing = store.claim(REPO, [1], "w1", 60, now=T0)
     updating = store.claim(REPO, [2], "w1", 60, now=T0)
     assert landing is not None and (landing.state, landing.attempts) == (TaskState.LANDING, 1)
     assert updating is not None and (updating.state, updating.attempts) == (TaskState.UPDATING, 1)
     assert store.claim(REPO, [3], "w1", 60, now=T0) is None
-    store.release(REPO, 2, "w1")  # a stop: the update is due again
-    released = store.get(REPO, 2)
-    assert released is not None and (released.state, released.attempts) == (TaskState.OUT_OF_DATE, 1)
+    claimed = [store.claim(REPO, [n], "w1", 60, now=T0) for n in (4, 5, 6)]
+    assert [(t.state, t.attempts) for t in claimed if t] == [
+        (TaskState.PR_OPENED, 1),
+        (TaskState.REVIEWING, 1),
+        (TaskState.REPAIRING, 1),
+    ]
+    for number in (2, 5, 6):
+        store.release(REPO, number, "w1")  # a stop: the step is due again
+    released = [store.get(REPO, n) for n in (2, 5, 6)]
+    assert [(t.state, t.attempts) for t in released if t] == [
+        (TaskState.OUT_OF_DATE, 1),
+        (TaskState.REVIEW_DUE, 1),
+        (TaskState.REPAIR_DUE, 1),
+    ]
+
+
+def test_a_transition_adds_rounds_and_sets_what_following_the_pr_took_in(store: Store) -> None:
+    pr_step(store, 1, TaskState.REVIEW_DUE)
+    assert store.claim(REPO, [1], "w1", 60, now=T0) is not None
+    marks = FollowMarks(
+        review_comment=12, comment=7, review=3, repaired_head="abc", repaired_checks=("a", "b c")
+    )
+    store.transition(REPO, 1, "w1", Transition(TaskState.PR_OPENED, review_rounds=1, marks=marks))
+    assert store.claim(REPO, [1], "w1", 60, now=T0) is not None
+    store.transition(REPO, 1, "w1", Transition(TaskState.PR_OPENED, review_rounds=1, repair_rounds=1))
+    task = store.get(REPO, 1)
+    assert task is not None and (task.review_rounds, task.repair_rounds, task.marks) == (2, 1, marks)
+    assert store.tasks(REPO)[0].marks == marks and store.pending_steps(REPO)[0].marks == marks
+    assert store.claim(REPO, [1], "w1", 60, now=T0) is not None
+    store.release(REPO, 1, "w1")
+    with pytest.raises(ClaimLost):  # a lost claim records no rounds either
+        store.transition(REPO, 1, "w1", Transition(TaskState.PR_OPENED, review_rounds=1))
+    task = store.get(REPO, 1)
+    assert task is not None and task.review_rounds == 2
 
 
 def test_a_crashed_step_is_recovered_to_the_state_it_waited_in(store: Store) -> None:
@@ -372,7 +407,12 @@ def test_the_sql_follows_the_lifecycle_tables() -> None:
     def listed(states: object) -> str:
         return ", ".join(f"'{state}'" for state in states)  # type: ignore[attr-defined]
 
-    assert listed(STEP_OF) in sql.PICK_SQLITE and listed(STEP_OF) in sql.PICK_POSTGRES
+    def flat(statement: str) -> str:
+        return " ".join(statement.split()).replace("( ", "(")
+
+    assert listed(STEP_OF) in flat(sql.PICK_SQLITE) and listed(STEP_OF) in flat(sql.PICK_POSTGRES)
+    pr_states = [state for state, step in STEP_OF.items() if step is not Step.ATTEMPT]
+    assert f"state IN ({listed(pr_states)})" in flat(sql.LIST_PENDING_STEPS)
     attempt_states = [state for state, step in STEP_OF.items() if step is Step.ATTEMPT]
     assert listed(attempt_states) in sql.CLAIM and listed(attempt_states) in sql.ADOPT
     for state, step in STEP_OF.items():
@@ -409,6 +449,7 @@ def test_migration_2_keeps_a_version_1_database(tmp_path: Path) -> None:
         0,
         None,
     )
+    assert (task.review_rounds, task.repair_rounds, task.marks) == (0, 0, FollowMarks())  # migration 5
     store.close()
 
 

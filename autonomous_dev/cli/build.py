@@ -189,6 +189,7 @@ def build_cycle(
     observer: CycleObserver | None = None,
     caches: ProcessCaches | None = None,
     only: frozenset[int] | None = None,
+    pull: int | None = None,
 ) -> Cycle:
     """Wire a pipeline per configured repository around one Claude client, one GitHub session, one store."""
     from autonomous_dev.cli.progress import Fanout, OnWorkFound
@@ -210,7 +211,7 @@ def build_cycle(
     ]  # fmt: skip
     observer = Fanout(observer, OnWorkFound(claude.preload))  # the SDK loads while issues are claimed
     policy = _policy(settings, claude, redactor)
-    return Cycle(repos, store, policy, _owner_id(), control, observer, only=only)
+    return Cycle(repos, store, policy, _owner_id(), control, observer, only=only, pull=pull)
 
 
 def connect_repo(
@@ -287,6 +288,8 @@ def _repo_work(
     from autonomous_dev.core.update import BranchUpdate
     from autonomous_dev.security.trust import TrustGate
 
+    from .following import follow_prs, round_steps
+
     repo, workspaces = parts
     security, execution = settings.security, settings.execution
     base = settings.repo.base_branch or repo.default_branch
@@ -294,20 +297,15 @@ def _repo_work(
     thread = IssueThread(repo, settings.discovery, trust, security.max_issue_chars, dry_run)
     agent = make_agent(settings, claude, system_prompt(execution.shell_tool))
     sandbox = sandbox or make_sandbox(settings)
-    context = TaskContext(
-        settings.evaluation,
-        sandbox,
-        redactor,
-        repo_map_chars=execution.repo_map_chars,
-        shell_tool=execution.shell_tool,
-        environments=make_environments(settings, repo.full_name, sandbox),
-        symbols=symbols,
-        instruction_files=tuple(settings.agent.instruction_files),
-    )
+    context = TaskContext(settings.evaluation, sandbox, redactor, repo_map_chars=execution.repo_map_chars,
+                          shell_tool=execution.shell_tool, symbols=symbols,
+                          environments=make_environments(settings, repo.full_name, sandbox),
+                          instruction_files=tuple(settings.agent.instruction_files))  # fmt: skip
     attempt = Attempt(repo, workspaces, agent, context, thread, settings.evaluation, base, redactor, dry_run)
+    following = follow_prs(settings, repo, thread, trust) if not dry_run else None
     landing = update = None
     if settings.merge.auto_merge and not dry_run:
-        landing = Landing(repo, thread, settings.merge, utcnow)
+        landing = Landing(repo, thread, settings.merge, utcnow, following)
         update = BranchUpdate(repo, workspaces, agent, context, thread, settings.merge.conflict_strategy,
                               redactor)  # fmt: skip
     discovery = None
@@ -315,8 +313,10 @@ def _repo_work(
         discovery = make_discovery(settings, repo, workspaces, claude, store, redactor, symbols=symbols)
     trigger = settings.trigger
     mentions = MentionWatch(repo, store, trust, trigger.mention, utcnow) if trigger.mention_enabled else None
+    shared = (agent, context, thread)
+    review, repair = round_steps(settings, parts, shared, following, redactor, landing)  # fmt: skip
     return RepoWork(repo, workspaces, thread, attempt, landing, update, discovery,
-                    settings.discovery.max_open_issues, mentions)  # fmt: skip
+                    settings.discovery.max_open_issues, following, review, repair, mentions)  # fmt: skip
 
 
 def make_sandbox(settings: Settings) -> Sandbox:

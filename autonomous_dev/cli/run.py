@@ -95,9 +95,11 @@ def _serve(
     once: bool,
     metrics_port: int | None = None,
     only: frozenset[int] | None = None,
+    pull: int | None = None,
 ) -> Served:
     """Build everything from settings and credentials, then run one cycle or cycles until stopped.
-    `only`: the issues `run --issue` names, in the one repository configured or picked with --repo."""
+    `only`: the issues `run --issue` names, `pull`: the PR `run --pr` names, in the one repository
+    configured or picked with --repo."""
     from autonomous_dev.core.control import Interrupted, StopControl
     from autonomous_dev.core.serve import serve
     from autonomous_dev.git.work_dir import fresh_scratch, hold_work_dir
@@ -107,13 +109,14 @@ def _serve(
 
     quiet = bool(options.pop("quiet", False))
     flags = flags_from(**options)
-    if only is not None and "repo" in flags:
+    named = "--issue" if only is not None else "--pr" if pull is not None else None
+    if named and "repo" in flags:
         flags["repo"]["repos"] = []  # --repo picks the repository the issue is in from those configured
     if quiet:
         flags.setdefault("logging", {})["level"] = "WARNING"
     settings = app.settings(flags)
-    if only is not None and len(settings.repo.all_full_names()) > 1:
-        raise UsageError("--issue names an issue of one repository, and several are configured",
+    if named and len(settings.repo.all_full_names()) > 1:
+        raise UsageError(f"{named} names an issue or PR of one repository, and several are configured",
                          "pick it with --repo owner/name")  # fmt: skip
     learn_patterns = _pattern_learner(app)
     learn_patterns(settings)
@@ -148,7 +151,9 @@ def _serve(
                            console=terminal if live else None)  # fmt: skip
             state["credentials"] = app.credentials()  # a rotated token is picked up without a restart
         current, creds = state["settings"], state["credentials"]
-        return build_cycle(current, creds, app.redactor, store, control, dry_run, observer, caches, only)
+        return build_cycle(
+            current, creds, app.redactor, store, control, dry_run, observer, caches, only, pull
+        )
 
     install_signal_handlers(control)
     outcomes: list[Outcome] = []
@@ -245,10 +250,22 @@ def install_signal_handlers(control: StopControl) -> None:
     type=click.IntRange(min=1),
     help="Handle only this issue (it still needs the trigger label, applied by a user with write access).",
 )
+@click.option(
+    "--pr",
+    "pull",
+    type=click.IntRange(min=1),
+    help="Handle only this PR of the tool's: its pending review and CI-repair rounds (and landing).",
+)
 @click.pass_obj
-def run(app: AppContext, /, dry_run: bool, issue: int | None, **options: Any) -> ExitStatus:
-    """Work through the eligible issues once (or only --issue N), then exit."""
-    served = _serve(app, options, dry_run, once=True, only=frozenset({issue}) if issue else None)
+def run(app: AppContext, /, dry_run: bool, issue: int | None, pull: int | None, **options: Any) -> ExitStatus:
+    """Work through the eligible issues once (or only --issue N, or only PR --pr N), then exit."""
+    if issue and pull:
+        raise UsageError("--issue and --pr name different work", "give one of them")
+    if pull and dry_run:
+        raise UsageError(
+            "--pr follows a PR on GitHub, which a dry run does not write to", "leave out --dry-run"
+        )
+    served = _serve(app, options, dry_run, once=True, only=frozenset({issue}) if issue else None, pull=pull)
     _print_outcomes(app.console, served)
     return _exit_status(served.control, served.outcomes)
 

@@ -39,7 +39,7 @@ def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) 
         return
     from rich.table import Table
 
-    table = Table("task", "state", "attempts", "next attempt", "PR", "tokens", "cost", "updated",
+    table = Table("task", "state", "attempts", "next attempt", "PR", "rounds", "tokens", "cost", "updated",
                   "claim / last error")  # fmt: skip
     for record in records:
         table.add_row(
@@ -48,6 +48,7 @@ def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) 
             str(record.attempts),
             _next_attempt(record),
             Text(record.pr_url or "-"),
+            _rounds(record),
             f"{_tokens(record):,}",
             f"${record.cost_usd:,.4f}",
             f"{record.updated_at.astimezone():%Y-%m-%d %H:%M}",
@@ -64,6 +65,13 @@ def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) 
 
 def _tokens(record: TaskRecord) -> int:
     return record.input_tokens + record.output_tokens + record.cache_read_tokens + record.cache_write_tokens
+
+
+def _rounds(record: TaskRecord) -> str:
+    """The rounds on its PR: review rounds answered, CI-repair rounds made."""
+    if not record.review_rounds and not record.repair_rounds:
+        return "-"
+    return f"review {record.review_rounds}, CI {record.repair_rounds}"
 
 
 def _next_attempt(record: TaskRecord) -> str:
@@ -96,6 +104,8 @@ def _totals(records: list[TaskRecord]) -> dict[str, float]:
         "tasks": len(records),
         "tokens": sum(_tokens(r) for r in records),
         "cost_usd": round(sum(r.cost_usd for r in records), 6),
+        "review_rounds": sum(r.review_rounds for r in records),
+        "repair_rounds": sum(r.repair_rounds for r in records),
     }
 
 

@@ -33,6 +33,7 @@ class Listing:
         return not self.issues and not self.due
 
 
+Records = list[TaskRecord]
 Admit = Callable[[int, Issue], None]  # a task this cycle may claim
 Refuse = Callable[[int, str], None]  # an issue the rules keep out, and why
 
@@ -47,9 +48,18 @@ class Admission:
         self.store = store
         self.clock = clock
 
-    def list(self, work: RepoWork, only: frozenset[int] | None = None, must_exist: bool = False) -> Listing:
+    def list(
+        self,
+        work: RepoWork,
+        only: frozenset[int] | None = None,
+        must_exist: bool = False,
+        pull: int | None = None,
+    ) -> Listing:
         """`only`: just these issues (labelled or not: admission says why one is not let in) and their PR
-        steps; `must_exist`: an issue of `only` that does not exist or is closed is a UsageError."""
+        steps; `pull`: only the steps of this PR of ours; `must_exist`: an issue of `only` (or the PR)
+        that does not exist or is closed is a UsageError."""
+        if pull is not None:
+            return Listing([], {}, self._pull_steps(work, pull, must_exist))
         if only is None:
             issues = work.repo.labelled_issues(work.thread.labels.issue_label)
         else:
@@ -66,7 +76,7 @@ class Admission:
             for record in self.store.pending_steps(work.name)
             if (record.next_attempt_at is None or record.next_attempt_at <= now)
             and not live_claim(record, now)
-            and _has_step(work, record)
+            and work.runs(record)
             and (only is None or record.issue in only)
         ]
         return Listing(issues, pulls, due)
@@ -92,10 +102,10 @@ class Admission:
                     refuse(issue.number, reason)
 
     def review_requested(self, work: RepoWork, pull: PullRequest, mention: PostedComment) -> bool:
-        """The hook for a trusted mention on one of our PRs: start a REVIEW round on `pull` with the
-        comment as its request, and say True once it is recorded (the mention is then done). Not connected
-        yet: False, and the mention stays open in the store (`Store.open_mentions`) for the round."""
-        return False
+        """A trusted mention on one of our PRs: the PR's follow step reads every trusted conversation comment,
+        this one included, and starts a REVIEW round with it (answered once, by its hidden marker). True when
+        the PR is followed (the mention is then done here); False leaves it open in the store."""
+        return work.follow is not None
 
     def _request_done(self, work: RepoWork, issue: Issue, note: str) -> None:
         """A request that will not be worked on is done, unless its issue's task is running elsewhere."""
@@ -104,6 +114,25 @@ class Admission:
         record = self.store.get(work.name, issue.number)
         if record is None or not live_claim(record, self.clock()):
             work.mentions.finish(issue.request, note)
+
+    def _pull_steps(self, work: RepoWork, number: int, must_exist: bool) -> Records:
+        """The due steps of PR `number` of ours (`run --pr`); a PR of ours whose task this store does not
+        know (opened by a run with another store) is adopted into following."""
+        pull = next((p for p in work.repo.open_pulls() if p.number == number), None)
+        issue = issue_of_branch(pull.head) if pull is not None else None
+        if pull is None or issue is None or pull.author.lower() not in work.repo.own_logins():
+            if must_exist:
+                raise UsageError(f"#{number} of {work.name} is no open pull request of the tool's",
+                                 "name an open PR from one of its auto/ branches with --pr")  # fmt: skip
+            return []
+        record = self.store.get(work.name, issue)
+        if record is None or record.pr_number != number:
+            _adopt_pull(self.store, work, issue, pull)
+            record = self.store.get(work.name, issue)
+        now = self.clock()
+        if record is None or live_claim(record, now) or not work.runs(record):
+            return []
+        return [record] if record.next_attempt_at is None or record.next_attempt_at <= now else []
 
     def _adopt(self, work: RepoWork, issue: Issue, pull: PullRequest) -> TaskState | None:
         """A PR of ours exists: an attempt opened it, and if its worker stopped before recording it, the
@@ -166,11 +195,6 @@ class Admission:
         return None
 
 
-def _has_step(work: RepoWork, record: TaskRecord) -> bool:
-    """A PR step needs auto-merge on in this run (a repository can be reconfigured without it)."""
-    return work.landing is not None and record.pr_number is not None
-
-
 def _named(work: RepoWork, only: frozenset[int], must_exist: bool) -> list[Issue]:
     issues = []
     for number in sorted(only):
@@ -200,3 +224,13 @@ def _mentioned(
             work.mentions.finish(mention, "its review round was started")
     requested = {issue.number: issue for issue in work.mentions.requests(only)}
     return [requested.pop(issue.number, issue) for issue in issues] + list(requested.values())
+
+
+def _adopt_pull(store: Store, work: RepoWork, number: int, pull: PullRequest) -> None:
+    found = work.repo.issue(number)
+    if found is None:
+        return
+    store.observe(work.name, number, fingerprint(found))
+    opened = work.landing.opened(pull) if work.landing is not None else None
+    state = opened.state if opened is not None else TaskState.PR_OPENED
+    store.adopt(work.name, number, state, pull.number, pull.url, opened.deadline_at if opened else None)

@@ -21,7 +21,7 @@ from autonomous_dev.core.worker import TaskRunner
 from autonomous_dev.errors import AutonomousDevError, InfrastructureError
 from autonomous_dev.models import Outcome, OutcomeKind, Usage
 from autonomous_dev.ports import Store
-from autonomous_dev.store.records import STEP_OF, Step, TaskRecord, Transition
+from autonomous_dev.store.records import ONCE_PER_CYCLE, STEP_OF, Step, TaskRecord, Transition
 
 if TYPE_CHECKING:
     from autonomous_dev.models import Issue
@@ -98,11 +98,14 @@ class Cycle:
         observer: CycleObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
         only: frozenset[int] | None = None,
+        pull: int | None = None,
     ) -> None:
         """`only`: the issues `run --issue` names (with one repository); nothing else is looked at, and
-        the first run refuses (UsageError) one that does not exist or is closed."""
+        the first run refuses (UsageError) one that does not exist or is closed. `pull`: the PR `run --pr`
+        names: only its steps are taken (its follow look, review and CI-repair rounds, landing)."""
         self.repos = {work.name: work for work in repos}
         self.only = only
+        self.pull = pull
         self._runs = 0
         self.store = store
         self.policy = policy
@@ -120,32 +123,41 @@ class Cycle:
             return []
         self._recover_expired_claims()
         first, self._runs = self._runs == 0, self._runs + 1  # a later run finds it closed once merged
-        listings = {name: self.admission.list(work, self.only, first) for name, work in self.repos.items()}
+        listings = {
+            name: self.admission.list(work, self.only, first, self.pull) for name, work in self.repos.items()
+        }
         for name, listing in listings.items():
             self.observer.issues_listed(name, len(listing.issues))
         board = Board()
         if any(not listing.empty for listing in listings.values()):
             self._work(board, listings)
-        if not board.admitted:
+        if self._idle(board, listings):
             log.info("no eligible issues")
-            if self.only is None:
+            if self.only is None and self.pull is None:
                 self._discover(listings)
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
+    def _idle(self, board: Board, listings: dict[str, Listing]) -> bool:
+        """Nothing was worked on: nothing admitted but looks at PRs waiting for people that found nothing."""
+        looks = sum(1 for listing in listings.values() for task in listing.due if task.step in ONCE_PER_CYCLE)
+        worked = [o for o in self.outcomes if o.kind is not OutcomeKind.REFUSED]
+        return board.admitted <= looks and not worked
+
     def next_step_in(self) -> float | None:
         """Seconds until the next PR step of these repositories is due (None: none is waiting, or only
-        steps that failed and back off)."""
+        steps that failed and back off, or looks at PRs waiting for people: a run looks at those once)."""
         now = self.clock()
         due = [
             record.next_attempt_at or now
             for name, work in self.repos.items()
-            if work.landing is not None
             for record in self.store.pending_steps(name)
-            if record.pr_number is not None
+            if work.runs(record)
+            and record.step not in ONCE_PER_CYCLE
             and record.last_error is None  # a failed step backs off in the daemon; a run does not wait
             and not live_claim(record, now)
             and (self.only is None or record.issue in self.only)
+            and (self.pull is None or record.pr_number == self.pull)
         ]
         return max(0.0, (min(due) - now).total_seconds()) if due else None
 
@@ -159,7 +171,7 @@ class Cycle:
             if not self.store.recover(record, "the worker lost its claim (crash or stop)", self.clock()):
                 continue  # another process took it over meanwhile
             work = self.repos.get(record.repo)
-            if work is not None and record.step is not Step.LAND:
+            if work is not None and record.step not in (Step.LAND, Step.FOLLOW):  # they show no claim
                 work.thread.hide_claim(record.issue)
 
     def _admit(self, board: Board, listings: dict[str, Listing]) -> None:
@@ -260,7 +272,8 @@ class Cycle:
                 log.warning("%s#%d: the claim could not be released; its lease will lapse", work.name,
                             issue.number)  # fmt: skip
             return False
-        self.outcomes.append(result.outcome)
+        if result.outcome.kind is not OutcomeKind.UNCHANGED:  # a look at a PR that found nothing new
+            self.outcomes.append(result.outcome)
         failed_auth = runner.auth_error
         if failed_auth is not None and not self.control.auth_failed:
             self.control.auth_failed = True
@@ -323,7 +336,9 @@ class Cycle:
 
 
 def _due_now(transition: Transition | None, now: datetime) -> bool:
-    """A PR step due at once (a failed attempt waits for the next cycle at the earliest)."""
-    if transition is None or STEP_OF.get(transition.state, Step.ATTEMPT) is Step.ATTEMPT:
+    """A PR step due at once (a failed attempt waits for the next cycle at the earliest, and a PR waiting
+    for people is looked at once per cycle)."""
+    step = STEP_OF.get(transition.state, Step.ATTEMPT) if transition is not None else Step.ATTEMPT
+    if transition is None or step is Step.ATTEMPT or step in ONCE_PER_CYCLE:
         return False
     return transition.next_attempt_at is None or transition.next_attempt_at <= now

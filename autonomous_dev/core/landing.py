@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from autonomous_dev.core import prompts
+from autonomous_dev.core.follow import Follow
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
 from autonomous_dev.errors import GitHubError
@@ -73,12 +74,18 @@ class Landing:
     """Takes one PR towards merged, a look at a time, or says plainly on the issue why it will not."""
 
     def __init__(
-        self, repo: GitHubRepo, thread: IssueThread, merge: MergeSettings, clock: Callable[[], datetime]
+        self,
+        repo: GitHubRepo,
+        thread: IssueThread,
+        merge: MergeSettings,
+        clock: Callable[[], datetime],
+        follow: Follow | None = None,  # review input and failed checks come first: a round, not a merge
     ) -> None:
         self.repo = repo
         self.thread = thread
         self.merge = merge
         self.clock = clock
+        self.follow = follow
 
     def opened(self, pull: PullRequest) -> Transition:
         """The state a freshly opened PR waits in: landing now, giving its checks the configured time."""
@@ -96,6 +103,11 @@ class Landing:
         assert record.pr_number is not None and record.pr_url is not None
         status = self.repo.pull_status(record.pr_number)
         pull = PullRequest(record.pr_number, record.pr_url, status.head, status.base)
+        if self.follow is not None and status.state == "open" and not status.merged:
+            here = Transition(TaskState.LANDING, deadline_at=record.deadline_at)
+            due = self.follow.due(issue, record, status, here)
+            if due is not None:
+                return due
         checks = self.repo.checks(status.head_sha) if status.mergeable else None
         found = assess(status, checks, self.merge.require_checks)
         if found.readiness is Readiness.READY:

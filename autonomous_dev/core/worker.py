@@ -21,7 +21,15 @@ from autonomous_dev.errors import (
 from autonomous_dev.logs import audit
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, Usage
 from autonomous_dev.ports import Store
-from autonomous_dev.store.records import ClaimLost, Step, TaskRecord, TaskState, Transition, UsageDelta
+from autonomous_dev.store.records import (
+    ONCE_PER_CYCLE,
+    ClaimLost,
+    Step,
+    TaskRecord,
+    TaskState,
+    Transition,
+    UsageDelta,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +66,15 @@ class TaskRunner:
 
     def run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
         """The claimed step and the transition written for it; raises only when the store fails to
-        record it."""
-        self.observer.task_started(work.name, issue)
+        record it. A look at a PR that found nothing new is not reported."""
+        quiet = record.step in ONCE_PER_CYCLE
+        if not quiet:
+            self.observer.task_started(work.name, issue)
         result = self._run(work, issue, record)
-        self.observer.task_finished(work.name, issue, result.outcome)
+        if result.outcome.kind is not OutcomeKind.UNCHANGED:
+            if quiet:
+                self.observer.task_started(work.name, issue)
+            self.observer.task_finished(work.name, issue, result.outcome)
         return result
 
     def _run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
@@ -91,6 +104,9 @@ class TaskRunner:
         if record.step is Step.LAND:
             assert work.landing is not None, "a landing task in a repository without auto-merge"
             return work.landing.look(issue, record)
+        if record.step is Step.FOLLOW:
+            assert work.follow is not None, "a followed PR in a repository that does not follow PRs"
+            return work.follow.look(issue, record)
         skipped = work.attempt.answered_before(issue) if record.step is Step.ATTEMPT else None
         if skipped is not None:
             return StepResult(skipped, Transition(TaskState.DONE))
@@ -98,6 +114,12 @@ class TaskRunner:
         try:
             if record.step is Step.UPDATE:
                 return self._update(work, issue, record, observer)
+            if record.step is Step.REVIEW:
+                assert work.review is not None
+                return work.review.run(issue, record, observer)
+            if record.step is Step.REPAIR:
+                assert work.repair is not None
+                return work.repair.run(issue, record, observer)
             return self._attempt(work, issue, observer)
         finally:
             work.thread.hide_claim(issue.number)

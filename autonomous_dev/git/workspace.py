@@ -317,6 +317,14 @@ class GitWorkspace:
             command = ["merge", "--quiet", "--no-edit", "--no-ff", base]
         return self._step(command)
 
+    def continue_pushed(self) -> None:
+        self._owner._git(self._repo.git, "reset", "--quiet", "--hard", f"refs/remotes/origin/{self.branch}")
+
+    def messages(self) -> list[str]:
+        base = f"refs/remotes/origin/{self.base}"
+        out = self._owner._git(self._repo.git, "log", "--format=%B%x00", f"{base}..HEAD")
+        return [message.strip() for message in out.split("\0") if message.strip()]
+
     def conclude(self) -> list[str]:
         run = self._owner._git
         run(self._repo.git, "add", "--all")

@@ -201,39 +201,14 @@ class GitHubRepoClient:
         return self._write_retried(f"opening a PR from {head}", open_once)
 
     def pull_status(self, number: int) -> PullStatus:
-        def fetch() -> PullStatus:
-            pull = self._repo.get_pull(number)
-            return PullStatus(
-                number=number,
-                state=pull.state,
-                merged=bool(pull.merged),
-                draft=bool(pull.draft),
-                head_sha=pull.head.sha,
-                mergeable=pull.mergeable,
-                mergeable_state=pull.mergeable_state or "unknown",
-                head=pull.head.ref,
-                base=pull.base.ref,
-            )
-
-        return self._read(f"reading PR #{number}", fetch)
+        """A conditional GET: looking at an unchanged PR costs no rate limit."""
+        url = f"{self._url}/pulls/{number}"
+        return prsignals.pull_status(
+            self._read(f"reading PR #{number}", lambda: self._session.conditional(url))
+        )
 
     def checks(self, sha: str) -> CheckSummary:
-        def fetch() -> CheckSummary:
-            commit = self._repo.get_commit(sha)
-            verdicts = [
-                (run.name, prsignals.run_verdict(run.status, run.conclusion))
-                for run in commit.get_check_runs()
-            ]
-            verdicts += [
-                (s.context, prsignals.status_verdict(s.state)) for s in commit.get_combined_status().statuses
-            ]
-            return CheckSummary(
-                passed=tuple(name for name, verdict in verdicts if verdict == "passed"),
-                pending=tuple(name for name, verdict in verdicts if verdict == "pending"),
-                failed=tuple(name for name, verdict in verdicts if verdict == "failed"),
-            )
-
-        return self._read(f"reading the checks of {sha[:12]}", fetch)
+        return failures.summary(self._session, self._url, sha)
 
     def review_threads(self, pr_number: int, since_id: int = 0) -> list[ReviewComment]:
         what = f"reading the review comments of PR #{pr_number}"

@@ -5,15 +5,37 @@ from __future__ import annotations
 import logging
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from autonomous_dev.errors import GitHubError
 from autonomous_dev.github import joblogs, prsignals
 from autonomous_dev.github.session import GitHubSession
-from autonomous_dev.models import Annotation, FailedCheck
+from autonomous_dev.models import Annotation, CheckSummary, FailedCheck
 
 log = logging.getLogger(__name__)
 LOG_GONE = frozenset({403, 404, 410})  # no `actions: read`, no such job, or the log expired
 MAX_PAGES = 20  # 2,000 check runs on one commit
+
+
+def summary(session: GitHubSession, repo_url: str, ref: str) -> CheckSummary:
+    """The commit's check runs and latest statuses by verdict; `ref` is a sha or `heads/<branch>`. Read by
+    conditional GETs: unchanged checks cost no rate limit."""
+    verdicts = [
+        (
+            str(run.get("name") or ""),
+            prsignals.run_verdict(str(run.get("status") or ""), run.get("conclusion")),
+        )
+        for run in _check_runs(session, repo_url, ref)
+    ]
+    verdicts += [
+        (str(status.get("context") or ""), prsignals.status_verdict(str(status.get("state") or "")))
+        for status in _statuses(session, repo_url, ref)
+    ]
+    return CheckSummary(
+        passed=tuple(name for name, verdict in verdicts if verdict == "passed"),
+        pending=tuple(name for name, verdict in verdicts if verdict == "pending"),
+        failed=tuple(name for name, verdict in verdicts if verdict == "failed"),
+    )
 
 
 def failed_checks(session: GitHubSession, repo_url: str, sha: str) -> list[FailedCheck]:
@@ -23,21 +45,26 @@ def failed_checks(session: GitHubSession, repo_url: str, sha: str) -> list[Faile
         for run in _check_runs(session, repo_url, sha)
         if prsignals.run_verdict(str(run.get("status") or ""), run.get("conclusion")) == "failed"
     ]
-    url = f"{repo_url}/commits/{sha}/status?per_page=100"
-    combined = session.read(f"reading the statuses of {sha[:12]}", lambda: session.conditional(url)) or {}
     found = [
         prsignals.failed_run(run, _annotations(session, repo_url, run), _job_log(session, repo_url, run))
         for run in runs
     ]
-    statuses = combined.get("statuses") or []
+    statuses = _statuses(session, repo_url, sha)
     return found + [prsignals.failed_status(s) for s in statuses if s.get("state") in prsignals.STATUS_FAILED]
+
+
+def _statuses(session: GitHubSession, repo_url: str, ref: str) -> list[dict[str, Any]]:
+    """The latest status of each context (the combined status's first page: 100 contexts)."""
+    url = f"{repo_url}/commits/{quote(ref, safe='/')}/status?per_page=100"
+    combined = session.read(f"reading the statuses of {ref[:12]}", lambda: session.conditional(url)) or {}
+    return list(combined.get("statuses") or [])
 
 
 def _check_runs(session: GitHubSession, repo_url: str, sha: str) -> list[dict[str, Any]]:
     """Every page of the commit's latest check runs (each page is an object holding a list)."""
     runs: list[dict[str, Any]] = []
     for page in range(1, MAX_PAGES + 1):
-        url = f"{repo_url}/commits/{sha}/check-runs?per_page=100&page={page}"
+        url = f"{repo_url}/commits/{quote(sha, safe='/')}/check-runs?per_page=100&page={page}"
         data = session.read(f"reading the check runs of {sha[:12]}", partial(session.conditional, url)) or {}
         batch = data.get("check_runs") or []
         runs += batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from autonomous_dev.github.edit_history import parse_time
-from autonomous_dev.models import Annotation, Comment, FailedCheck, Review, ReviewComment
+from autonomous_dev.models import Annotation, Comment, FailedCheck, PullStatus, Review, ReviewComment
 
 # Test runners print what failed at the end: every bound keeps the tail.
 MAX_TEXT_CHARS = 64 * 1024  # a check run's output.text (GitHub allows 64 kB)
@@ -116,4 +116,20 @@ def failed_status(status: dict[str, Any]) -> FailedCheck:
         conclusion=str(status.get("state") or ""),
         summary=tail(str(status.get("description") or ""), MAX_TEXT_CHARS),
         url=str(status.get("target_url") or ""),
+    )
+
+
+def pull_status(item: dict[str, Any]) -> PullStatus:
+    """A pull request as one GET answers it (`mergeable` is null while GitHub computes it)."""
+    head, base = item.get("head") or {}, item.get("base") or {}
+    return PullStatus(
+        number=int(item["number"]),
+        state=str(item.get("state") or ""),
+        merged=bool(item.get("merged")),
+        draft=bool(item.get("draft")),
+        head_sha=str(head.get("sha") or ""),
+        mergeable=item.get("mergeable"),
+        mergeable_state=str(item.get("mergeable_state") or "unknown"),
+        head=str(head.get("ref") or ""),
+        base=str(base.get("ref") or ""),
     )

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from autonomous_dev.errors import ConfigError
 from autonomous_dev.security.endpoints import endpoint_problem
+from autonomous_dev.settings.rounds import CISettings, ReviewSettings
 from autonomous_dev.settings.sections import (
     CREDENTIAL_KEY,
     DEFAULT_CONFIG_FILE,
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)  # type: ignore[arg-type]
     merge: MergeSettings = Field(default_factory=MergeSettings)  # type: ignore[arg-type]
+    review: ReviewSettings = Field(default_factory=ReviewSettings)  # type: ignore[arg-type]
+    ci: CISettings = Field(default_factory=CISettings)  # type: ignore[arg-type]
     report: ReportSettings = Field(default_factory=ReportSettings)  # type: ignore[arg-type]
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)  # type: ignore[arg-type]
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)  # type: ignore[arg-type]

@@ -16,10 +16,14 @@ class TaskState(enum.StrEnum):
     QUEUED = "queued"  # an attempt is due (now, or at next_attempt_at)
     WORKING = "working"  # an attempt holds the claim: worktree, agent, checks, push, PR
     FAILED = "failed"  # the last attempt failed; the next is due at next_attempt_at
-    PR_OPENED = "pr_opened"  # a PR waits for people (auto-merge off, or merging was refused)
+    PR_OPENED = "pr_opened"  # a PR waits for people (auto-merge off, or merging was refused); followed
     LANDING = "landing"  # auto-merge: the PR is looked at once per step, due at next_attempt_at
     OUT_OF_DATE = "out_of_date"  # the PR conflicts with or is behind its base: an update is due
     UPDATING = "updating"  # an update holds the claim: rebase or merge, conflicts, checks, push
+    REVIEW_DUE = "review_due"  # trusted review input on the PR waits for a review round
+    REVIEWING = "reviewing"  # a review round holds the claim: the comments as the task, a new commit, replies
+    REPAIR_DUE = "repair_due"  # the PR's head failed checks of its own: a CI-repair round is due
+    REPAIRING = "repairing"  # a CI-repair round holds the claim: the failed checks' output as the task
     MERGED = "merged"
     NEEDS_HUMAN = "needs_human"
     DONE = "done"  # ended without a PR: no change needed, a dry run, or answered before
@@ -31,6 +35,9 @@ class Step(enum.StrEnum):
     ATTEMPT = "attempt"
     LAND = "land"
     UPDATE = "update"
+    FOLLOW = "follow"  # one look at a PR waiting for people: new review input, failed checks, merged, closed
+    REVIEW = "review"
+    REPAIR = "repair"
 
 
 # The step each claimable state waits for; a running state is claimable once its lease has lapsed.
@@ -41,18 +48,43 @@ STEP_OF: dict[TaskState, Step] = {
     TaskState.LANDING: Step.LAND,
     TaskState.OUT_OF_DATE: Step.UPDATE,
     TaskState.UPDATING: Step.UPDATE,
+    TaskState.PR_OPENED: Step.FOLLOW,
+    TaskState.REVIEW_DUE: Step.REVIEW,
+    TaskState.REVIEWING: Step.REVIEW,
+    TaskState.REPAIR_DUE: Step.REPAIR,
+    TaskState.REPAIRING: Step.REPAIR,
 }
 # What a claim turns the state into while the step runs, and what a lost claim goes back to.
 RUNNING: dict[Step, TaskState] = {
     Step.ATTEMPT: TaskState.WORKING,
     Step.LAND: TaskState.LANDING,
     Step.UPDATE: TaskState.UPDATING,
+    Step.FOLLOW: TaskState.PR_OPENED,
+    Step.REVIEW: TaskState.REVIEWING,
+    Step.REPAIR: TaskState.REPAIRING,
 }
 WAITING: dict[Step, TaskState] = {
     Step.ATTEMPT: TaskState.QUEUED,
     Step.LAND: TaskState.LANDING,
     Step.UPDATE: TaskState.OUT_OF_DATE,
+    Step.FOLLOW: TaskState.PR_OPENED,
+    Step.REVIEW: TaskState.REVIEW_DUE,
+    Step.REPAIR: TaskState.REPAIR_DUE,
 }
+# Looked at once per cycle, never again in the cycle that looked (a look that finds nothing stays put).
+ONCE_PER_CYCLE = frozenset({Step.FOLLOW})
+
+
+@dataclass(frozen=True)
+class FollowMarks:
+    """What following a PR has taken in: the newest review comment, conversation comment and review read
+    (GitHub's ids grow within each kind), and the head whose failed checks a CI-repair round took on."""
+
+    review_comment: int = 0
+    comment: int = 0
+    review: int = 0
+    repaired_head: str = ""
+    repaired_checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,9 @@ class TaskRecord:
     updated_at: datetime
     updates: int = 0  # rounds of bringing the PR's branch up to date
     deadline_at: datetime | None = None  # landing stops waiting for the checks then
+    review_rounds: int = 0  # rounds of answering review input on the PR
+    repair_rounds: int = 0  # rounds of repairing the PR's failed checks
+    marks: FollowMarks = FollowMarks()
 
     @property
     def step(self) -> Step | None:
@@ -105,6 +140,9 @@ class Transition:
     pr_url: str | None = None
     deadline_at: datetime | None = None
     updates: int = 0  # added to the task's count of branch updates
+    review_rounds: int = 0  # added to the task's count of review rounds
+    repair_rounds: int = 0  # added to the task's count of CI-repair rounds
+    marks: FollowMarks | None = None  # None: unchanged
 
 
 class StoreError(AutonomousDevError):

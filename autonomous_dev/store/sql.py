@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autonomous_dev.store import mentions, webhooks
+from autonomous_dev.store import follow_sql, mentions, webhooks
 from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
 
 Row = tuple[Any, ...]
@@ -85,6 +85,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
     (3, webhooks.MIGRATION),
+    (5, follow_sql.MIGRATION),
     (6, mentions.MIGRATION),
 ]
 
@@ -102,7 +103,9 @@ def migrations_for(types: Mapping[str, str]) -> list[tuple[int, list[str]]]:
 # Columns in the order TaskRecord's fields are read.
 SELECT_TASKS = """SELECT repo, issue, state, attempts, last_error, pr_number, pr_url, fingerprint,
     next_attempt_at, claim_owner, lease_expires_at, input_tokens, output_tokens, cache_read_tokens,
-    cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at FROM autonomous_dev_tasks"""
+    cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at, review_rounds,
+    repair_rounds, seen_review_comment, seen_comment, seen_review, repaired_head, repaired_checks
+    FROM autonomous_dev_tasks"""
 
 GET_TASK = SELECT_TASKS + " WHERE repo = %s AND issue = %s"
 LIST_TASKS = SELECT_TASKS + " ORDER BY updated_at DESC, repo, issue DESC LIMIT %s"
@@ -127,20 +130,23 @@ RESET = """UPDATE autonomous_dev_tasks
 # Claimable: a state that waits for a step, or runs one under an expired lease (a crashed worker's),
 # and not backing off.
 PICK_SQLITE = """SELECT t.issue FROM autonomous_dev_tasks t JOIN json_each(%s) c ON c.value = t.issue
-    WHERE t.repo = %s AND t.state IN ('queued', 'failed', 'working', 'landing', 'out_of_date', 'updating')
+    WHERE t.repo = %s AND t.state IN ('queued', 'failed', 'working', 'landing', 'out_of_date', 'updating',
+            'pr_opened', 'review_due', 'reviewing', 'repair_due', 'repairing')
         AND (t.claim_owner IS NULL OR t.lease_expires_at < %s)
         AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= %s)
     ORDER BY c.key LIMIT 1"""
 PICK_POSTGRES = """SELECT issue FROM autonomous_dev_tasks
     WHERE repo = %s AND issue = ANY(%s::bigint[])
-        AND state IN ('queued', 'failed', 'working', 'landing', 'out_of_date', 'updating')
+        AND state IN ('queued', 'failed', 'working', 'landing', 'out_of_date', 'updating', 'pr_opened',
+            'review_due', 'reviewing', 'repair_due', 'repairing')
         AND (claim_owner IS NULL OR lease_expires_at < %s)
         AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
     ORDER BY array_position(%s::bigint[], issue) LIMIT 1 FOR UPDATE SKIP LOCKED"""
 # A claim starts the state's step; only an attempt counts towards maxAttempts.
 CLAIM = """UPDATE autonomous_dev_tasks
     SET state = CASE state WHEN 'queued' THEN 'working' WHEN 'failed' THEN 'working'
-            WHEN 'out_of_date' THEN 'updating' ELSE state END,
+            WHEN 'out_of_date' THEN 'updating' WHEN 'review_due' THEN 'reviewing'
+            WHEN 'repair_due' THEN 'repairing' ELSE state END,
         attempts = attempts + CASE WHEN state IN ('queued', 'failed', 'working') THEN 1 ELSE 0 END,
         claim_owner = %s, lease_expires_at = %s, updated_at = %s
     WHERE repo = %s AND issue = %s"""
@@ -153,13 +159,15 @@ TRANSITION = """UPDATE autonomous_dev_tasks
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 # A step given back (a stop, an outage): the state it waited in, and an attempt uncounted.
 RELEASE = """UPDATE autonomous_dev_tasks
-    SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date' ELSE state END,
+    SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date'
+            WHEN 'reviewing' THEN 'review_due' WHEN 'repairing' THEN 'repair_due' ELSE state END,
         attempts = CASE WHEN state = 'working' AND attempts > 0 THEN attempts - 1 ELSE attempts END,
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 # A crashed worker's step (its lease ran out): the state it waited in, the attempt counted.
 RECOVER = """UPDATE autonomous_dev_tasks
-    SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date' ELSE state END,
+    SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date'
+            WHEN 'reviewing' THEN 'review_due' WHEN 'repairing' THEN 'repair_due' ELSE state END,
         last_error = %s, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s AND lease_expires_at < %s"""
 # The PR of an attempt whose worker stopped before recording it: the task goes on from the PR.
@@ -168,9 +176,7 @@ ADOPT = """UPDATE autonomous_dev_tasks
         last_error = NULL, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND state IN ('queued', 'failed', 'working')
         AND (claim_owner IS NULL OR lease_expires_at < %s)"""
-LIST_PENDING_STEPS = (
-    SELECT_TASKS + " WHERE repo = %s AND state IN ('landing', 'out_of_date', 'updating') ORDER BY issue"
-)
+LIST_PENDING_STEPS = SELECT_TASKS + " WHERE repo = %s AND state IN " + follow_sql.PR_STEPS + " ORDER BY issue"
 
 ADD_USAGE = """UPDATE autonomous_dev_tasks
     SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s,
@@ -251,6 +257,9 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
             updated_at=updated,
             updates=int(row[18]),
             deadline_at=self._decode(row[19]),
+            review_rounds=int(row[20]),
+            repair_rounds=int(row[21]),
+            marks=follow_sql.marks_of(row[22:27]),
         )
 
     def _now(self) -> object:
@@ -303,6 +312,7 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
         with self._transaction() as execute:
             if execute(TRANSITION, params).rowcount != 1:
                 raise _claim_lost(repo, issue, owner)
+            follow_sql.record(execute, repo, issue, to)
 
     def release(self, repo: str, issue: int, owner: str) -> None:
         with self._transaction() as execute:
