@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from autonomous_dev.errors import Cause
 from autonomous_dev.models import (
     Change,
     CheckSummary,
@@ -83,6 +84,10 @@ class GitHubRepo(Protocol):
         ...
 
     def add_comment(self, number: int, body: str) -> Comment: ...
+
+    def edit_comment(self, comment_id: int, body: str) -> Comment:
+        """Replace the text of one of the tool's issue comments (safe to repeat)."""
+        ...
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         """Open a PR, or return the open one from the same head if GitHub says it already exists."""
@@ -216,8 +221,9 @@ class Store(Protocol):
         """End the step: the next state in one write, the claim released; ClaimLost if `owner` lost it."""
         ...
 
-    def release(self, repo: str, issue: int, owner: str) -> None:
-        """Give the claim back uncounted (a stop, an outage); a no-op if `owner` does not hold it."""
+    def release(self, repo: str, issue: int, owner: str, cause: Cause | None = None) -> None:
+        """Give the claim back uncounted (a stop, an outage: `cause` says which); a no-op if `owner` does not
+        hold it."""
         ...
 
     def recover(self, record: TaskRecord, error: str, now: datetime | None = None) -> bool:
@@ -242,6 +248,14 @@ class Store(Protocol):
         ...
 
     def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]: ...
+
+    def unshown(self, now: datetime | None = None) -> list[TaskRecord]:
+        """Tasks whose tracking comment is behind their record (an edit failed, a crash), not claimed."""
+        ...
+
+    def mark_shown(self, record: TaskRecord) -> bool:
+        """The comment shows `record`; False (nothing marked) if the task changed since it was read."""
+        ...
 
     def get(self, repo: str, issue: int) -> TaskRecord | None: ...
 

@@ -64,6 +64,7 @@ class FakeRepo:
     review_list: dict[int, list[Review]] = field(default_factory=dict)
     failures: dict[str, list[FailedCheck]] = field(default_factory=dict)
     replies: list[tuple[int, int, str]] = field(default_factory=list)  # (PR, comment replied to, body)
+    edits: list[tuple[int, str]] = field(default_factory=list)  # (comment id, new body)
 
     def issue(self, number: int) -> Issue | None:
         found = [i for i in [*self.issues, *self.issues_list] if i.number == number]
@@ -117,9 +118,18 @@ class FakeRepo:
         return list(self.posted.get(number, []))
 
     def add_comment(self, number: int, body: str) -> Comment:
-        comment = Comment(len(self.posted.get(number, [])) + 1, body, "bot")
+        comment = Comment(sum(len(c) for c in self.posted.values()) + 1, body, "bot")
         self.posted.setdefault(number, []).append(comment)
         return comment
+
+    def edit_comment(self, comment_id: int, body: str) -> Comment:
+        for comments in self.posted.values():
+            for i, comment in enumerate(comments):
+                if comment.id == comment_id:
+                    comments[i] = replace(comment, body=body)
+                    self.edits.append((comment_id, body))
+                    return comments[i]
+        raise GitHubError(f"no comment {comment_id}", status=404)
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         url = f"https://example.invalid/pull/{len(self.pulls)}"

@@ -119,6 +119,7 @@ class Cycle:
         if self.control.claiming_stopped:
             return []
         self._recover_expired_claims()
+        self._bring_comments_up_to_date()
         first, self._runs = self._runs == 0, self._runs + 1  # a later run finds it closed once merged
         listings = {name: self.admission.list(work, self.only, first) for name, work in self.repos.items()}
         for name, listing in listings.items():
@@ -161,6 +162,14 @@ class Cycle:
             work = self.repos.get(record.repo)
             if work is not None and record.step is not Step.LAND:
                 work.thread.hide_claim(record.issue)
+
+    def _bring_comments_up_to_date(self) -> None:
+        """Tracking comments behind their task (GitHub failed while a step ended, a worker crashed) are
+        edited now; one that fails again stays behind for the next cycle."""
+        for record in self.store.unshown(self.clock()):
+            work = self.repos.get(record.repo)
+            if work is not None and work.thread.tracker.refresh(record):
+                self.store.mark_shown(record)
 
     def _admit(self, board: Board, listings: dict[str, Listing]) -> None:
         """Admission in the cycle's thread, adding to the board as the workers claim from it. An outage

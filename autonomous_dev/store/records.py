@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from autonomous_dev.errors import AutonomousDevError
+from autonomous_dev.errors import AutonomousDevError, Cause
 
 
 class TaskState(enum.StrEnum):
@@ -79,6 +79,9 @@ class TaskRecord:
     updated_at: datetime
     updates: int = 0  # rounds of bringing the PR's branch up to date
     deadline_at: datetime | None = None  # landing stops waiting for the checks then
+    cause: Cause | None = None  # why the last step ended without a ready PR (None: it did not)
+    progress: str | None = None  # the tracking comment's data (core/progress.py), JSON; None: no comment
+    progress_shown: bool = True  # False: the comment is behind the record (an edit failed, a crash)
 
     @property
     def step(self) -> Step | None:
@@ -105,6 +108,9 @@ class Transition:
     pr_url: str | None = None
     deadline_at: datetime | None = None
     updates: int = 0  # added to the task's count of branch updates
+    cause: Cause | None = None  # why it ended without a ready PR; None clears the task's cause
+    progress: str | None = None  # the tracking comment's data, JSON; None keeps the task's
+    shown: bool = True  # whether the tracking comment shows this transition already
 
 
 class StoreError(AutonomousDevError):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from autonomous_dev.errors import Cause
+from autonomous_dev.store.progress_sql import MARK_SHOWN, PROGRESS_COLUMNS, UNSHOWN_WHERE, read_cause, value
 from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
 
 Row = tuple[Any, ...]
@@ -83,6 +85,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "UPDATE autonomous_dev_tasks SET state = 'working' WHERE state = 'claimed'",
         ],
     ),
+    (4, PROGRESS_COLUMNS),
 ]
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (
@@ -99,7 +102,8 @@ def migrations_for(types: Mapping[str, str]) -> list[tuple[int, list[str]]]:
 # Columns in the order TaskRecord's fields are read.
 SELECT_TASKS = """SELECT repo, issue, state, attempts, last_error, pr_number, pr_url, fingerprint,
     next_attempt_at, claim_owner, lease_expires_at, input_tokens, output_tokens, cache_read_tokens,
-    cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at FROM autonomous_dev_tasks"""
+    cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at, cause, progress,
+    progress_shown FROM autonomous_dev_tasks"""
 
 GET_TASK = SELECT_TASKS + " WHERE repo = %s AND issue = %s"
 LIST_TASKS = SELECT_TASKS + " ORDER BY updated_at DESC, repo, issue DESC LIMIT %s"
@@ -112,12 +116,14 @@ INSERT_TASK = """INSERT INTO autonomous_dev_tasks (repo, issue, fingerprint, cre
     VALUES (%s, %s, %s, %s, %s) ON CONFLICT (repo, issue) DO NOTHING"""
 # An edited issue (new fingerprint) that had failed or needed a human is eligible again.
 RESET_IF_EDITED = """UPDATE autonomous_dev_tasks
-    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
+    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, cause = NULL,
+        updated_at = %s
     WHERE repo = %s AND issue = %s AND state IN ('failed', 'needs_human') AND fingerprint <> %s"""
 SET_FINGERPRINT = """UPDATE autonomous_dev_tasks SET fingerprint = %s, updated_at = %s
     WHERE repo = %s AND issue = %s AND (fingerprint IS NULL OR fingerprint <> %s)"""
 RESET = """UPDATE autonomous_dev_tasks
-    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
+    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, cause = NULL,
+        updated_at = %s
     WHERE repo = %s AND issue = %s"""
 
 # The state names below follow store/records.py's tables (STEP_OF, RUNNING, WAITING); a test compares them.
@@ -145,26 +151,31 @@ HEARTBEAT = """UPDATE autonomous_dev_tasks SET lease_expires_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 TRANSITION = """UPDATE autonomous_dev_tasks
     SET state = %s, last_error = %s, next_attempt_at = %s, deadline_at = %s, updates = updates + %s,
-        pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url),
+        pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url), cause = %s,
+        progress = COALESCE(%s, progress), progress_shown = %s,
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 # A step given back (a stop, an outage): the state it waited in, and an attempt uncounted.
 RELEASE = """UPDATE autonomous_dev_tasks
     SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date' ELSE state END,
         attempts = CASE WHEN state = 'working' AND attempts > 0 THEN attempts - 1 ELSE attempts END,
-        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+        cause = COALESCE(%s, cause), claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
-# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted.
+# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted; a tracking
+# comment is behind it now (the same where a PR is adopted).
 RECOVER = """UPDATE autonomous_dev_tasks
     SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date' ELSE state END,
-        last_error = %s, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+        last_error = %s, cause = %s, progress_shown = CASE WHEN progress IS NULL THEN 1 ELSE 0 END,
+        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s AND lease_expires_at < %s"""
 # The PR of an attempt whose worker stopped before recording it: the task goes on from the PR.
 ADOPT = """UPDATE autonomous_dev_tasks
     SET state = %s, pr_number = %s, pr_url = %s, next_attempt_at = NULL, deadline_at = %s,
-        last_error = NULL, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+        last_error = NULL, cause = NULL, progress_shown = CASE WHEN progress IS NULL THEN 1 ELSE 0 END,
+        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND state IN ('queued', 'failed', 'working')
         AND (claim_owner IS NULL OR lease_expires_at < %s)"""
+UNSHOWN = SELECT_TASKS + UNSHOWN_WHERE
 LIST_PENDING_STEPS = (
     SELECT_TASKS + " WHERE repo = %s AND state IN ('landing', 'out_of_date', 'updating') ORDER BY issue"
 )
@@ -248,6 +259,9 @@ class SqlStore(abc.ABC):
             updated_at=updated,
             updates=int(row[18]),
             deadline_at=self._decode(row[19]),
+            cause=read_cause(row[20]),
+            progress=row[21],
+            progress_shown=bool(row[22]),
         )
 
     def _now(self) -> object:
@@ -295,19 +309,20 @@ class SqlStore(abc.ABC):
         retry_at = self._encode(aware(to.next_attempt_at) if to.next_attempt_at is not None else None)
         deadline = self._encode(aware(to.deadline_at) if to.deadline_at is not None else None)
         state = TaskState(to.state).value
-        params = (state, to.error, retry_at, deadline, to.updates, to.pr_number, to.pr_url, self._now(),
-                  repo, issue, owner)  # fmt: skip
+        params = (state, to.error, retry_at, deadline, to.updates, to.pr_number, to.pr_url, value(to.cause),
+                  to.progress, int(to.shown), self._now(), repo, issue, owner)  # fmt: skip
         with self._transaction() as execute:
             if execute(TRANSITION, params).rowcount != 1:
                 raise _claim_lost(repo, issue, owner)
 
-    def release(self, repo: str, issue: int, owner: str) -> None:
+    def release(self, repo: str, issue: int, owner: str, cause: Cause | None = None) -> None:
         with self._transaction() as execute:
-            execute(RELEASE, (self._now(), repo, issue, owner))
+            execute(RELEASE, (value(cause), self._now(), repo, issue, owner))
 
     def recover(self, record: TaskRecord, error: str, now: datetime | None = None) -> bool:
         moment = self._encode(aware(now) if now is not None else utcnow())
-        params = (error, self._now(), record.repo, record.issue, record.claim_owner, moment)
+        lost = Cause.WORKER_LOST.value
+        params = (error, lost, self._now(), record.repo, record.issue, record.claim_owner, moment)
         with self._transaction() as execute:
             return execute(RECOVER, params).rowcount == 1
 
@@ -328,6 +343,15 @@ class SqlStore(abc.ABC):
 
     def pending_steps(self, repo: str) -> list[TaskRecord]:
         return [self._record(row) for row in self._read(LIST_PENDING_STEPS, (repo,))]
+
+    def unshown(self, now: datetime | None = None) -> list[TaskRecord]:
+        moment = aware(now) if now is not None else utcnow()
+        return [self._record(row) for row in self._read(UNSHOWN, (self._encode(moment),))]
+
+    def mark_shown(self, record: TaskRecord) -> bool:
+        with self._transaction() as execute:
+            params = (record.repo, record.issue, self._encode(record.updated_at))
+            return execute(MARK_SHOWN, params).rowcount == 1
 
     def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]:
         moment = aware(now) if now is not None else utcnow()
