@@ -13,6 +13,7 @@ from autonomous_dev.core.cycle import Cycle, Policy
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.landing import Landing
 from autonomous_dev.core.lifecycle import FailurePolicy
+from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.core.repository import RepoWork
 from autonomous_dev.core.update import BranchUpdate
 from autonomous_dev.models import Outcome
@@ -94,6 +95,7 @@ def cycle(
     clock: Clock | None = None,
     control: StopControl | None = None,
     only: frozenset[int] | None = None,
+    observer: CycleObserver | None = None,
 ) -> Cycle:
     policy = Policy(
         workers=workers,
@@ -104,7 +106,7 @@ def cycle(
         grace_s=60,
     )
     return Cycle(
-        works, store, policy, "test-owner", control or StopControl(), clock=clock or Clock(), only=only
+        works, store, policy, "test-owner", control or StopControl(), observer, clock or Clock(), only=only
     )
 
 

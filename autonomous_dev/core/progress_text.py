@@ -68,7 +68,8 @@ def headline(task: TaskRecord, limits: Limits) -> str:
     if state is TaskState.FAILED:
         return f"⚠️ {attempt} failed; it is tried again"
     if state is TaskState.NEEDS_HUMAN:
-        return f"🙋 handed over to a human (labelled `{limits.needs_human_label}`)"
+        after = f" after {task.attempts} attempts" if task.pr_url is None else ""
+        return f"🙋 handed over to a human{after} (labelled `{limits.needs_human_label}`)"
     if state is TaskState.LANDING:
         return "⏳ pull request opened; it is merged once its checks pass"
     if state in (TaskState.OUT_OF_DATE, TaskState.UPDATING):
@@ -103,7 +104,7 @@ def _why(task: TaskRecord, limits: Limits) -> str:
     assert cause is not None
     error = f": {quoted(task.last_error)}" if task.last_error else ""
     why = f"**Why:** {causes.MEANING[cause]} (`{causes.label(cause)}`){error}"
-    return f"{why}\n**Next:** {next_step(task, limits)}"
+    return f"{why}\n\n**Next:** {next_step(task, limits)}"
 
 
 def next_step(task: TaskRecord, limits: Limits) -> str:
