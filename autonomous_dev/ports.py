@@ -257,6 +257,10 @@ class Store(Protocol):
         """The comment shows `record`; False (nothing marked) if the task changed since it was read."""
         ...
 
+    def keep_progress(self, repo: str, issue: int, owner: str, progress: str) -> None:
+        """Keep what the tracking comment shows of a running step (no-op if `owner` lost the claim)."""
+        ...
+
     def get(self, repo: str, issue: int) -> TaskRecord | None: ...
 
     def tasks(self, repo: str | None = None, limit: int = 1000) -> list[TaskRecord]:

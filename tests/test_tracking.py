@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -71,6 +72,31 @@ def test_a_crash_between_creating_the_comment_and_recording_anything_leaves_one_
     assert "✅ pull request opened" in comment.body and len(repo.pulls) == 1
     assert "- attempt 1: worker-lost:" in comment.body
     assert len(repo.posted[1]) == 1 and repo.edits and all(edit[0] == comment.id for edit in repo.edits)
+
+
+def test_a_crash_after_the_warning_and_the_pr_loses_neither_in_the_comment(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[issue()])
+    store = open_test_store(tmp_path)
+    clock = Clock()
+    work = tracked(repo_work(tmp_path, repo, ScriptedClaude(["unused"])), repo)
+    store.observe(REPO, 1, "fp")
+    claimed = store.claim(REPO, [1], "dead-worker", 30, now=clock())
+    assert claimed is not None
+    keep = functools.partial(store.keep_progress, REPO, 1, "dead-worker")
+    report = work.thread.tracker.open(issue(), claimed, keep)
+    report.begin()
+    work.thread.warn_unverified(1, work.attempt.branch(issue()), "the build passes but no tests ran")
+    repo.create_pull("Fix #1", "Closes #1", work.attempt.branch(issue()), "main")  # ... and the worker dies
+
+    clock.advance(seconds=60)
+    work = tracked(repo_work(tmp_path / "again", repo, ScriptedClaude(["unused"])), repo)
+    cycle([work], store, clock=clock).run()  # crash recovery, the PR adopted, the comment brought up to date
+
+    [comment] = repo.posted[1]
+    assert "✅ pull request opened" in comment.body and "https://example.invalid/pull/0" in comment.body
+    assert "**not verified**: `the build passes but no tests ran`" in comment.body
+    task = store.get(REPO, 1)
+    assert task is not None and task.state is TaskState.PR_OPENED and task.progress_shown
 
 
 def test_a_post_that_landed_but_failed_is_found_by_its_marker_not_posted_again(tmp_path: Path) -> None:

@@ -119,7 +119,6 @@ class Cycle:
         if self.control.claiming_stopped:
             return []
         self._recover_expired_claims()
-        self._bring_comments_up_to_date()
         first, self._runs = self._runs == 0, self._runs + 1  # a later run finds it closed once merged
         listings = {name: self.admission.list(work, self.only, first) for name, work in self.repos.items()}
         for name, listing in listings.items():
@@ -131,6 +130,8 @@ class Cycle:
             log.info("no eligible issues")
             if self.only is None:
                 self._discover(listings)
+        if self.outage is None:
+            self._bring_comments_up_to_date()
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
@@ -164,8 +165,8 @@ class Cycle:
                 work.thread.hide_claim(record.issue)
 
     def _bring_comments_up_to_date(self) -> None:
-        """Tracking comments behind their task (GitHub failed while a step ended, a worker crashed) are
-        edited now; one that fails again stays behind for the next cycle."""
+        """Tracking comments behind their task (GitHub failed while a step ended, a worker crashed, a PR
+        was adopted) are edited at the end of the cycle; one that fails again waits for the next."""
         for record in self.store.unshown(self.clock()):
             work = self.repos.get(record.repo)
             if work is not None and work.thread.tracker.refresh(record):

@@ -68,9 +68,12 @@ class Tracker:
         )
         return cls(repo, limits, comment=comment, cause_labels=labels, edit_seconds=seconds, merging=merging)
 
-    def open(self, issue: Issue, record: TaskRecord) -> TaskReport:
-        """The report of the step just claimed on `record`."""
-        report = TaskReport(self, issue, record)
+    def open(
+        self, issue: Issue, record: TaskRecord, keep: Callable[[str], None] = lambda _: None
+    ) -> TaskReport:
+        """The report of the step just claimed on `record`; `keep` stores the comment's data while it runs
+        (so a crash loses nothing it showed)."""
+        report = TaskReport(self, issue, record, keep)
         with self._lock:
             self._open[issue.number] = report
         return report
@@ -104,7 +107,7 @@ class Tracker:
             if found is None:
                 what = f"{self.repo.full_name}#{number}: posting the tracking comment"
                 made = retry_write(
-                    what, lambda: self.repo.add_comment(number, body), lambda: self._find(number)
+                    what, lambda: self.repo.add_comment(number, body), self._retry_look(number)
                 )
                 comment_id = made.id
                 if made.body != body:  # found by its marker: an earlier run made it
@@ -147,6 +150,12 @@ class Tracker:
         with self._lock:
             self._open.pop(number, None)
 
+    def _retry_look(self, number: int) -> Callable[[], Comment | None]:
+        """What retry_write looks with before each try: not before the first (the look was just made),
+        before a retry (a POST that failed may have landed)."""
+        tries = iter(range(1, 1_000))
+        return lambda: self._find(number) if next(tries) > 1 else None
+
     def _found(self, number: int) -> tuple[int, str] | None:
         comment = self._find(number)
         return (comment.id, comment.body) if comment is not None else None
@@ -160,10 +169,13 @@ class TaskReport:
     """What one claimed step shows in the tracking comment: created or edited when it starts, edited at
     most every `edit_seconds` while it works, and when it ends (or pauses)."""
 
-    def __init__(self, tracker: Tracker, issue: Issue, record: TaskRecord) -> None:
+    def __init__(
+        self, tracker: Tracker, issue: Issue, record: TaskRecord, keep: Callable[[str], None]
+    ) -> None:
         self.tracker = tracker
         self.issue = issue
         self.record = record
+        self.keep = keep
         self.progress = Progress.from_json(record.progress, tracker.merging)
         self.used = UsageDelta()
         self.shown_at = -float("inf")
@@ -175,7 +187,7 @@ class TaskReport:
             self.progress = self.progress.enter(UPDATE, note=f"round {record.updates + 1}")
         else:
             self.progress = self.progress.begin_attempt(self.tracker.merging, _earlier(record))
-        self._show(self._task(), force=True)
+        self._show(self._task(), force=True, kept=True)
 
     def phase(self, text: str) -> None:
         attempt = self.record.step is Step.ATTEMPT
@@ -187,7 +199,7 @@ class TaskReport:
 
     def warn(self, warning: str) -> bool:
         self.progress = self.progress.warn(warning)
-        self._show(self._task(), force=True)
+        self._show(self._task(), force=True, kept=True)
         return True
 
     def finish(self, transition: Transition) -> Transition:
@@ -221,10 +233,13 @@ class TaskReport:
         return replace(task, state=t.state, last_error=t.error, next_attempt_at=t.next_attempt_at,
                        pr_url=t.pr_url or r.pr_url, updates=r.updates + t.updates, cause=t.cause)  # fmt: skip
 
-    def _show(self, task: TaskRecord, force: bool) -> bool:
+    def _show(self, task: TaskRecord, force: bool, kept: bool = False) -> bool:
+        """Edit the comment (a phase: only once `edit_seconds` passed); `kept`: store what it shows first."""
         tracker = self.tracker
         if not tracker.comment:
             return True
+        if kept:
+            self.keep(self.progress.to_json())
         if not force and tracker.ticks() - self.shown_at < tracker.edit_seconds:
             return False
         self.shown_at = tracker.ticks()

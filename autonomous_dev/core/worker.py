@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -69,7 +70,8 @@ class TaskRunner:
 
     def _run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
         context = {"repo": work.name, "issue": issue.number}
-        report = work.thread.tracker.open(issue, record)
+        keep = functools.partial(self.store.keep_progress, work.name, issue.number, self.owner)
+        report = work.thread.tracker.open(issue, record, keep)
         try:
             done = self._step(work, issue, record, report)
             transition = report.finish(done.transition)  # shown before it is recorded: nothing to redo

@@ -3,7 +3,13 @@ comment's data (`progress`, JSON) and whether the comment shows the record yet (
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
 from autonomous_dev.errors import Cause
+from autonomous_dev.store.records import TaskRecord
 
 PROGRESS_COLUMNS = [
     "ALTER TABLE autonomous_dev_tasks ADD COLUMN cause {text}",
@@ -16,6 +22,28 @@ UNSHOWN_WHERE = """ WHERE progress_shown = 0 AND (claim_owner IS NULL OR lease_e
 # Only when nothing changed the task since it was read for the edit.
 MARK_SHOWN = """UPDATE autonomous_dev_tasks SET progress_shown = 1
     WHERE repo = %s AND issue = %s AND updated_at = %s"""
+# What the comment shows while a step runs, kept for the comment's next edit after a crash.
+KEEP_PROGRESS = """UPDATE autonomous_dev_tasks SET progress = %s
+    WHERE repo = %s AND issue = %s AND claim_owner = %s"""
+
+
+class _Backend(Protocol):
+    def _transaction(self) -> AbstractContextManager[Callable[[str, Sequence[object]], Any]]: ...
+
+    def _encode(self, moment: datetime | None) -> object: ...
+
+
+class ProgressWrites:
+    """The store's writes of the tracking comment's columns (mixed into store/sql.py's SqlStore)."""
+
+    def mark_shown(self: _Backend, record: TaskRecord) -> bool:
+        with self._transaction() as execute:
+            params = (record.repo, record.issue, self._encode(record.updated_at))
+            return bool(execute(MARK_SHOWN, params).rowcount == 1)
+
+    def keep_progress(self: _Backend, repo: str, issue: int, owner: str, progress: str) -> None:
+        with self._transaction() as execute:
+            execute(KEEP_PROGRESS, (progress, repo, issue, owner))
 
 
 def value(cause: Cause | None) -> str | None:

@@ -10,7 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from autonomous_dev.errors import Cause
-from autonomous_dev.store.progress_sql import MARK_SHOWN, PROGRESS_COLUMNS, UNSHOWN_WHERE, read_cause, value
+from autonomous_dev.store.progress_sql import (
+    PROGRESS_COLUMNS,
+    UNSHOWN_WHERE,
+    ProgressWrites,
+    read_cause,
+    value,
+)
 from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
 
 Row = tuple[Any, ...]
@@ -214,7 +220,7 @@ def aware(moment: datetime) -> datetime:
     return moment
 
 
-class SqlStore(abc.ABC):
+class SqlStore(ProgressWrites, abc.ABC):
     """The Store operations, written once against a small backend interface."""
 
     @abc.abstractmethod
@@ -347,11 +353,6 @@ class SqlStore(abc.ABC):
     def unshown(self, now: datetime | None = None) -> list[TaskRecord]:
         moment = aware(now) if now is not None else utcnow()
         return [self._record(row) for row in self._read(UNSHOWN, (self._encode(moment),))]
-
-    def mark_shown(self, record: TaskRecord) -> bool:
-        with self._transaction() as execute:
-            params = (record.repo, record.issue, self._encode(record.updated_at))
-            return execute(MARK_SHOWN, params).rowcount == 1
 
     def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]:
         moment = aware(now) if now is not None else utcnow()
