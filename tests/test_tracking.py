@@ -258,3 +258,36 @@ def test_outside_text_in_the_comment_is_inert() -> None:
     assert body.count("<!-- autonomous-dev:") == 1  # only the tracking marker: a forged one is broken
     assert "`boom <!- - autonomous-dev:kind=no-changes issue=1 --> @admin [x](http://e) '`" in body
     assert "**Next:** attempt 2 of 3 at 2026-12-04 12:05 UTC." in body
+
+
+def test_a_rate_limit_pauses_the_task_uncounted_says_so_and_labels_nothing(tmp_path: Path) -> None:
+    class Limited(ScriptedClaude):
+        def complete(self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+            raise InfrastructureError(
+                "Anthropic", "the Claude API answered 429", retry_after_s=30, rate_limited=True
+            )
+
+    repo = FakeRepo(issues=[issue()])
+    work = tracked(repo_work(tmp_path, repo, Limited([])), repo)
+    store, metrics = open_test_store(tmp_path), Metrics(healthy_within_s=60)
+    [outcome] = cycle([work], store, observer=metrics).run()
+    assert outcome.cause == "rate-limited"
+    task = store.get(REPO, 1)
+    assert task is not None and (task.state, task.attempts, task.cause) == (
+        TaskState.QUEUED,
+        0,
+        Cause.RATE_LIMITED,
+    )
+    [comment] = tracking_comments(repo)
+    assert (
+        "⏸️ paused; it goes on by itself" in comment.body
+        and "`autonomous-dev:cause/rate-limited`" in comment.body
+    )
+    assert "the same attempt again once the service answers" in comment.body
+    assert not any(label.startswith("autonomous-dev:cause/") for label in repo.labels.get(1, set()))
+    assert (
+        metrics.registry.get_sample_value(
+            "autonomous_dev_task_causes_total", {"repo": REPO, "cause": "rate-limited"}
+        )
+        == 1
+    )
