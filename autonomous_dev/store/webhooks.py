@@ -31,11 +31,13 @@ FORGET_DELIVERIES = "DELETE FROM autonomous_dev_webhook_deliveries WHERE receive
 # A failed attempt keeps its backoff: a comment must not buy another paid attempt early.
 # Issues and pull requests share one number sequence per repository, so a number names one or the other.
 MAKE_DUE = """UPDATE autonomous_dev_tasks SET next_attempt_at = %s, updated_at = %s
-    WHERE repo = %s AND state IN ('landing', 'out_of_date', 'pr_opened', 'review_due', 'repair_due') AND claim_owner IS NULL
+    WHERE repo = %s AND state IN ('landing', 'out_of_date', 'pr_opened', 'review_due', 'repair_due')
+        AND claim_owner IS NULL
         AND next_attempt_at > %s AND (issue = %s OR pr_number = %s)
     RETURNING issue"""
 MAKE_ALL_DUE = """UPDATE autonomous_dev_tasks SET next_attempt_at = %s, updated_at = %s
-    WHERE repo = %s AND state IN ('landing', 'out_of_date', 'pr_opened', 'review_due', 'repair_due') AND claim_owner IS NULL
+    WHERE repo = %s AND state IN ('landing', 'out_of_date', 'pr_opened', 'review_due', 'repair_due')
+        AND claim_owner IS NULL
         AND next_attempt_at > %s
     RETURNING issue"""
 
