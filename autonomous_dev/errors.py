@@ -4,7 +4,31 @@ from __future__ import annotations
 
 import socket
 import ssl
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+
+
+class Cause(StrEnum):
+    """Why a task's step ended without a ready PR, in a fixed set people can act on: stored with the task,
+    shown in the tracking comment and `status`, counted in /metrics, put on the issue as the label
+    `autonomous-dev:cause/<value>`. docs/troubleshooting.md says what each means and what to do."""
+
+    SETUP_FAILED = "setup-failed"  # the checkout's environment could not be prepared
+    BASELINE_RED = "baseline-red"  # the base commit's tests are broken: nothing can be proven on them
+    BUDGET_TOKENS = "budget-tokens"
+    BUDGET_COST = "budget-cost"
+    BUDGET_TURNS = "budget-turns"
+    BUDGET_TIME = "budget-time"
+    RATE_LIMITED = "rate-limited"  # GitHub or Claude said slow down: the step was given back uncounted
+    SERVICE_DOWN = "service-down"  # a service could not be reached: given back uncounted
+    MODEL_GAVE_UP = "model-gave-up"  # the model finished without changing anything
+    CHECKS_FAILED = "checks-failed"  # the change fails the build or tests after the repair rounds
+    NOT_MERGED = "not-merged"  # the PR is open but will not be merged by the tool: a human decides
+    SECRET_IN_CHANGE = "secret-in-change"  # noqa: S105 (a cause's name, not a secret)
+    MODEL_ERROR = "model-error"  # Claude refused a request
+    GITHUB_ERROR = "github-error"  # GitHub refused a request
+    GIT_ERROR = "git-error"
+    WORKER_LOST = "worker-lost"  # the worker stopped mid-step (killed, crashed); its lease ran out
+    UNEXPECTED = "unexpected"  # a bug
 
 
 class ExitStatus(IntEnum):
@@ -24,6 +48,7 @@ class AutonomousDevError(Exception):
 
     exit_status = ExitStatus.TASK_FAILED
     code = "AD000"
+    cause = Cause.UNEXPECTED  # what a task that failed with it is counted as
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -59,6 +84,7 @@ class GitHubError(AutonomousDevError):
     """The GitHub API refused or failed a request; `status` is the HTTP status when there was one."""
 
     code = "AD300"
+    cause = Cause.GITHUB_ERROR
 
     def __init__(
         self, message: str, hint: str = "", status: int | None = None, rate_limited: bool = False
@@ -66,6 +92,8 @@ class GitHubError(AutonomousDevError):
         super().__init__(message, hint)
         self.status = status
         self.rate_limited = rate_limited  # GitHub said so (headers or message), whatever the status
+        if rate_limited:
+            self.cause = Cause.RATE_LIMITED
 
     @property
     def transient(self) -> bool:
@@ -87,11 +115,17 @@ class InfrastructureError(AutonomousDevError):
     code = "AD350"
 
     def __init__(
-        self, service: str, message: str, hint: str = "", retry_after_s: float | None = None
+        self,
+        service: str,
+        message: str,
+        hint: str = "",
+        retry_after_s: float | None = None,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(message, hint)
         self.service = service
         self.retry_after_s = retry_after_s
+        self.cause = Cause.RATE_LIMITED if rate_limited else Cause.SERVICE_DOWN
 
 
 def network_reason(exc: BaseException) -> str:
@@ -155,12 +189,14 @@ class ClaudeError(AutonomousDevError):
     """The Claude API refused or failed a request."""
 
     code = "AD400"
+    cause = Cause.MODEL_ERROR
 
 
 class WorkspaceError(AutonomousDevError):
     """A git operation on the local mirror or a worktree failed."""
 
     code = "AD500"
+    cause = Cause.GIT_ERROR
 
 
 class ToolError(AutonomousDevError):
@@ -174,18 +210,26 @@ class ChecksFailed(AutonomousDevError):
 
     code = "AD650"
 
-    def __init__(self, message: str, hint: str = "", pr_url: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str = "", pr_url: str | None = None, cause: Cause = Cause.CHECKS_FAILED
+    ) -> None:
         super().__init__(message, hint)
         self.pr_url = pr_url  # the draft PR holding the evidence, when one was opened
+        self.cause = cause  # the checks, or the environment they ran in (set-up, a broken baseline)
 
 
 class SecurityViolation(AutonomousDevError):
     """The result would have crossed a security boundary (a new secret in the diff); nothing left."""
 
     code = "AD900"
+    cause = Cause.SECRET_IN_CHANGE
 
 
 class BudgetExceeded(AutonomousDevError):
-    """A task used up its turn, token or cost budget."""
+    """A task used up its turn, token, cost or time budget; `cause` says which."""
 
     code = "AD700"
+
+    def __init__(self, message: str, hint: str, cause: Cause) -> None:
+        super().__init__(message, hint)
+        self.cause = cause

@@ -28,6 +28,12 @@ class Metrics(CycleObserver):
             ["repo", "outcome"],
             registry=self.registry,
         )
+        self.causes = Counter(
+            "autonomous_dev_task_causes",
+            "Steps that ended without a ready PR, by cause (errors.Cause)",
+            ["repo", "cause"],
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "autonomous_dev_tasks_in_flight", "Tasks being worked on", registry=self.registry
         )
@@ -54,6 +60,8 @@ class Metrics(CycleObserver):
     def task_finished(self, repo: str, issue: Issue, outcome: Outcome) -> None:
         self.in_flight.dec()
         self.tasks.labels(repo, outcome.kind.value).inc()
+        if outcome.cause is not None:
+            self.causes.labels(repo, outcome.cause).inc()
 
     def cycle_finished(self, outcomes: list[Outcome]) -> None:
         self.cycles.inc()

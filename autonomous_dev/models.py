@@ -360,6 +360,7 @@ class Outcome:
     pr: PullRequest | None = None
     usage: Usage = field(default_factory=Usage)
     diff: str = ""
+    cause: str | None = None  # an errors.Cause: why the step ended without a ready PR
 
     @property
     def ok(self) -> bool:

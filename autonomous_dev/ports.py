@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from autonomous_dev.errors import Cause
 from autonomous_dev.models import (
     Change,
     CheckSummary,
@@ -98,6 +99,10 @@ class GitHubRepo(Protocol):
     def comments_since(self, since: datetime) -> list[PostedComment]:
         """Issue and PR conversation comments of the whole repository updated at or after `since`, oldest
         update first; a conditional GET per page (an unchanged list costs no rate limit)."""
+        ...
+
+    def edit_comment(self, comment_id: int, body: str) -> Comment:
+        """Replace the text of one of the tool's issue comments (safe to repeat)."""
         ...
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
@@ -241,8 +246,9 @@ class Store(Protocol):
         """End the step: the next state in one write, the claim released; ClaimLost if `owner` lost it."""
         ...
 
-    def release(self, repo: str, issue: int, owner: str) -> None:
-        """Give the claim back uncounted (a stop, an outage); a no-op if `owner` does not hold it."""
+    def release(self, repo: str, issue: int, owner: str, cause: Cause | None = None) -> None:
+        """Give the claim back uncounted (a stop, an outage: `cause` says which); a no-op if `owner` does not
+        hold it."""
         ...
 
     def recover(self, record: TaskRecord, error: str, now: datetime | None = None) -> bool:
@@ -267,6 +273,18 @@ class Store(Protocol):
         ...
 
     def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]: ...
+
+    def unshown(self, now: datetime | None = None) -> list[TaskRecord]:
+        """Tasks whose tracking comment is behind their record (an edit failed, a crash), not claimed."""
+        ...
+
+    def mark_shown(self, record: TaskRecord) -> bool:
+        """The comment shows `record`; False (nothing marked) if the task changed since it was read."""
+        ...
+
+    def keep_progress(self, repo: str, issue: int, owner: str, progress: str) -> None:
+        """Keep what the tracking comment shows of a running step (no-op if `owner` lost the claim)."""
+        ...
 
     def get(self, repo: str, issue: int) -> TaskRecord | None: ...
 

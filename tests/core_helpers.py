@@ -15,6 +15,7 @@ from autonomous_dev.core.follow import Follow
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.landing import Landing
 from autonomous_dev.core.lifecycle import FailurePolicy
+from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.core.pr_round import PullRound
 from autonomous_dev.core.repair import RepairRound
 from autonomous_dev.core.repository import RepoWork
@@ -121,6 +122,7 @@ def cycle(
     control: StopControl | None = None,
     only: frozenset[int] | None = None,
     pull: int | None = None,
+    observer: CycleObserver | None = None,
 ) -> Cycle:
     policy = Policy(
         workers=workers,
@@ -136,7 +138,8 @@ def cycle(
         policy,
         "test-owner",
         control or StopControl(),
-        clock=clock or Clock(),
+        observer,
+        clock or Clock(),
         only=only,
         pull=pull,
     )

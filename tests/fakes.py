@@ -68,6 +68,7 @@ class FakeRepo:
     recent_comments: list[PostedComment] = field(default_factory=list)  # what comments_since() lists
     since_asked: list[datetime] = field(default_factory=list)
     checks_by_ref: dict[str, CheckSummary] = field(default_factory=dict)  # before check_results
+    edits: list[tuple[int, str]] = field(default_factory=list)  # (comment id, new body)
 
     def issue(self, number: int) -> Issue | None:
         found = [i for i in [*self.issues, *self.issues_list] if i.number == number]
@@ -128,9 +129,18 @@ class FakeRepo:
         return sorted((p for p in self.recent_comments if p.updated_at >= since), key=lambda p: p.updated_at)
 
     def add_comment(self, number: int, body: str) -> Comment:
-        comment = Comment(len(self.posted.get(number, [])) + 1, body, "bot")
+        comment = Comment(sum(len(c) for c in self.posted.values()) + 1, body, "bot")
         self.posted.setdefault(number, []).append(comment)
         return comment
+
+    def edit_comment(self, comment_id: int, body: str) -> Comment:
+        for comments in self.posted.values():
+            for i, comment in enumerate(comments):
+                if comment.id == comment_id:
+                    comments[i] = replace(comment, body=body)
+                    self.edits.append((comment_id, body))
+                    return comments[i]
+        raise GitHubError(f"no comment {comment_id}", status=404)
 
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         url = f"https://example.invalid/pull/{len(self.pulls)}"

@@ -42,8 +42,8 @@ def test_always_failing_task_backs_off_then_needs_a_human(stage: Stage, backend:
     assert "turn budget" in task["last_error"]
     labels = stage.github.issue(OWNER, NAME, number)["labels"]
     assert "needs-human" in labels and "in-progress" not in labels
-    [note] = tool_comments(stage, number)
-    assert "3 times" in note and "turn budget" in note
+    [note] = tool_comments(stage, number)  # the tracking comment, with the hand-over in it
+    assert "after 3 attempts" in note and "turn budget" in note
 
     assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
     assert sessions_per_issue(stage)[number] == 3  # not attempted again ...

@@ -54,12 +54,25 @@ def test_labelled_issue_becomes_one_pull_request(stage: Stage) -> None:
     assert FIXED in stage.github.file_at(OWNER, NAME, BRANCH, "calc.py")
     assert "return a - b" in stage.github.file_at(OWNER, NAME, "main", "calc.py")
 
-    assert stage.github.comments(OWNER, NAME, 1) == []  # the PR's `Closes #1` links it; nothing to add
-    writes = [
-        f"{r.method} {r.path.split('?')[0]}"
-        for r in stage.github.requests
-        if r.method != "GET" and "/repos/" in r.path and "/issues/3" not in r.path  # 3: no change
-    ]  # the label displaying the claim, the PR, the label off again:
+    [tracking] = stage.github.comments(OWNER, NAME, 1)  # the PR's `Closes #1` links it on the issue
+    assert "<!-- autonomous-dev:kind=tracking issue=1 -->" in tracking["body"]
+    assert "✅ pull request opened" in tracking["body"] and f"/pull/{pull['number']}" in tracking["body"]
+    writes = writes_for_issue_1(stage)  # the tracking comment displaying the claim, the PR, the comment
+    # edited to show it: 3 writes
+    assert writes == [
+        f"POST /api/v3/repos/{OWNER}/{NAME}/issues/1/comments",
+        f"POST /api/v3/repos/{OWNER}/{NAME}/pulls",
+        f"PATCH /api/v3/repos/{OWNER}/{NAME}/issues/comments/{tracking['id']}",
+    ]
+    assert stage.github.issue(OWNER, NAME, 1)["labels"] == ["autonomous-dev"]  # no in-progress label
+
+
+def test_with_the_tracking_comment_off_the_label_displays_the_claim(stage: Stage) -> None:
+    seed(stage)
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env(TRACKING_COMMENT="false"))
+    assert result.returncode == 0, result.stderr
+    assert stage.github.comments(OWNER, NAME, 1) == []
+    writes = writes_for_issue_1(stage)  # the label displaying the claim, the PR, the label off again:
     assert writes == [
         f"POST /api/v3/repos/{OWNER}/{NAME}/issues/1/labels",
         f"POST /api/v3/repos/{OWNER}/{NAME}/pulls",
@@ -67,6 +80,16 @@ def test_labelled_issue_becomes_one_pull_request(stage: Stage) -> None:
     ]
     assert "in-progress" not in stage.github.issue(OWNER, NAME, 1)["labels"]
     assert "autonomous-dev" in stage.github.issue(OWNER, NAME, 1)["labels"]
+
+
+def writes_for_issue_1(stage: Stage) -> list[str]:
+    """The API writes of the run but those about issue 3 (answered without a change)."""
+    other = [f"/issues/comments/{c['id']}" for c in stage.github.comments(OWNER, NAME, 3)] + ["/issues/3"]
+    return [
+        f"{r.method} {r.path.split('?')[0]}"
+        for r in stage.github.requests
+        if r.method != "GET" and "/repos/" in r.path and not any(part in r.path for part in other)
+    ]
 
 
 def test_unlabelled_issue_untouched_and_unchanged_issue_gets_comment(stage: Stage) -> None:
@@ -79,8 +102,12 @@ def test_unlabelled_issue_untouched_and_unchanged_issue_gets_comment(stage: Stag
     assert touched == []
     assert not any('<issue number="2">' in str(b["messages"][0]) for b in stage.claude.message_requests())
 
-    [note] = stage.github.comments(OWNER, NAME, 3)
+    tracking, note = stage.github.comments(
+        OWNER, NAME, 3
+    )  # the tracking comment (made at the claim), the answer
     assert "no change" in note["body"] and "licensing" in note["body"]
+    assert "kind=tracking" in tracking["body"] and "no change was made" in tracking["body"]
+    assert "autonomous-dev:cause/model-gave-up" in stage.github.issue(OWNER, NAME, 3)["labels"]
     assert all(p["head"] != "auto/3-what-licence-is-this" for p in stage.github.pulls(OWNER, NAME))
     assert "in-progress" not in stage.github.issue(OWNER, NAME, 3)["labels"]
 

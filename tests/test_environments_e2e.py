@@ -65,17 +65,22 @@ def test_a_broken_environment_never_gets_a_ready_pr_with_green_evidence(
     [pull] = stage.github.pulls(OWNER, "calc")
     assert "environment not ready" in pull["body"] and "✅" not in pull["body"], pull["body"]
     assert "pre-existing" not in pull["body"]
-    link = [
-        c["body"]
-        for c in stage.github.comments(OWNER, "calc", number)
-        if "pull request for this issue" in c["body"]
-    ]
-    assert link and "environment not ready" in link[0]
+    [tracking] = stage.github.comments(OWNER, "calc", number)  # the warning is in the tracking comment
+    assert "**not verified**: `environment not ready" in tracking["body"]
     assert len(stage.claude.message_requests()) == 2  # no repair round: the model cannot mend the host
-    if require_tests == "true":
+    labels = stage.github.issue(OWNER, "calc", number)["labels"]
+    cause = "setup-failed" if broken == "set-up fails" else "baseline-red"
+    if require_tests == "true":  # a draft, and the task failed for a cause people can act on
         assert pull["draft"] is True and result.returncode == 1
+        assert (
+            f"autonomous-dev:cause/{cause}" in labels
+            and f"`autonomous-dev:cause/{cause}`" in tracking["body"]
+        )
+        task = json.loads(run_cli(["status", "--json"], cwd=stage.cwd, env=env).stdout)["tasks"][0]
+        assert task["cause"] == cause
     else:
         assert pull["draft"] is False and "⚠️ environment not ready" in pull["body"]
+        assert not [label for label in labels if label.startswith("autonomous-dev:cause/")]
 
 
 def a_token() -> str:

@@ -53,8 +53,9 @@ def test_on_failure_comment_opens_no_pr(checked: Stage) -> None:
     env = checked.env(REPO_NAME="checked", MAX_REPAIR_ROUNDS="0", ON_FAILURE="comment")
     assert run_cli(["run"], cwd=checked.cwd, env=env).returncode == 1
     assert checked.github.pulls(OWNER, "checked") == []
-    [comment] = checked.github.comments(OWNER, "checked", number)
+    tracking, comment = checked.github.comments(OWNER, "checked", number)  # the evidence has its own
     assert "test_calc.py::test_add" in comment["body"] and "opened no pull request" in comment["body"]
+    assert "`autonomous-dev:cause/checks-failed`" in tracking["body"]
 
 
 def test_pre_existing_failures_do_not_block(checked: Stage) -> None:
@@ -100,8 +101,8 @@ def test_a_change_nothing_checked_is_marked_not_verified(stage: Stage) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     [pull] = stage.github.pulls(OWNER, "plain")
     assert "✅" not in pull["body"] and "**⚠️ not verified: no build or tests ran**" in pull["body"]
-    [comment] = stage.github.comments(OWNER, "plain", number)
-    assert "not verified**: no build or tests ran" in comment["body"]
+    [comment] = stage.github.comments(OWNER, "plain", number)  # the tracking comment holds the warning
+    assert "**not verified**: `no build or tests ran`" in comment["body"]
 
 
 def test_a_python_project_without_tests_is_not_verified(tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ ClaudeFault = tuple[int, dict[str, str], dict[str, object]]
 pytestmark = pytest.mark.slow
 
 
-# Nothing proves these changes (a build, no tests), so each issue gets exactly one comment, the PR link
-# with its warning: a comment posted twice would show.
+# Nothing proves these changes (a build, no tests), so each issue's one comment, the tracking comment,
+# carries a warning that must not be lost; a comment posted twice would show.
 UNVERIFIED = {"BUILD_COMMAND": "true"}
 
 
@@ -46,8 +46,12 @@ def assert_exactly_once(stage: Stage, numbers: list[int], env: dict[str, str]) -
     heads = Counter(p["head"].split("-", 1)[0] for p in pulls)
     assert heads == Counter({f"auto/{n}": 1 for n in numbers}), pulls
     for number in numbers:
-        markers = [body[body.index("<!-- autonomous-dev:") :] for body in tool_comments(stage, number)]
-        assert len(markers) == len(set(markers)) == 1, markers
+        comments = tool_comments(stage, number)
+        markers = [body[body.index("<!-- autonomous-dev:") :] for body in comments]
+        assert len(markers) == len(set(markers)) == 1, markers  # the tracking comment, never twice
+        assert "kind=tracking" in markers[0] and "✅ pull request opened" in comments[0], (
+            comments
+        )  # up to date
     assert all(b == "main" or b.startswith("auto/") for b in stage.github.branches(OWNER, NAME))
     tasks = status_json(stage, env)
     assert all(task["claim_owner"] is None for task in tasks.values()), tasks
@@ -140,6 +144,8 @@ def test_sigkill_while_landing_and_updating_merges_each_pr_once(
         ]
         assert len(markers) == len(set(markers)), markers  # no report twice
         assert any("was merged" in body for body in comments), comments
+        tracking = [body for body in comments if "kind=tracking" in body]
+        assert len(tracking) == 1 and "✅ merged" in tracking[0], tracking
     assert all(task["claim_owner"] is None and task["state"] == "merged" for task in tasks.values()), tasks
     print(f"states seen between kills: {sorted(states_seen)}")
 

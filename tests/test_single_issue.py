@@ -97,8 +97,8 @@ def test_run_issue_handles_only_that_issue(stage: Stage) -> None:
     assert stage.github.pulls(OWNER, NAME) == []  # issue 1 would have got one
     requests = stage.claude.message_requests()
     assert requests and all("Resolve GitHub issue #3 of" in json.dumps(r["messages"][0]) for r in requests)
-    [note] = stage.github.comments(OWNER, NAME, 3)
-    assert "no change" in note["body"]
+    tracking, note = stage.github.comments(OWNER, NAME, 3)
+    assert "no change" in note["body"] and "kind=tracking issue=3" in tracking["body"]
     assert stage.github.comments(OWNER, NAME, 1) == []
 
 

@@ -29,7 +29,7 @@ from autonomous_dev.store.backends import (
     open_store,
 )
 from autonomous_dev.store.records import FollowMarks
-from autonomous_dev.store.sql import MIGRATIONS
+from autonomous_dev.store.schema import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "acme/widgets"
@@ -426,7 +426,7 @@ def test_the_sql_follows_the_lifecycle_tables() -> None:
 def test_migration_2_keeps_a_version_1_database(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    from autonomous_dev.store.sql import MIGRATIONS, SQLITE_TYPES
+    from autonomous_dev.store.schema import SQLITE_TYPES
 
     conn.execute(
         "CREATE TABLE autonomous_dev_schema_version (version integer PRIMARY KEY, applied_at text NOT NULL)"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.store.backends import SqliteStore, Store, StoreError, TaskState
-from autonomous_dev.store.sql import SQLITE_TYPES
+from autonomous_dev.store.schema import SQLITE_TYPES
 from tests.test_store import REPO, T0, backend, make_store, observe_all, pr_step, store
 
 __all__ = ["backend", "make_store", "store"]  # the fixtures of tests/test_store.py, on both backends
@@ -75,7 +75,7 @@ def test_the_states_made_due_are_the_pr_steps_of_the_lifecycle() -> None:
 
 
 def test_migration_3_adds_the_deliveries_to_a_version_2_database(tmp_path: Path) -> None:
-    from autonomous_dev.store.sql import MIGRATIONS
+    from autonomous_dev.store.schema import MIGRATIONS
 
     assert 3 in dict(MIGRATIONS)
     path = tmp_path / "state.db"

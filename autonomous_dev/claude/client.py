@@ -121,6 +121,7 @@ class ClaudeClient:
                     f"the Claude API at {self._host} answered {exc.status_code} after retries: {detail}",
                     OUTAGE_HINT,
                     _retry_after_s(exc.response.headers),
+                    rate_limited=exc.status_code == 429,
                 ) from None
             raise ClaudeError(f"Claude API error {exc.status_code}: {detail}") from exc
         except anthropic.APIConnectionError as exc:

@@ -283,8 +283,10 @@ def _repo_work(
     from autonomous_dev.core.issue_thread import IssueThread
     from autonomous_dev.core.landing import Landing
     from autonomous_dev.core.mentions import MentionWatch
+    from autonomous_dev.core.progress_text import Limits
     from autonomous_dev.core.prompts import system_prompt
     from autonomous_dev.core.repository import RepoWork
+    from autonomous_dev.core.tracking import Tracker
     from autonomous_dev.core.update import BranchUpdate
     from autonomous_dev.security.trust import TrustGate
 
@@ -294,7 +296,10 @@ def _repo_work(
     security, execution = settings.security, settings.execution
     base = settings.repo.base_branch or repo.default_branch
     trust = TrustGate(repo, settings.discovery.issue_label, security, notify=not dry_run)
-    thread = IssueThread(repo, settings.discovery, trust, security.max_issue_chars, dry_run)
+    limits = Limits(execution.max_attempts, settings.evaluation.max_repair_rounds,
+                    settings.discovery.needs_human_label)  # fmt: skip
+    tracker = Tracker.configured(repo, settings.report, limits, settings.merge.auto_merge, dry_run)
+    thread = IssueThread(repo, settings.discovery, trust, security.max_issue_chars, dry_run, tracker)
     agent = make_agent(settings, claude, system_prompt(execution.shell_tool))
     sandbox = sandbox or make_sandbox(settings)
     context = TaskContext(settings.evaluation, sandbox, redactor, repo_map_chars=execution.repo_map_chars,

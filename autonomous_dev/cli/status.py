@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -59,6 +60,11 @@ def status(app: AppContext, repo_filter: str | None, limit: int, as_json: bool) 
     app.console.print(
         f"{totals['tasks']:,} tasks, {totals['tokens']:,} tokens, ${totals['cost_usd']:,.4f} estimated"
     )
+    causes = _causes(records)
+    if causes:
+        app.console.print(
+            "ended without a ready PR: " + ", ".join(f"{n} {cause}" for cause, n in causes.items())
+        )
     if outage is not None:
         app.console.print(Text(f"{outage.note()}: {outage.message}", style="yellow"))
 
@@ -96,17 +102,24 @@ def _jsonable_outage(outage: Outage | None) -> dict[str, object] | None:
 def _note(record: TaskRecord) -> str:
     if record.claim_owner and record.lease_expires_at:
         return f"claimed by {record.claim_owner} until {record.lease_expires_at:%H:%M:%S}"
-    return (record.last_error or "")[:300]
+    cause = f"[{record.cause.value}] " if record.cause is not None else ""
+    return (cause + (record.last_error or ""))[:300]
 
 
-def _totals(records: list[TaskRecord]) -> dict[str, float]:
+def _totals(records: list[TaskRecord]) -> dict[str, object]:
     return {
         "tasks": len(records),
         "tokens": sum(_tokens(r) for r in records),
         "cost_usd": round(sum(r.cost_usd for r in records), 6),
         "review_rounds": sum(r.review_rounds for r in records),
         "repair_rounds": sum(r.repair_rounds for r in records),
+        "causes": _causes(records),
     }
+
+
+def _causes(records: list[TaskRecord]) -> dict[str, int]:
+    """How many of the tasks stand on each cause (errors.Cause), by name."""
+    return dict(sorted(Counter(r.cause.value for r in records if r.cause is not None).items()))
 
 
 def _jsonable(record: TaskRecord) -> dict[str, object]:
@@ -115,5 +128,7 @@ def _jsonable(record: TaskRecord) -> dict[str, object]:
         if isinstance(value, datetime):
             data[key] = value.isoformat()
     data["state"] = record.state.value
+    data["cause"] = record.cause.value if record.cause is not None else None
+    data["progress"] = json.loads(record.progress) if record.progress else None  # the tracking comment's
     data["tokens"] = _tokens(record)
     return data

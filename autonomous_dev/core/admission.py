@@ -149,7 +149,7 @@ class Admission:
         log.info("%s#%d: %s exists; the task goes on from it (%s)", work.name, issue.number, pull.url,
                  state.value, extra={"repo": work.name, "issue": issue.number})  # fmt: skip
         if work.thread.labels.in_progress_label in issue.labels:
-            work.thread.hide_claim(issue.number)
+            work.thread.drop_label(issue.number, work.thread.labels.in_progress_label)
         return state
 
     def _refusal(self, work: RepoWork, issue: Issue) -> str | None:
@@ -168,7 +168,7 @@ class Admission:
         if record is not None and live_claim(record, self.clock()):
             return f"{record.claim_owner} is working on it"
         if labels.in_progress_label in issue.labels:  # displays a claim that no longer exists (a crash)
-            work.thread.hide_claim(issue.number)
+            work.thread.drop_label(issue.number, labels.in_progress_label)
         if record is not None and STEP_OF.get(record.state, Step.ATTEMPT) is not Step.ATTEMPT:
             return f"a pull request of ours was opened for it ({record.state.value}); its own steps go on"
         reason = work.thread.trust.untrusted_reason(issue)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autonomous_dev.core.tools import Toolbox
-from autonomous_dev.errors import BudgetExceeded
+from autonomous_dev.errors import BudgetExceeded, Cause
 from autonomous_dev.models import ModelTurn, ToolResult, Usage
 from autonomous_dev.ports import Claude
 
@@ -94,10 +94,12 @@ class Agent:
                 raise BudgetExceeded(
                     f"time budget spent: still working after {self.budget.max_seconds / 60:.0f} minutes",
                     "raise execution.timeoutMinutes or split the issue",
+                    Cause.BUDGET_TIME,
                 )
         raise BudgetExceeded(
             f"turn budget spent: the model was still working after {self.budget.max_turns} turns",
             "raise execution.maxTurns or split the issue",
+            Cause.BUDGET_TURNS,
         )
 
     def _check_spend(self, usage: Usage) -> None:
@@ -105,12 +107,14 @@ class Agent:
             raise BudgetExceeded(
                 f"token budget spent: {usage.total_tokens} of {self.budget.max_tokens} tokens",
                 "raise execution.maxTokensPerTask or split the issue",
+                Cause.BUDGET_TOKENS,
             )
         cost = self.budget.cost_of(usage)
         if cost >= self.budget.max_cost_usd:
             raise BudgetExceeded(
                 f"cost budget spent: ${cost:.4f} of ${self.budget.max_cost_usd:.2f}",
                 "raise execution.maxCostUsdPerTask or split the issue",
+                Cause.BUDGET_COST,
             )
 
 

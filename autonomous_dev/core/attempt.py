@@ -146,18 +146,20 @@ class Attempt:
         if failed and self.evaluation.on_failure == "comment":
             body = prompts.checks_failed_comment(issue.number, evidence, fingerprint(issue))
             self.thread.post_once(issue.number, body, "checks")
-            raise ChecksFailed(_still_failing(proof))
+            raise ChecksFailed(_still_failing(proof), cause=proof.verdict.cause)
         observer.phase(issue, "pushing")
         workspace.push()
-        if proof.verdict.caveat:  # the PR's `Closes #n` links it; a comment only for a warning, posted
-            warning = prompts.not_verified_comment(issue.number, self.branch(issue), proof.verdict.caveat)
-            self.thread.post_once(issue.number, warning, "pr-link")  # first: a crash then loses none
+        if proof.verdict.caveat:  # the PR's `Closes #n` links it; a warning is shown first: a crash then
+            self.thread.warn_unverified(issue.number, self.branch(issue), proof.verdict.caveat)  # loses none
         observer.phase(issue, "opening pull request")
         pull = self._open_pull(issue, proof, list(change.files), evidence, hidden, list(commit.refs))
         _log(self.repo, issue, "opened %s%s", pull.url, " as a draft: the checks fail" if failed else "")
         if failed:
             raise ChecksFailed(
-                _still_failing(proof), f"a draft PR holds the evidence: {pull.url}", pr_url=pull.url
+                _still_failing(proof),
+                f"a draft PR holds the evidence: {pull.url}",
+                pr_url=pull.url,
+                cause=proof.verdict.cause,
             )
         return Outcome(issue.number, OutcomeKind.PR_OPENED, pull.url, pr=pull, usage=result.usage)
 

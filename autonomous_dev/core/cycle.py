@@ -135,6 +135,8 @@ class Cycle:
             log.info("no eligible issues")
             if self.only is None and self.pull is None:
                 self._discover(listings)
+        if self.outage is None:
+            self._bring_comments_up_to_date()
         self.observer.cycle_finished(list(self.outcomes))
         return list(self.outcomes)
 
@@ -173,6 +175,14 @@ class Cycle:
             work = self.repos.get(record.repo)
             if work is not None and record.step not in (Step.LAND, Step.FOLLOW):  # they show no claim
                 work.thread.hide_claim(record.issue)
+
+    def _bring_comments_up_to_date(self) -> None:
+        """Tracking comments behind their task (GitHub failed while a step ended, a worker crashed, a PR
+        was adopted) are edited at the end of the cycle; one that fails again waits for the next."""
+        for record in self.store.unshown(self.clock()):
+            work = self.repos.get(record.repo)
+            if work is not None and work.thread.tracker.refresh(record):
+                self.store.mark_shown(record)
 
     def _admit(self, board: Board, listings: dict[str, Listing]) -> None:
         """Admission in the cycle's thread, adding to the board as the workers claim from it. An outage

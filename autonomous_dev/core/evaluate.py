@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from autonomous_dev.core.testreports import SuiteResult, environment_problem, readable, strip_ansi, summarise
+from autonomous_dev.errors import Cause
 from autonomous_dev.sandbox.environments import SetupStep
 from autonomous_dev.sandbox.procs import CommandResult
 
@@ -162,6 +163,16 @@ class Verdict:
     @property
     def mark(self) -> str:
         return MARKS[self.status]
+
+    @property
+    def cause(self) -> Cause:
+        """Why a failing verdict fails: the set-up, a base commit whose tests are broken, or the change."""
+        if self.setup is not None and self.setup.problem:
+            return Cause.SETUP_FAILED
+        base = self.baseline
+        if self.environment or (base is not None and not base.ok and not base.suite.certain):
+            return Cause.BASELINE_RED
+        return Cause.CHECKS_FAILED
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import logging
 
 from autonomous_dev.core import prompts
 from autonomous_dev.core.comments import Commenter
+from autonomous_dev.core.tracking import Tracker
 from autonomous_dev.logs import audit
 from autonomous_dev.models import Issue
 from autonomous_dev.ports import GitHubRepo
@@ -34,6 +35,7 @@ class IssueThread:
         trust: TrustGate,
         max_issue_chars: int,
         dry_run: bool = False,
+        tracker: Tracker | None = None,
     ) -> None:
         self.repo = repo
         self.labels = labels
@@ -41,15 +43,18 @@ class IssueThread:
         self.max_issue_chars = max_issue_chars
         self.dry_run = dry_run
         self.commenter = Commenter(repo)
+        self.tracker = tracker or Tracker(repo)  # the tracking comment and cause labels (off by default)
 
-    # -- labels: the in-progress label displays the store's claim; needs-human hands over ---------------
+    # -- labels: the in-progress label displays the store's claim (unless the tracking comment does);
+    # needs-human hands over ----------------------------------------------------------------------------
 
     def show_claim(self, number: int) -> None:
-        if not self.dry_run:
+        if not self.dry_run and not self.tracker.comment:
             self.repo.add_label(number, self.labels.in_progress_label)
 
     def hide_claim(self, number: int) -> None:
-        self.drop_label(number, self.labels.in_progress_label)
+        if not self.tracker.comment:
+            self.drop_label(number, self.labels.in_progress_label)
 
     def drop_label(self, number: int, label: str) -> None:
         if not self.dry_run:
@@ -58,16 +63,23 @@ class IssueThread:
             self.repo.remove_label(number, label)
 
     def hand_over(self, number: int, body: str, kind: str) -> None:
-        """Label the issue for a human and say why, once."""
+        """Label the issue for a human and say why, once (in the tracking comment, when there is one)."""
         if not self.dry_run:
             self.repo.add_label(number, self.labels.needs_human_label)
-            self.commenter.post_once(number, body, kind)
+            if not self.tracker.comment:
+                self.commenter.post_once(number, body, kind)
 
     # -- comments ------------------------------------------------------------------------------------------
 
     def post_once(self, number: int, body: str, kind: str) -> None:
         if not self.dry_run:
             self.commenter.post_once(number, body, kind)
+
+    def warn_unverified(self, number: int, branch: str, caveat: str) -> None:
+        """Say, before the PR opens, that nothing proved the change (a crash after it then loses nothing):
+        in the tracking comment, or in a comment of its own."""
+        if not self.dry_run and not self.tracker.warn(number, caveat):
+            self.commenter.post_once(number, prompts.not_verified_comment(number, branch, caveat), "pr-link")
 
     def answered_without_changes(self, issue: Issue) -> bool:
         marker = prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint(issue)}")

@@ -15,7 +15,7 @@ from autonomous_dev.core import prompts
 from autonomous_dev.core.follow import Follow
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
-from autonomous_dev.errors import GitHubError
+from autonomous_dev.errors import Cause, GitHubError
 from autonomous_dev.models import CheckSummary, Issue, Outcome, OutcomeKind, PullRequest, PullStatus
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.settings.sections import MergeSettings
@@ -118,7 +118,8 @@ class Landing:
             return self._out_of_date(issue, pull, found.reason, record.updates)
         if found.readiness is not Readiness.WAIT:
             end = TaskState.DONE if found.readiness is Readiness.CLOSED else TaskState.PR_OPENED
-            return self._refuse(issue, pull, found.reason, status.head_sha, end)
+            cause = Cause.CHECKS_FAILED if found.readiness is Readiness.FAILED else Cause.NOT_MERGED
+            return self._refuse(issue, pull, found.reason, status.head_sha, end, cause)
         now = self.clock()
         if record.deadline_at is not None and now >= record.deadline_at:
             why = f"{found.reason} after {self.merge.checks_timeout_minutes:g} minutes"
@@ -167,7 +168,8 @@ class Landing:
             issue.number, prompts.conflict_comment(issue.number, pull.url, reason, label), "merge-conflict"
         )
         outcome = Outcome(issue.number, OutcomeKind.NEEDS_HUMAN, f"not merged: {reason}", pr=pull)
-        return StepResult(outcome, Transition(TaskState.NEEDS_HUMAN, error=f"not merged: {reason}"))
+        ended = Transition(TaskState.NEEDS_HUMAN, error=f"not merged: {reason}", cause=Cause.NOT_MERGED)
+        return StepResult(outcome, ended)
 
     def _finish(self, issue: Issue, pull: PullRequest, updates: int) -> StepResult:
         if pull.head:
@@ -181,13 +183,19 @@ class Landing:
         )
 
     def _refuse(
-        self, issue: Issue, pull: PullRequest, reason: str, head_sha: str, end: TaskState
+        self,
+        issue: Issue,
+        pull: PullRequest,
+        reason: str,
+        head_sha: str,
+        end: TaskState,
+        cause: Cause = Cause.NOT_MERGED,
     ) -> StepResult:
         log.warning("%s: not merging %s: %s", _name(self.repo, issue), pull.url, reason)
         body = prompts.merge_refused_comment(issue.number, pull.url, reason, head_sha)
         self.thread.post_once(issue.number, body, "merge-refused")
         outcome = Outcome(issue.number, OutcomeKind.PR_OPENED, f"not merged: {reason}", pr=pull)
-        return StepResult(outcome, Transition(end, error=f"not merged: {reason}"))
+        return StepResult(outcome, Transition(end, error=f"not merged: {reason}", cause=cause))
 
 
 def _name(repo: GitHubRepo, issue: Issue) -> str:

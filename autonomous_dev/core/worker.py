@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from autonomous_dev.core import causes
 from autonomous_dev.core.lifecycle import FailurePolicy, StepResult
 from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.core.repository import RepoWork
+from autonomous_dev.core.tracking import TaskReport
 from autonomous_dev.errors import (
     AutonomousDevError,
+    Cause,
     ChecksFailed,
     CredentialError,
     GitHubError,
@@ -79,28 +83,34 @@ class TaskRunner:
 
     def _run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
         context = {"repo": work.name, "issue": issue.number}
+        keep = functools.partial(self.store.keep_progress, work.name, issue.number, self.owner)
+        report = work.thread.tracker.open(issue, record, keep)
         try:
-            done = self._step(work, issue, record)
-            self.store.transition(work.name, issue.number, self.owner, done.transition)
-            return Ran(done.outcome, done.transition)
+            done = self._step(work, issue, record, report)
+            transition = report.finish(done.transition)  # shown before it is recorded: nothing to redo
+            self.store.transition(work.name, issue.number, self.owner, transition)
+            return Ran(replace(done.outcome, cause=transition.cause), transition)
         except CredentialError as exc:
             self.store.release(work.name, issue.number, self.owner)
             self.auth_error = self.auth_error or exc
             return _given_back(issue, str(exc))
         except InfrastructureError as exc:
-            return self._outage(work, issue, exc)
+            return self._outage(work, issue, exc, report)
         except ClaimLost:
             log.warning("%s#%d: the claim was lost to another worker", work.name, issue.number, extra=context)
             return _given_back(issue, "claim lost")
         except AutonomousDevError as exc:
             draft = exc.pr_url if isinstance(exc, ChecksFailed) else None
-            return self._failed(work, issue, record, str(exc), draft)
+            return self._failed(work, issue, record, report, Failed(str(exc), causes.of_error(exc), draft))
         except Exception as exc:  # the one catch-all per task: record it, release the claim, go on
             log.exception("%s#%d failed unexpectedly", work.name, issue.number, extra=context)
-            return self._failed(work, issue, record, f"unexpected error: {type(exc).__name__}: {exc}")
+            why = f"unexpected error: {type(exc).__name__}: {exc}"
+            return self._failed(work, issue, record, report, Failed(why, causes.of_error(exc)))
+        finally:
+            work.thread.tracker.closed(issue.number)
 
-    def _step(self, work: RepoWork, issue: Issue, record: TaskRecord) -> StepResult:
-        observer = _StoreObserver(self, work.name)
+    def _step(self, work: RepoWork, issue: Issue, record: TaskRecord, report: TaskReport) -> StepResult:
+        observer = _StoreObserver(self, work.name, report)
         if record.step is Step.LAND:
             assert work.landing is not None, "a landing task in a repository without auto-merge"
             return work.landing.look(issue, record)
@@ -110,7 +120,8 @@ class TaskRunner:
         skipped = work.attempt.answered_before(issue) if record.step is Step.ATTEMPT else None
         if skipped is not None:
             return StepResult(skipped, Transition(TaskState.DONE))
-        work.thread.show_claim(issue.number)  # the label displays the claim while a long step runs
+        work.thread.show_claim(issue.number)  # the label (tracking comment off) displays the claim ...
+        report.begin()  # ... or the tracking comment does
         try:
             if record.step is Step.UPDATE:
                 return self._update(work, issue, record, observer)
@@ -128,7 +139,7 @@ class TaskRunner:
         outcome = work.attempt.run(issue, observer)
         pull = outcome.pr
         if outcome.kind is not OutcomeKind.PR_OPENED or pull is None:
-            return StepResult(outcome, Transition(TaskState.DONE))
+            return StepResult(outcome, Transition(TaskState.DONE, cause=causes.of_outcome(outcome.kind)))
         if work.landing is not None:
             return StepResult(outcome, work.landing.opened(pull))
         return StepResult(outcome, Transition(TaskState.PR_OPENED, pr_number=pull.number, pr_url=pull.url))
@@ -146,32 +157,40 @@ class TaskRunner:
         return StepResult(outcome, work.landing.updated())
 
     def _failed(
-        self, work: RepoWork, issue: Issue, record: TaskRecord, error: str, pr_url: str | None = None
+        self, work: RepoWork, issue: Issue, record: TaskRecord, report: TaskReport, failed: Failed
     ) -> Ran:
-        error = self.redact(error)
+        error = self.redact(failed.error)
         context = {"repo": work.name, "issue": issue.number}
         if record.step is Step.ATTEMPT:
             attempts = f"attempt {record.attempts} of {self.failures.max_attempts}"
         else:
             attempts = f"{record.step} step"
-        log.warning("%s#%d failed (%s): %s", work.name, issue.number, attempts, error, extra=context)
+        log.warning("%s#%d failed (%s, %s): %s", work.name, issue.number, attempts, failed.cause.value, error,
+                    extra=context)  # fmt: skip
         if self.failures.gives_up(record):
-            work.thread.give_up(issue, record.attempts, error)
-        transition = self.failures.after_failure(record, error, self.clock(), pr_url)
+            try:
+                work.thread.give_up(issue, record.attempts, error)
+            except (GitHubError, InfrastructureError) as exc:  # reporting: the hand-over is recorded anyway
+                log.warning("%s#%d: the hand-over could not be shown on the issue: %s", work.name,
+                            issue.number, exc.message, extra=context)  # fmt: skip
+        transition = self.failures.after_failure(record, error, self.clock(), failed.pr_url)
+        transition = report.finish(replace(transition, cause=failed.cause))
         self.store.transition(work.name, issue.number, self.owner, transition)
-        return Ran(Outcome(issue.number, OutcomeKind.FAILED, error), transition)
+        return Ran(Outcome(issue.number, OutcomeKind.FAILED, error, cause=failed.cause), transition)
 
-    def _outage(self, work: RepoWork, issue: Issue, exc: InfrastructureError) -> Ran:
+    def _outage(self, work: RepoWork, issue: Issue, exc: InfrastructureError, report: TaskReport) -> Ran:
         """Not the task's fault: give the claim back uncounted and claim nothing more this cycle."""
         self.outage = self.outage or exc
         log.info("%s#%d: %s is unreachable; the claim is released, no attempt counted", work.name,
                  issue.number, exc.service, extra={"repo": work.name, "issue": issue.number})  # fmt: skip
+        why = self.redact(exc.message)
         try:
-            self.store.release(work.name, issue.number, self.owner)
+            self.store.release(work.name, issue.number, self.owner, exc.cause)
             work.thread.hide_claim(issue.number)
         except (InfrastructureError, GitHubError) as also:  # the lease runs out; the next cycle recovers it
             log.debug("%s#%d: releasing the claim failed too: %s", work.name, issue.number, also)
-        return _given_back(issue, self.redact(exc.message))
+        report.pause(exc.cause, why)
+        return Ran(Outcome(issue.number, OutcomeKind.FAILED, why, cause=exc.cause), None)
 
     def refuse_untrusted(self, work: RepoWork, issue: Issue) -> bool:
         """Right before an attempt starts, the labeller's permission is asked afresh: write access removed
@@ -188,6 +207,15 @@ class TaskRunner:
         return True
 
 
+@dataclass(frozen=True)
+class Failed:
+    """How a step failed: the message, its cause, the draft PR holding the evidence (if one was opened)."""
+
+    error: str
+    cause: Cause
+    pr_url: str | None = None
+
+
 def _given_back(issue: Issue, why: str) -> Ran:
     """A step that ended without a transition of its own: its claim was given back or lost."""
     return Ran(Outcome(issue.number, OutcomeKind.FAILED, why), None)
@@ -196,15 +224,17 @@ def _given_back(issue: Issue, why: str) -> Ran:
 class _StoreObserver:
     """Records every model turn's usage and cost in the store as it happens (a crash loses none)."""
 
-    def __init__(self, runner: TaskRunner, repo: str) -> None:
+    def __init__(self, runner: TaskRunner, repo: str, report: TaskReport) -> None:
         self.runner = runner
         self.repo = repo
+        self.report = report
 
     def phase(self, issue: Issue, phase: str) -> None:
         log.info(
             "%s#%d: %s", self.repo, issue.number, phase, extra={"repo": self.repo, "issue": issue.number}
         )
         self.runner.observer.task_phase(self.repo, issue, phase)
+        self.report.phase(phase)
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None:
         cost = self.runner.cost_of(turn_usage)
@@ -216,4 +246,5 @@ class _StoreObserver:
             cost_usd=cost,
         )
         self.runner.store.add_usage(self.repo, issue.number, delta)
+        self.report.usage(delta)
         self.runner.observer.task_usage(self.repo, issue, turn_usage, cost)

@@ -184,6 +184,16 @@ class GitHubRepoClient:
         )
         return prsignals.comment(made.raw_data)
 
+    def edit_comment(self, comment_id: int, body: str) -> Comment:
+        text = self._redactor.redact_for(body, "github")
+        url = f"{self._url}/issues/comments/{comment_id}"
+        requester = self._session.client.requester
+        _, data = self._write_retried(  # a PATCH with the whole text is safe to repeat
+            f"editing comment {comment_id}",
+            lambda: requester.requestJsonAndCheck("PATCH", url, input={"body": text}),
+        )
+        return prsignals.comment(data)
+
     def create_pull(self, title: str, body: str, head: str, base: str, draft: bool = False) -> PullRequest:
         title, body = self._redactor.redact_for(title, "github"), self._redactor.redact_for(body, "github")
 

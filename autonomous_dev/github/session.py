@@ -245,7 +245,11 @@ class GitHubSession:
             retry_after = _retry_after_s(headers) if limited else None
             reason = "rate limit reached" if limited else f"answered {exc.status}"
             return InfrastructureError(
-                "GitHub", f"GitHub at {self.host} {reason} while {what}: {message}", OUTAGE_HINT, retry_after
+                "GitHub",
+                f"GitHub at {self.host} {reason} while {what}: {message}",
+                OUTAGE_HINT,
+                retry_after,
+                rate_limited=limited,
             )
         return GitHubError(f"GitHub {what} failed with {exc.status}: {message}", status=exc.status)
 

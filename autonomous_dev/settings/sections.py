@@ -155,6 +155,24 @@ class ReportSettings(Section):
         description="Label for issues opened by `autonomous-dev report`.",
         json_schema_extra=env("REPORT_LABEL"),
     )
+    tracking_comment: bool = Field(
+        True,
+        description="One comment per issue, edited as the task goes on (phases, PR, rounds, tokens, cost, "
+        "why it failed and what happens next); it displays the claim instead of the in-progress label.",
+        json_schema_extra=env("TRACKING_COMMENT"),
+    )
+    tracking_edit_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Phase edits of the tracking comment at most this often (a step's start and end always).",
+        json_schema_extra=env("TRACKING_EDIT_SECONDS"),
+    )
+    cause_labels: bool = Field(
+        True,
+        description="Label an issue whose task ended without a ready PR `autonomous-dev:cause/<cause>`.",
+        json_schema_extra=env("CAUSE_LABELS"),
+    )
 
 
 class ExecutionSettings(Section):

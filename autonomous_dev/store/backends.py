@@ -17,6 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 from autonomous_dev.disk import disk_full, is_disk_full
 from autonomous_dev.errors import ConfigError, InfrastructureError, network_reason, postgres_unreachable
 from autonomous_dev.ports import Store
+from autonomous_dev.store import schema
 from autonomous_dev.store import sql as sql
 from autonomous_dev.store.records import (
     ClaimLost,
@@ -103,7 +104,7 @@ class SqliteStore(SqlStore):
 
     def migrate(self) -> None:
         # BEGIN IMMEDIATE in each step already keeps concurrent migrators apart.
-        self._apply_migrations(sql.SQLITE_TYPES)
+        self._apply_migrations(schema.SQLITE_TYPES)
 
     def close(self) -> None:
         self._connections.close_all()
@@ -189,7 +190,7 @@ class PostgresStore(SqlStore):
         with self._guarded(conn):
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
-            self._apply_migrations(sql.POSTGRES_TYPES)
+            self._apply_migrations(schema.POSTGRES_TYPES)
         finally:
             if not conn.closed:
                 with self._guarded(conn):

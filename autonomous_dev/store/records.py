@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from autonomous_dev.errors import AutonomousDevError
+from autonomous_dev.errors import AutonomousDevError, Cause
 
 
 class TaskState(enum.StrEnum):
@@ -114,6 +114,9 @@ class TaskRecord:
     review_rounds: int = 0  # rounds of answering review input on the PR
     repair_rounds: int = 0  # rounds of repairing the PR's failed checks
     marks: FollowMarks = FollowMarks()
+    cause: Cause | None = None  # why the last step ended without a ready PR (None: it did not)
+    progress: str | None = None  # the tracking comment's data (core/progress.py), JSON; None: no comment
+    progress_shown: bool = True  # False: the comment is behind the record (an edit failed, a crash)
 
     @property
     def step(self) -> Step | None:
@@ -143,6 +146,9 @@ class Transition:
     review_rounds: int = 0  # added to the task's count of review rounds
     repair_rounds: int = 0  # added to the task's count of CI-repair rounds
     marks: FollowMarks | None = None  # None: unchanged
+    cause: Cause | None = None  # why it ended without a ready PR; None clears the task's cause
+    progress: str | None = None  # the tracking comment's data, JSON; None keeps the task's
+    shown: bool = True  # whether the tracking comment shows this transition already
 
 
 class StoreError(AutonomousDevError):

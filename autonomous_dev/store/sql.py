@@ -1,4 +1,4 @@
-"""The store's records, schema migrations and SQL, and its operations written once for both backends."""
+"""The store's SQL and its operations written once for both backends (the schema: store/schema.py)."""
 
 from __future__ import annotations
 
@@ -9,103 +9,32 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from autonomous_dev.errors import Cause
 from autonomous_dev.store import follow_sql, mentions, webhooks
+from autonomous_dev.store.progress_sql import (
+    UNSHOWN_WHERE,
+    ProgressWrites,
+    read_cause,
+    value,
+)
 from autonomous_dev.store.records import ClaimLost, TaskRecord, TaskState, Transition, UsageDelta
+from autonomous_dev.store.schema import (
+    CREATE_VERSION_TABLE,
+    INSERT_VERSION,
+    SELECT_VERSIONS,
+    migrations_for,
+)
 
 Row = tuple[Any, ...]
 Execute = Callable[[str, Sequence[object]], "Result"]
 
 # Statements use psycopg's `%s` placeholders; the SQLite backend swaps them for `?`.
-# Column types differ per backend, so migrations are templates filled from one of these maps.
-SQLITE_TYPES: Mapping[str, str] = {
-    "int": "INTEGER",
-    "real": "REAL",
-    "text": "TEXT",
-    "time": "INTEGER",  # microseconds since the Unix epoch, UTC: exact and correctly ordered
-    "serial": "INTEGER PRIMARY KEY",
-}
-POSTGRES_TYPES: Mapping[str, str] = {
-    "int": "bigint",
-    "real": "double precision",
-    "text": "text",
-    "time": "timestamptz",
-    "serial": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-}
-
-# Append new versions; never edit one that has shipped.
-MIGRATIONS: list[tuple[int, list[str]]] = [
-    (
-        1,
-        [
-            """CREATE TABLE autonomous_dev_tasks (
-                repo {text} NOT NULL,
-                issue {int} NOT NULL,
-                state {text} NOT NULL DEFAULT 'queued',
-                attempts {int} NOT NULL DEFAULT 0,
-                last_error {text},
-                pr_number {int},
-                pr_url {text},
-                fingerprint {text},
-                next_attempt_at {time},
-                claim_owner {text},
-                lease_expires_at {time},
-                input_tokens {int} NOT NULL DEFAULT 0,
-                output_tokens {int} NOT NULL DEFAULT 0,
-                cache_read_tokens {int} NOT NULL DEFAULT 0,
-                cache_write_tokens {int} NOT NULL DEFAULT 0,
-                cost_usd {real} NOT NULL DEFAULT 0,
-                created_at {time} NOT NULL,
-                updated_at {time} NOT NULL,
-                PRIMARY KEY (repo, issue)
-            )""",
-            "CREATE INDEX autonomous_dev_tasks_updated ON autonomous_dev_tasks (updated_at)",
-            """CREATE INDEX autonomous_dev_tasks_leases ON autonomous_dev_tasks (lease_expires_at)
-                WHERE claim_owner IS NOT NULL""",
-            """CREATE TABLE autonomous_dev_usage_events (
-                id {serial},
-                at {time} NOT NULL,
-                repo {text} NOT NULL,
-                issue {int} NOT NULL,
-                input_tokens {int} NOT NULL,
-                output_tokens {int} NOT NULL,
-                cache_read_tokens {int} NOT NULL,
-                cache_write_tokens {int} NOT NULL,
-                cost_usd {real} NOT NULL
-            )""",
-            "CREATE INDEX autonomous_dev_usage_events_at ON autonomous_dev_usage_events (at)",
-            "CREATE TABLE autonomous_dev_meta (key {text} PRIMARY KEY, value {text} NOT NULL)",
-        ],
-    ),
-    (
-        2,
-        [
-            "ALTER TABLE autonomous_dev_tasks ADD COLUMN updates {int} NOT NULL DEFAULT 0",
-            "ALTER TABLE autonomous_dev_tasks ADD COLUMN deadline_at {time}",
-            "UPDATE autonomous_dev_tasks SET state = 'working' WHERE state = 'claimed'",
-        ],
-    ),
-    (3, webhooks.MIGRATION),
-    (5, follow_sql.MIGRATION),
-    (6, mentions.MIGRATION),
-]
-
-CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (
-    version integer PRIMARY KEY, applied_at text NOT NULL)"""
-SELECT_VERSIONS = "SELECT version FROM autonomous_dev_schema_version"
-INSERT_VERSION = "INSERT INTO autonomous_dev_schema_version (version, applied_at) VALUES (%s, %s)"
-
-
-def migrations_for(types: Mapping[str, str]) -> list[tuple[int, list[str]]]:
-    """The migrations with the backend's column types filled in."""
-    return [(version, [sql.format_map(types) for sql in sqls]) for version, sqls in MIGRATIONS]
-
-
 # Columns in the order TaskRecord's fields are read.
 SELECT_TASKS = """SELECT repo, issue, state, attempts, last_error, pr_number, pr_url, fingerprint,
     next_attempt_at, claim_owner, lease_expires_at, input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at, review_rounds,
-    repair_rounds, seen_review_comment, seen_comment, seen_review, repaired_head, repaired_checks
-    FROM autonomous_dev_tasks"""
+    repair_rounds, seen_review_comment, seen_comment, seen_review, repaired_head, repaired_checks,
+    cause, progress, progress_shown FROM autonomous_dev_tasks"""
 
 GET_TASK = SELECT_TASKS + " WHERE repo = %s AND issue = %s"
 LIST_TASKS = SELECT_TASKS + " ORDER BY updated_at DESC, repo, issue DESC LIMIT %s"
@@ -118,12 +47,14 @@ INSERT_TASK = """INSERT INTO autonomous_dev_tasks (repo, issue, fingerprint, cre
     VALUES (%s, %s, %s, %s, %s) ON CONFLICT (repo, issue) DO NOTHING"""
 # An edited issue (new fingerprint) that had failed or needed a human is eligible again.
 RESET_IF_EDITED = """UPDATE autonomous_dev_tasks
-    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
+    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, cause = NULL,
+        updated_at = %s
     WHERE repo = %s AND issue = %s AND state IN ('failed', 'needs_human') AND fingerprint <> %s"""
 SET_FINGERPRINT = """UPDATE autonomous_dev_tasks SET fingerprint = %s, updated_at = %s
     WHERE repo = %s AND issue = %s AND (fingerprint IS NULL OR fingerprint <> %s)"""
 RESET = """UPDATE autonomous_dev_tasks
-    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, updated_at = %s
+    SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL, cause = NULL,
+        updated_at = %s
     WHERE repo = %s AND issue = %s"""
 
 # The state names below follow store/records.py's tables (STEP_OF, RUNNING, WAITING); a test compares them.
@@ -154,7 +85,8 @@ HEARTBEAT = """UPDATE autonomous_dev_tasks SET lease_expires_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 TRANSITION = """UPDATE autonomous_dev_tasks
     SET state = %s, last_error = %s, next_attempt_at = %s, deadline_at = %s, updates = updates + %s,
-        pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url),
+        pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url), cause = %s,
+        progress = COALESCE(%s, progress), progress_shown = %s,
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 # A step given back (a stop, an outage): the state it waited in, and an attempt uncounted.
@@ -162,20 +94,24 @@ RELEASE = """UPDATE autonomous_dev_tasks
     SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date'
             WHEN 'reviewing' THEN 'review_due' WHEN 'repairing' THEN 'repair_due' ELSE state END,
         attempts = CASE WHEN state = 'working' AND attempts > 0 THEN attempts - 1 ELSE attempts END,
-        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+        cause = COALESCE(%s, cause), claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
-# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted.
+# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted; a tracking
+# comment is behind it now (the same where a PR is adopted).
 RECOVER = """UPDATE autonomous_dev_tasks
     SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date'
             WHEN 'reviewing' THEN 'review_due' WHEN 'repairing' THEN 'repair_due' ELSE state END,
-        last_error = %s, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+        last_error = %s, cause = %s, progress_shown = CASE WHEN progress IS NULL THEN 1 ELSE 0 END,
+        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s AND lease_expires_at < %s"""
 # The PR of an attempt whose worker stopped before recording it: the task goes on from the PR.
 ADOPT = """UPDATE autonomous_dev_tasks
     SET state = %s, pr_number = %s, pr_url = %s, next_attempt_at = NULL, deadline_at = %s,
-        last_error = NULL, claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
+        last_error = NULL, cause = NULL, progress_shown = CASE WHEN progress IS NULL THEN 1 ELSE 0 END,
+        claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND state IN ('queued', 'failed', 'working')
         AND (claim_owner IS NULL OR lease_expires_at < %s)"""
+UNSHOWN = SELECT_TASKS + UNSHOWN_WHERE
 LIST_PENDING_STEPS = SELECT_TASKS + " WHERE repo = %s AND state IN " + follow_sql.PR_STEPS + " ORDER BY issue"
 
 ADD_USAGE = """UPDATE autonomous_dev_tasks
@@ -212,7 +148,7 @@ def aware(moment: datetime) -> datetime:
     return moment
 
 
-class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
+class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, ProgressWrites, abc.ABC):
     """The Store operations, written once against a small backend interface."""
 
     @abc.abstractmethod
@@ -260,6 +196,9 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
             review_rounds=int(row[20]),
             repair_rounds=int(row[21]),
             marks=follow_sql.marks_of(row[22:27]),
+            cause=read_cause(row[27]),
+            progress=row[28],
+            progress_shown=bool(row[29]),
         )
 
     def _now(self) -> object:
@@ -307,20 +246,21 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
         retry_at = self._encode(aware(to.next_attempt_at) if to.next_attempt_at is not None else None)
         deadline = self._encode(aware(to.deadline_at) if to.deadline_at is not None else None)
         state = TaskState(to.state).value
-        params = (state, to.error, retry_at, deadline, to.updates, to.pr_number, to.pr_url, self._now(),
-                  repo, issue, owner)  # fmt: skip
+        params = (state, to.error, retry_at, deadline, to.updates, to.pr_number, to.pr_url, value(to.cause),
+                  to.progress, int(to.shown), self._now(), repo, issue, owner)  # fmt: skip
         with self._transaction() as execute:
             if execute(TRANSITION, params).rowcount != 1:
                 raise _claim_lost(repo, issue, owner)
             follow_sql.record(execute, repo, issue, to)
 
-    def release(self, repo: str, issue: int, owner: str) -> None:
+    def release(self, repo: str, issue: int, owner: str, cause: Cause | None = None) -> None:
         with self._transaction() as execute:
-            execute(RELEASE, (self._now(), repo, issue, owner))
+            execute(RELEASE, (value(cause), self._now(), repo, issue, owner))
 
     def recover(self, record: TaskRecord, error: str, now: datetime | None = None) -> bool:
         moment = self._encode(aware(now) if now is not None else utcnow())
-        params = (error, self._now(), record.repo, record.issue, record.claim_owner, moment)
+        lost = Cause.WORKER_LOST.value
+        params = (error, lost, self._now(), record.repo, record.issue, record.claim_owner, moment)
         with self._transaction() as execute:
             return execute(RECOVER, params).rowcount == 1
 
@@ -341,6 +281,10 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, abc.ABC):
 
     def pending_steps(self, repo: str) -> list[TaskRecord]:
         return [self._record(row) for row in self._read(LIST_PENDING_STEPS, (repo,))]
+
+    def unshown(self, now: datetime | None = None) -> list[TaskRecord]:
+        moment = aware(now) if now is not None else utcnow()
+        return [self._record(row) for row in self._read(UNSHOWN, (self._encode(moment),))]
 
     def expired_claims(self, now: datetime | None = None) -> list[TaskRecord]:
         moment = aware(now) if now is not None else utcnow()
