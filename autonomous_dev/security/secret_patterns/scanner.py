@@ -1,4 +1,8 @@
-"""The combined regex: every fixed-format detector, known value and trigger keyword in one pass."""
+"""The combined regex: every fixed-format detector, known value and trigger keyword, found in one pass.
+
+One RE2 pass (see `prefilter`) finds where a literal can start a match; there the alternatives anchored
+on that position's character are tried, as one compiled regex per anchor character.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from . import CONTEXTUAL, TOKENS, TRIGGERS, Check, Contextual
+from .prefilter import Literal, Prefilter, build, first_characters
 
 # Rough share (%) of characters in code and prose; unlisted ones are rare. Each alternative of the
 # combined regex starts at one character of its literal prefix (the rest is checked around it), and
@@ -54,8 +59,15 @@ class Matcher:
 
     regex: re.Pattern[str]
     alts: dict[int, Alt]
-    # What a match can start with (each alternative's anchor and lead), when every alternative has one.
-    first: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """The fixed-format detectors, known values and trigger keywords: one matcher per anchor character
+    (a match starts at its anchor), and the prefilter that says where trying them can succeed."""
+
+    by_anchor: dict[str, Matcher]
+    prefilter: Prefilter
 
 
 # Building the combined regex.
@@ -133,9 +145,7 @@ def _compile(branches: list[tuple[str, str, Alt]]) -> Matcher:
         regex.groupindex[f"m{index}"]: replace(alt, secret=regex.groupindex.get(f"s{index}", 0))
         for index, (_, _, alt) in enumerate(branches)
     }
-    leads = {anchor for anchor, _, _ in branches}
-    first = re.compile("|".join(map(re.escape, sorted(leads)))) if all(leads) else None
-    return Matcher(regex, alts, first)
+    return Matcher(regex, alts)
 
 
 def _leads(by_lead: dict[str, list[str]]) -> str:
@@ -178,82 +188,71 @@ def _context_alt(detector: Contextual, rank: int) -> Alt:
     )
 
 
-def _context_matcher() -> Matcher:
-    return _compile(
-        [("", d.pattern, _context_alt(d, rank)) for rank, d in enumerate(CONTEXTUAL, start=CONTEXT_RANK)]
-    )
+# What each contextual detector's match can start with (None: anything).
+_CONTEXT_FIRST = tuple(first_characters(detector.pattern) for detector in CONTEXTUAL)
 
 
-@functools.cache
-def context_after(rank: int) -> Matcher:
-    """The detectors ranked after `rank`, combined: for when the combined regex's pick is refused.
+@functools.lru_cache(maxsize=4096)
+def context_matcher(char: str, after: int = CONTEXT_RANK - 1) -> Matcher | None:
+    """The contextual detectors ranked after `after` whose match can start with `char`, combined in rank
+    order (None when there are none).
 
-    Compiled on first need, as most texts never refuse anything."""
-    return _compile(
-        [
-            ("", d.pattern, _context_alt(d, r))
-            for r, d in enumerate(CONTEXTUAL, start=CONTEXT_RANK)
-            if r > rank
-        ]
-    )
+    At a position holding `char` the others cannot match, so this picks what all of them combined would;
+    a smaller alternation is quicker to try and to make a match object of. `after` is for when the pick's
+    check refuses its value and the detectors ranked after it get their turn."""
+    branches = [
+        ("", detector.pattern, _context_alt(detector, rank))
+        for (rank, detector), first in zip(enumerate(CONTEXTUAL, CONTEXT_RANK), _CONTEXT_FIRST, strict=True)
+        if rank > after and (first is None or first.fullmatch(char))
+    ]
+    return _compile(branches) if branches else None
 
 
 _FIXED = _fixed_pieces()
-CONTEXT = _context_matcher()
 
 
 @functools.lru_cache(maxsize=64)
-def scanner(known: tuple[tuple[str, str], ...]) -> Matcher:
-    """The combined regex for the fixed-format detectors, the trigger keywords and the known values."""
+def scanner(known: tuple[tuple[str, str], ...]) -> Scanner:
+    """The matchers and prefilter for the fixed-format detectors, trigger keywords and known values."""
     pieces = [(form, "", Alt(name, KNOWN_RANK), False) for form, name in known] + _FIXED
     anchors = _choose_anchors(pieces)
     # Where literals share an anchor, the one starting earliest, then the longest, is tried first.
     order = sorted(range(len(pieces)), key=lambda i: (-anchors[i], -len(pieces[i][0])))
-    return _compile([branch for i in order for branch in _anchored(pieces[i], anchors[i])])
+    by_anchor: dict[str, list[tuple[str, str, Alt]]] = {}
+    for branch in (branch for i in order for branch in _anchored(pieces[i], anchors[i])):
+        by_anchor.setdefault(branch[0][:1], []).append(branch)
+    literals = [
+        Literal(literal, rest, alt.fold, at, bounded, TOKEN_RANK <= alt.rank < CONTEXT_RANK)
+        for (literal, rest, alt, bounded), at in zip(pieces, anchors, strict=True)
+    ]
+    return Scanner({char: _compile(branches) for char, branches in by_anchor.items()}, build(literals))
 
 
 # Scanning.
 
 
-def search(matcher: Matcher, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
-    """Every match, including ones that start inside an earlier match, except deep inside a long token.
+def search(scanner: Scanner, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
+    """Every match in the order of its anchor, including ones that start inside an earlier match, except
+    deep inside a long token.
 
-    What starts more than `_PREFIX_ROOM` characters into a fixed-format token and ends before its
-    last `_PREFIX_ROOM` is part of it (a private key's body would otherwise be searched character by
-    character); prefixes of other tokens starting near its start are still found.
+    What starts more than `_PREFIX_ROOM` characters into a fixed-format token and before its last
+    `_PREFIX_ROOM` is part of it (a private key's body is not searched for more); prefixes of other
+    tokens starting near its start are still found.
     """
-    find = matcher.regex.search
-    alts = matcher.alts
-    position, skip_from, skip_to = 0, 0, 0
-    while True:
-        if position < skip_from:
-            # In a long token's first characters: a search from here would run on through its body.
-            match = _head_match(matcher, text, position, skip_from)
-            if match is None:
-                position = skip_from = skip_to
-                continue
-        elif (match := find(text, position)) is None:
-            return
-        start, end = match.span()
-        if skip_from <= start < skip_to:
-            position = skip_to
+    matchers = scanner.by_anchor
+    skip_from, skip_to, last = 0, 0, -1
+    for position in scanner.prefilter.candidates(text):
+        if position == last or skip_from <= position < skip_to:
             continue
-        alt = alts[match.lastindex or 0]
+        last = position
+        matcher = matchers.get(text[position])
+        if matcher is None or (match := matcher.regex.match(text, position)) is None:
+            continue
+        alt = matcher.alts[match.lastindex or 0]
         yield alt, match
+        start, end = match.span()
         if TOKEN_RANK <= alt.rank < CONTEXT_RANK and end - start > 2 * _PREFIX_ROOM:
             skip_from, skip_to = start + _PREFIX_ROOM, end - _PREFIX_ROOM
-        position = start + 1
-
-
-def _head_match(matcher: Matcher, text: str, position: int, stop: int) -> re.Match[str] | None:
-    """The match a search from `position` finds, if it starts before `stop`: tried where one can start."""
-    assert matcher.first is not None
-    # `stop + 1`: an anchor just before `stop` still sees its lead.
-    while (candidate := matcher.first.search(text, position, stop + 1)) and candidate.start() < stop:
-        if match := matcher.regex.match(text, candidate.start()):
-            return match
-        position = candidate.start() + 1
-    return None
 
 
 def alt_of(matcher: Matcher, match: re.Match[str]) -> Alt:
