@@ -10,6 +10,10 @@ import string
 from collections import Counter
 from collections.abc import Callable
 
+import re2
+
+from .prefilter import searcher
+
 Check = Callable[[str], bool]
 
 
@@ -61,6 +65,22 @@ _FILLER_IN = re.compile("|".join(map(re.escape, _FILLER_WORDS)))
 # The backreference spelled out: `(.)\1{7}` costs twice as much per character (private keys are long).
 _RUN = re.compile(r"(.)\1\1\1\1\1\1\1")
 _ANGLED = re.compile(r"<[^>]*>")
+
+
+def _ascii_search(words: tuple[str, ...], runs: bool = False) -> Callable[[str], bool]:
+    """Whether an ASCII value holds one of `words` in any case (or, with `runs`, a run like `_RUN`'s),
+    by one linear RE2 pass: the backtracking engine tries its alternation at every position, and every
+    token and private key body passes through these checks."""
+    spelled = ["(?i:" + "".join(f"\\x{{{ord(char):x}}}" for char in word) + ")" for word in words]
+    if runs:  # `(.)` takes any character but a newline
+        spelled += [f"\\x{{{code:x}}}{{8}}" for code in range(128) if code != ord("\n")]
+    search = searcher(re2.compile("|".join(spelled)))
+    return lambda value: search(value.encode(), 0, len(value)) >= 0
+
+
+# The two searches above, for ASCII values (the lowercasing is then ASCII's, which RE2's folding equals).
+_HOLDS_PLACEHOLDER_WORD = _ascii_search(_PLACEHOLDER_WORDS_IN)
+_HOLDS_FILLER = _ascii_search(_FILLER_WORDS, runs=True)
 # Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
 _CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
 # Values that tests and docs use for a password: they name it (`my-password`) or start like a sample.
@@ -75,18 +95,18 @@ def is_placeholder(value: str) -> bool:
         len(set(bare)) <= 2
         or low in _PLACEHOLDER_WORDS
         or _PLACEHOLDER_FORM.fullmatch(bare) is not None
-        or _PLACEHOLDER_IN.search(low) is not None
+        or (_HOLDS_PLACEHOLDER_WORD(bare) if bare.isascii() else _PLACEHOLDER_IN.search(low) is not None)
         or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
     )
 
 
 def is_filler(value: str) -> bool:
     """True for a token whose random part is filler: `ghp_xxxx…`, `sk_live_aaaa…`, `AKIA…EXAMPLE`."""
-    return (
-        _FILLER_IN.search(value.lower()) is not None
-        or _RUN.search(value) is not None
-        or ("<" in value and _ANGLED.search(value) is not None)
-    )
+    if value.isascii():
+        held = _HOLDS_FILLER(value)
+    else:
+        held = _FILLER_IN.search(value.lower()) is not None or _RUN.search(value) is not None
+    return held or ("<" in value and _ANGLED.search(value) is not None)
 
 
 def looks_random(value: str) -> bool:
