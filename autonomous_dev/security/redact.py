@@ -26,6 +26,7 @@ from autonomous_dev.security.secret_patterns.scanner import (
 )
 
 MIN_SECRET_LENGTH = 8
+_GLUED_RUN = 6  # a run of one character this long ending a token may be filler glued to a real one
 
 # (name, regex) of every built-in detector, for documentation and audits; matching uses the tables below.
 DETECTORS: tuple[tuple[str, str], ...] = tuple(
@@ -274,11 +275,31 @@ def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
     value = match.string[start:end]
     if start >= end or (alt.check is not None and not alt.check(value)):
         return None
-    if alt.skip >= 0 and is_filler(value[alt.skip :] if alt.secret == 0 else value):
+    if alt.skip >= 0 and _is_filler(alt, value) and not _real_before_run(alt, match, value):
         return None
     if alt.near is not None and not _is_near(alt, match.string, start):
         return None
     return _Span(start, end, alt.rank, alt.name)
+
+
+def _is_filler(alt: Alt, value: str) -> bool:
+    """Whether a random token's value (after its prefix) is filler: a placeholder, not a secret."""
+    return is_filler(value[alt.skip :] if alt.secret == 0 else value)
+
+
+def _real_before_run(alt: Alt, match: re.Match[str], value: str) -> bool:
+    """Whether a token taken for filler is a real one with a run glued to its end (`ghp_<36 random>xxx…`):
+    without the run the same detector still matches, and what it matches then is no filler. The whole
+    match is replaced then; `ghp_xxxx…` alone or `ghp_1234xxxx…` stay (nothing real is left)."""
+    run = len(value) - len(value.rstrip(value[-1]))
+    if run < _GLUED_RUN:
+        return False
+    again = match.re.match(match.string, match.start(), match.end(alt.secret) - run)
+    if again is None or again.lastindex != match.lastindex:
+        return False
+    start, end = again.span(alt.secret)
+    head = match.string[start - (alt.offset if alt.secret == 0 else 0) : end]
+    return bool(head) and (alt.check is None or alt.check(head)) and not _is_filler(alt, head)
 
 
 def _is_near(alt: Alt, text: str, position: int) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
@@ -155,6 +156,16 @@ def _leads(by_lead: dict[str, list[str]]) -> str:
     )
 
 
+# A format whose end no letter or digit may follow (`npm_` and 36 characters) still ends where a run
+# of filler is glued to it (`npm_<36 random>xxxxxx…`): the run is filler, not more of the token.
+_NOT_FOLLOWED = re.compile(r"\(\?!\[[^\]]*\]\)$")
+_GLUED_RUN = "|".join(f"{char}{{6}}" for char in string.ascii_letters + string.digits)
+
+
+def _glued(tail: str) -> str:
+    return _NOT_FOLLOWED.sub(lambda end: f"(?:{end.group(0)}|(?={_GLUED_RUN}))", tail)
+
+
 def _fixed_pieces() -> list[_Piece]:
     pieces: list[_Piece] = []
     for rank, token in enumerate(TOKENS, start=TOKEN_RANK):
@@ -162,7 +173,7 @@ def _fixed_pieces() -> list[_Piece]:
         pieces += [
             (
                 prefix,
-                f"(?:{token.tail})",
+                f"(?:{_glued(token.tail) if token.random else token.tail})",
                 replace(alt, skip=len(prefix) if token.random else -1),
                 token.bounded,
             )
