@@ -181,20 +181,24 @@ def _condition(literal: Literal) -> str:
     source = f"(?i:{re.escape(literal.text)})" if literal.fold else re.escape(literal.text)
     parsed = _parser.parse(source + literal.rest)
     if len(literal.text) == 1:  # a token that starts with one letter: only its whole shape prunes
-        condition, _ = _translate(parsed.data, parsed.state.flags, _TRIGGER_CAP, False)
+        condition, _ = _translate(parsed.data, parsed.state.flags, _TRIGGER_CAP, False, True)
         return _BOUNDARY + condition if literal.bounded else condition
     short = literal.token
-    condition, _ = _translate(parsed.data, parsed.state.flags, _TOKEN_CAP if short else _TRIGGER_CAP, short)
+    cap = _TOKEN_CAP if short else _TRIGGER_CAP
+    condition, _ = _translate(parsed.data, parsed.state.flags, cap, short, True)
     return condition
 
 
-def _translate(items: Any, flags: int, cap: int, first_repeat: bool) -> tuple[str, bool]:
+def _translate(items: Any, flags: int, cap: int, first_repeat: bool, tail: bool) -> tuple[str, bool]:
     """(RE2 regex, whether it covers all of `items`): a necessary condition for `items` to match.
 
-    When it does not cover them all, nothing may be appended to it: the condition ends there.
+    When it does not cover them all, nothing may be appended to it: the condition ends there. `tail`
+    says nothing will follow it: a repeat at its end then asks for its least count only, so that RE2's
+    match (and its scan back to the start) ends as early as the condition allows.
     """
     out: list[str] = []
     for index, (op, av) in enumerate(items):
+        last = tail and index == len(items) - 1
         if op in _LEAVES:
             char = _leaf(op, av, flags)
             if char is None:
@@ -202,31 +206,32 @@ def _translate(items: Any, flags: int, cap: int, first_repeat: bool) -> tuple[st
             out.append(char)
         elif op in _REPEATS:
             least, most, body = av
-            inner, whole = _translate(body, flags, cap, first_repeat)
+            inner, whole = _translate(body, flags, cap, first_repeat, False)
             if not whole or not inner:
                 if inner and least:
                     out.append(f"(?:{inner})")
                 if not whole:
                     return "".join(out), False
                 continue
+            if first_repeat or last:
+                out.append(f"(?:{inner}){{{min(least, cap)}}}")
+                return "".join(out), False
             upper = "" if most > cap else str(most)
             out.append(f"(?:{inner}){{{min(least, cap)},{upper}}}")
-            if first_repeat:
-                return "".join(out), False
         elif op in (sre.SUBPATTERN, sre.ATOMIC_GROUP):
             body, inner_flags = (av, flags) if op is sre.ATOMIC_GROUP else (av[3], (flags | av[1]) & ~av[2])
-            inner, whole = _translate(body, inner_flags, cap, first_repeat)
+            inner, whole = _translate(body, inner_flags, cap, first_repeat, last)
             out.append(f"(?:{inner})")
             if not whole:
                 return "".join(out), False
         elif op is sre.BRANCH:
-            branches = [_translate(branch, flags, cap, first_repeat) for branch in av[1]]
+            branches = [_translate(branch, flags, cap, first_repeat, last) for branch in av[1]]
             out.append("(?:" + "|".join(inner for inner, _ in branches) + ")")
             if not all(whole for _, whole in branches):
                 return "".join(out), False
         elif op is sre.ASSERT and av[0] == 1 and index == len(items) - 1:
             # A look-ahead that ends the pattern: what it sees must be there, so consume it and stop.
-            inner, _ = _translate(av[1], flags, cap, first_repeat)
+            inner, _ = _translate(av[1], flags, cap, first_repeat, True)
             out.append(f"(?:{inner})")
             return "".join(out), False
         elif op not in (sre.ASSERT, sre.ASSERT_NOT, sre.AT):
