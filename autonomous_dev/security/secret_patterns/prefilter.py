@@ -15,10 +15,9 @@ hides a match; it only spares the Python engine the positions where none can be.
 from __future__ import annotations
 
 import functools
-import heapq
 import importlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -74,29 +73,28 @@ class Prefilter:
     literals: dict[str, tuple[re.Pattern[str], tuple[tuple[int, ...], ...]]]
     bounded: frozenset[str]  # one-character bounded literals: found one character after the hit
 
-    def candidates(self, text: str) -> Iterator[int]:
-        """Increasing positions (maybe repeated) where an anchor may start a match; none starts elsewhere."""
+    def candidates(self, text: str) -> list[int]:
+        """Positions in increasing order (maybe repeated) where an anchor may start a match; none starts
+        anywhere else."""
         try:
             data = text.encode()
         except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes): RE2 reads only UTF-8
             data = _SURROGATES.sub("\ufffd", text).encode()
         positions = None if len(data) == len(text) else _Positions(data)
         search, literals, bounded = self.search, self.literals, self.bounded
-        pending: list[int] = []
+        found: list[int] = []
         size = len(data)
         start = 0
         while (hit := search(data, start, size)) >= 0:
             at = hit if positions is None else positions.char(hit)
-            while pending and pending[0] < at:
-                yield heapq.heappop(pending)
-            if (found := literals.get(text[at])) and (literal := found[0].match(text, at)):
-                for offset in found[1][(literal.lastindex or 1) - 1]:
-                    heapq.heappush(pending, at + offset)
+            if (starting := literals.get(text[at])) and (literal := starting[0].match(text, at)):
+                for offset in starting[1][(literal.lastindex or 1) - 1]:
+                    found.append(at + offset)
             if text[at + 1 : at + 2] in bounded:
-                heapq.heappush(pending, at + 1)
+                found.append(at + 1)
             start = hit + (1 if positions is None else _UTF8_LENGTH[data[hit] >> 4])
-        while pending:
-            yield heapq.heappop(pending)
+        found.sort()
+        return found
 
 
 class _Positions:
