@@ -176,14 +176,19 @@ def _starting(
 @functools.cache
 def _condition(literal: Literal) -> str:
     """The RE2 regex that matches wherever the literal and its rest can (a necessary condition)."""
-    source = f"(?i:{re.escape(literal.text)})" if literal.fold else re.escape(literal.text)
-    parsed = _parser.parse(source + literal.rest)
+    parsed = _parser.parse(f"(?i:{re.escape(literal.text)})" if literal.fold else re.escape(literal.text))
+    head, _ = _translate(parsed.data, parsed.state.flags, _TRIGGER_CAP, False, False)
     if len(literal.text) == 1:  # a token that starts with one letter: only its whole shape prunes
-        condition, _ = _translate(parsed.data, parsed.state.flags, _TRIGGER_CAP, False, True)
+        condition = head + _rest(literal.rest, _TRIGGER_CAP, False)
         return _BOUNDARY + condition if literal.bounded else condition
-    short = literal.token
-    cap = _TOKEN_CAP if short else _TRIGGER_CAP
-    condition, _ = _translate(parsed.data, parsed.state.flags, cap, short, True)
+    return head + _rest(literal.rest, _TOKEN_CAP if literal.token else _TRIGGER_CAP, literal.token)
+
+
+@functools.cache
+def _rest(rest: str, cap: int, first_repeat: bool) -> str:
+    """The condition for what follows a literal (the prefixes of a token, the trigger keywords share one)."""
+    parsed = _parser.parse(rest)
+    condition, _ = _translate(parsed.data, parsed.state.flags, cap, first_repeat, True)
     return condition
 
 

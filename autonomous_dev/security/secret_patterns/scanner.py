@@ -10,7 +10,7 @@ import functools
 import re
 import string
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from . import CONTEXTUAL, TOKENS, TRIGGERS, Check, Contextual
 from .prefilter import Literal, Prefilter, build, first_characters
@@ -62,13 +62,27 @@ class Matcher:
     alts: dict[int, Alt]
 
 
+# One alternative of a combined regex: (its anchor and lead, the regex after them, what it stands for).
+_Branch = tuple[str, str, Alt]
+
+
 @dataclass(frozen=True)
 class Scanner:
-    """The fixed-format detectors, known values and trigger keywords: one matcher per anchor character
-    (a match starts at its anchor), and the prefilter that says where trying them can succeed."""
+    """The fixed-format detectors, known values and trigger keywords: their alternatives by anchor
+    character (a match starts at its anchor), and the prefilter that says where trying them can succeed.
 
-    by_anchor: dict[str, Matcher]
+    Each character's alternatives are compiled into one regex when first needed (most texts need a few).
+    """
+
+    branches: dict[str, tuple[_Branch, ...]]
     prefilter: Prefilter
+    matchers: dict[str, Matcher] = field(default_factory=dict)  # compiled so far
+
+    def matcher(self, char: str) -> Matcher | None:
+        matcher = self.matchers.get(char)
+        if matcher is None and char in self.branches:
+            matcher = self.matchers[char] = _compiled(self.branches[char])
+        return matcher
 
 
 # Building the combined regex.
@@ -105,7 +119,7 @@ def _choose_anchors(pieces: list[_Piece]) -> list[int]:
     ]
 
 
-def _anchored(piece: _Piece, at: int) -> list[tuple[str, str, Alt]]:
+def _anchored(piece: _Piece, at: int) -> list[_Branch]:
     """Branches (anchor and lead, regex after them, meaning) for one piece anchored at `literal[at]`.
 
     The lead is the literal's next character, if any: branches sharing anchor and lead sit behind
@@ -133,7 +147,7 @@ def _literal_char(char: str, fold: bool) -> str:
     return re.escape(char)
 
 
-def _compile(branches: list[tuple[str, str, Alt]]) -> Matcher:
+def _compile(branches: list[_Branch]) -> Matcher:
     """One regex for all branches; those sharing an anchor (then a lead) sit behind it, in the order given."""
     grouped: dict[str, dict[str, list[str]]] = {}
     for index, (anchor, body, _) in enumerate(branches):
@@ -211,12 +225,29 @@ def context_matcher(char: str, after: int = CONTEXT_RANK - 1) -> Matcher | None:
     At a position holding `char` the others cannot match, so this picks what all of them combined would;
     a smaller alternation is quicker to try and to make a match object of. `after` is for when the pick's
     check refuses its value and the detectors ranked after it get their turn."""
-    branches = [
-        ("", detector.pattern, _context_alt(detector, rank))
-        for (rank, detector), first in zip(enumerate(CONTEXTUAL, CONTEXT_RANK), _CONTEXT_FIRST, strict=True)
+    ranks = tuple(
+        rank
+        for rank, first in enumerate(_CONTEXT_FIRST, CONTEXT_RANK)
         if rank > after and (first is None or first.fullmatch(char))
-    ]
-    return _compile(branches) if branches else None
+    )
+    return _context_compiled(ranks) if ranks else None
+
+
+@functools.lru_cache(maxsize=256)
+def _context_compiled(ranks: tuple[int, ...]) -> Matcher:
+    """One regex for these contextual detectors (characters with the same ones share it)."""
+    return _compile(
+        [
+            ("", CONTEXTUAL[r - CONTEXT_RANK].pattern, _context_alt(CONTEXTUAL[r - CONTEXT_RANK], r))
+            for r in ranks
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(branches: tuple[_Branch, ...]) -> Matcher:
+    """The regex for one anchor character's alternatives (scanners with other known values share it)."""
+    return _compile(list(branches))
 
 
 _FIXED = _fixed_pieces()
@@ -229,14 +260,14 @@ def scanner(known: tuple[tuple[str, str], ...]) -> Scanner:
     anchors = _choose_anchors(pieces)
     # Where literals share an anchor, the one starting earliest, then the longest, is tried first.
     order = sorted(range(len(pieces)), key=lambda i: (-anchors[i], -len(pieces[i][0])))
-    by_anchor: dict[str, list[tuple[str, str, Alt]]] = {}
+    by_anchor: dict[str, list[_Branch]] = {}
     for branch in (branch for i in order for branch in _anchored(pieces[i], anchors[i])):
         by_anchor.setdefault(branch[0][:1], []).append(branch)
     literals = [
         Literal(literal, rest, alt.fold, at, bounded, TOKEN_RANK <= alt.rank < CONTEXT_RANK)
         for (literal, rest, alt, bounded), at in zip(pieces, anchors, strict=True)
     ]
-    return Scanner({char: _compile(branches) for char, branches in by_anchor.items()}, build(literals))
+    return Scanner({char: tuple(branches) for char, branches in by_anchor.items()}, build(literals))
 
 
 # Scanning.
@@ -250,13 +281,13 @@ def search(scanner: Scanner, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
     `_PREFIX_ROOM` is part of it (a private key's body is not searched for more); prefixes of other
     tokens starting near its start are still found.
     """
-    matchers = scanner.by_anchor
+    matchers = scanner.matchers
     skip_from, skip_to, last = 0, 0, -1
     for position in scanner.prefilter.candidates(text):
         if position == last or skip_from <= position < skip_to:
             continue
         last = position
-        matcher = matchers.get(text[position])
+        matcher = matchers.get(text[position]) or scanner.matcher(text[position])
         if matcher is None or (match := matcher.regex.match(text, position)) is None:
             continue
         alt = matcher.alts[match.lastindex or 0]
