@@ -101,16 +101,21 @@ def clocked(func: Callable[[], T]) -> tuple[float, float, T]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def redactor_figures(data: Corpus, reps: int) -> tuple[float, float, list[bool]]:
-    """MB/s (wall, CPU) of `redact` over the blocks, medians of `reps`; whether each planted secret went."""
+def redactor_figures(data: Corpus, reps: int) -> tuple[float, float, float, list[bool]]:
+    """MB/s (wall, CPU) of `redact` over the blocks, medians of `reps`, and CPU MB/s of the first lap;
+    whether each planted secret went."""
     redactor = Redactor([GITHUB_TOKEN, ANTHROPIC_KEY])  # the tool always knows its own credentials
-    redactor.redact("warm up")  # the combined regex compiles on first use (tens of ms)
+    # The first call builds the prefilter. Each anchor character's regex compiles when a text first
+    # needs it, and RE2 builds its automaton's states as it meets new text: the first lap pays for
+    # both once per process, and is reported apart.
+    redactor.redact("warm up")
     laps = [clocked(lambda: [redactor.redact(block) for block in data.blocks]) for _ in range(reps)]
     output = laps[0][2]
     wall, cpu = (statistics.median(lap[i] for lap in laps) for i in (0, 1))
     return (
         data.size / 1e6 / wall,
         data.size / 1e6 / cpu,
+        data.size / 1e6 / laps[0][1],
         [p.secret not in output[p.block] for p in data.planted],
     )
 
@@ -161,6 +166,7 @@ def dense_figures(data: Corpus, reps: int) -> tuple[list[Figure], dict[str, int]
         Figure("dense_samples", len(data.planted)),
         Figure("redactor_dense_mb_s", mb / wall, "MB/s", ">= 25"),
         Figure("redactor_dense_mb_s_cpu", mb / cpu, "MB/s", ">= 25"),
+        Figure("redactor_dense_first_lap_mb_s_cpu", mb / laps[0][1], "MB/s"),
         Figure("detect_secrets_dense_mb_s", mb / ds_wall, "MB/s"),
         Figure("detect_secrets_dense_mb_s_cpu", mb / ds_cpu, "MB/s"),
     ]
@@ -214,7 +220,7 @@ def main() -> None:
     megabytes, reps = (0.5, 2) if args.quick else (10, 3)
     per_category, stdlib_mb, js_mb, ds_mb = (40, 2, 1, 0.1) if args.quick else (400, 200, 200, 1)
     data = corpus(megabytes)
-    ours, ours_cpu, ours_found = redactor_figures(data, reps)
+    ours, ours_cpu, ours_first, ours_found = redactor_figures(data, reps)
     theirs, theirs_cpu, theirs_found, theirs_fp = detect_secrets_figures(data)
     mb = data.size / 1e6
     figures = [
@@ -224,6 +230,7 @@ def main() -> None:
         Figure("detect_secrets_mb_s", theirs, "MB/s"),
         Figure("speed_ratio", ours / theirs, "x", ">= 10"),
         Figure("redactor_mb_s_cpu", ours_cpu, "MB/s", ">= 50"),
+        Figure("redactor_first_lap_mb_s_cpu", ours_first, "MB/s"),
         Figure("detect_secrets_mb_s_cpu", theirs_cpu, "MB/s"),
         Figure("redactor_recall", recall(ours_found, data)),
         Figure("detect_secrets_recall", recall(theirs_found, data)),
@@ -247,6 +254,7 @@ def main() -> None:
             "detect-secrets 1.5 (default plugins and filters): core.scan.scan_file over the same text, once;",
             "  recall: it reports a finding on a line the secret is on (line-level, as lenient as it gets)",
             "_cpu: bytes per CPU second of this process (less sensitive to other load than wall time)",
+            "first_lap: the first pass over a corpus, which compiles regexes and builds RE2 states",
             "families: token = fixed formats in 10 contexts, contextual = keyword-bound, assignment = k=v",
             "recall_<category>: credential-dense text (tests/secret_categories.py), syntaxes of each in turn",
             "code: the local Python's stdlib with its tests, and JavaScript (npm's node_modules by default,",

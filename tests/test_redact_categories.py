@@ -136,6 +136,40 @@ def test_filler_runs_next_to_a_secret_are_left_as_they_are() -> None:
     assert Redactor().redact(text) == f"{'x' * 64} [REDACTED:github_token:1] {'0' * 64}"
 
 
+# Tokens of formats with an open-ended body (`ghp_`), and of fixed length that no letter may follow (`npm_`).
+GLUED = [
+    ("ghp_", 36, "x" * 40),
+    ("sk_live_", 24, "0" * 30),
+    ("xoxb-", 30, "X" * 12),
+    ("glpat-", 20, "a" * 10),
+]
+GLUED_FIXED = [("npm_", 36, "x" * 20), ("AKIA", 16, "X" * 24), ("AIza", 35, "0" * 8)]
+
+
+@pytest.mark.parametrize("prefix,size,filler", GLUED + GLUED_FIXED)
+def test_a_token_with_filler_glued_to_its_end_is_still_redacted(prefix: str, size: int, filler: str) -> None:
+    alphabet = UPPER_DIGITS if prefix == "AKIA" else B62
+    token = prefix + pick(random.Random(f"{SEED}:{prefix}"), alphabet, size)
+    redactor = Redactor()
+    for text in (
+        f"TOKEN={token}{filler}",
+        f'{{"token": "{token}{filler}"}}',
+        f"curl -H 'X-Key: {token}{filler}'",
+    ):
+        out = redactor.redact(text)
+        assert "[REDACTED:" in out and residue(token, out) is None, out
+
+
+@pytest.mark.parametrize("prefix,size,filler", GLUED + GLUED_FIXED)
+def test_a_placeholder_made_of_a_prefix_and_filler_is_not_redacted(
+    prefix: str, size: int, filler: str
+) -> None:
+    # Nothing real before the run: the run itself, or a few characters too short to be a token.
+    char = filler[0]
+    texts = [prefix + char * (size + len(filler)), prefix + "1234" + char * (size + len(filler))]
+    assert [Redactor().redact(text) for text in texts] == texts
+
+
 @pytest.mark.parametrize("char", ["x", "a", "0", "X"])
 def test_values_made_of_one_filler_run_are_not_redacted(char: str) -> None:
     text = (

@@ -15,18 +15,18 @@ from typing import NamedTuple
 
 from autonomous_dev.security.secret_patterns import CONTEXTUAL, TOKENS, is_filler
 from autonomous_dev.security.secret_patterns.scanner import (
-    CONTEXT,
-    CONTEXT_RANK,
     CUSTOM_RANK,
     Alt,
     Matcher,
+    Scanner,
     alt_of,
-    context_after,
+    context_matcher,
     scanner,
     search,
 )
 
 MIN_SECRET_LENGTH = 8
+_GLUED_RUN = 6  # a run of one character this long ending a token may be filler glued to a real one
 
 # (name, regex) of every built-in detector, for documentation and audits; matching uses the tables below.
 DETECTORS: tuple[tuple[str, str], ...] = tuple(
@@ -70,7 +70,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._custom = tuple(_custom_pattern(name, regex) for name, regex in patterns)
         self._known: dict[str, str] = {}  # every encoded form of a loaded credential -> its name
-        self._compiled: Matcher | None = None  # compiled on first use after the known values change
+        self._compiled: Scanner | None = None  # compiled on first use after the known values change
         self._placeholders: dict[str, str] = {}
         self._values: dict[str, str] = {}
         self._numbers: Counter[str] = Counter()
@@ -147,8 +147,8 @@ class Redactor:
                     self._known.setdefault(form, label)
             self._compiled = None
 
-    def _scanner(self) -> Matcher:
-        """The combined regex for the known values and the built-in detectors (about 40 ms to compile)."""
+    def _scanner(self) -> Scanner:
+        """The matchers and prefilter for the known values and the built-in detectors (compiled once)."""
         compiled = self._compiled
         if compiled is None:
             with self._lock:
@@ -181,8 +181,8 @@ class Redactor:
             elif span := _span(alt, match):
                 spans.append(span)
         for start in _starts(text, triggers):
-            if found := CONTEXT.regex.match(text, start):
-                spans += _contextual_spans(text, start, found)
+            if (matcher := context_matcher(text[start])) and (found := matcher.regex.match(text, start)):
+                spans += _contextual_spans(text, start, matcher, found)
         for name, regex in self._custom:
             group = regex.groupindex.get("secret", 0)
             spans += [
@@ -242,17 +242,15 @@ def _encodings(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
-def _contextual_spans(text: str, start: int, found: re.Match[str]) -> list[_Span]:
+def _contextual_spans(text: str, start: int, matcher: Matcher, found: re.Match[str]) -> list[_Span]:
     """The combined regex stops at the first detector that matches here; when that one's check refuses
     the value (libpq's `password=` without a host on the line), the others still get their turn."""
-    alt = alt_of(CONTEXT, found)
+    alt = alt_of(matcher, found)
     while not (spans := _spans(alt, found)):
-        if alt.rank >= CONTEXT_RANK + len(CONTEXTUAL) - 1:
+        next_matcher = context_matcher(text[start], alt.rank)
+        if next_matcher is None or (next_found := next_matcher.regex.match(text, start)) is None:
             return []
-        matcher = context_after(alt.rank)
-        if (next_found := matcher.regex.match(text, start)) is None:
-            return []
-        alt, found = alt_of(matcher, next_found), next_found
+        alt, found = alt_of(next_matcher, next_found), next_found
     return spans
 
 
@@ -277,11 +275,31 @@ def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
     value = match.string[start:end]
     if start >= end or (alt.check is not None and not alt.check(value)):
         return None
-    if alt.skip >= 0 and is_filler(value[alt.skip :] if alt.secret == 0 else value):
+    if alt.skip >= 0 and _is_filler(alt, value) and not _real_before_run(alt, match, value):
         return None
     if alt.near is not None and not _is_near(alt, match.string, start):
         return None
     return _Span(start, end, alt.rank, alt.name)
+
+
+def _is_filler(alt: Alt, value: str) -> bool:
+    """Whether a random token's value (after its prefix) is filler: a placeholder, not a secret."""
+    return is_filler(value[alt.skip :] if alt.secret == 0 else value)
+
+
+def _real_before_run(alt: Alt, match: re.Match[str], value: str) -> bool:
+    """Whether a token taken for filler is a real one with a run glued to its end (`ghp_<36 random>xxx…`):
+    without the run the same detector still matches, and what it matches then is no filler. The whole
+    match is replaced then; `ghp_xxxx…` alone or `ghp_1234xxxx…` stay (nothing real is left)."""
+    run = len(value) - len(value.rstrip(value[-1]))
+    if run < _GLUED_RUN:
+        return False
+    again = match.re.match(match.string, match.start(), match.end(alt.secret) - run)
+    if again is None or again.lastindex != match.lastindex:
+        return False
+    start, end = again.span(alt.secret)
+    head = match.string[start - (alt.offset if alt.secret == 0 else 0) : end]
+    return bool(head) and (alt.check is None or alt.check(head)) and not _is_filler(alt, head)
 
 
 def _is_near(alt: Alt, text: str, position: int) -> bool:

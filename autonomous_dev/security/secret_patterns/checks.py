@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Callable
+
+import re2
+
+from .prefilter import searcher
 
 Check = Callable[[str], bool]
 
@@ -28,6 +33,7 @@ _PLACEHOLDER_WORDS = frozenset(
         "required", "optional", "string", "str", "bytes", "text", "value", "unknown", "notset", "todo",
     }
 )  # fmt: skip
+_LONGEST_WORD = max(map(len, _PLACEHOLDER_WORDS))
 # Hints, looked for in the lowercased value (plain `in` is many times faster than a case-blind regex).
 _PLACEHOLDER_WORDS_IN = (
     "changeme", "change_me", "change-me", "your_", "your-", "example", "placeholder", "dummy", "redacted",
@@ -61,6 +67,26 @@ _FILLER_IN = re.compile("|".join(map(re.escape, _FILLER_WORDS)))
 # The backreference spelled out: `(.)\1{7}` costs twice as much per character (private keys are long).
 _RUN = re.compile(r"(.)\1\1\1\1\1\1\1")
 _ANGLED = re.compile(r"<[^>]*>")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}")
+_HEX = frozenset(string.hexdigits)
+_DIGITS = frozenset(string.digits)
+_LETTERS = frozenset(string.ascii_letters)
+
+
+def _ascii_search(words: tuple[str, ...], runs: bool = False) -> Callable[[str], bool]:
+    """Whether an ASCII value holds one of `words` in any case (or, with `runs`, a run like `_RUN`'s),
+    by one linear RE2 pass: the backtracking engine tries its alternation at every position, and every
+    token and private key body passes through these checks."""
+    spelled = ["(?i:" + "".join(f"\\x{{{ord(char):x}}}" for char in word) + ")" for word in words]
+    if runs:  # `(.)` takes any character but a newline
+        spelled += [f"\\x{{{code:x}}}{{8}}" for code in range(128) if code != ord("\n")]
+    search = searcher(re2.compile("|".join(spelled)))
+    return lambda value: search(value.encode(), 0, len(value)) >= 0
+
+
+# The two searches above, for ASCII values (the lowercasing is then ASCII's, which RE2's folding equals).
+_HOLDS_PLACEHOLDER_WORD = _ascii_search(_PLACEHOLDER_WORDS_IN)
+_HOLDS_FILLER = _ascii_search(_FILLER_WORDS, runs=True)
 # Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
 _CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
 # Values that tests and docs use for a password: they name it (`my-password`) or start like a sample.
@@ -70,23 +96,33 @@ _SAMPLE = re.compile(r"(?i)pass|^(?:test|sample|demo|foo|bar|secret)")
 def is_placeholder(value: str) -> bool:
     """True for values that stand in for a secret: `changeme`, `${VAR}`, `<your-token>`, `xxxx`, `None`."""
     bare = value.strip("'\"")
-    low = bare.lower()
     return (
-        len(set(bare)) <= 2
-        or low in _PLACEHOLDER_WORDS
+        _at_most_two_characters(bare)
+        # (lowercasing never shortens a string: a longer value cannot lower to one of the words)
+        or (len(bare) <= _LONGEST_WORD and bare.lower() in _PLACEHOLDER_WORDS)
         or _PLACEHOLDER_FORM.fullmatch(bare) is not None
-        or _PLACEHOLDER_IN.search(low) is not None
+        or (
+            _HOLDS_PLACEHOLDER_WORD(bare)
+            if bare.isascii()
+            else _PLACEHOLDER_IN.search(bare.lower()) is not None
+        )
         or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
     )
 
 
+def _at_most_two_characters(value: str) -> bool:
+    """`len(set(value)) <= 2` without a set of every character (values can be kilobytes of base64)."""
+    rest = value.replace(value[:1], "") if value else ""
+    return not rest or not rest.replace(rest[0], "")
+
+
 def is_filler(value: str) -> bool:
     """True for a token whose random part is filler: `ghp_xxxx…`, `sk_live_aaaa…`, `AKIA…EXAMPLE`."""
-    return (
-        _FILLER_IN.search(value.lower()) is not None
-        or _RUN.search(value) is not None
-        or ("<" in value and _ANGLED.search(value) is not None)
-    )
+    if value.isascii():
+        held = _HOLDS_FILLER(value)
+    else:
+        held = _FILLER_IN.search(value.lower()) is not None or _RUN.search(value) is not None
+    return held or ("<" in value and _ANGLED.search(value) is not None)
 
 
 def looks_random(value: str) -> bool:
@@ -96,7 +132,7 @@ def looks_random(value: str) -> bool:
     """
     if _UUID.fullmatch(value):
         return not is_filler(value)
-    hexadecimal = all(char in string.hexdigits for char in value)
+    hexadecimal = _HEX.issuperset(value)
     return (
         len(value) >= 12
         and shannon_entropy(value) >= (2.5 if hexadecimal else 3.0)
@@ -114,7 +150,7 @@ def is_password(value: str) -> bool:
     """
     return (
         len(value) >= 5
-        and any(char.isalpha() for char in value)
+        and _has_letter(value)
         and not is_placeholder(value)
         and not is_filler(value)
         and _CODE.search(value) is None
@@ -135,7 +171,15 @@ def has_no_zero_runs(value: str) -> bool:
 
 def has_letters_and_digits(value: str) -> bool:
     """Random tokens mix both; words and long numbers do not. AWS-style `...EXAMPLE` values are skipped."""
-    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and "EXAMPLE" not in value
+    # For ASCII values the same test by a set operation in C.
+    digit = not _DIGITS.isdisjoint(value) if value.isascii() else any(char.isdigit() for char in value)
+    return digit and _has_letter(value) and "EXAMPLE" not in value
+
+
+def _has_letter(value: str) -> bool:
+    if value.isascii():
+        return not _LETTERS.isdisjoint(value)
+    return any(char.isalpha() for char in value)
 
 
 def is_real_password(value: str) -> bool:
@@ -146,7 +190,7 @@ def is_real_password(value: str) -> bool:
 def is_key_body(value: str) -> bool:
     """A private key block with a body: at least 64 base64 characters between its markers (not `...`)."""
     body = value.split("-----", 2)[-1]
-    return len(re.findall(r"[A-Za-z0-9+/]{16,}", body)) >= 3 and not is_filler(body)
+    return sum(1 for _ in itertools.islice(_BASE64_RUN.finditer(body), 3)) == 3 and not is_filler(body)
 
 
 def is_encoded_private_key(value: str) -> bool:

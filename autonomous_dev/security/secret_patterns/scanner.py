@@ -1,13 +1,19 @@
-"""The combined regex: every fixed-format detector, known value and trigger keyword in one pass."""
+"""The combined regex: every fixed-format detector, known value and trigger keyword, found in one pass.
+
+One RE2 pass (see `prefilter`) finds where a literal can start a match; there the alternatives anchored
+on that position's character are tried, as one compiled regex per anchor character.
+"""
 
 from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from . import CONTEXTUAL, TOKENS, TRIGGERS, Check, Contextual
+from .prefilter import Literal, Prefilter, build, first_characters
 
 # Rough share (%) of characters in code and prose; unlisted ones are rare. Each alternative of the
 # combined regex starts at one character of its literal prefix (the rest is checked around it), and
@@ -54,8 +60,29 @@ class Matcher:
 
     regex: re.Pattern[str]
     alts: dict[int, Alt]
-    # What a match can start with (each alternative's anchor and lead), when every alternative has one.
-    first: re.Pattern[str] | None = None
+
+
+# One alternative of a combined regex: (its anchor and lead, the regex after them, what it stands for).
+_Branch = tuple[str, str, Alt]
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """The fixed-format detectors, known values and trigger keywords: their alternatives by anchor
+    character (a match starts at its anchor), and the prefilter that says where trying them can succeed.
+
+    Each character's alternatives are compiled into one regex when first needed (most texts need a few).
+    """
+
+    branches: dict[str, tuple[_Branch, ...]]
+    prefilter: Prefilter
+    matchers: dict[str, Matcher] = field(default_factory=dict)  # compiled so far
+
+    def matcher(self, char: str) -> Matcher | None:
+        matcher = self.matchers.get(char)
+        if matcher is None and char in self.branches:
+            matcher = self.matchers[char] = _compiled(self.branches[char])
+        return matcher
 
 
 # Building the combined regex.
@@ -92,7 +119,7 @@ def _choose_anchors(pieces: list[_Piece]) -> list[int]:
     ]
 
 
-def _anchored(piece: _Piece, at: int) -> list[tuple[str, str, Alt]]:
+def _anchored(piece: _Piece, at: int) -> list[_Branch]:
     """Branches (anchor and lead, regex after them, meaning) for one piece anchored at `literal[at]`.
 
     The lead is the literal's next character, if any: branches sharing anchor and lead sit behind
@@ -120,7 +147,7 @@ def _literal_char(char: str, fold: bool) -> str:
     return re.escape(char)
 
 
-def _compile(branches: list[tuple[str, str, Alt]]) -> Matcher:
+def _compile(branches: list[_Branch]) -> Matcher:
     """One regex for all branches; those sharing an anchor (then a lead) sit behind it, in the order given."""
     grouped: dict[str, dict[str, list[str]]] = {}
     for index, (anchor, body, _) in enumerate(branches):
@@ -133,9 +160,7 @@ def _compile(branches: list[tuple[str, str, Alt]]) -> Matcher:
         regex.groupindex[f"m{index}"]: replace(alt, secret=regex.groupindex.get(f"s{index}", 0))
         for index, (_, _, alt) in enumerate(branches)
     }
-    leads = {anchor for anchor, _, _ in branches}
-    first = re.compile("|".join(map(re.escape, sorted(leads)))) if all(leads) else None
-    return Matcher(regex, alts, first)
+    return Matcher(regex, alts)
 
 
 def _leads(by_lead: dict[str, list[str]]) -> str:
@@ -145,6 +170,16 @@ def _leads(by_lead: dict[str, list[str]]) -> str:
     )
 
 
+# A format whose end no letter or digit may follow (`npm_` and 36 characters) still ends where a run
+# of filler is glued to it (`npm_<36 random>xxxxxx…`): the run is filler, not more of the token.
+_NOT_FOLLOWED = re.compile(r"\(\?!\[[^\]]*\]\)$")
+_GLUED_RUN = "|".join(f"{char}{{6}}" for char in string.ascii_letters + string.digits)
+
+
+def _glued(tail: str) -> str:
+    return _NOT_FOLLOWED.sub(lambda end: f"(?:{end.group(0)}|(?={_GLUED_RUN}))", tail)
+
+
 def _fixed_pieces() -> list[_Piece]:
     pieces: list[_Piece] = []
     for rank, token in enumerate(TOKENS, start=TOKEN_RANK):
@@ -152,7 +187,7 @@ def _fixed_pieces() -> list[_Piece]:
         pieces += [
             (
                 prefix,
-                f"(?:{token.tail})",
+                f"(?:{_glued(token.tail) if token.random else token.tail})",
                 replace(alt, skip=len(prefix) if token.random else -1),
                 token.bounded,
             )
@@ -178,82 +213,88 @@ def _context_alt(detector: Contextual, rank: int) -> Alt:
     )
 
 
-def _context_matcher() -> Matcher:
-    return _compile(
-        [("", d.pattern, _context_alt(d, rank)) for rank, d in enumerate(CONTEXTUAL, start=CONTEXT_RANK)]
+# What each contextual detector's match can start with (None: anything).
+_CONTEXT_FIRST = tuple(first_characters(detector.pattern) for detector in CONTEXTUAL)
+
+
+@functools.lru_cache(maxsize=4096)
+def context_matcher(char: str, after: int = CONTEXT_RANK - 1) -> Matcher | None:
+    """The contextual detectors ranked after `after` whose match can start with `char`, combined in rank
+    order (None when there are none).
+
+    At a position holding `char` the others cannot match, so this picks what all of them combined would;
+    a smaller alternation is quicker to try and to make a match object of. `after` is for when the pick's
+    check refuses its value and the detectors ranked after it get their turn."""
+    ranks = tuple(
+        rank
+        for rank, first in enumerate(_CONTEXT_FIRST, CONTEXT_RANK)
+        if rank > after and (first is None or first.fullmatch(char))
     )
+    return _context_compiled(ranks) if ranks else None
 
 
-@functools.cache
-def context_after(rank: int) -> Matcher:
-    """The detectors ranked after `rank`, combined: for when the combined regex's pick is refused.
-
-    Compiled on first need, as most texts never refuse anything."""
+@functools.lru_cache(maxsize=256)
+def _context_compiled(ranks: tuple[int, ...]) -> Matcher:
+    """One regex for these contextual detectors (characters with the same ones share it)."""
     return _compile(
         [
-            ("", d.pattern, _context_alt(d, r))
-            for r, d in enumerate(CONTEXTUAL, start=CONTEXT_RANK)
-            if r > rank
+            ("", CONTEXTUAL[r - CONTEXT_RANK].pattern, _context_alt(CONTEXTUAL[r - CONTEXT_RANK], r))
+            for r in ranks
         ]
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(branches: tuple[_Branch, ...]) -> Matcher:
+    """The regex for one anchor character's alternatives (scanners with other known values share it)."""
+    return _compile(list(branches))
+
+
 _FIXED = _fixed_pieces()
-CONTEXT = _context_matcher()
 
 
 @functools.lru_cache(maxsize=64)
-def scanner(known: tuple[tuple[str, str], ...]) -> Matcher:
-    """The combined regex for the fixed-format detectors, the trigger keywords and the known values."""
+def scanner(known: tuple[tuple[str, str], ...]) -> Scanner:
+    """The matchers and prefilter for the fixed-format detectors, trigger keywords and known values."""
     pieces = [(form, "", Alt(name, KNOWN_RANK), False) for form, name in known] + _FIXED
     anchors = _choose_anchors(pieces)
     # Where literals share an anchor, the one starting earliest, then the longest, is tried first.
     order = sorted(range(len(pieces)), key=lambda i: (-anchors[i], -len(pieces[i][0])))
-    return _compile([branch for i in order for branch in _anchored(pieces[i], anchors[i])])
+    by_anchor: dict[str, list[_Branch]] = {}
+    for branch in (branch for i in order for branch in _anchored(pieces[i], anchors[i])):
+        by_anchor.setdefault(branch[0][:1], []).append(branch)
+    literals = [
+        Literal(literal, rest, alt.fold, at, bounded, TOKEN_RANK <= alt.rank < CONTEXT_RANK)
+        for (literal, rest, alt, bounded), at in zip(pieces, anchors, strict=True)
+    ]
+    return Scanner({char: tuple(branches) for char, branches in by_anchor.items()}, build(literals))
 
 
 # Scanning.
 
 
-def search(matcher: Matcher, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
-    """Every match, including ones that start inside an earlier match, except deep inside a long token.
+def search(scanner: Scanner, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
+    """Every match in the order of its anchor, including ones that start inside an earlier match, except
+    deep inside a long token.
 
-    What starts more than `_PREFIX_ROOM` characters into a fixed-format token and ends before its
-    last `_PREFIX_ROOM` is part of it (a private key's body would otherwise be searched character by
-    character); prefixes of other tokens starting near its start are still found.
+    What starts more than `_PREFIX_ROOM` characters into a fixed-format token and before its last
+    `_PREFIX_ROOM` is part of it (a private key's body is not searched for more); prefixes of other
+    tokens starting near its start are still found.
     """
-    find = matcher.regex.search
-    alts = matcher.alts
-    position, skip_from, skip_to = 0, 0, 0
-    while True:
-        if position < skip_from:
-            # In a long token's first characters: a search from here would run on through its body.
-            match = _head_match(matcher, text, position, skip_from)
-            if match is None:
-                position = skip_from = skip_to
-                continue
-        elif (match := find(text, position)) is None:
-            return
-        start, end = match.span()
-        if skip_from <= start < skip_to:
-            position = skip_to
+    matchers = scanner.matchers
+    skip_from, skip_to, last = 0, 0, -1
+    for position in scanner.prefilter.candidates(text):
+        if position == last or skip_from <= position < skip_to:
             continue
-        alt = alts[match.lastindex or 0]
+        last = position
+        matcher = matchers.get(text[position]) or scanner.matcher(text[position])
+        if matcher is None or (match := matcher.regex.match(text, position)) is None:
+            continue
+        alt = matcher.alts[match.lastindex or 0]
         yield alt, match
+        start, end = match.span()
         if TOKEN_RANK <= alt.rank < CONTEXT_RANK and end - start > 2 * _PREFIX_ROOM:
             skip_from, skip_to = start + _PREFIX_ROOM, end - _PREFIX_ROOM
-        position = start + 1
-
-
-def _head_match(matcher: Matcher, text: str, position: int, stop: int) -> re.Match[str] | None:
-    """The match a search from `position` finds, if it starts before `stop`: tried where one can start."""
-    assert matcher.first is not None
-    # `stop + 1`: an anchor just before `stop` still sees its lead.
-    while (candidate := matcher.first.search(text, position, stop + 1)) and candidate.start() < stop:
-        if match := matcher.regex.match(text, candidate.start()):
-            return match
-        position = candidate.start() + 1
-    return None
 
 
 def alt_of(matcher: Matcher, match: re.Match[str]) -> Alt:
