@@ -21,7 +21,8 @@ class Cause(StrEnum):
     RATE_LIMITED = "rate-limited"  # GitHub or Claude said slow down: the step was given back uncounted
     SERVICE_DOWN = "service-down"  # a service could not be reached: given back uncounted
     MODEL_GAVE_UP = "model-gave-up"  # the model finished without changing anything
-    CHECKS_FAILED = "checks-failed"  # the change fails the build or tests after the repair rounds
+    CHECKS_FAILED = "checks-failed"  # the change (or the PR's CI) fails after the repair rounds
+    REVIEW_ROUNDS = "review-rounds"  # new review input after review.maxRounds rounds: people answer it
     NOT_MERGED = "not-merged"  # the PR is open but will not be merged by the tool: a human decides
     SECRET_IN_CHANGE = "secret-in-change"  # noqa: S105 (a cause's name, not a secret)
     MODEL_ERROR = "model-error"  # Claude refused a request

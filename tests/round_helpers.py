@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from autonomous_dev.core.progress_text import Limits
 from autonomous_dev.core.repository import RepoWork
 from autonomous_dev.core.tools import EDITOR_NAME
+from autonomous_dev.core.tracking import Tracker
 from autonomous_dev.models import Issue, ModelTurn, PullStatus, ReviewComment
 from autonomous_dev.settings.rounds import CISettings, ReviewSettings
 from autonomous_dev.settings.sections import MergeSettings
@@ -88,6 +90,10 @@ class Followed:
         assert found is not None
         return found
 
+    def tracking(self) -> list[str]:
+        """The bodies of issue 1's tracking comments (one, when it is on)."""
+        return [c.body for c in self.repo.posted.get(1, []) if "kind=tracking" in c.body]
+
     def comment(self, comment_id: int, body: str, **kwargs: object) -> None:
         self.repo.review_comments.setdefault(PR, []).append(review_comment(comment_id, body, **kwargs))  # type: ignore[arg-type]
 
@@ -99,12 +105,18 @@ def followed(
     ci: CISettings | None = None,
     merge: MergeSettings | None = None,
     files: dict[str, str] | None = None,
+    tracked: bool = False,
 ) -> Followed:
+    """`tracked`: with the tracking comment and cause labels on, as the CLI builds them."""
     repo = FakeRepo(issues=[Issue(1, "One", "Please add notes.", (LABEL,))], statuses=[status()])
     claude = RoutedClaude([*routes, ("Resolve GitHub issue", ATTEMPT)])
     clock = Clock()
     work = repo_work(tmp_path, repo, claude, files=files or FILES, clock=clock, merge=merge,  # type: ignore[arg-type]
                      follow=(review or ReviewSettings(), ci or CISettings()))  # fmt: skip
+    if tracked:
+        review, ci = review or ReviewSettings(), ci or CISettings()
+        limits = Limits(3, 2, "needs-human", review.max_rounds, ci.max_repair_rounds)
+        work.thread.tracker = Tracker(repo, limits, comment=True, cause_labels=True)
     store = open_test_store(tmp_path)
     found = Followed(repo, claude, work, store, clock)
     opened = found.cycle()

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from autonomous_dev.core.tools import EDITOR_NAME
-from autonomous_dev.errors import InfrastructureError
+from autonomous_dev.errors import Cause, InfrastructureError
 from autonomous_dev.models import Annotation, CheckSummary, FailedCheck
 from autonomous_dev.settings.rounds import CISettings
 from autonomous_dev.settings.sections import MergeSettings
-from autonomous_dev.store.records import TaskState
+from autonomous_dev.store.records import TaskState, UsageDelta
 from tests.round_helpers import HEAD, PR, Followed, Turns, followed, status
 
 CI = "continuous integration failed"  # a phrase of the CI-repair round's task
@@ -89,6 +89,44 @@ def test_a_model_that_never_fixes_it_gets_exactly_the_rounds_then_one_hand_over(
     assert "needs-human" in setup.repo.labels[1]
     failing_head(setup, "h4")
     assert setup.cycle() == [] and setup.claude.sessions(CI) == 2
+
+
+def test_with_the_tracking_comment_the_hand_over_is_in_it_with_the_rounds_and_the_cause(
+    tmp_path: Path,
+) -> None:
+    setup = followed(tmp_path, [(CI, NO_FIX)], ci=CISettings(max_repair_rounds=2), tracked=True)
+    setup.repo.checks_by_ref["heads/main"] = CheckSummary(passed=("tests",))
+    for head in ("h1", "h2", "h3"):
+        failing_head(setup, head)  # each pushed fix fails again
+        setup.cycle()
+    task = setup.task()
+    assert (task.state, task.repair_rounds, task.cause) == (TaskState.NEEDS_HUMAN, 2, Cause.CHECKS_FAILED)
+    assert setup.claude.sessions(CI) == 2
+    [body] = setup.tracking()  # one comment: the hand-over is in it, not in a comment of its own
+    assert "🙋 handed over to a human (labelled `needs-human`)" in body
+    assert "CI-repair rounds: 2 of 2" in body
+    assert "- [ ] ❌ Failed checks on the pull request repaired" in body
+    assert "`autonomous-dev:cause/checks-failed`" in body
+    assert "tests still fail after 2 CI-repair round(s) (ci.maxRepairRounds)" in body
+    assert "**Next:** a human takes it from here" in body
+    assert not [c for c in setup.repo.posted[1] if "kind=ci-needs-human" in c.body]
+    assert {"needs-human", "autonomous-dev:cause/checks-failed"} <= set(setup.repo.labels[1])
+    failing_head(setup, "h4")
+    assert setup.cycle() == [] and len(setup.tracking()) == 1  # handed over once: nothing more
+
+
+def test_a_round_with_no_budget_left_hands_over_with_the_budget_cause(tmp_path: Path) -> None:
+    setup = followed(tmp_path, [(CI, FIX)], tracked=True)
+    setup.store.add_usage(setup.repo.full_name, 1, UsageDelta(input_tokens=20_000))  # the task's: 10,000
+    failing_head(setup, HEAD)
+    [_, (kind, detail)] = setup.cycle()
+    assert kind == "needs_human" and "the task's token budget is spent" in detail
+    task = setup.task()
+    assert (task.state, task.repair_rounds, task.cause) == (TaskState.NEEDS_HUMAN, 0, Cause.BUDGET_TOKENS)
+    [body] = setup.tracking()
+    assert "`autonomous-dev:cause/budget-tokens`" in body and "- [ ] ❌ Failed checks on the pull" in body
+    assert "autonomous-dev:cause/budget-tokens" in setup.repo.labels[1]
+    assert setup.claude.sessions(CI) == 0
 
 
 def test_a_round_that_pushes_nothing_hands_over_with_its_reason(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autonomous_dev.core.tools import EDITOR_NAME
-from autonomous_dev.errors import InfrastructureError, UsageError
+from autonomous_dev.errors import Cause, InfrastructureError, UsageError
 from autonomous_dev.models import Comment, Issue, Review
 from autonomous_dev.settings.rounds import ReviewSettings
 from autonomous_dev.store.records import TaskState, Transition
@@ -129,6 +129,24 @@ def test_review_rounds_end_at_the_limit_with_one_hand_over(tmp_path: Path) -> No
     assert "had 2 review round(s)" in handed
     setup.comment(8, "Hello?")
     assert setup.cycle() == []  # a task a human took over is not followed
+
+
+def test_with_the_tracking_comment_the_review_limit_is_shown_there_with_its_cause(tmp_path: Path) -> None:
+    setup = followed(tmp_path, [(REVIEW, NOTHING)], review=ReviewSettings(max_rounds=1), tracked=True)
+    setup.comment(5, "Rename x.")
+    setup.cycle()
+    [body] = setup.tracking()
+    assert "- [x] Review comments answered on the pull request" in body and "review rounds: 1 of 1" in body
+    setup.comment(6, "And again.")
+    [(kind, _)] = setup.cycle()
+    task = setup.task()
+    assert (kind, task.state, task.cause) == ("needs_human", TaskState.NEEDS_HUMAN, Cause.REVIEW_ROUNDS)
+    [body] = setup.tracking()
+    assert "🙋 handed over to a human" in body and "review rounds: 1 of 1" in body
+    assert "- [ ] ❌ Review comments answered on the pull request" in body
+    assert "`autonomous-dev:cause/review-rounds`" in body and "after 1 review round(s)" in body
+    assert not [c for c in setup.repo.posted[1] if "kind=review-limit" in c.body]
+    assert {"needs-human", "autonomous-dev:cause/review-rounds"} <= set(setup.repo.labels[1])
 
 
 def test_a_round_interrupted_after_its_push_replies_once_and_does_not_commit_again(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def test_a_check_that_fails_on_the_base_too_is_reported_once_not_repaired(
     assert status_json(stage, stage.env(**ENV))[issue]["repair_rounds"] == 0
 
 
-def test_a_model_that_never_fixes_it_gets_exactly_max_repair_rounds_then_one_needs_human_comment(
+def test_a_model_that_never_fixes_it_gets_exactly_max_repair_rounds_then_one_tracking_comment_hands_over(
     opened: tuple[Stage, int, int],
 ) -> None:
     stage, issue, _ = opened
@@ -193,13 +193,38 @@ def test_a_model_that_never_fixes_it_gets_exactly_max_repair_rounds_then_one_nee
         stage.github.set_failed_run(OWNER, REPO, head(stage), "tests", log=failed_tests_log())
         codes.append(run(stage).returncode)
     assert sessions(stage, CI) == 2 and codes == [0, 0, 1, 0]
+    [comment] = stage.github.comments(OWNER, REPO, issue)  # the tracking comment, and no other
+    body = str(comment["body"])
+    assert f"<!-- autonomous-dev:kind=tracking issue={issue} -->" in body
+    assert "🙋 handed over to a human (labelled `needs-human`)" in body
+    assert "CI-repair rounds: 2 of 2" in body and "- [ ] ❌ Failed checks on the pull request repaired" in body
+    assert "`autonomous-dev:cause/checks-failed`" in body
+    assert "after 2 CI-repair round(s) (ci.maxRepairRounds)" in body
+    labels = stage.github.issue(OWNER, REPO, issue)["labels"]
+    assert "needs-human" in labels and "autonomous-dev:cause/checks-failed" in labels
+    report = status_json(stage, stage.env(**ENV))
+    task = report[issue]
+    assert (task["state"], task["repair_rounds"], task["cause"]) == ("needs_human", 2, "checks-failed")
+    stage.github.set_failed_run(OWNER, REPO, head(stage), "tests", log=failed_tests_log())
+    assert run(stage).returncode == 0 and sessions(stage, CI) == 2
+    assert [c["id"] for c in stage.github.comments(OWNER, REPO, issue)] == [comment["id"]]
+
+
+def test_with_the_tracking_comment_off_the_hand_over_is_one_comment_of_its_own(
+    opened: tuple[Stage, int, int],
+) -> None:
+    stage, issue, _ = opened
+    never = Script([[text_block("The failure is in the CI configuration.")]], match=CI)
+    stage.claude.scripts.insert(0, never)
+    stage.github.set_failed_run(OWNER, REPO, head(stage), "tests", log=failed_tests_log())
+    assert run(stage, TRACKING_COMMENT="false").returncode == 1
+    assert run(stage, TRACKING_COMMENT="false").returncode == 0
     handed = [
         c["body"] for c in stage.github.comments(OWNER, REPO, issue) if "kind=ci-needs-human" in c["body"]
     ]
-    assert len(handed) == 1 and "after 2 CI-repair round(s) (ci.maxRepairRounds)" in handed[0]
-    assert "needs-human" in stage.github.issue(OWNER, REPO, issue)["labels"]
+    assert len(handed) == 1 and "pushed nothing: the model made no change" in handed[0]
     task = status_json(stage, stage.env(**ENV))[issue]
-    assert (task["state"], task["repair_rounds"]) == ("needs_human", 2)
+    assert (task["state"], task["repair_rounds"], task["cause"]) == ("needs_human", 1, "model-gave-up")
 
 
 def test_run_pr_handles_only_that_prs_pending_review_work(opened: tuple[Stage, int, int]) -> None:

@@ -297,7 +297,8 @@ def _repo_work(
     base = settings.repo.base_branch or repo.default_branch
     trust = TrustGate(repo, settings.discovery.issue_label, security, notify=not dry_run)
     limits = Limits(execution.max_attempts, settings.evaluation.max_repair_rounds,
-                    settings.discovery.needs_human_label)  # fmt: skip
+                    settings.discovery.needs_human_label, settings.review.max_rounds,
+                    settings.ci.max_repair_rounds)  # fmt: skip
     tracker = Tracker.configured(repo, settings.report, limits, settings.merge.auto_merge, dry_run)
     thread = IssueThread(repo, settings.discovery, trust, security.max_issue_chars, dry_run, tracker)
     agent = make_agent(settings, claude, system_prompt(execution.shell_tool))

@@ -22,7 +22,10 @@ MEANING: dict[Cause, str] = {
     Cause.RATE_LIMITED: "GitHub or Claude asked the tool to slow down; the attempt was not counted",
     Cause.SERVICE_DOWN: "GitHub or Claude could not be reached; the attempt was not counted",
     Cause.MODEL_GAVE_UP: "the model finished without changing anything",
-    Cause.CHECKS_FAILED: "the change still fails the build or the tests after the repair rounds",
+    Cause.CHECKS_FAILED: "the change still fails the build or the tests (or the pull request's checks) "
+    "after the repair rounds",
+    Cause.REVIEW_ROUNDS: "new review input came after the last review round the tool makes "
+    "(review.maxRounds)",
     Cause.NOT_MERGED: "the pull request is open, but the tool will not merge it",
     Cause.SECRET_IN_CHANGE: "the change would have pushed a new secret, so nothing was pushed",
     Cause.MODEL_ERROR: "Claude refused a request",

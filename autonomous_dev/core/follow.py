@@ -19,6 +19,7 @@ from autonomous_dev.core import round_prompts
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
 from autonomous_dev.core.review_input import ReviewReader
+from autonomous_dev.errors import Cause
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, PullStatus
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.settings.rounds import CISettings, ReviewSettings
@@ -71,17 +72,20 @@ def hand_over(
     issue: Issue,
     pull: PullRequest,
     said: tuple[str, str],
-    reason: str,
+    why: tuple[str, Cause],
     ended: Transition | None = None,
 ) -> StepResult:
-    """The needs-human label on the issue and one comment (`said`: its body and kind) saying why; the task
-    ends there (`ended` carries what the step took in on the way)."""
+    """The needs-human label on the issue and why (`why`: the reason and its cause): in the tracking
+    comment when there is one (the step's end shows it), else in one comment of its own (`said`: its body
+    and kind); the task ends there (`ended` carries what the step took in on the way)."""
+    reason, cause = why
     where = {"repo": thread.repo.full_name, "issue": issue.number}
     log.warning("%s#%d: %s: %s; labelled %r", thread.repo.full_name, issue.number, pull.url, reason,
                 thread.labels.needs_human_label, extra=where)  # fmt: skip
     thread.hand_over(issue.number, *said)
     outcome = Outcome(issue.number, OutcomeKind.NEEDS_HUMAN, reason, pr=pull)
-    ended = replace(ended or Transition(TaskState.NEEDS_HUMAN), state=TaskState.NEEDS_HUMAN, error=reason)
+    ended = replace(ended or Transition(TaskState.NEEDS_HUMAN), state=TaskState.NEEDS_HUMAN, error=reason,
+                    cause=cause)  # fmt: skip
     return StepResult(outcome, ended)
 
 
@@ -146,7 +150,8 @@ class Follow:
             body = round_prompts.review_limit_comment(issue.number, pull.url, record.review_rounds, label)
             reason = f"new review input after {record.review_rounds} review round(s) (review.maxRounds)"
             ended = Transition(TaskState.NEEDS_HUMAN, marks=found.marks)
-            return hand_over(self.thread, issue, pull, (body, "review-limit"), reason, ended)
+            return hand_over(self.thread, issue, pull, (body, "review-limit"), (reason, Cause.REVIEW_ROUNDS),
+                             ended)  # fmt: skip
         what = f"{len(found.items)} piece(s) of review input: a review round is due"
         outcome = Outcome(issue.number, OutcomeKind.WAITING, what, pr=pull)
         return StepResult(outcome, Transition(TaskState.REVIEW_DUE, deadline_at=back.deadline_at))
@@ -170,7 +175,8 @@ class Follow:
             )
             body = round_prompts.repair_hand_over_comment(issue.number, pull.url, reason, status.head_sha,
                                                           self.thread.labels.needs_human_label)  # fmt: skip
-            return hand_over(self.thread, issue, pull, (body, "ci-needs-human"), reason)
+            why = (reason, Cause.CHECKS_FAILED)
+            return hand_over(self.thread, issue, pull, (body, "ci-needs-human"), why)
         what = f"checks failed: {names}: a CI-repair round is due"
         outcome = Outcome(issue.number, OutcomeKind.WAITING, what, pr=pull)
         return StepResult(outcome, Transition(TaskState.REPAIR_DUE, deadline_at=back.deadline_at))

@@ -16,7 +16,7 @@ from autonomous_dev.core.agent import Agent, AgentResult, Budget
 from autonomous_dev.core.context import Bench, TaskContext
 from autonomous_dev.core.evaluate import Run, Verdict, repair_message
 from autonomous_dev.core.observe import TaskObserver
-from autonomous_dev.errors import BudgetExceeded
+from autonomous_dev.errors import BudgetExceeded, Cause
 from autonomous_dev.models import Issue, PullRequest
 from autonomous_dev.ports import GitHubRepo, Workspace, Workspaces
 from autonomous_dev.security.guard import MAX_SCAN_BYTES, refuse_new_secrets
@@ -36,6 +36,15 @@ class RoundWork:
     keys: tuple[str, ...] = ()  # a commit found pushed: the review input its trailer names
     head: str = ""  # a commit found pushed: the head whose checks it repaired
     resumed: bool = False
+    cause: Cause = Cause.CHECKS_FAILED  # why nothing was pushed, as the task's cause
+
+
+@dataclass(frozen=True)
+class Spent:
+    """No budget is left for a round: why, and the budget cause."""
+
+    reason: str
+    cause: Cause
 
 
 class PullRound:
@@ -55,16 +64,18 @@ class PullRound:
         self.redactor = redactor
         self.evaluation = evaluation
 
-    def budget_left(self, record: TaskRecord) -> Budget | str:
+    def budget_left(self, record: TaskRecord) -> Budget | Spent:
         """The task's budget less what it has spent (its attempt and earlier rounds), or why none is left."""
         budget = self.agent.budget
         tokens = (
             record.input_tokens + record.output_tokens + record.cache_read_tokens + record.cache_write_tokens
         )
         if tokens >= budget.max_tokens:
-            return f"the task's token budget is spent ({tokens:,} of {budget.max_tokens:,} tokens)"
+            why = f"the task's token budget is spent ({tokens:,} of {budget.max_tokens:,} tokens)"
+            return Spent(why, Cause.BUDGET_TOKENS)
         if record.cost_usd >= budget.max_cost_usd:
-            return f"the task's cost budget is spent (${record.cost_usd:.2f} of ${budget.max_cost_usd:.2f})"
+            why = f"the task's cost budget is spent (${record.cost_usd:.2f} of ${budget.max_cost_usd:.2f})"
+            return Spent(why, Cause.BUDGET_COST)
         return replace(
             budget, max_tokens=budget.max_tokens - tokens, max_cost_usd=budget.max_cost_usd - record.cost_usd
         )
@@ -110,9 +121,11 @@ class Checkout:
                                owner.context.system_for(workspace, agent.system))  # fmt: skip
             result, verdict = self._prove(issue, agent, result, baseline(), observer)
         except BudgetExceeded as exc:
-            return RoundWork(False, "", reason=exc.message)
+            return RoundWork(False, "", reason=exc.message, cause=exc.cause)
         if not workspace.has_changes():
-            return RoundWork(False, result.summary, reason="the model made no change")
+            return RoundWork(
+                False, result.summary, reason="the model made no change", cause=Cause.MODEL_GAVE_UP
+            )
         if not verdict.ok:
             return RoundWork(
                 False, result.summary, reason=f"the checks fail with the change ({verdict.reason})"

@@ -40,6 +40,7 @@ class Failure:
 
 
 WORKTREE, AGENT, CHECKS, PULL, MERGE, UPDATE = "worktree", "agent", "checks", "pr", "merge", "update"
+REVIEW, CI_REPAIR = "review", "ci-repair"  # the rounds on the PR: lines added when the first one starts
 ATTEMPT_LINES = (
     Line(WORKTREE, "Worktree from the base branch"),
     Line(AGENT, "The model changes the code"),
@@ -48,7 +49,11 @@ ATTEMPT_LINES = (
 )
 MERGE_LINE = Line(MERGE, "Checks on the pull request pass, and it is merged")
 UPDATE_LINE = Line(UPDATE, "The pull request's branch brought up to date with its base")
-TITLES = {line.key: line.title for line in (*ATTEMPT_LINES, MERGE_LINE, UPDATE_LINE)}
+ROUND_LINES = (
+    Line(REVIEW, "Review comments answered on the pull request"),
+    Line(CI_REPAIR, "Failed checks on the pull request repaired"),
+)
+TITLES = {line.key: line.title for line in (*ATTEMPT_LINES, MERGE_LINE, UPDATE_LINE, *ROUND_LINES)}
 # The attempt's phases (core/attempt.py) and the line each belongs to; a repair round is a checks phase.
 ATTEMPT_PHASES = {
     "preparing worktree": WORKTREE,
@@ -154,10 +159,15 @@ class Progress:
         if state is TaskState.DONE:  # no change made (or the PR closed): what was left did not happen
             done = self.mark(AGENT, Mark.DONE) if self.active() is not None else self
             return replace(done, lines=tuple(_skip(line) for line in done.lines))
+        rounds = self
+        for line in ROUND_LINES:  # a round that ended well: its line is done (the next round reopens it)
+            found = next((mine for mine in self.lines if mine.key == line.key), None)
+            if found is not None and found.mark is Mark.ACTIVE:
+                rounds = rounds.mark(line.key, Mark.DONE)
         target = SETTLED.get(state)
         if target is None:
-            return self
-        moved = self.enter(target)
+            return rounds
+        moved = rounds.enter(target)
         if state in (TaskState.MERGED, TaskState.PR_OPENED):
             return moved.mark(target, Mark.DONE)
         return moved

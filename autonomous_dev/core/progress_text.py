@@ -29,6 +29,8 @@ class Limits:
     max_attempts: int
     max_repair_rounds: int
     needs_human_label: str
+    max_review_rounds: int = 3  # review.maxRounds
+    max_ci_repair_rounds: int = 2  # ci.maxRepairRounds
 
 
 def tracking_marker(number: int) -> str:
@@ -95,6 +97,10 @@ def _facts(progress: Progress, task: TaskRecord, limits: Limits) -> str:
     ]
     if task.updates:
         facts.append(f"branch updates: {task.updates}")
+    if task.review_rounds or task.cause is Cause.REVIEW_ROUNDS:
+        facts.append(f"review rounds: {task.review_rounds} of {limits.max_review_rounds}")
+    if task.repair_rounds or (task.cause is Cause.CHECKS_FAILED and task.pr_url):
+        facts.append(f"CI-repair rounds: {task.repair_rounds} of {limits.max_ci_repair_rounds}")
     facts += [f"tokens: {tokens:,}", f"estimated cost: ${task.cost_usd:,.4f}"]
     return " · ".join(facts)
 

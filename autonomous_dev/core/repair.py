@@ -14,8 +14,9 @@ from autonomous_dev.core.follow import failing, hand_over, pull_now
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
 from autonomous_dev.core.observe import TaskObserver
-from autonomous_dev.core.pr_round import PullRound, RoundWork
+from autonomous_dev.core.pr_round import PullRound, RoundWork, Spent
 from autonomous_dev.core.review import After
+from autonomous_dev.errors import Cause
 from autonomous_dev.models import FailedCheck, Issue, Outcome, OutcomeKind, PullRequest
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.security.outgoing import one_line
@@ -60,9 +61,11 @@ class RepairRound:
                 )
                 return StepResult(passing, self.after(pull))
             budget = self.rounds.budget_left(record)
-            if number > self.settings.max_repair_rounds or isinstance(budget, str):
-                why = budget if isinstance(budget, str) else f"{number - 1} CI-repair round(s) were made"
-                return self._hand_over(issue, pull, status.head_sha, why, Transition(TaskState.NEEDS_HUMAN))
+            if number > self.settings.max_repair_rounds or isinstance(budget, Spent):
+                spent = budget if isinstance(budget, Spent) else None
+                limit = (f"{number - 1} CI-repair round(s) were made", Cause.CHECKS_FAILED)
+                stop = (spent.reason, spent.cause) if spent else limit
+                return self._hand_over(issue, pull, status.head_sha, stop, Transition(TaskState.NEEDS_HUMAN))
             observer.phase(issue, f"CI-repair round {number}")
             names = tuple(one_line(name) for name in found.own)
             failures = [
@@ -79,7 +82,7 @@ class RepairRound:
         if not work.pushed:
             ended = Transition(TaskState.NEEDS_HUMAN, repair_rounds=1, marks=marks)
             why = f"CI-repair round {number} for {', '.join(names)} pushed nothing: {work.reason}"
-            return self._hand_over(issue, pull, status.head_sha, why, ended)
+            return self._hand_over(issue, pull, status.head_sha, (why, work.cause), ended)
         return self._done(issue, pull, number, work, marks)
 
     def _task(self, issue: Issue, pull: PullRequest, head: str, failures: list[FailedCheck]) -> str:
@@ -111,8 +114,8 @@ class RepairRound:
         return StepResult(done, replace(self.after(pull), repair_rounds=1, marks=marks))
 
     def _hand_over(
-        self, issue: Issue, pull: PullRequest, head: str, reason: str, ended: Transition
+        self, issue: Issue, pull: PullRequest, head: str, why: tuple[str, Cause], ended: Transition
     ) -> StepResult:
         label = self.thread.labels.needs_human_label
-        body = round_prompts.repair_hand_over_comment(issue.number, pull.url, reason, head, label)
-        return hand_over(self.thread, issue, pull, (body, "ci-needs-human"), reason, ended)
+        body = round_prompts.repair_hand_over_comment(issue.number, pull.url, why[0], head, label)
+        return hand_over(self.thread, issue, pull, (body, "ci-needs-human"), why, ended)

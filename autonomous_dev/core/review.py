@@ -16,9 +16,10 @@ from autonomous_dev.core.follow import hand_over, pull_now
 from autonomous_dev.core.issue_thread import IssueThread
 from autonomous_dev.core.lifecycle import StepResult
 from autonomous_dev.core.observe import TaskObserver
-from autonomous_dev.core.pr_round import PullRound, RoundWork
+from autonomous_dev.core.pr_round import PullRound, RoundWork, Spent
 from autonomous_dev.core.review_input import ReviewInput, ReviewReader, marks_through
 from autonomous_dev.core.review_replies import ReviewReplies
+from autonomous_dev.errors import Cause
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.settings.rounds import ReviewSettings
@@ -64,8 +65,8 @@ class ReviewRound:
             nothing = Outcome(issue.number, OutcomeKind.UNCHANGED, "no review input left to answer", pr=pull)
             return StepResult(nothing, replace(self.after(pull), marks=found.marks))
         budget = self.rounds.budget_left(record)
-        if number > self.settings.max_rounds or isinstance(budget, str):
-            return self._stop(issue, pull, record, budget if isinstance(budget, str) else "")
+        if number > self.settings.max_rounds or isinstance(budget, Spent):
+            return self._stop(issue, pull, record, budget if isinstance(budget, Spent) else None)
         work = self._work(issue, pull, number, found, budget, observer)
         keys = work.keys if work.resumed else tuple(item.key for item in found.items)
         marks = marks_through(record.marks, keys) if work.resumed else found.marks
@@ -118,11 +119,11 @@ class ReviewRound:
         done = Outcome(issue.number, OutcomeKind.WAITING, f"review round {number}: {what}", pr=pull)
         return StepResult(done, replace(self.after(pull), review_rounds=1, marks=marks))
 
-    def _stop(self, issue: Issue, pull: PullRequest, record: TaskRecord, budget: str) -> StepResult:
+    def _stop(self, issue: Issue, pull: PullRequest, record: TaskRecord, spent: Spent | None) -> StepResult:
         label = self.thread.labels.needs_human_label
-        if budget:
-            body = round_prompts.budget_comment(issue.number, pull.url, budget, label)
-            return hand_over(self.thread, issue, pull, (body, "round-budget"), budget)
+        if spent is not None:
+            body = round_prompts.budget_comment(issue.number, pull.url, spent.reason, label)
+            return hand_over(self.thread, issue, pull, (body, "round-budget"), (spent.reason, spent.cause))
         reason = f"new review input after {record.review_rounds} review round(s) (review.maxRounds)"
         body = round_prompts.review_limit_comment(issue.number, pull.url, record.review_rounds, label)
-        return hand_over(self.thread, issue, pull, (body, "review-limit"), reason)
+        return hand_over(self.thread, issue, pull, (body, "review-limit"), (reason, Cause.REVIEW_ROUNDS))

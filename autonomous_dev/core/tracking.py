@@ -15,7 +15,7 @@ from dataclasses import fields, replace
 
 from autonomous_dev.core import causes
 from autonomous_dev.core.comments import has_marker
-from autonomous_dev.core.progress import UPDATE, Failure, Progress
+from autonomous_dev.core.progress import CI_REPAIR, REVIEW, UPDATE, Failure, Progress
 from autonomous_dev.core.progress_text import Limits, render, tracking_marker
 from autonomous_dev.errors import Cause, GitHubError, InfrastructureError
 from autonomous_dev.models import Comment, Issue
@@ -26,6 +26,8 @@ from autonomous_dev.settings.sections import ReportSettings
 from autonomous_dev.store.records import WAITING, Step, TaskRecord, TaskState, Transition, UsageDelta
 
 log = logging.getLogger(__name__)
+# The line a PR's look hands over on when it finds a round's limit reached.
+ROUND_OF = {Cause.CHECKS_FAILED: CI_REPAIR, Cause.REVIEW_ROUNDS: REVIEW}
 DEFAULT_LIMITS = Limits(max_attempts=3, max_repair_rounds=2, needs_human_label="needs-human")
 
 
@@ -185,6 +187,13 @@ class TaskReport:
         record = self.record
         if record.step is Step.UPDATE:
             self.progress = self.progress.enter(UPDATE, note=f"round {record.updates + 1}")
+        elif record.step is Step.REVIEW:
+            limit = self.tracker.limits.max_review_rounds
+            self.progress = self.progress.enter(REVIEW, note=f"round {record.review_rounds + 1} of {limit}")
+        elif record.step is Step.REPAIR:
+            limit = self.tracker.limits.max_ci_repair_rounds
+            note = f"round {record.repair_rounds + 1} of {limit}"
+            self.progress = self.progress.enter(CI_REPAIR, note=note)
         else:
             self.progress = self.progress.begin_attempt(self.tracker.merging, _earlier(record))
         self._show(self._task(), force=True, kept=True)
@@ -206,6 +215,10 @@ class TaskReport:
         """The step's end as the comment and the labels show it; the transition to write, carrying the
         comment's data and whether the comment shows it."""
         failed = transition.cause is not None and transition.state is not TaskState.DONE
+        cause = transition.cause if transition.state is TaskState.NEEDS_HUMAN else None
+        line = ROUND_OF.get(cause) if cause is not None else None
+        if line is not None and self.record.step in (Step.FOLLOW, Step.LAND):  # a look found the limit
+            self.progress = self.progress.enter(line)
         self.progress = self.progress.settle(transition.state, failed)
         shown = self._show(self._task(transition), force=True)
         self.tracker.settle_labels(self.issue, transition.state, transition.cause)
@@ -231,7 +244,9 @@ class TaskReport:
             return task
         t = transition
         return replace(task, state=t.state, last_error=t.error, next_attempt_at=t.next_attempt_at,
-                       pr_url=t.pr_url or r.pr_url, updates=r.updates + t.updates, cause=t.cause)  # fmt: skip
+                       pr_url=t.pr_url or r.pr_url, updates=r.updates + t.updates, cause=t.cause,
+                       review_rounds=r.review_rounds + t.review_rounds,
+                       repair_rounds=r.repair_rounds + t.repair_rounds)  # fmt: skip
 
     def _show(self, task: TaskRecord, force: bool, kept: bool = False) -> bool:
         """Edit the comment (a phase: only once `edit_seconds` passed); `kept`: store what it shows first."""
