@@ -197,7 +197,8 @@ def test_a_model_that_never_fixes_it_gets_exactly_max_repair_rounds_then_one_tra
     body = str(comment["body"])
     assert f"<!-- autonomous-dev:kind=tracking issue={issue} -->" in body
     assert "🙋 handed over to a human (labelled `needs-human`)" in body
-    assert "CI-repair rounds: 2 of 2" in body and "- [ ] ❌ Failed checks on the pull request repaired" in body
+    assert "CI-repair rounds: 2 of 2" in body
+    assert "- [ ] ❌ Failed checks on the pull request repaired" in body
     assert "`autonomous-dev:cause/checks-failed`" in body
     assert "after 2 CI-repair round(s) (ci.maxRepairRounds)" in body
     labels = stage.github.issue(OWNER, REPO, issue)["labels"]
