@@ -552,9 +552,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(401, {}, {"message": "Bad credentials", "documentation_url": DOCS}, None)
             return
         split = urlsplit(request.path)
-        if split.path != f"{API_PREFIX}/rate_limit":
-            with fake.state.lock:
-                token.remaining = max(0, token.remaining - 1)
         ctx = Ctx(
             fake.state,
             fake.render,
@@ -573,9 +570,10 @@ class _Handler(BaseHTTPRequestHandler):
             tag = _etag(doc, token.login)
             headers = {**headers, "ETag": tag, "Vary": "Accept, Authorization"}
             if tag in _tags(request.header("If-None-Match")):
-                with fake.state.lock:  # like GitHub, a 304 costs no rate limit
-                    token.remaining = min(RATE_LIMIT, token.remaining + 1)
                 status, doc = 304, None
+        if status != 304 and split.path != f"{API_PREFIX}/rate_limit":
+            with fake.state.lock:  # charged once the answer is known (never a 304, like GitHub)
+                token.remaining = max(0, token.remaining - 1)
         self._send_json(status, headers, doc, token)
 
     def _graphql(self, request: RecordedRequest) -> None:
