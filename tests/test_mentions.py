@@ -295,6 +295,30 @@ def test_a_mention_on_an_issue_whose_pr_is_open_asks_for_nothing_there(tmp_path:
     assert store.open_mentions(REPO) == []  # done: said once in the log, not looked at again
 
 
+class Ticking(Clock):
+    """A clock that moves a second each time it is read: a lease checked live may run out a moment later."""
+
+    def __call__(self) -> datetime:
+        self.advance(seconds=1)
+        return self.now
+
+
+def test_a_request_whose_task_another_worker_holds_stays_open_when_that_claim_runs_out_meanwhile(
+    tmp_path: Path,
+) -> None:
+    _, work, store, _ = mentioned(tmp_path, posted(501, "@bot please fix"))
+    clock = Ticking()
+    admission = Admission(store, clock)
+    listing = admission.list(work)
+    store.observe(REPO, 7, "crashed worker's fingerprint")
+    assert store.claim(REPO, [7], "crashed-worker", 1.5, now=clock.now) is not None  # runs out in 1.5 s
+    refused: list[str] = []
+    admission.admit(work, listing, lambda number, issue: None, lambda number, why: refused.append(why))
+    assert refused == ["crashed-worker is working on it"]
+    [(mention, _)] = store.open_mentions(REPO)  # the request waits for the task, not "done"
+    assert mention.comment.id == 501
+
+
 # -- mentions on our PRs: the hook the review rounds connect to ----------------------------------------
 
 

@@ -19,6 +19,11 @@ from autonomous_dev.store.records import STEP_OF, Step, TaskRecord, TaskState
 log = logging.getLogger(__name__)
 
 
+class RunningElsewhere(str):
+    """A refusal because another worker's claim on the task is live: its attempt answers any request (decided
+    once, at the claim check: the lease may run out a moment later)."""
+
+
 @dataclass(frozen=True)
 class Listing:
     """What one repository shows this cycle: its labelled issues, the open PRs of ours by issue, and
@@ -97,7 +102,8 @@ class Admission:
             elif (reason := self._refusal(work, issue)) is None:
                 add(issue.number, issue)
             else:
-                self._request_done(work, issue, f"not worked on: {reason}")
+                if not isinstance(reason, RunningElsewhere):  # that task answers the request
+                    self._request_done(work, issue, f"not worked on: {reason}")
                 if refuse is not None:
                     refuse(issue.number, reason)
 
@@ -166,7 +172,7 @@ class Admission:
                 )
             work.thread.drop_label(issue.number, labels.needs_human_label)
         if record is not None and live_claim(record, self.clock()):
-            return f"{record.claim_owner} is working on it"
+            return RunningElsewhere(f"{record.claim_owner} is working on it")
         if labels.in_progress_label in issue.labels:  # displays a claim that no longer exists (a crash)
             work.thread.drop_label(issue.number, labels.in_progress_label)
         if record is not None and STEP_OF.get(record.state, Step.ATTEMPT) is not Step.ATTEMPT:
