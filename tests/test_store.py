@@ -20,7 +20,6 @@ import pytest
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus, InfrastructureError
 from autonomous_dev.store.backends import (
     ClaimLost,
-    PostgresStore,
     SqliteStore,
     Store,
     TaskState,
@@ -28,6 +27,7 @@ from autonomous_dev.store.backends import (
     UsageDelta,
     open_store,
 )
+from autonomous_dev.store.postgres import PostgresStore
 from autonomous_dev.store.records import FollowMarks
 from autonomous_dev.store.schema import MIGRATIONS
 

@@ -20,7 +20,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import InfrastructureError
 from autonomous_dev.models import Issue, OutcomeKind
-from autonomous_dev.store.backends import PostgresStore, SqliteStore, TaskRecord
+from autonomous_dev.store.backends import SqliteStore, TaskRecord
+from autonomous_dev.store.postgres import PostgresStore
 from tests.conftest import NAME, OWNER, Stage
 from tests.core_helpers import cycle, repo_work
 from tests.daemon_helpers import seed_issues, start_cli, status_json, stop, tool_comments, wait_for
