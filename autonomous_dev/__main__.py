@@ -1,5 +1,5 @@
 """`python -m autonomous_dev`."""
 
-from .cli import entry_point
+from .launch import main
 
-entry_point()
+main()

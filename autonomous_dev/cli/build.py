@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autonomous_dev import loading
 from autonomous_dev.errors import ConfigError, InfrastructureError
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.settings.credentials import Credentials
@@ -159,9 +160,10 @@ class DeferredClaude:
     def client(self) -> ClaudeClient:
         with self._lock:
             if self._client is None:
-                from autonomous_dev.claude.client import ClaudeClient
+                with loading.uncollected():
+                    from autonomous_dev.claude.client import ClaudeClient
 
-                self._client = ClaudeClient(self._auth, self._redactor, self._settings.claude)
+                    self._client = ClaudeClient(self._auth, self._redactor, self._settings.claude)
             return self._client
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from autonomous_dev import logs
+from autonomous_dev import loading, logs
 from autonomous_dev.errors import ConfigError, ExitStatus, UsageError
 from autonomous_dev.models import Outcome
 from autonomous_dev.sandbox import procs
@@ -151,9 +151,11 @@ def _serve(
                            console=terminal if live else None)  # fmt: skip
             state["credentials"] = app.credentials()  # a rotated token is picked up without a restart
         current, creds = state["settings"], state["credentials"]
-        return build_cycle(
+        cycle = build_cycle(
             current, creds, app.redactor, store, control, dry_run, observer, caches, only, pull
         )
+        loading.end()  # everything a cycle needs is loaded (but the SDK, loaded with work)
+        return cycle
 
     install_signal_handlers(control)
     outcomes: list[Outcome] = []
