@@ -7,6 +7,7 @@ import bisect
 import json
 import logging
 import re
+import string
 import threading
 import urllib.parse
 from collections import Counter
@@ -43,6 +44,7 @@ _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
 # Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
 # would try all 40 starts.
 _WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_+.~-")  # one character of such a word
 # Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -372,7 +374,11 @@ def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        if word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]):
+        if (
+            position
+            and text[position - 1] in _WORD_CHARS
+            and (word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]))
+        ):
             starts.add(position - word.end())
     return starts
 
