@@ -94,6 +94,7 @@ def _holds(spans: Spans) -> Callable[[str], bool]:
 _HOLDS_PLACEHOLDER_WORD = _holds(_ascii_pattern(_PLACEHOLDER_WORDS_IN))
 _FILLER_SPANS = _ascii_pattern(_FILLER_WORDS, runs=True)
 _HOLDS_FILLER = _holds(_FILLER_SPANS)
+_HOLDS_STAND_IN_WORD = _holds(_ascii_pattern(_PLACEHOLDER_WORDS_IN + _FILLER_WORDS, runs=True))
 # Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
 _CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
 # Values that tests and docs use for a password: they name it (`my-password`) or start like a sample.
@@ -103,18 +104,31 @@ _SAMPLE = re.compile(r"(?i)pass|^(?:test|sample|demo|foo|bar|secret)")
 def is_placeholder(value: str) -> bool:
     """True for values that stand in for a secret: `changeme`, `${VAR}`, `<your-token>`, `xxxx`, `None`."""
     bare = value.strip("'\"")
+    return _placeholder_shape(bare) or (
+        _HOLDS_PLACEHOLDER_WORD(bare) if bare.isascii() else _PLACEHOLDER_IN.search(bare.lower()) is not None
+    )
+
+
+def _placeholder_shape(bare: str) -> bool:
+    """`is_placeholder` but for the words it looks for inside the value (unquoted)."""
     return (
         _at_most_two_characters(bare)
         # (lowercasing never shortens a string: a longer value cannot lower to one of the words)
         or (len(bare) <= _LONGEST_WORD and bare.lower() in _PLACEHOLDER_WORDS)
         or _PLACEHOLDER_FORM.fullmatch(bare) is not None
-        or (
-            _HOLDS_PLACEHOLDER_WORD(bare)
-            if bare.isascii()
-            else _PLACEHOLDER_IN.search(bare.lower()) is not None
-        )
         or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
     )
+
+
+def _is_stand_in(value: str) -> bool:
+    """`is_placeholder(value) or is_filler(value)`, which a value on a secret-sounding key must not be.
+
+    For an ASCII value one RE2 pass looks for the placeholder words, the filler words and runs at once
+    (no word holds a quote, so the value holds one exactly when its unquoted form does)."""
+    if not value.isascii():
+        return is_placeholder(value) or is_filler(value)
+    bare = value.strip("'\"")
+    return _placeholder_shape(bare) or _holds_angled(value) or _HOLDS_STAND_IN_WORD(value)
 
 
 def _at_most_two_characters(value: str) -> bool:
@@ -175,8 +189,7 @@ def looks_random(value: str) -> bool:
     return (
         len(value) >= 12
         and shannon_entropy(value) >= (2.5 if hexadecimal else 3.0)
-        and not is_placeholder(value)
-        and not is_filler(value)
+        and not _is_stand_in(value)
         and _CODE.search(value) is None
         and _NOT_RANDOM.fullmatch(value) is None
     )
@@ -190,8 +203,7 @@ def is_password(value: str) -> bool:
     return (
         len(value) >= 5
         and _has_letter(value)
-        and not is_placeholder(value)
-        and not is_filler(value)
+        and not _is_stand_in(value)
         and _CODE.search(value) is None
         and _SAMPLE.search(value) is None
         and _NOT_PASSWORD.fullmatch(value) is None
