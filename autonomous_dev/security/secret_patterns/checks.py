@@ -90,7 +90,7 @@ def _holds(spans: Spans) -> Callable[[str], bool]:
     return lambda value: spans(value.encode(), 0, len(value))[0][0] >= 0
 
 
-# The two searches above, for ASCII values (the lowercasing is then ASCII's, which RE2's folding equals).
+# The searches above, for ASCII values (the lowercasing is then ASCII's, which RE2's folding equals).
 _HOLDS_PLACEHOLDER_WORD = _holds(_ascii_pattern(_PLACEHOLDER_WORDS_IN))
 _FILLER_SPANS = _ascii_pattern(_FILLER_WORDS, runs=True)
 _HOLDS_FILLER = _holds(_FILLER_SPANS)
