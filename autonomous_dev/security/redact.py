@@ -7,6 +7,7 @@ import bisect
 import json
 import logging
 import re
+import string
 import threading
 import urllib.parse
 from collections import Counter
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from autonomous_dev.security.secret_patterns import CONTEXTUAL, TOKENS, is_filler
+from autonomous_dev.security.secret_patterns.checks import are_filler
 from autonomous_dev.security.secret_patterns.scanner import (
     CUSTOM_RANK,
     Alt,
@@ -42,6 +44,7 @@ _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
 # Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
 # would try all 40 starts.
 _WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_+.~-")  # one character of such a word
 # Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -173,13 +176,14 @@ class Redactor:
         ]
 
     def _find_plain(self, text: str) -> list[_Span]:
-        spans: list[_Span] = []
         triggers: list[int] = []
+        fixed: list[tuple[Alt, re.Match[str]]] = []
         for alt, match in search(self._scanner(), text):
             if alt.trigger:
                 triggers.append(match.start() - alt.offset)
-            elif span := _span(alt, match):
-                spans.append(span)
+            else:
+                fixed.append((alt, match))
+        spans = _fixed_spans(fixed)
         for start in _starts(text, triggers):
             if (matcher := context_matcher(text[start])) and (found := matcher.regex.match(text, start)):
                 spans += _contextual_spans(text, start, matcher, found)
@@ -191,24 +195,24 @@ class Redactor:
         return spans
 
     def _render(self, text: str, spans: list[_Span]) -> str:
+        """Text with each span replaced by its value's placeholder (a value seen before keeps its own)."""
         parts: list[str] = []
         last = 0
         with self._lock:
-            for span in spans:
-                parts += (text[last : span.start], self._placeholder(span.name, text[span.start : span.end]))
-                last = span.end
+            placeholders = self._placeholders
+            for start, end, _, name in spans:
+                value = text[start:end]
+                parts += (text[last:start], placeholders.get(value) or self._new_placeholder(name, value))
+                last = end
+            self._counts.update(span.name for span in spans)
         parts.append(text[last:])
         return "".join(parts)
 
-    def _placeholder(self, name: str, value: str) -> str:
-        """The placeholder for value, numbered on first sight; the caller holds the lock."""
-        placeholder = self._placeholders.get(value)
-        if placeholder is None:
-            self._numbers[name] += 1
-            placeholder = f"[REDACTED:{name}:{self._numbers[name]}]"
-            self._placeholders[value] = placeholder
-            self._values[placeholder] = value
-        self._counts[name] += 1
+    def _new_placeholder(self, name: str, value: str) -> str:
+        """The placeholder for a value first seen now, numbered per name; the caller holds the lock."""
+        self._numbers[name] += 1
+        placeholder = self._placeholders[value] = f"[REDACTED:{name}:{self._numbers[name]}]"
+        self._values[placeholder] = value
         return placeholder
 
 
@@ -268,14 +272,46 @@ def _spans(alt: Alt, match: re.Match[str]) -> list[_Span]:
     ]
 
 
-def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
+def _fixed_spans(found: list[tuple[Alt, re.Match[str]]]) -> list[_Span]:
+    """The spans of fixed-format and known-value matches that pass their checks.
+
+    Whether a random token's tail is filler is asked of all of them at once (`are_filler`: one RE2
+    call for a block's tokens rather than one each); a value that fails its check is asked too, which
+    changes nothing but the time spent."""
+    claimed = [(alt, match, *_bounds(alt, match)) for alt, match in found]
+    filler = are_filler([_tail(alt, match.string[start:end]) for alt, match, start, end in claimed])
+    return [
+        span
+        for (alt, match, start, end), tail_is_filler in zip(claimed, filler, strict=True)
+        if (span := _checked(alt, match, start, end, tail_is_filler))
+    ]
+
+
+def _tail(alt: Alt, value: str) -> str:
+    """What follows a random token's prefix, the part that must not be filler ("" for other values)."""
+    if alt.skip < 0:
+        return ""
+    return value[alt.skip :] if alt.secret == 0 else value
+
+
+def _bounds(alt: Alt, match: re.Match[str]) -> tuple[int, int]:
+    """Where the text an alternative claims starts and ends (its match starts `offset` before its anchor)."""
     start, end = match.span(alt.secret)
-    if alt.secret == 0:
-        start -= alt.offset
+    return (start - alt.offset if alt.secret == 0 else start), end
+
+
+def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
+    """The span a contextual match claims, if its value passes the detector's checks."""
+    return _checked(alt, match, *_bounds(alt, match), filler=False)
+
+
+def _checked(alt: Alt, match: re.Match[str], start: int, end: int, filler: bool) -> _Span | None:
+    """The span `alt` claims at start:end, if its value passes the checks; `filler` says whether a
+    random token's tail is filler (contextual detectors have no such tail)."""
     value = match.string[start:end]
     if start >= end or (alt.check is not None and not alt.check(value)):
         return None
-    if alt.skip >= 0 and _is_filler(alt, value) and not _real_before_run(alt, match, value):
+    if alt.skip >= 0 and filler and not _real_before_run(alt, match, value):
         return None
     if alt.near is not None and not _is_near(alt, match.string, start):
         return None
@@ -338,7 +374,11 @@ def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        if word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]):
+        if (
+            position
+            and text[position - 1] in _WORD_CHARS
+            and (word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]))
+        ):
             starts.add(position - word.end())
     return starts
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import itertools
 import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import re2
 
-from .prefilter import searcher
+from .prefilter import Spans, match_spans
 
 Check = Callable[[str], bool]
 
@@ -73,20 +74,27 @@ _DIGITS = frozenset(string.digits)
 _LETTERS = frozenset(string.ascii_letters)
 
 
-def _ascii_search(words: tuple[str, ...], runs: bool = False) -> Callable[[str], bool]:
-    """Whether an ASCII value holds one of `words` in any case (or, with `runs`, a run like `_RUN`'s),
-    by one linear RE2 pass: the backtracking engine tries its alternation at every position, and every
-    token and private key body passes through these checks."""
+def _ascii_pattern(words: tuple[str, ...], runs: bool = False) -> Spans:
+    """RE2's match of one of `words` in any case (or, with `runs`, a run like `_RUN`'s) in ASCII text.
+
+    One linear RE2 pass: the backtracking engine tries its alternation at every position, and every
+    token and private key body passes through these checks. No word or run holds a newline."""
     spelled = ["(?i:" + "".join(f"\\x{{{ord(char):x}}}" for char in word) + ")" for word in words]
     if runs:  # `(.)` takes any character but a newline
         spelled += [f"\\x{{{code:x}}}{{8}}" for code in range(128) if code != ord("\n")]
-    search = searcher(re2.compile("|".join(spelled)))
-    return lambda value: search(value.encode(), 0, len(value)) >= 0
+    return match_spans(re2.compile("|".join(spelled)))
 
 
-# The two searches above, for ASCII values (the lowercasing is then ASCII's, which RE2's folding equals).
-_HOLDS_PLACEHOLDER_WORD = _ascii_search(_PLACEHOLDER_WORDS_IN)
-_HOLDS_FILLER = _ascii_search(_FILLER_WORDS, runs=True)
+def _holds(spans: Spans) -> Callable[[str], bool]:
+    """Whether an ASCII value holds a match of `spans`' pattern."""
+    return lambda value: spans(value.encode(), 0, len(value))[0][0] >= 0
+
+
+# The searches above, for ASCII values (the lowercasing is then ASCII's, which RE2's folding equals).
+_HOLDS_PLACEHOLDER_WORD = _holds(_ascii_pattern(_PLACEHOLDER_WORDS_IN))
+_FILLER_SPANS = _ascii_pattern(_FILLER_WORDS, runs=True)
+_HOLDS_FILLER = _holds(_FILLER_SPANS)
+_HOLDS_STAND_IN_WORD = _holds(_ascii_pattern(_PLACEHOLDER_WORDS_IN + _FILLER_WORDS, runs=True))
 # Code, format strings and addresses, never a credential: calls, `%s`, `\n`, `/^regex`, `host:port`.
 _CODE = re.compile(r"[()\[\]{}]|^[@&$]|\\[ntr]|%s|^/\^|^[\w.-]+:\d+$")
 # Values that tests and docs use for a password: they name it (`my-password`) or start like a sample.
@@ -96,18 +104,31 @@ _SAMPLE = re.compile(r"(?i)pass|^(?:test|sample|demo|foo|bar|secret)")
 def is_placeholder(value: str) -> bool:
     """True for values that stand in for a secret: `changeme`, `${VAR}`, `<your-token>`, `xxxx`, `None`."""
     bare = value.strip("'\"")
+    return _placeholder_shape(bare) or (
+        _HOLDS_PLACEHOLDER_WORD(bare) if bare.isascii() else _PLACEHOLDER_IN.search(bare.lower()) is not None
+    )
+
+
+def _placeholder_shape(bare: str) -> bool:
+    """`is_placeholder` but for the words it looks for inside the value (unquoted)."""
     return (
         _at_most_two_characters(bare)
         # (lowercasing never shortens a string: a longer value cannot lower to one of the words)
         or (len(bare) <= _LONGEST_WORD and bare.lower() in _PLACEHOLDER_WORDS)
         or _PLACEHOLDER_FORM.fullmatch(bare) is not None
-        or (
-            _HOLDS_PLACEHOLDER_WORD(bare)
-            if bare.isascii()
-            else _PLACEHOLDER_IN.search(bare.lower()) is not None
-        )
         or (("<" in bare or "%(" in bare) and _PLACEHOLDER_HINT.search(bare) is not None)
     )
+
+
+def _is_stand_in(value: str) -> bool:
+    """`is_placeholder(value) or is_filler(value)`, which a value on a secret-sounding key must not be.
+
+    For an ASCII value one RE2 pass looks for the placeholder words, the filler words and runs at once
+    (no word holds a quote, so the value holds one exactly when its unquoted form does)."""
+    if not value.isascii():
+        return is_placeholder(value) or is_filler(value)
+    bare = value.strip("'\"")
+    return _placeholder_shape(bare) or _holds_angled(value) or _HOLDS_STAND_IN_WORD(value)
 
 
 def _at_most_two_characters(value: str) -> bool:
@@ -118,11 +139,43 @@ def _at_most_two_characters(value: str) -> bool:
 
 def is_filler(value: str) -> bool:
     """True for a token whose random part is filler: `ghp_xxxx…`, `sk_live_aaaa…`, `AKIA…EXAMPLE`."""
-    if value.isascii():
-        held = _HOLDS_FILLER(value)
-    else:
-        held = _FILLER_IN.search(value.lower()) is not None or _RUN.search(value) is not None
-    return held or ("<" in value and _ANGLED.search(value) is not None)
+    held = _HOLDS_FILLER(value) if value.isascii() else _holds_filler_beyond_ascii(value)
+    return held or _holds_angled(value)
+
+
+def are_filler(values: Sequence[str]) -> list[bool]:
+    """`is_filler` of each value, by one RE2 pass over all the ASCII ones.
+
+    Dense text holds a token every few lines, and one RE2 call per token costs several times the
+    scan of its few dozen characters; a block's tokens joined by newlines (which no filler word or
+    run holds, so no match spans two) cost one call plus one per token that holds filler."""
+    plain = [value for value in values if value.isascii()]
+    held = iter(_each_holds_filler(plain))
+    return [
+        (next(held) if value.isascii() else _holds_filler_beyond_ascii(value)) or _holds_angled(value)
+        for value in values
+    ]
+
+
+def _each_holds_filler(values: list[str]) -> list[bool]:
+    """Whether each ASCII value holds a filler word or run (`_HOLDS_FILLER`), in one pass over all."""
+    joined = "\n".join(values).encode()
+    ends = list(itertools.accumulate(len(value) + 1 for value in values))  # each value's end, plus one
+    held = [False] * len(values)
+    start = 0
+    while start < len(joined) and (hit := _FILLER_SPANS(joined, start, len(joined))[0][0]) >= 0:
+        index = bisect.bisect_right(ends, hit)  # the value the match starts (and so ends) in
+        held[index] = True
+        start = ends[index]
+    return held
+
+
+def _holds_filler_beyond_ascii(value: str) -> bool:
+    return _FILLER_IN.search(value.lower()) is not None or _RUN.search(value) is not None
+
+
+def _holds_angled(value: str) -> bool:
+    return "<" in value and _ANGLED.search(value) is not None
 
 
 def looks_random(value: str) -> bool:
@@ -136,8 +189,7 @@ def looks_random(value: str) -> bool:
     return (
         len(value) >= 12
         and shannon_entropy(value) >= (2.5 if hexadecimal else 3.0)
-        and not is_placeholder(value)
-        and not is_filler(value)
+        and not _is_stand_in(value)
         and _CODE.search(value) is None
         and _NOT_RANDOM.fullmatch(value) is None
     )
@@ -151,8 +203,7 @@ def is_password(value: str) -> bool:
     return (
         len(value) >= 5
         and _has_letter(value)
-        and not is_placeholder(value)
-        and not is_filler(value)
+        and not _is_stand_in(value)
         and _CODE.search(value) is None
         and _SAMPLE.search(value) is None
         and _NOT_PASSWORD.fullmatch(value) is None

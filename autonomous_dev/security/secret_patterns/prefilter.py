@@ -19,7 +19,7 @@ import importlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import re2
 
@@ -63,13 +63,15 @@ _CATEGORIES = {
 _UTF8_LENGTH = (1,) * 12 + (2, 2, 3, 4)
 _LEAVES = (sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY)
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+# RE2's match of a regex in bytes[start:end]: the (start, end) of the match, then of each group.
+Spans = Callable[[bytes, int, int], Sequence[tuple[int, int]]]
 
 
 @dataclass(frozen=True)
 class Prefilter:
     """The RE2 pass and, by first character, the literals that start at a position it reports."""
 
-    search: Callable[[bytes, int, int], int]  # where RE2 first matches at or after a byte offset, or -1
+    spans: Spans  # (start, end) of RE2's first match at or after a byte offset first, (-1, -1) for none
     # First character -> (the literals starting with it, longest first, one group each; for each group
     # the anchor offsets of every literal that is a prefix of it, itself included).
     literals: dict[str, tuple[re.Pattern[str], tuple[tuple[int, ...], ...]]]
@@ -83,11 +85,11 @@ class Prefilter:
         except UnicodeEncodeError:  # lone surrogates (surrogateescape'd bytes): RE2 reads only UTF-8
             data = _SURROGATES.sub("\ufffd", text).encode()
         positions = None if len(data) == len(text) else _Positions(data)
-        search, literals, bounded = self.search, self.literals, self.bounded
+        spans, literals, bounded = self.spans, self.literals, self.bounded
         found: list[int] = []
         size = len(data)
         start = 0
-        while (hit := search(data, start, size)) >= 0:
+        while (hit := spans(data, start, size)[0][0]) >= 0:
             at = hit if positions is None else positions.char(hit)
             if (starting := literals.get(text[at])) and (literal := starting[0].match(text, at)):
                 for offset in starting[1][(literal.lastindex or 1) - 1]:
@@ -126,7 +128,7 @@ def build(literals: Sequence[Literal]) -> Prefilter:
         for char in _cases(literal.text[0], literal.fold):
             by_first.setdefault(char, []).append(index)
     return Prefilter(
-        searcher(re2.compile(pattern or "[^\\x00-\\x{10ffff}]", options)),
+        match_spans(re2.compile(pattern or "[^\\x00-\\x{10ffff}]", options)),
         {char: _starting(literals, indexes) for char, indexes in by_first.items()},
         frozenset(
             char
@@ -137,21 +139,29 @@ def build(literals: Sequence[Literal]) -> Prefilter:
     )
 
 
-def searcher(compiled: Any) -> Callable[[bytes, int, int], int]:
-    """Where `compiled` (google-re2) first matches in `data[start:end]`, or -1.
+def match_spans(compiled: Any) -> Spans:
+    """RE2's `Match` of `compiled` (google-re2) in `data[start:end]`: the (start, end) of the first match
+    first, (-1, -1) when there is none.
 
-    Calls its RE2 object directly when the module exposes it: `search` wraps each call in a generator
-    and a match object, which costs twice the search itself for the short hops between hits here."""
+    Binds its RE2 object's own `Match` when the module exposes it: `search` wraps each call in a generator
+    and a match object, which costs twice the search itself for the short hops between hits here, and
+    even a Python function around the call costs a tenth of it (thousands of hops per MB)."""
     raw = getattr(compiled, "_regexp", None)
     anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
     if raw is not None and anchor is not None and hasattr(raw, "Match"):
-        return lambda data, start, end: raw.Match(anchor, data, start, end)[0][0]
+        return cast(Spans, functools.partial(raw.Match, anchor))
 
-    def search(data: bytes, start: int, end: int) -> int:
+    def spans(data: bytes, start: int, end: int) -> Sequence[tuple[int, int]]:
         found = compiled.search(data, start, end)
-        return -1 if found is None else found.start()
+        return [(-1, -1)] if found is None else [found.span()]
 
-    return search
+    return spans
+
+
+def searcher(compiled: Any) -> Callable[[bytes, int, int], int]:
+    """Where `compiled` (google-re2) first matches in `data[start:end]`, or -1."""
+    spans = match_spans(compiled)
+    return lambda data, start, end: spans(data, start, end)[0][0]
 
 
 def _cases(char: str, fold: bool) -> set[str]:

@@ -292,9 +292,8 @@ def search(scanner: Scanner, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
             continue
         alt = matcher.alts[match.lastindex or 0]
         yield alt, match
-        start, end = match.span()
-        if TOKEN_RANK <= alt.rank < CONTEXT_RANK and end - start > 2 * _PREFIX_ROOM:
-            skip_from, skip_to = start + _PREFIX_ROOM, end - _PREFIX_ROOM
+        if TOKEN_RANK <= alt.rank < CONTEXT_RANK and match.end() - match.start() > 2 * _PREFIX_ROOM:
+            skip_from, skip_to = match.start() + _PREFIX_ROOM, match.end() - _PREFIX_ROOM
 
 
 def alt_of(matcher: Matcher, match: re.Match[str]) -> Alt:
