@@ -17,7 +17,7 @@ import re2
 
 from autonomous_dev.security.redact import Redactor
 from autonomous_dev.security.secret_patterns import CONTEXTUAL, TOKENS, TRIGGERS
-from autonomous_dev.security.secret_patterns.prefilter import first_characters, searcher
+from autonomous_dev.security.secret_patterns.prefilter import first_characters, match_spans
 from autonomous_dev.security.secret_patterns.scanner import (
     CONTEXT_RANK,
     TOKEN_RANK,
@@ -111,12 +111,12 @@ def test_the_prefilter_works_through_the_public_re2_search_too() -> None:
             self.search = compiled.search  # type: ignore[attr-defined]
 
     compiled = re2.compile("ab|b[0-9]")
-    direct, public = searcher(compiled), searcher(PublicOnly(compiled))
+    direct, public = match_spans(compiled), match_spans(PublicOnly(compiled))
     data = b"xxab b1 zz b"
-    assert [direct(data, start, len(data)) for start in range(len(data))] == [
-        public(data, start, len(data)) for start in range(len(data))
+    assert [tuple(direct(data, start, len(data))[0]) for start in range(len(data))] == [
+        tuple(public(data, start, len(data))[0]) for start in range(len(data))
     ]
-    assert public(data, 8, len(data)) == -1
+    assert public(data, 8, len(data))[0][0] == -1
 
 
 def first_context_match(text: str, start: int) -> tuple[str, tuple[int, int]] | None:

@@ -158,12 +158,6 @@ def match_spans(compiled: Any) -> Spans:
     return spans
 
 
-def searcher(compiled: Any) -> Callable[[bytes, int, int], int]:
-    """Where `compiled` (google-re2) first matches in `data[start:end]`, or -1."""
-    spans = match_spans(compiled)
-    return lambda data, start, end: spans(data, start, end)[0][0]
-
-
 def _cases(char: str, fold: bool) -> set[str]:
     return {char.lower(), char.upper()} if fold else {char}
 
