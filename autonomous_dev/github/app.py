@@ -20,10 +20,10 @@ from github import Auth, GithubException, GithubIntegration
 from github.Installation import Installation
 from urllib3.util.retry import Retry
 
-from autonomous_dev.errors import CredentialError, GitHubError, InfrastructureError, network_reason
+from autonomous_dev.errors import CredentialError, GitHubError, InfrastructureError
 from autonomous_dev.github.conditional import ConditionalCache
 from autonomous_dev.github.pacing import pacer_for
-from autonomous_dev.github.session import GitHubSession, open_session
+from autonomous_dev.github.session import OUTAGE_HINT, GitHubSession, open_session, unreachable
 from autonomous_dev.models import AppReport, InstallationReport
 from autonomous_dev.settings.services import GitHubSettings
 
@@ -43,7 +43,6 @@ INSTALL_HINT = (
     "install the app on the repository (the app's page on GitHub: Install App), or fix "
     "GITHUB_APP_INSTALLATION_ID; see docs/github-app.md"
 )
-OUTAGE_HINT = "check GITHUB_API_URL and the network; the daemon retries on its own"
 
 
 def parse_private_key(text: str) -> str:
@@ -245,15 +244,8 @@ class GitHubApp:
             raise GitHubError(
                 f"GitHub {what} failed with {exc.status}: {message}", status=exc.status
             ) from None
-        except requests.exceptions.RetryError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            raise InfrastructureError(
-                "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
-            ) from None
         except requests.RequestException as exc:
-            raise InfrastructureError(
-                "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT
-            ) from None
+            raise unreachable(self.host, what, exc) from None
 
 
 def _installation(found: Installation) -> InstallationReport:

@@ -219,15 +219,8 @@ class GitHubSession:
             raise CredentialError(f"GitHub rejected {who} (401)", hint) from exc
         except GithubException as exc:
             raise self._translated(what, exc) from None
-        except requests.exceptions.RetryError as exc:  # urllib3 gave up on 5xx answers
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            raise InfrastructureError(
-                "GitHub", f"GitHub at {self.host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
-            ) from None
         except requests.RequestException as exc:
-            raise InfrastructureError(
-                "GitHub", f"cannot reach GitHub at {self.host}: {network_reason(exc)}", OUTAGE_HINT
-            ) from None
+            raise unreachable(self.host, what, exc) from None
 
     def _heed_primary_limit(self) -> None:
         """The last answer said no requests are left: nobody asks again before the limit resets."""
@@ -252,6 +245,16 @@ class GitHubSession:
                 rate_limited=limited,
             )
         return GitHubError(f"GitHub {what} failed with {exc.status}: {message}", status=exc.status)
+
+
+def unreachable(host: str, what: str, exc: requests.RequestException) -> InfrastructureError:
+    """GitHub could not be reached, or urllib3 gave up on its 5xx answers: an outage, no task's fault."""
+    if isinstance(exc, requests.exceptions.RetryError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return InfrastructureError(
+            "GitHub", f"GitHub at {host} kept failing while {what}: {reason or exc}", OUTAGE_HINT
+        )
+    return InfrastructureError("GitHub", f"cannot reach GitHub at {host}: {network_reason(exc)}", OUTAGE_HINT)
 
 
 def _rate_limited(status: int, headers: Mapping[str, str], message: str) -> bool:
