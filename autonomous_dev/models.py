@@ -21,6 +21,7 @@ class Issue:
     url: str = ""
     state: str = "open"
     request: PostedComment | None = None  # the trusted mention that asked for the work, if one did
+    thread: ThreadRead | None = None  # its comments as the claim of an attempt read them
 
     @property
     def branch(self) -> str:
@@ -61,6 +62,15 @@ class Comment(_Authored):
     body: str
     author: str = ""
     author_type: str = "User"  # User, Bot or Organization, as GitHub says
+
+
+@dataclass(frozen=True)
+class ThreadRead:
+    """An issue's thread as the claim of an attempt read it, once for the whole attempt: when the
+    issue was vouched for (its trigger label applied, or the request written), then its comments."""
+
+    vouched_at: datetime
+    comments: tuple[Comment, ...]
 
 
 @dataclass(frozen=True)

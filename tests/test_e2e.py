@@ -65,6 +65,12 @@ def test_labelled_issue_becomes_one_pull_request(stage: Stage) -> None:
         f"PATCH /api/v3/repos/{OWNER}/{NAME}/issues/comments/{tracking['id']}",
     ]
     assert stage.github.issue(OWNER, NAME, 1)["labels"] == ["autonomous-dev"]  # no in-progress label
+    issue_1 = f"/api/v3/repos/{OWNER}/{NAME}/issues/1/"
+    reads = [r.route[len(issue_1) :] for r in stage.github.requests if r.route.startswith(issue_1)
+             and r.method == "GET"]  # fmt: skip
+    # admission reads who labelled it; the claim asks again, then reads the comments once for the whole
+    # attempt (the once-only markers, the tracking comment, the maintainers' comments in the prompt)
+    assert reads == ["events", "events", "comments"]
 
 
 def test_with_the_tracking_comment_off_the_label_displays_the_claim(stage: Stage) -> None:

@@ -197,10 +197,10 @@ def test_write_access_removed_before_the_claim_means_no_work(tmp_path: Path) -> 
     listing = Admission(store, Clock()).list(work)  # judged while the maintainer had write access
     [issue] = listing.issues
     assert issue.request is not None and issue.request.comment.id == 501
-    assert work.thread.trust.recheck(issue) is None
+    assert not isinstance(work.thread.trust.claim_read(issue), str)
     repo.permissions["maintainer"] = "read"
     assert (
-        work.thread.trust.recheck(issue)
+        work.thread.trust.claim_read(issue)
         == "maintainer, who asked for it, has read permission now (write needed)"
     )
     assert cycle([work], store).run() == [] and claude.requests == []

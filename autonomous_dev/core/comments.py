@@ -6,6 +6,8 @@ type `<!-- autonomous-dev:kind=no-changes ... -->` into a comment, and a forged 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from autonomous_dev.core.prompts import MARKER_PREFIX
 from autonomous_dev.models import Comment
 from autonomous_dev.ports import GitHubRepo
@@ -13,7 +15,7 @@ from autonomous_dev.retry import retry_write
 from autonomous_dev.security.outgoing import only_own_closing
 
 
-def has_marker(comments: list[Comment], marker: str, own: frozenset[str]) -> bool:
+def has_marker(comments: Sequence[Comment], marker: str, own: frozenset[str]) -> bool:
     """Whether one of the comments by the logins in `own` (lower-case) carries the marker."""
     return any(marker in comment.body and comment.author.lower() in own for comment in comments)
 
@@ -22,8 +24,10 @@ class Commenter:
     def __init__(self, repo: GitHubRepo) -> None:
         self.repo = repo
 
-    def posted(self, number: int, marker: str) -> bool:
-        return has_marker(self.repo.comments(number), marker, self.repo.own_logins())
+    def posted(self, number: int, marker: str, read: Sequence[Comment] | None = None) -> bool:
+        """Whether the marker is on the issue (in the comments `read` just now, when given)."""
+        comments = self.repo.comments(number) if read is None else read
+        return has_marker(comments, marker, self.repo.own_logins())
 
     def is_own(self, login: str) -> bool:
         """Whether `login` is the tool itself (issues it filed carry markers that count, too)."""

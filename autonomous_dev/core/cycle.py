@@ -268,19 +268,20 @@ class Cycle:
 
     def _run(self, work: RepoWork, board: Board, record: TaskRecord, runner: TaskRunner) -> bool:
         """One claimed step; False when the store failed while recording it (the worker backs off)."""
-        issue = board.issues[(work.name, record.issue)]
+        listed = board.issues[(work.name, record.issue)]
         try:
-            if record.step is Step.ATTEMPT and runner.refuse_untrusted(work, issue):
+            issue = runner.vetted(work, listed) if record.step is Step.ATTEMPT else listed
+            if issue is None:
                 return True
             result = runner.run(work, issue, record)
         except AutonomousDevError as exc:  # raised while recording the result: the store is down
-            log.error("%s#%d: the result could not be recorded: %s", work.name, issue.number, exc,
-                      extra={"repo": work.name, "issue": issue.number})  # fmt: skip
+            log.error("%s#%d: the result could not be recorded: %s", work.name, record.issue, exc,
+                      extra={"repo": work.name, "issue": record.issue})  # fmt: skip
             try:
-                self.store.release(work.name, issue.number, self.owner)
+                self.store.release(work.name, record.issue, self.owner)
             except AutonomousDevError:
                 log.warning("%s#%d: the claim could not be released; its lease will lapse", work.name,
-                            issue.number)  # fmt: skip
+                            record.issue)  # fmt: skip
             return False
         if result.outcome.kind is not OutcomeKind.UNCHANGED:  # a look at a PR that found nothing new
             self.outcomes.append(result.outcome)
@@ -291,7 +292,7 @@ class Cycle:
                       failed_auth.hint)  # fmt: skip
         if _due_now(result.transition, self.clock()):
             with board.lock:  # the next step (a first look at the PR, an update) is due: this cycle takes it
-                board.candidates[work.name].append(issue.number)
+                board.candidates[work.name].append(record.issue)
         return True
 
     def _claim_next(self, board: Board, pool: Pool) -> tuple[str, TaskRecord] | None:

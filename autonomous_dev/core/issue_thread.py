@@ -83,7 +83,8 @@ class IssueThread:
 
     def answered_without_changes(self, issue: Issue) -> bool:
         marker = prompts.marker("no-changes", issue.number, f"fingerprint={fingerprint(issue)}")
-        return self.commenter.posted(issue.number, marker)
+        read = issue.thread.comments if issue.thread is not None else None
+        return self.commenter.posted(issue.number, marker, read)
 
     def give_up(self, issue: Issue, attempts: int, error: str) -> None:
         label = self.labels.needs_human_label
@@ -98,10 +99,9 @@ class IssueThread:
         removed, for the evidence."""
         notes: list[str] = []
         request = issue.request
-        since = request.created_at if request is not None else None
         comments = [
             (c.author, self._clean(issue, f"a comment by {c.author}", c.body, notes))
-            for c in self.trust.trusted_comments(issue.number, since)
+            for c in self.trust.trusted_comments(issue)
             if request is None or c.id != request.comment.id
         ]
         title = self._clean(issue, "the title", one_line(issue.title, limit=len(issue.title)), notes)

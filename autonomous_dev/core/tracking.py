@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 
 from autonomous_dev.core import causes
@@ -96,14 +96,15 @@ class Tracker:
         progress = progress.settle(record.state, failed=lost)
         return self.show(record.issue, render(progress, record, self.limits))
 
-    def show(self, number: int, body: str) -> bool:
-        """Create the issue's tracking comment, or edit it when its text changes; False if GitHub failed."""
+    def show(self, number: int, body: str, read: Sequence[Comment] | None = None) -> bool:
+        """Create the issue's tracking comment, or edit it when its text changes; False if GitHub failed.
+        `read`: the issue's comments, read just now (else they are read when the comment is not known)."""
         body = only_own_closing(body, self.repo.full_name, number).text
         where = {"repo": self.repo.full_name, "issue": number}
         try:
             with self._lock:
                 known = self._shown.get(number)
-            found = known or self._found(number)
+            found = known or self._found(number, read)
             if found is not None and found[1] == body:
                 return True
             if found is None:
@@ -158,13 +159,14 @@ class Tracker:
         tries = iter(range(1, 1_000))
         return lambda: self._find(number) if next(tries) > 1 else None
 
-    def _found(self, number: int) -> tuple[int, str] | None:
-        comment = self._find(number)
+    def _found(self, number: int, read: Sequence[Comment] | None = None) -> tuple[int, str] | None:
+        comment = self._find(number, read)
         return (comment.id, comment.body) if comment is not None else None
 
-    def _find(self, number: int) -> Comment | None:
+    def _find(self, number: int, read: Sequence[Comment] | None = None) -> Comment | None:
         wanted, own = tracking_marker(number), self.repo.own_logins()
-        return next((c for c in self.repo.comments(number) if has_marker([c], wanted, own)), None)
+        comments = self.repo.comments(number) if read is None else read
+        return next((c for c in comments if has_marker([c], wanted, own)), None)
 
 
 class TaskReport:
@@ -196,7 +198,8 @@ class TaskReport:
             self.progress = self.progress.enter(CI_REPAIR, note=note)
         else:
             self.progress = self.progress.begin_attempt(self.tracker.merging, _earlier(record))
-        self._show(self._task(), force=True, kept=True)
+        read = self.issue.thread.comments if self.issue.thread is not None else None
+        self._show(self._task(), force=True, kept=True, read=read)
 
     def phase(self, text: str) -> None:
         attempt = self.record.step is Step.ATTEMPT
@@ -248,8 +251,11 @@ class TaskReport:
                        review_rounds=r.review_rounds + t.review_rounds,
                        repair_rounds=r.repair_rounds + t.repair_rounds)  # fmt: skip
 
-    def _show(self, task: TaskRecord, force: bool, kept: bool = False) -> bool:
-        """Edit the comment (a phase: only once `edit_seconds` passed); `kept`: store what it shows first."""
+    def _show(
+        self, task: TaskRecord, force: bool, kept: bool = False, read: Sequence[Comment] | None = None
+    ) -> bool:
+        """Edit the comment (a phase: only once `edit_seconds` passed); `kept`: store what it shows first;
+        `read`: the issue's comments as the claim read them."""
         tracker = self.tracker
         if not tracker.comment:
             return True
@@ -258,7 +264,7 @@ class TaskReport:
         if not force and tracker.ticks() - self.shown_at < tracker.edit_seconds:
             return False
         self.shown_at = tracker.ticks()
-        return tracker.show(self.issue.number, render(self.progress, task, tracker.limits))
+        return tracker.show(self.issue.number, render(self.progress, task, tracker.limits), read)
 
 
 def _earlier(record: TaskRecord) -> Failure | None:

@@ -192,19 +192,20 @@ class TaskRunner:
         report.pause(exc.cause, why)
         return Ran(Outcome(issue.number, OutcomeKind.FAILED, why, cause=exc.cause), None)
 
-    def refuse_untrusted(self, work: RepoWork, issue: Issue) -> bool:
-        """Right before an attempt starts, the labeller's permission is asked afresh: write access removed
-        since the issue was admitted means no work. True when refused (the claim is given back)."""
+    def vetted(self, work: RepoWork, issue: Issue) -> Issue | None:
+        """Right before an attempt starts, the labeller's permission is asked afresh (write access removed
+        since the issue was admitted means no work) and the thread read for the attempt. The issue with
+        that read, or None when refused (the claim is given back)."""
         try:
-            reason = work.thread.trust.recheck(issue)
+            read = work.thread.trust.claim_read(issue)
         except (GitHubError, InfrastructureError) as exc:  # no fresh answer, no work
-            reason = f"cannot check the labeller's permission again ({exc.message})"
-        if reason is None:
-            return False
-        audit(log, "input_rejected", "%s#%d: refused at claim time: %s", work.name, issue.number, reason,
+            read = f"cannot check the labeller's permission again ({exc.message})"
+        if not isinstance(read, str):
+            return replace(issue, thread=read)
+        audit(log, "input_rejected", "%s#%d: refused at claim time: %s", work.name, issue.number, read,
               level=logging.WARNING, repo=work.name, issue=issue.number)  # fmt: skip
         self.store.release(work.name, issue.number, self.owner)
-        return True
+        return None
 
 
 @dataclass(frozen=True)

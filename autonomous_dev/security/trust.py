@@ -12,7 +12,15 @@ from autonomous_dev.core.comments import Commenter
 from autonomous_dev.core.prompts import MARKER_PREFIX, marker
 from autonomous_dev.errors import GitHubError, InfrastructureError
 from autonomous_dev.logs import audit
-from autonomous_dev.models import Comment, Issue, IssueEvent, PostedComment, TextHistory, ThreadHistory
+from autonomous_dev.models import (
+    Comment,
+    Issue,
+    IssueEvent,
+    PostedComment,
+    TextHistory,
+    ThreadHistory,
+    ThreadRead,
+)
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.settings.services import SecuritySettings
 
@@ -63,26 +71,36 @@ class TrustGate:
             reason = self._edited_since(issue, labelled, events)
         return reason
 
-    def recheck(self, issue: Issue) -> str | None:
-        """Right before a claim: the label is still there and whoever applied it (or wrote the request)
-        still has write access."""
+    def claim_read(self, issue: Issue) -> ThreadRead | str:
+        """Right before an attempt: the label is still there and whoever applied it (or wrote the request)
+        still has write access; then the comments are read, once for the whole attempt. The read, or why
+        the attempt must not start."""
         if issue.request is not None:
             author = issue.request.comment.author
             permission = self.permission(author, fresh=True)
             if permission not in WRITE_PERMISSIONS:
                 return f"{author}, who asked for it, has {permission} permission now (write needed)"
-            return None
-        return self._labeller_reason(self._labelled(self.repo.events(issue.number)), fresh=True)
+            vouched_at = issue.request.created_at
+        else:
+            labelled = self._labelled(self.repo.events(issue.number))
+            reason = self._labeller_reason(labelled, fresh=True)
+            if reason is not None:
+                return reason
+            assert labelled is not None  # a missing label is a reason
+            vouched_at = labelled.at
+        return ThreadRead(vouched_at, tuple(self.repo.comments(issue.number)))
 
-    def trusted_comments(self, number: int, since: datetime | None = None) -> list[Comment]:
-        """Comments by users with write permission whose text nobody else changed since the label (or
-        since `since`: when a mention asked for the work)."""
-        comments = self.repo.comments(number)  # read first: the history read next covers these texts
-        what = "the request"
-        if since is None:
-            labelled = self._labelled(self.repo.events(number))
-            since, what = (labelled.at if labelled is not None else None), f"the {self.trigger_label!r} label"
-        history = self.repo.edit_history(number)
+    def trusted_comments(self, issue: Issue) -> list[Comment]:
+        """Comments by users with write permission whose text nobody else changed since the issue was
+        vouched for (the label, or the request of a mention); from the claim's read when there is one."""
+        what = "the request" if issue.request is not None else f"the {self.trigger_label!r} label"
+        since: datetime | None
+        if issue.thread is not None:
+            comments, since = list(issue.thread.comments), issue.thread.vouched_at
+        else:
+            comments = self.repo.comments(issue.number)  # read first: the history read next covers them
+            since = issue.request.created_at if issue.request is not None else self._label_time(issue.number)
+        history = self.repo.edit_history(issue.number)
         kept = []
         for comment in comments:
             if MARKER_PREFIX in comment.body:
@@ -93,7 +111,7 @@ class TrustGate:
             # not in the history read: its editors cannot be known
             editors = ["unknown"] if edits is None or since is None else self._outsiders(edits, since)
             if editors:
-                self._reject(number, "dropped comment %d: edited after %s by %s", comment.id, what,
+                self._reject(issue.number, "dropped comment %d: edited after %s by %s", comment.id, what,
                              ", ".join(editors))  # fmt: skip
                 continue
             kept.append(comment)
@@ -114,6 +132,10 @@ class TrustGate:
         return value
 
     # -- details -----------------------------------------------------------------------------------------
+
+    def _label_time(self, number: int) -> datetime | None:
+        labelled = self._labelled(self.repo.events(number))
+        return labelled.at if labelled is not None else None
 
     def _labelled(self, events: list[IssueEvent]) -> IssueEvent | None:
         """The most recent application of the trigger label."""
