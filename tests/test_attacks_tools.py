@@ -202,14 +202,14 @@ def test_catastrophic_patterns_finish_and_unsupported_ones_are_named(stage: Stag
 
 
 def test_the_time_limit_holds_while_the_tests_run(stage: Stage) -> None:
-    """A test run the model starts is cut at the task's time limit (1 minute), not the 10-minute timeout."""
+    """A test run the model starts is cut at the task's time limit (15 s), not the 10-minute timeout."""
     slow = "python3 -c 'import sys, time; time.sleep(300 if sys.argv[1:] else 0)'"
     steps = [[tool_use("run_tests", args="slow")], [text_editor("create", path="x.txt", file_text="x\n")]]
     started = time.monotonic()
     code, stderr, pulls = run_script(
-        stage, steps, TEST_COMMAND=slow, TIMEOUT_MINUTES="1", EVALUATION_TIMEOUT_SECONDS="600"
+        stage, steps, TEST_COMMAND=slow, TIMEOUT_MINUTES="0.25", EVALUATION_TIMEOUT_SECONDS="600"
     )
-    assert time.monotonic() - started < 110  # the limit plus start-up, on a loaded machine
+    assert time.monotonic() - started < 65  # the limit plus start-up, on a loaded machine
     assert code == 1 and "time budget spent" in stderr, stderr[-2000:]
     assert pulls == []
 

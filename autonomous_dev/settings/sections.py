@@ -183,11 +183,11 @@ class ExecutionSettings(Section):
         description="Issues worked on at the same time.",
         json_schema_extra=env("PARALLEL_WORKERS"),
     )
-    timeout_minutes: int = Field(
+    timeout_minutes: float = Field(
         30,
-        ge=1,
+        gt=0,
         le=480,
-        description="Time limit for one issue.",
+        description="Time limit for one issue (fractions allowed: 0.5 is 30 seconds).",
         json_schema_extra=env("TIMEOUT_MINUTES"),
     )
     work_dir: Path = Field(
