@@ -14,6 +14,7 @@ from tests.conftest import NAME, OWNER, Stage
 from tests.core_helpers import LABEL, Clock, cycle, open_test_store, repo_work
 from tests.fakes import FakeRepo, ScriptedClaude
 from tests.helpers import run_cli
+from tests.round_helpers import PR, followed
 from tests.test_cycle import fix
 from tests.test_e2e import seed
 
@@ -71,6 +72,27 @@ def test_an_issue_labelled_by_an_outsider_is_refused(tmp_path: Path) -> None:
     [refused] = cycle([repo_work(tmp_path, repo, claude)], store, only=frozenset({4})).run()
     assert refused.kind is OutcomeKind.REFUSED and "mallory, who has read permission" in refused.detail
     assert claude.requests == [] and repo.pulls == []
+
+
+def test_an_issue_whose_pr_is_open_says_so_and_is_no_failure(tmp_path: Path) -> None:
+    """Naming an issue whose PR waits for people reports the PR, not "nothing to do", and exits 0."""
+    repo = two_labelled()
+    store = open_test_store(tmp_path)
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)))
+    [opened] = cycle([work], store, only=frozenset({1})).run()
+    assert opened.kind is OutcomeKind.PR_OPENED and opened.pr is not None
+    [waiting] = cycle([work], store, only=frozenset({1})).run()
+    assert waiting.kind is OutcomeKind.WAITING and waiting.ok
+    assert opened.pr.url in waiting.detail and f"run --pr {opened.pr.number}" in waiting.detail
+    assert len(repo.pulls) == 1
+
+
+def test_a_look_at_the_named_issues_pr_that_finds_nothing_new_is_reported_as_waiting(tmp_path: Path) -> None:
+    found = followed(tmp_path, [])  # issue 1's PR is open and followed: a look is due each cycle
+    assert cycle([found.work], found.store, clock=found.clock).run() == []  # unnamed: not reported
+    [waiting] = cycle([found.work], found.store, clock=found.clock, only=frozenset({1})).run()
+    assert (waiting.kind, waiting.detail, waiting.ok) == (OutcomeKind.WAITING, "nothing new on the PR", True)
+    assert waiting.pr is not None and waiting.pr.number == PR
 
 
 def test_with_auto_merge_the_named_issue_is_landed_and_a_later_look_finds_it_closed(tmp_path: Path) -> None:

@@ -24,6 +24,11 @@ class RunningElsewhere(str):
     once, at the claim check: the lease may run out a moment later)."""
 
 
+class PullOpen(str):
+    """Not a refusal: the issue named has an open pull request of ours, whose steps wait for people or
+    for their time (reviews, checks, the next look)."""
+
+
 @dataclass(frozen=True)
 class Listing:
     """What one repository shows this cycle: its labelled issues, the open PRs of ours by issue, and
@@ -93,12 +98,15 @@ class Admission:
         issues = {issue.number: issue for issue in listing.issues}
         for record in listing.due:
             add(record.issue, issues.get(record.issue, Issue(record.issue, "", "")))
+        due = {record.issue for record in listing.due}
         for issue in listing.issues:
             pull = listing.pulls.get(issue.number)
             if pull is not None:
                 self._request_done(work, issue, f"its pull request {pull.url} is open (ask there)")
                 if self._adopt(work, issue, pull) is TaskState.LANDING:
                     add(issue.number, issue)
+                elif refuse is not None and issue.number not in due:
+                    refuse(issue.number, _waiting(pull))
             elif (reason := self._refusal(work, issue)) is None:
                 add(issue.number, issue)
             else:
@@ -199,6 +207,13 @@ class Admission:
         if issue.request is not None and work.mentions is not None:
             work.mentions.admitted(issue.request)
         return None
+
+
+def _waiting(pull: PullRequest) -> PullOpen:
+    return PullOpen(
+        f"its pull request {pull.url} is open and waits for reviews or checks; "
+        f"`run --pr {pull.number}` takes its due steps"
+    )
 
 
 def _named(work: RepoWork, only: frozenset[int], must_exist: bool) -> list[Issue]:

@@ -7,11 +7,11 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from autonomous_dev.core.admission import Admission, Listing, live_claim
+from autonomous_dev.core.admission import Admission, Listing, PullOpen, live_claim
 from autonomous_dev.core.control import StopControl
 from autonomous_dev.core.lifecycle import FailurePolicy
 from autonomous_dev.core.observe import CycleObserver
@@ -201,6 +201,13 @@ class Cycle:
             board.admission_done()
 
     def _refused(self, repo: str, number: int, reason: str) -> None:
+        """An issue `run --issue` names that this cycle does not work on: refused, or its PR waits."""
+        if isinstance(reason, PullOpen):
+            log.info(
+                "%s#%d: nothing to do now: %s", repo, number, reason, extra={"repo": repo, "issue": number}
+            )
+            self.outcomes.append(Outcome(number, OutcomeKind.WAITING, reason))
+            return
         log.warning("%s#%d is not worked on: %s", repo, number, reason, extra={"repo": repo, "issue": number})
         self.outcomes.append(Outcome(number, OutcomeKind.REFUSED, reason))
 
@@ -285,6 +292,8 @@ class Cycle:
             return False
         if result.outcome.kind is not OutcomeKind.UNCHANGED:  # a look at a PR that found nothing new
             self.outcomes.append(result.outcome)
+        elif self.only is not None:  # ... is reported when the issue was named: its PR waits
+            self.outcomes.append(replace(result.outcome, kind=OutcomeKind.WAITING))
         failed_auth = runner.auth_error
         if failed_auth is not None and not self.control.auth_failed:
             self.control.auth_failed = True
