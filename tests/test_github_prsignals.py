@@ -195,6 +195,26 @@ def test_a_log_that_cannot_be_had_leaves_the_rest(github: FakeGitHub, pull: tupl
     assert found[0].text == "see log"
 
 
+def test_a_server_that_answers_with_the_log_itself_is_read_as_it_is(
+    github: FakeGitHub, pull: tuple[int, str]
+) -> None:
+    """GitHub answers 302 to a storage link; a server (a proxy, an Enterprise install) may send the log."""
+    _, head = pull
+    job = github.set_failed_run(OWNER, NAME, head, "tests", log=b"never fetched")
+    log = b"".join(b"line %07d\n" % n for n in range(MAX_LOG_BYTES // 8)) + b"FAILED test_add\n"
+
+    def direct(request: RecordedRequest, _: int) -> Any:
+        if request.route.endswith(f"/actions/jobs/{job}/logs"):
+            return 200, {"Content-Type": "text/plain"}, log
+        return None
+
+    github.fault = direct
+    [tests] = client(github).failed_checks(head)
+    kept = log[-MAX_LOG_BYTES:].decode()
+    assert tests.log == f"[{len(log) - MAX_LOG_BYTES} bytes cut]\n{kept}"
+    assert requests_to(github, BLOB_PREFIX) == []
+
+
 def test_unchanged_checks_are_revalidated_not_refetched(github: FakeGitHub, pull: tuple[int, str]) -> None:
     _, head = pull
     github.set_failed_run(OWNER, NAME, head, "tests", annotations=[("calc.py", 1, "boom", "failure")])

@@ -83,21 +83,26 @@ def _annotations(session: GitHubSession, repo_url: str, run: dict[str, Any]) -> 
 
 def _job_log(session: GitHubSession, repo_url: str, run: dict[str, Any]) -> str:
     """The tail of an Actions job's log. GitHub answers 302 with a signed storage link, which PyGithub
-    would refuse to follow to a host outside GitHub's domains: the link is read here instead."""
+    would refuse to follow to a host outside GitHub's domains: the link is read here instead. A server
+    that answers 200 with the log itself is read as it is."""
     if (run.get("app") or {}).get("slug") != prsignals.ACTIONS_APP:
         return ""
     url = f"{repo_url}/actions/jobs/{run['id']}/logs"  # an Actions check run's id is its job's id
     what = f"finding the log of job {run['id']} ({run.get('name')!r})"
     requester = session.client.requester
     try:
-        status, headers, _ = session.read(
+        status, headers, body = session.read(
             what, lambda: requester.requestJson("GET", url, follow_302_redirect=False)
         )
     except GitHubError as exc:  # a 403 without a rate limit is raised by the retry, not returned
-        status, headers = exc.status or 0, {}
+        status, headers, body = exc.status or 0, {}, ""
     location = headers.get("location")
     if status == 302 and location:
         return joblogs.download_tail(location, prsignals.MAX_LOG_BYTES) or ""
+    if status == 200:
+        data = (body or "").encode()
+        kept = data[-prsignals.MAX_LOG_BYTES :]
+        return prsignals.tail_bytes(kept, len(data) - len(kept))
     if status not in LOG_GONE:
         raise GitHubError(f"GitHub answered {status} while {what}", status=status)
     log.warning(

@@ -466,7 +466,10 @@ class _Handler(BaseHTTPRequestHandler):
                 result = fake.fault(request, sequence)
                 if result is not None:
                     status, headers, doc = result
-                    self._send_json(status, headers, doc, fake._token_for(request))
+                    if isinstance(doc, bytes):  # a body as it is (a log, an HTML error page)
+                        self._send(status, headers.items(), doc)
+                    else:
+                        self._send_json(status, headers, doc, fake._token_for(request))
                     return
             path = request.route
             if path.startswith("/git/"):
