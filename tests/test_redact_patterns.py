@@ -4,7 +4,8 @@ A lazy repeat tries what follows it after every character: through a private key
 file's lines and a Kubernetes value that is most of the time per match. The patterns in
 `secret_patterns.keys` take runs whole instead; here they are compared with the lazy forms they
 replace (spans and groups of every match, from several starts and ends) on generated texts made of the
-markers, separators and characters those patterns care about.
+markers, separators and characters those patterns care about. The word before a trigger keyword is
+found by stripping word characters off the text before it instead of a regex over it reversed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 
+from autonomous_dev.security import redact
 from autonomous_dev.security.secret_patterns import keys
 
 SEED = 11
@@ -78,3 +80,18 @@ def test_a_kubernetes_value_ends_where_the_lazy_value_did() -> None:
     rng = random.Random(SEED + 3)
     lazy = re.compile(r"(?m)^[ \t]+[\w.-]+:[ \t]*[\"']?(?P<v>[^\s\"'#][^\n\"']*?)[\"']?[ \t]*\r?$")
     _same_matches(lazy, re.compile(keys._DATA_VALUE), _texts(rng, _DATA_PARTS, 6_000, 40), rng)
+
+
+def test_the_word_before_a_trigger_starts_where_the_reversed_search_found_it() -> None:
+    rng = random.Random(SEED + 4)
+    backwards = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")  # matched on the 40 characters before, reversed
+    alphabets = ["ab_.-~+9 =\n\"'\u00e9\u2192\udcff", "ab_."]
+    for _ in range(20_000):
+        text = "".join(rng.choices(rng.choice(alphabets), k=rng.randrange(120)))
+        triggers = sorted(rng.sample(range(len(text)), min(len(text), rng.randrange(8))))
+        expected = set(triggers)
+        for position in triggers:
+            before = text[max(0, position - 40) : position][::-1]
+            if position and text[position - 1] in redact._WORD_CHARS and (word := backwards.match(before)):
+                expected.add(position - word.end())
+        assert redact._starts(text, triggers) == expected, (text, triggers)

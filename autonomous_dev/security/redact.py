@@ -40,11 +40,12 @@ DETECTOR_NAMES: frozenset[str] = frozenset(name for name, _ in DETECTORS)
 _PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
 _NAME = re.compile(r"[\w.-]+")
 _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
-# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
-# Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
-# would try all 40 starts.
-_WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
-_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_+.~-")  # one character of such a word
+# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before:
+# the run of these characters ending at the keyword, found by stripping them off the 40 characters before
+# it (a search for the run ending there would try all 40 starts).
+_WORD = string.ascii_letters + string.digits + "_+.~-"
+_WORD_CHARS = frozenset(_WORD)  # one character of such a word
+_WORD_REACH = 40
 # Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -261,7 +262,7 @@ def _contextual_spans(text: str, start: int, matcher: Matcher, found: re.Match[s
 def _spans(alt: Alt, match: re.Match[str]) -> list[_Span]:
     """The span a contextual match stands for, or each value inside it for a detector with `each`."""
     if alt.each is None:
-        span = _span(alt, match)
+        span = _checked(alt, match, *_bounds(alt, match), filler=False)
         return [span] if span else []
     if alt.near is not None and not _is_near(alt, match.string, match.start()):
         return []
@@ -298,11 +299,6 @@ def _bounds(alt: Alt, match: re.Match[str]) -> tuple[int, int]:
     """Where the text an alternative claims starts and ends (its match starts `offset` before its anchor)."""
     start, end = match.span(alt.secret)
     return (start - alt.offset if alt.secret == 0 else start), end
-
-
-def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
-    """The span a contextual match claims, if its value passes the detector's checks."""
-    return _checked(alt, match, *_bounds(alt, match), filler=False)
 
 
 def _checked(alt: Alt, match: re.Match[str], start: int, end: int, filler: bool) -> _Span | None:
@@ -374,12 +370,9 @@ def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        if (
-            position
-            and text[position - 1] in _WORD_CHARS
-            and (word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]))
-        ):
-            starts.add(position - word.end())
+        if position and text[position - 1] in _WORD_CHARS:
+            before = text[max(0, position - _WORD_REACH) : position]
+            starts.add(position - len(before) + len(before.rstrip(_WORD)))
     return starts
 
 
