@@ -5,7 +5,8 @@ file's lines and a Kubernetes value that is most of the time per match. The patt
 `secret_patterns.keys` take runs whole instead; here they are compared with the lazy forms they
 replace (spans and groups of every match, from several starts and ends) on generated texts made of the
 markers, separators and characters those patterns care about. The word before a trigger keyword is
-found by stripping word characters off the text before it instead of a regex over it reversed.
+found by stripping word characters off the text before it instead of a regex over it reversed, and
+spans are merged after three stable sorts instead of one on a key tuple.
 """
 
 from __future__ import annotations
@@ -95,3 +96,21 @@ def test_the_word_before_a_trigger_starts_where_the_reversed_search_found_it() -
             if position and text[position - 1] in redact._WORD_CHARS and (word := backwards.match(before)):
                 expected.add(position - word.end())
         assert redact._starts(text, triggers) == expected, (text, triggers)
+
+
+def test_spans_are_merged_in_the_order_of_start_then_longest_then_rank() -> None:
+    rng = random.Random(SEED + 5)
+    for _ in range(20_000):
+        spans = []
+        for _ in range(rng.randrange(12)):
+            start, rank = rng.randrange(30), rng.choice([0, 1, 100])
+            spans.append(redact._Span(start, start + rng.randrange(6), rank, rng.choice("abc")))
+        by_one_key = sorted(spans, key=lambda span: (span.start, -span.end, span.rank))
+        merged: list[redact._Span] = []
+        for span in by_one_key:
+            if merged and span.start < merged[-1].end:
+                if span.end > merged[-1].end:
+                    merged[-1] = merged[-1]._replace(end=span.end)
+            else:
+                merged.append(span)
+        assert redact._merge(spans) == merged, spans
