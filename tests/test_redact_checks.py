@@ -3,12 +3,15 @@
 `are_filler` asks a block's token tails at once and `_is_stand_in` asks for placeholder and filler
 words in one pass; both must agree with `is_filler` and `is_placeholder` on every value, here on
 generated values full of the words they look for, runs, quotes, newlines and non-ASCII characters.
+`shannon_entropy` looks its terms up in a table: the same float as computing each.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import string
+from collections import Counter
 
 from autonomous_dev.security.secret_patterns import checks
 
@@ -56,3 +59,11 @@ def test_asking_a_block_of_values_at_once_answers_as_asking_each() -> None:
 def test_one_pass_for_placeholder_and_filler_words_answers_as_both_checks() -> None:
     for value in values(random.Random(SEED + 1), 50_000):
         assert checks._is_stand_in(value) == (checks.is_placeholder(value) or checks.is_filler(value)), value
+
+
+def test_entropy_from_a_table_of_terms_is_the_same_float_as_computed_term_by_term() -> None:
+    rng = random.Random(SEED + 2)
+    for value in [*values(rng, 20_000), "".join(rng.choices(_ALPHABET, k=300)), "a" * 256, "ab" * 128]:
+        size = len(value)
+        plain = -sum(n / size * math.log2(n / size) for n in Counter(value).values()) if value else 0.0
+        assert checks.shannon_entropy(value) == plain, value

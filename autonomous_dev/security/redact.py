@@ -6,6 +6,7 @@ import base64
 import bisect
 import json
 import logging
+import operator
 import re
 import string
 import threading
@@ -40,11 +41,12 @@ DETECTOR_NAMES: frozenset[str] = frozenset(name for name, _ in DETECTORS)
 _PLACEHOLDER = re.compile(r"\[REDACTED:[\w.-]+:\d+\]")
 _NAME = re.compile(r"[\w.-]+")
 _EMPTY_PROBE = "a Z_0-9.\n:/=\"'"
-# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before.
-# Matched on the 40 characters before the keyword reversed: a search for the run ending at the keyword
-# would try all 40 starts.
-_WORD_BACKWARDS = re.compile(r"[A-Za-z0-9_+.~-]{1,40}")
-_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_+.~-")  # one character of such a word
+# Contextual detectors start at a trigger keyword or where its word starts, at most 40 characters before:
+# the run of these characters ending at the keyword, found by stripping them off the 40 characters before
+# it (a search for the run ending there would try all 40 starts).
+_WORD = string.ascii_letters + string.digits + "_+.~-"
+_WORD_CHARS = frozenset(_WORD)  # one character of such a word
+_WORD_REACH = 40
 # Terminal escape sequences (colours, cursor moves, titles): matching ignores them.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -57,6 +59,8 @@ class _Span(NamedTuple):
     rank: int
     name: str
 
+
+_START, _END, _RANK = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
 
 audit_log = logging.getLogger("autonomous_dev.audit")
 
@@ -261,7 +265,7 @@ def _contextual_spans(text: str, start: int, matcher: Matcher, found: re.Match[s
 def _spans(alt: Alt, match: re.Match[str]) -> list[_Span]:
     """The span a contextual match stands for, or each value inside it for a detector with `each`."""
     if alt.each is None:
-        span = _span(alt, match)
+        span = _checked(alt, match, *_bounds(alt, match), filler=False)
         return [span] if span else []
     if alt.near is not None and not _is_near(alt, match.string, match.start()):
         return []
@@ -278,31 +282,26 @@ def _fixed_spans(found: list[tuple[Alt, re.Match[str]]]) -> list[_Span]:
     Whether a random token's tail is filler is asked of all of them at once (`are_filler`: one RE2
     call for a block's tokens rather than one each); a value that fails its check is asked too, which
     changes nothing but the time spent."""
-    claimed = [(alt, match, *_bounds(alt, match)) for alt, match in found]
-    filler = are_filler([_tail(alt, match.string[start:end]) for alt, match, start, end in claimed])
+    claimed: list[tuple[Alt, re.Match[str], int, int]] = []
+    tails: list[str] = []  # what follows a random token's prefix, which must not be filler ("" for others)
+    for alt, match in found:  # one loop, no helper calls: dense text holds thousands of tokens per MB
+        start, end = match.span(alt.secret)
+        if alt.secret == 0:
+            start -= alt.offset
+        claimed.append((alt, match, start, end))
+        tail_start = start + alt.skip if alt.secret == 0 else start
+        tails.append("" if alt.skip < 0 else match.string[tail_start:end])
     return [
         span
-        for (alt, match, start, end), tail_is_filler in zip(claimed, filler, strict=True)
+        for (alt, match, start, end), tail_is_filler in zip(claimed, are_filler(tails), strict=True)
         if (span := _checked(alt, match, start, end, tail_is_filler))
     ]
-
-
-def _tail(alt: Alt, value: str) -> str:
-    """What follows a random token's prefix, the part that must not be filler ("" for other values)."""
-    if alt.skip < 0:
-        return ""
-    return value[alt.skip :] if alt.secret == 0 else value
 
 
 def _bounds(alt: Alt, match: re.Match[str]) -> tuple[int, int]:
     """Where the text an alternative claims starts and ends (its match starts `offset` before its anchor)."""
     start, end = match.span(alt.secret)
     return (start - alt.offset if alt.secret == 0 else start), end
-
-
-def _span(alt: Alt, match: re.Match[str]) -> _Span | None:
-    """The span a contextual match claims, if its value passes the detector's checks."""
-    return _checked(alt, match, *_bounds(alt, match), filler=False)
 
 
 def _checked(alt: Alt, match: re.Match[str], start: int, end: int, filler: bool) -> _Span | None:
@@ -374,18 +373,19 @@ def _starts(text: str, triggers: list[int]) -> set[int]:
     """Where contextual detectors may start: at each trigger keyword and where its word starts."""
     starts = set(triggers)
     for position in triggers:
-        if (
-            position
-            and text[position - 1] in _WORD_CHARS
-            and (word := _WORD_BACKWARDS.match(text[max(0, position - 40) : position][::-1]))
-        ):
-            starts.add(position - word.end())
+        if position and text[position - 1] in _WORD_CHARS:
+            before = text[max(0, position - _WORD_REACH) : position]
+            starts.add(position - len(before) + len(before.rstrip(_WORD)))
     return starts
 
 
 def _merge(spans: list[_Span]) -> list[_Span]:
     """Sorted, non-overlapping spans; overlapping ones become one, named by the earliest and longest."""
-    spans.sort(key=lambda span: (span.start, -span.end, span.rank))
+    # By start, then the longest, then the lowest rank: three stable sorts on one field each, which
+    # order as one sort on (start, -end, rank) does, without a key tuple built per span in Python.
+    spans.sort(key=_RANK)
+    spans.sort(key=_END, reverse=True)
+    spans.sort(key=_START)
     merged: list[_Span] = []
     for span in spans:
         if merged and span.start < merged[-1].end:

@@ -9,7 +9,21 @@ from .kinds import Contextual, Token
 # A block runs to its END line through what string literals add around each line (quotes, `+`, `\n`,
 # commas); `is_key_body` then demands a real base64 body, so code naming the markers stays.
 _BODY_CHARS = r"[A-Za-z0-9+/=\s\\\"'`,;:.()&|_<-]"
+_BODY_BUT_DASH = r"[A-Za-z0-9+/=\s\\\"'`,;:.()&|_<]"
 _B64_LINE = r"[A-Za-z0-9+/]{8,}={0,2}[ \t]*(?=\r?\n|\\n|[\"'`]|$)"
+
+
+def _through(end: str, most: int) -> str:
+    """The body up to the first `end` (a marker starting with `-`) at most `most` characters on: what
+    `_BODY_CHARS{0,most}?` and `end` match, without the lazy repeat's try of `end` at every character
+    (a few µs per key). When the body characters run on for at most `most`, runs without a dash are
+    taken whole and a dash only where `end` does not start; the lazy form is kept for longer runs."""
+    return (
+        rf"(?:(?!{_BODY_CHARS}{{{most + 1}}})(?:{_BODY_BUT_DASH}++|-(?!{end[1:]}))*+{end}"
+        rf"|(?={_BODY_CHARS}{{{most + 1}}}){_BODY_CHARS}{{0,{most}}}?{end})"
+    )
+
+
 # A bare body wrapped over lines (real or `\n`-escaped): the first line, then whole base64 lines.
 _WRAPPED = r"[A-Za-z0-9+/]{40,}(?:(?:\\n|\r?\n)[ \t]*" + _B64_LINE + ")*"
 
@@ -17,7 +31,7 @@ KEY_TOKENS: tuple[Token, ...] = (
     Token(
         "pgp_private_key",
         ("-----BEGIN PGP PRIVATE KEY BLOCK-----",),
-        rf"(?:{_BODY_CHARS}{{0,65536}}?-----END PGP PRIVATE KEY BLOCK-----|{_BODY_CHARS}{{64,65536}})",
+        rf"(?:{_through('-----END PGP PRIVATE KEY BLOCK-----', 65536)}|{_BODY_CHARS}{{64,65536}})",
         check=is_key_body,
         random=False,
     ),
@@ -25,7 +39,7 @@ KEY_TOKENS: tuple[Token, ...] = (
         "private_key",
         ("-----BEGIN ",),
         r"(?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----"
-        rf"(?:{_BODY_CHARS}{{0,16384}}?-----END [A-Z0-9 ]*PRIVATE KEY-----|{_BODY_CHARS}{{64,16384}})",
+        rf"(?:{_through('-----END [A-Z0-9 ]*PRIVATE KEY-----', 16384)}|{_BODY_CHARS}{{64,16384}})",
         check=is_key_body,
         random=False,
     ),
@@ -41,7 +55,9 @@ KEY_TOKENS: tuple[Token, ...] = (
     Token("private_key", ("MII",), r"[A-Za-z0-9+/]{3}IBA(?:AK|DAN)" + _WRAPPED, True, random=False),
     Token("private_key", ("MHcCAQEE", "MIGkAgEBBD", "MC4CAQAwBQYDK2Vw"), _WRAPPED, True, random=False),
     Token("private_key", ("b3BlbnNzaC1rZXktdjE",), _WRAPPED, True, random=False),
-    Token("putty_private_key", ("PuTTY-User-Key-File-",), r"[^\n]*(?:\r?\n[^\n]*){0,40}?Private-MAC: \w+"),
+    # Through the last `Private-MAC:` within 40 lines, where `[^\n]*(?:\r?\n[^\n]*){0,40}?` ends too (a lazy
+    # repeat tries its next line before shortening this one), without stepping back through each line.
+    Token("putty_private_key", ("PuTTY-User-Key-File-",), r"(?:[^\n]*+\n){0,40}[^\n]*Private-MAC: \w+"),
     # NATS NKEY seeds: `S` and the key type, then 56 base32 characters.
     Token("nkey_seed", ("SU", "SA", "SO", "SN", "SC", "SX"), r"[A-Z2-7]{56}(?![A-Za-z0-9])", True),
     Token(
@@ -53,6 +69,12 @@ KEY_TOKENS: tuple[Token, ...] = (
 
 # JWK members that hold private material (RSA d, p, q, dp, dq, qi; EC/OKP d; symmetric k).
 _JWK = r"\"(?:d|p|q|dp|dq|qi|k)\"[ \t]*:[ \t]*\"(?P<secret>[A-Za-z0-9_-]{20,})\""
+# A value in it: up to the blanks (and `\r`) ending its line, or a closing quote. What `[^\n"']*?` before
+# `["']?[ \t]*\r?$` takes, without trying the line's end after each character of 2 KB base64 values.
+_DATA_VALUE = (
+    r"(?m)^[ \t]+[\w.-]+:[ \t]*[\"']?"
+    r"(?P<v>[^\s\"'#](?:[^\n\"' \t\r]++|(?![ \t]*\r?$)[ \t\r])*+)[\"']?[ \t]*\r?$"
+)
 KEY_CONTEXTUAL: tuple[Contextual, ...] = (
     Contextual("jwk_private_key", _JWK, near=r"\"kty\"", window=2000),
     # A Kubernetes Secret's `data:`/`stringData:` block: every value in it, keys left readable.
@@ -62,7 +84,7 @@ KEY_CONTEXTUAL: tuple[Contextual, ...] = (
         is_real_password,
         near=r"kind:[ \t]*Secret\b",
         window=4000,
-        each=r"(?m)^[ \t]+[\w.-]+:[ \t]*[\"']?(?P<v>[^\s\"'#][^\n\"']*?)[\"']?[ \t]*\r?$",
+        each=_DATA_VALUE,
     ),
 )
 # Keywords that wake the contextual key detectors, each with what must follow it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from . import CONTEXTUAL, TOKENS, TRIGGERS, Check, Contextual
@@ -273,15 +273,17 @@ def scanner(known: tuple[tuple[str, str], ...]) -> Scanner:
 # Scanning.
 
 
-def search(scanner: Scanner, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
+def search(scanner: Scanner, text: str) -> list[tuple[Alt, re.Match[str]]]:
     """Every match in the order of its anchor, including ones that start inside an earlier match, except
     deep inside a long token.
 
     What starts more than `_PREFIX_ROOM` characters into a fixed-format token and before its last
     `_PREFIX_ROOM` is part of it (a private key's body is not searched for more); prefixes of other
-    tokens starting near its start are still found.
+    tokens starting near its start are still found. A list, not a generator: dense text holds a match
+    every few lines, and resuming a generator for each costs more than appending it.
     """
     matchers = scanner.matchers
+    found: list[tuple[Alt, re.Match[str]]] = []
     skip_from, skip_to, last = 0, 0, -1
     for position in scanner.prefilter.candidates(text):
         if position == last or skip_from <= position < skip_to:
@@ -291,9 +293,10 @@ def search(scanner: Scanner, text: str) -> Iterator[tuple[Alt, re.Match[str]]]:
         if matcher is None or (match := matcher.regex.match(text, position)) is None:
             continue
         alt = matcher.alts[match.lastindex or 0]
-        yield alt, match
-        if TOKEN_RANK <= alt.rank < CONTEXT_RANK and match.end() - match.start() > 2 * _PREFIX_ROOM:
-            skip_from, skip_to = match.start() + _PREFIX_ROOM, match.end() - _PREFIX_ROOM
+        found.append((alt, match))
+        if TOKEN_RANK <= alt.rank < CONTEXT_RANK and match.end() - position > 2 * _PREFIX_ROOM:
+            skip_from, skip_to = position + _PREFIX_ROOM, match.end() - _PREFIX_ROOM
+    return found
 
 
 def alt_of(matcher: Matcher, match: re.Match[str]) -> Alt:
