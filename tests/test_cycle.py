@@ -12,8 +12,8 @@ import pytest
 
 from autonomous_dev.core.control import StopControl
 from autonomous_dev.core.tools import EDITOR_NAME
-from autonomous_dev.errors import InfrastructureError
-from autonomous_dev.models import CheckSummary, Issue, OutcomeKind, PullRequest, PullStatus
+from autonomous_dev.errors import Cause, InfrastructureError
+from autonomous_dev.models import CheckSummary, Comment, Issue, OutcomeKind, PullRequest, PullStatus
 from autonomous_dev.settings.sections import MergeSettings
 from autonomous_dev.store.backends import SqliteStore, TaskRecord, TaskState, Transition, UsageDelta
 from tests.core_helpers import LABEL, Clock, cycle, open_test_store, repo_work
@@ -164,6 +164,25 @@ def test_an_outage_gives_the_claim_back_uncounted_and_stops_claiming(tmp_path: P
     assert [o.kind for o in outcomes] == [OutcomeKind.FAILED] and the_cycle.outage is not None
     assert {(t.state, t.attempts, t.claim_owner) for t in store.tasks()} == {(TaskState.QUEUED, 0, None)}
     assert ("remove", 1, "in-progress") in repo.label_log
+
+
+def test_github_down_at_the_claim_is_an_outage_not_a_refusal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Down(FakeRepo):
+        def comments(self, number: int) -> list[Comment]:
+            raise InfrastructureError("GitHub", "cannot reach GitHub", "check the network")
+
+    repo = Down(issues=[Issue(1, "One", "", (LABEL,)), Issue(2, "Two", "", (LABEL,))])
+    clock = Clock()
+    store = open_test_store(tmp_path)
+    claude = ScriptedClaude(fix(1))
+    the_cycle = cycle([repo_work(tmp_path, repo, claude, clock=clock)], store, clock=clock)
+    assert the_cycle.run() == [] and the_cycle.outage is not None and claude.requests == []
+    tasks = store.tasks()
+    assert {(t.state, t.attempts, t.claim_owner) for t in tasks} == {(TaskState.QUEUED, 0, None)}
+    assert [t.cause for t in tasks if t.cause is not None] == [Cause.SERVICE_DOWN]  # one claim, then no more
+    assert "refused" not in caplog.text and "input_rejected" not in caplog.text
 
 
 def test_the_daily_budget_and_a_stop_claim_nothing(tmp_path: Path) -> None:

@@ -198,8 +198,15 @@ class TaskRunner:
         that read, or None when refused (the claim is given back)."""
         try:
             read = work.thread.trust.claim_read(issue)
-        except (GitHubError, InfrastructureError) as exc:  # no fresh answer, no work
-            read = f"cannot check the labeller's permission again ({exc.message})"
+        except InfrastructureError as exc:  # an outage, not a refusal: the claim goes back uncounted
+            self.outage = self.outage or exc
+            where = {"repo": work.name, "issue": issue.number}
+            log.info("%s#%d: %s is unreachable at the claim; the claim is released, no attempt counted",
+                     work.name, issue.number, exc.service, extra=where)  # fmt: skip
+            self.store.release(work.name, issue.number, self.owner, exc.cause)
+            return None
+        except GitHubError as exc:  # no fresh answer, no work
+            read = f"cannot check who vouched for it again ({exc.message})"
         if not isinstance(read, str):
             return replace(issue, thread=read)
         audit(log, "input_rejected", "%s#%d: refused at claim time: %s", work.name, issue.number, read,
