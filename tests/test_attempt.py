@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from autonomous_dev.core.agent import Agent, Budget
+from autonomous_dev.core.control import StopControl
+from autonomous_dev.core.serve import serve
 from autonomous_dev.core.tools import EDITOR_NAME, Toolbox
 from autonomous_dev.errors import BudgetExceeded
 from autonomous_dev.models import Issue, OutcomeKind, PullRequest, slugify
@@ -179,3 +182,17 @@ def test_the_base_commits_tests_run_in_a_checkout_of_their_own_while_the_agent_w
     assert seen == [True]
     baseline = next(ws for ws in work.workspaces.opened if ws.branch.startswith("auto/0-baseline-"))  # type: ignore[attr-defined]
     assert baseline.closed and not baseline.pushed
+
+
+def test_a_run_ends_only_after_a_baseline_no_task_waited_for(tmp_path: Path) -> None:
+    """An attempt answered without a change while its baseline still ran: `serve` (the end of a run or
+    of the daemon) waits for that run, so the process never ends in the middle of its checkout."""
+    repo = FakeRepo(issues=[Issue(1, "Question", "Is add() right?", (LABEL,))])
+    checks = EvaluationSettings(test_command="sleep 1")
+    work = repo_work(tmp_path, repo, ScriptedClaude(["It is right; no change needed."]), evaluation=checks)
+    store = open_test_store(tmp_path)
+    [answered] = serve(lambda: cycle([work], store), once=True, interval_s=0, control=StopControl())
+    assert answered.kind is OutcomeKind.NO_CHANGES
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("baseline-")]
+    baseline = next(ws for ws in work.workspaces.opened if ws.branch.startswith("auto/0-baseline-"))  # type: ignore[attr-defined]
+    assert baseline.closed

@@ -67,6 +67,7 @@ class TaskContext:
         self._instructions: dict[str, Instructions | None] = {}
         self._baselines: dict[str, Run | None] = {}
         self._once: dict[str, threading.Lock] = {}
+        self._aside: list[threading.Thread] = []  # baseline runs started in the background
         self._lock = threading.Lock()
 
     def system_for(self, workspace: Workspace, system: str) -> str:
@@ -171,6 +172,8 @@ class TaskContext:
                 failed.append(exc)
 
         thread = threading.Thread(target=compute, name=f"baseline-{key[:12]}", daemon=True)
+        with self._lock:
+            self._aside.append(thread)
         thread.start()
 
         def result() -> Run | None:
@@ -180,6 +183,14 @@ class TaskContext:
             return done[0]
 
         return result
+
+    def settle(self) -> None:
+        """Wait for the baseline runs still going that no task waits for any more (an attempt that ended
+        before its checks): the process must not end with one in the middle of its checkout."""
+        with self._lock:
+            aside, self._aside = self._aside, []
+        for thread in aside:
+            thread.join()
 
     def _once_per(self, key: str, run: Callable[[], Run | None]) -> Run | None:
         """Workers that need the same baseline together wait for the first one's run."""

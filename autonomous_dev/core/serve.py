@@ -48,6 +48,7 @@ def serve(
         wait = interval_s if outage is None or once else outages.wait_s(outage, failures, interval_s)
         _report_outage(outage, None if once else wait, observer)
         if outage is not None and once:
+            _settle(cycle)
             raise outage
         if once:
             due = cycle.next_step_in() if cycle is not None and not control.auth_failed else None
@@ -60,7 +61,13 @@ def serve(
             log.info("reloading the configuration")
             cycle = make_cycle()  # reads control.reload to know it must reread the settings
             control.reload, control.auth_failed = False, False
+    _settle(cycle)
     return list(latest.values())
+
+
+def _settle(cycle: Cycle | None) -> None:
+    if cycle is not None:
+        cycle.settle()
 
 
 def _report_outage(
