@@ -200,11 +200,6 @@ class Cycle:
         finally:
             board.admission_done()
 
-    def settle(self) -> None:
-        """Wait for background work no task waits for any more (baseline runs) before the process ends."""
-        for work in self.repos.values():
-            work.attempt.context.settle()
-
     def _refused(self, repo: str, number: int, reason: str) -> None:
         """An issue `run --issue` names that this cycle does not work on: refused, or its PR waits."""
         if isinstance(reason, PullOpen):

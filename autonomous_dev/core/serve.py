@@ -66,8 +66,9 @@ def serve(
 
 
 def _settle(cycle: Cycle | None) -> None:
-    if cycle is not None:
-        cycle.settle()
+    """Wait for background work no task waits for any more (baseline runs) before the process ends."""
+    for work in cycle.repos.values() if cycle is not None else ():
+        work.attempt.context.settle()
 
 
 def _report_outage(
