@@ -64,13 +64,9 @@ class Figure:
     target: str = ""
 
 
-def options(description: str, no_checks: bool = False) -> argparse.Namespace:
+def options(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (CI)")
-    if no_checks:
-        parser.add_argument(
-            "--no-checks", action="store_true", help="test command `true`: orchestration only"
-        )
     return parser.parse_args()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all
+from tests.helpers import commit_all, with_pytest_ini
 from tests.standins.anthropic_server import FakeAnthropic
 from tests.standins.github_server import FakeGitHub
 
@@ -37,9 +37,9 @@ def source_repo(tmp_path: Path) -> Path:
     """A local repository with a bug in calc.add and a test that shows it."""
     path = tmp_path / "source"
     path.mkdir()
-    (path / "calc.py").write_text(BUGGY_CALC)
-    (path / "test_calc.py").write_text(CALC_TEST)
-    (path / "README.md").write_text("# widgets\n")
+    files = {"calc.py": BUGGY_CALC, "test_calc.py": CALC_TEST, "README.md": "# widgets\n"}
+    for name, text in with_pytest_ini(files).items():
+        (path / name).write_text(text)
     return commit_all(path)
 
 
@@ -69,7 +69,7 @@ class Stage:
     def publish(self, name: str, files: dict[str, str]) -> Path:
         """A repository `OWNER/name` on the GitHub stand-in holding `files` (path -> text) in one commit."""
         source = self.cwd.parent / f"{name}-source"
-        for path, text in files.items():
+        for path, text in with_pytest_ini(files).items():
             (source / path).parent.mkdir(parents=True, exist_ok=True)
             (source / path).write_text(text)
         return self.github.create_repo(OWNER, name, source=commit_all(source))

@@ -31,7 +31,7 @@ from autonomous_dev.models import (
     ToolCall,
     Usage,
 )
-from tests.helpers import commit_all, git
+from tests.helpers import commit_all, git, with_pytest_ini
 
 LABELLED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -289,7 +289,7 @@ class FakeWorkspaces:
 
 def make_template(path: Path, files: dict[str, str]) -> Path:
     path.mkdir(parents=True)
-    for name, text in files.items():
+    for name, text in with_pytest_ini(files).items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
     return commit_all(path)

@@ -199,7 +199,7 @@ def test_sighup_reloads_the_config_file(stage: Stage, tmp_path: Path) -> None:
         )
         config.write_text('{"discovery": {"issueLabel": "autonomous-dev"}}')
         stop(daemon, signal.SIGHUP)
-        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 30, "the PR after the reload")
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 60, "the PR after the reload")
     finally:
         stop(daemon)
         assert daemon.wait(timeout=20) == 0
@@ -218,7 +218,7 @@ def test_sighup_picks_up_a_rotated_key_from_the_env_file(stage: Stage, tmp_path:
         wait_for(lambda: "Claude rejected the credential" in log.read_text(), 30, "the rejected key")
         dotenv.write_text(f"ANTHROPIC_API_KEY={ANTHROPIC_KEY}\n")  # the operator rotates the key
         stop(daemon, signal.SIGHUP)
-        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 30, "the PR after the reload")
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 60, "the PR after the reload")
     finally:
         stop(daemon)
         assert daemon.wait(timeout=20) == 0

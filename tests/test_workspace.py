@@ -95,6 +95,18 @@ def test_a_reused_slot_moves_to_the_fetched_base(origin: Path, tmp_path: Path) -
     assert workspace.base_sha() == git(origin, "rev-parse", "main").strip()
 
 
+def test_the_base_commit_is_the_one_the_task_started_from(origin: Path, tmp_path: Path) -> None:
+    """Read once: a fetch that moves the base later does not change what the task's caches are keyed on."""
+    spaces = workspaces(origin, tmp_path / "work")
+    workspace = spaces.open("auto/1-first", "main")
+    started = git(origin, "rev-parse", "main").strip()
+    assert workspace.base_sha() == started
+    push_to_main(origin, tmp_path, "later.py", "LATER = 1\n")
+    spaces.sync()
+    assert workspace.base_sha() == started
+    assert spaces.open("auto/2-second", "main").base_sha() != started
+
+
 def test_a_slot_closed_in_the_middle_of_a_rebase_is_reusable(origin: Path, tmp_path: Path) -> None:
     spaces = workspaces(origin, tmp_path / "work")
     task = spaces.open("auto/1-first", "main")

@@ -267,6 +267,7 @@ class GitWorkspace:
         self.branch = branch
         self.base = base
         self._integrating = ""
+        self._base_sha = ""  # resolved on first use: later fetches of the base do not move it
 
     @property
     def path(self) -> Path:
@@ -366,7 +367,9 @@ class GitWorkspace:
         self._owner._git(self._repo.git, "clean", "-fdq")
 
     def base_sha(self) -> str:
-        return self._owner._git(self._repo.git, "rev-parse", f"refs/remotes/origin/{self.base}")
+        if not self._base_sha:
+            self._base_sha = self._owner._git(self._repo.git, "rev-parse", f"refs/remotes/origin/{self.base}")
+        return self._base_sha
 
     def push(self) -> None:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
