@@ -9,6 +9,7 @@ import pytest
 
 from autonomous_dev.core.agent import Agent, Budget
 from autonomous_dev.core.control import StopControl
+from autonomous_dev.core.cycle import Cycle
 from autonomous_dev.core.serve import serve
 from autonomous_dev.core.tools import EDITOR_NAME, Toolbox
 from autonomous_dev.errors import BudgetExceeded
@@ -196,3 +197,25 @@ def test_a_run_ends_only_after_a_baseline_no_task_waited_for(tmp_path: Path) -> 
     assert not [t.name for t in threading.enumerate() if t.name.startswith("baseline-")]
     baseline = next(ws for ws in work.workspaces.opened if ws.branch.startswith("auto/0-baseline-"))  # type: ignore[attr-defined]
     assert baseline.closed
+
+
+def test_a_reload_builds_its_cycle_only_after_the_old_cycles_baselines_end(tmp_path: Path) -> None:
+    """A SIGHUP while a baseline runs in the background: the reloaded cycle's workspaces vacate every
+    worktree slot, so the old run must have ended first (else a new task's worktree is the one it cleans)."""
+    repo = FakeRepo(issues=[Issue(1, "Question", "Is add() right?", (LABEL,))])
+    checks = EvaluationSettings(test_command="sleep 1")
+    work = repo_work(tmp_path, repo, ScriptedClaude(["It is right; no change needed."]), evaluation=checks)
+    store = open_test_store(tmp_path)
+    control = StopControl()
+    running_at_build: list[list[str]] = []
+
+    def make_cycle() -> Cycle:
+        running_at_build.append([t.name for t in threading.enumerate() if t.name.startswith("baseline-")])
+        if len(running_at_build) == 1:
+            control.reload = True  # requested while the first cycle runs
+        else:
+            control.request_stop()
+        return cycle([work], store)
+
+    serve(make_cycle, once=False, interval_s=0.01, control=control)
+    assert running_at_build == [[], []]

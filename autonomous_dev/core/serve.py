@@ -59,6 +59,7 @@ def serve(
         control.wake.clear()
         if control.reload:
             log.info("reloading the configuration")
+            _settle(cycle)  # the new cycle vacates the worktrees where the old one's baselines still run
             cycle = make_cycle()  # reads control.reload to know it must reread the settings
             control.reload, control.auth_failed = False, False
     _settle(cycle)
