@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,14 @@ CALC_TEST = """from calc import add
 def test_add() -> None:
     assert add(2, 3) == 5
 """
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package once, before the workers start: the suite starts the CLI hundreds of times, and
+    where PYTHONDONTWRITEBYTECODE is set (as on some CI machines) every start would compile it again
+    (0.3 s of CPU; a quarter of the time of the CLI-heavy test files)."""
+    if not hasattr(session.config, "workerinput"):  # the xdist controller (or a run without xdist)
+        compileall.compile_dir(Path(__file__).resolve().parents[1] / "autonomous_dev", quiet=1)
 
 
 @pytest.fixture
