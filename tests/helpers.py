@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autonomous_dev.core import evaluate
+
 # The fixture repositories' tests run (in the sandbox) on an interpreter that has the suite's own pytest
 # plugins installed; loading them (hypothesis's above all) makes every `pytest` of a check cost 2.2 s of CPU
 # instead of 0.4 s. So a fixture repository with Python tests declares the plugins it does without, as a
@@ -15,7 +17,8 @@ PYTEST_INI = "[pytest]\naddopts = " + " ".join(
     f"-p no:{plugin}"
     for plugin in ("hypothesispytest", "xdist", "xdist.looponfail", "anyio", "timeout", "platformdirs")
 )
-PYTEST_CONFIGS = ("pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+# The files pytest reads its configuration from, as the tool itself looks for them.
+PYTEST_CONFIGS = tuple(name for name, _ in evaluate.PYTEST_CONFIGS)
 
 # Variables a developer's shell may carry that would change what the tool does under test.
 LEAKY_PREFIXES = ("GITHUB_", "ANTHROPIC_", "CLAUDE_", "REPO_", "GIT_", "AUTONOMOUS_DEV_")
