@@ -22,9 +22,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.conftest import ANTHROPIC_KEY, GITHUB_TOKEN, NAME, OWNER, Stage  # noqa: E402
-from tests.helpers import clean_env, run_cli  # noqa: E402
+from tests.helpers import clean_env, compile_package, run_cli  # noqa: E402
 from tests.standins.anthropic_server import FakeAnthropic, Script, text_block, text_editor  # noqa: E402
 from tests.standins.github_server import FakeGitHub  # noqa: E402
+
+# The CLI runs as an installed copy would: from bytecode, not compiled again at every start.
+compile_package()
 
 __all__ = [
     "ANTHROPIC_KEY",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import compileall
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, with_pytest_ini
+from tests.helpers import commit_all, compile_package, with_pytest_ini
 from tests.standins.anthropic_server import FakeAnthropic
 from tests.standins.github_server import FakeGitHub
 
@@ -34,11 +33,10 @@ def test_add() -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Compile the package once, before the workers start: the suite starts the CLI hundreds of times, and
-    where PYTHONDONTWRITEBYTECODE is set (as on some CI machines) every start would compile it again
-    (0.3 s of CPU; a quarter of the time of the CLI-heavy test files)."""
+    """Compile the package once, before the workers start: the suite starts the CLI hundreds of times
+    (without it, a quarter of the time of the CLI-heavy test files went to compiling)."""
     if not hasattr(session.config, "workerinput"):  # the xdist controller (or a run without xdist)
-        compileall.compile_dir(Path(__file__).resolve().parents[1] / "autonomous_dev", quiet=1)
+        compile_package()
 
 
 @pytest.fixture
