@@ -185,7 +185,11 @@ class Workspace(Protocol):
         worktree has it now); None when the commit has no regular file at `path`."""
         ...
 
-    def push(self) -> None: ...
+    def push(self, fast_forward_only: bool = False) -> None:
+        """Push the task's branch. It may replace what an earlier attempt pushed (a lease on the branch as
+        last fetched guards against overwriting someone else's push); `fast_forward_only`: a plain push,
+        which the server refuses unless it only adds commits (a round on an open PR never rewrites it)."""
+        ...
 
     def integrate(self, strategy: str) -> list[str]:
         """Bring the task's pushed branch up to date with the base (`rebase` or `merge`); conflicted paths."""

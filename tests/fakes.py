@@ -209,6 +209,7 @@ class FakeWorkspace:
         self.branch = branch
         self.remote = remote if remote is not None else {}  # branch -> the worktree that pushed it last
         self.pushed = False
+        self.fast_forward_only = False  # how the last push asked: only adding commits
         self.closed = False
         self.continued = False
 
@@ -240,8 +241,9 @@ class FakeWorkspace:
     def _git_bytes(self, *args: str) -> bytes:
         return subprocess.run(["git", *args], cwd=self._path, check=True, capture_output=True).stdout
 
-    def push(self) -> None:
+    def push(self, fast_forward_only: bool = False) -> None:
         self.pushed = True
+        self.fast_forward_only = fast_forward_only
         self.remote[self.branch] = self._path
 
     def integrate(self, strategy: str) -> list[str]:

@@ -47,6 +47,7 @@ def test_a_trusted_rename_comment_gets_one_commit_on_the_branch_and_one_reply(tm
     assert outcomes[1][1] == "review round 1: a new commit"
     workspace = setup.work.workspaces.opened[-1]  # type: ignore[attr-defined]
     assert workspace.continued and workspace.pushed and workspace.branch == "auto/1-one"
+    assert workspace.fast_forward_only  # a round adds a commit; it never rewrites the PR's branch
     assert (workspace.path / "calc.py").read_text().startswith("y = 1\n")
     [newest, attempt] = workspace.messages()
     assert newest.startswith("Address review round 1 on #100") and "Autonomous-Dev-Round: review 1" in newest

@@ -245,3 +245,47 @@ def test_a_file_is_read_as_committed_in_a_commit_not_as_the_worktree_has_it(
     assert workspace.file_at(head, "link.md", 1000) is None  # a link is not followed
     assert workspace.file_at(head, "docs", 1000) is None  # nor a directory read
     assert workspace.file_at(head, "*.md", 1000) is None  # a name, never a pattern
+
+
+def pushed_once(origin: Path, tmp_path: Path) -> GitWorkspaces:
+    """Worktrees whose task branch `auto/1-first` was pushed once (one commit on main), then fetched."""
+    spaces = workspaces(origin, tmp_path / "work")
+    first = spaces.open("auto/1-first", "main")
+    (first.path / "feature.py").write_text("FEATURE = 1\n")
+    first.commit("add feature")
+    first.push()
+    first.close()
+    spaces.sync()
+    return spaces
+
+
+def rewritten_branch(origin: Path, tmp_path: Path) -> GitWorkspace:
+    """The pushed branch opened again from the base and committed to: its one commit replaced by another."""
+    again = pushed_once(origin, tmp_path).open("auto/1-first", "main")
+    (again.path / "feature.py").write_text("FEATURE = 2\n")
+    again.commit("add feature, again")
+    return again
+
+
+def test_a_fast_forward_only_push_never_rewrites_the_branch(origin: Path, tmp_path: Path) -> None:
+    workspace = rewritten_branch(origin, tmp_path)
+    before = git(origin, "rev-parse", "auto/1-first").strip()
+    with pytest.raises(WorkspaceError):
+        workspace.push(fast_forward_only=True)
+    assert git(origin, "rev-parse", "auto/1-first").strip() == before
+
+
+def test_a_task_push_replaces_what_an_earlier_attempt_pushed(origin: Path, tmp_path: Path) -> None:
+    workspace = rewritten_branch(origin, tmp_path)
+    workspace.push()
+    assert git(origin, "show", "auto/1-first:feature.py") == "FEATURE = 2\n"
+
+
+def test_a_fast_forward_only_push_adds_the_commit_on_top(origin: Path, tmp_path: Path) -> None:
+    round_ = pushed_once(origin, tmp_path).open("auto/1-first", "main")
+    round_.continue_pushed()
+    (round_.path / "feature.py").write_text("FEATURE = 3\n")
+    round_.commit("review: change feature")
+    round_.push(fast_forward_only=True)
+    log = git(origin, "log", "--format=%s", "auto/1-first").split("\n")
+    assert log[:2] == ["review: change feature", "add feature"]

@@ -137,7 +137,7 @@ class Checkout:
         where = f"{owner.repo.full_name}#{issue.number}"
         refuse_new_secrets(workspace.pushed_blobs(MAX_SCAN_BYTES), owner.redactor.findings, where)
         observer.phase(issue, "pushing")
-        workspace.push()  # a fast-forward: the new commit sits on the branch as fetched
+        workspace.push(fast_forward_only=True)  # the new commit sits on the branch as fetched
         return RoundWork(True, result.summary)
 
     def _prove(

@@ -371,13 +371,12 @@ class GitWorkspace:
             self._base_sha = self._owner._git(self._repo.git, "rev-parse", f"refs/remotes/origin/{self.base}")
         return self._base_sha
 
-    def push(self) -> None:
+    def push(self, fast_forward_only: bool = False) -> None:
         if not self.branch.startswith(BRANCH_PREFIX) or self.branch == self.base:
             raise WorkspaceError(f"refusing to push {self.branch!r}")
         ref = f"refs/heads/{self.branch}"
-        self._owner._git(
-            self._repo.git, "push", "--quiet", f"--force-with-lease={ref}", "origin", f"HEAD:{ref}"
-        )
+        lease = () if fast_forward_only else (f"--force-with-lease={ref}",)
+        self._owner._git(self._repo.git, "push", "--quiet", *lease, "origin", f"HEAD:{ref}")
 
     def close(self) -> None:
         self._owner.close(self)
