@@ -36,6 +36,7 @@ class PullRequest:
     base: str
     draft: bool = False
     author: str = ""  # who opened it: only the tool's own PRs are its tasks
+    from_fork: bool = False  # its head branch lives in another repository (a fork): never one of ours
 
 
 def is_bot(login: str, author_type: str) -> bool:

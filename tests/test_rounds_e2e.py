@@ -228,24 +228,90 @@ def test_with_the_tracking_comment_off_the_hand_over_is_one_comment_of_its_own(
     assert (task["state"], task["repair_rounds"], task["cause"]) == ("needs_human", 1, "model-gave-up")
 
 
-def test_run_pr_handles_only_that_prs_pending_review_work(opened: tuple[Stage, int, int]) -> None:
-    stage, _, number = opened
-    other = stage.github.add_issue(OWNER, REPO, "Add a notes file", "Please.", labels=["autonomous-dev"])
+def head_of(stage: Stage, number: int) -> str:
+    [pull] = [p for p in stage.github.pulls(OWNER, REPO) if p["number"] == number]
+    return str(pull["head_sha"])
+
+
+def sent_to_model(stage: Stage, text: str) -> bool:
+    return any(text in json.dumps(body) for body in stage.claude.message_requests())
+
+
+def second_pull(stage: Stage) -> tuple[int, int]:
+    """A second issue whose PR a run opens: (issue, PR number)."""
+    issue = stage.github.add_issue(OWNER, REPO, "Add a notes file", "Please.", labels=["autonomous-dev"])
     stage.claude.scripts.append(
         Script(
             [[text_editor("create", path="NOTES.md", file_text="notes\n")], [text_block("Added.")]],
-            match=f'<issue number="{other}">\n<title>Add a notes',
+            match=f'<issue number="{issue}">\n<title>Add a notes',
         )
     )
-    stage.claude.scripts.insert(0, RENAME)
-    stage.github.add_review_comment(OWNER, REPO, number, "Please rename x to y.", "calc.py", 1, user="alice")
-    result = run(stage, "--pr", str(number))
+    assert run(stage, "--issue", str(issue)).returncode == 0
+    [pull] = [p for p in stage.github.pulls(OWNER, REPO) if str(p["head"]).startswith(f"auto/{issue}-")]
+    return issue, int(pull["number"])
+
+
+def test_run_pr_handles_only_that_prs_pending_review_and_ci_work(opened: tuple[Stage, int, int]) -> None:
+    stage, _, mine = opened
+    _, other = second_pull(stage)  # PR B, with pending work of its own that `run --pr A` leaves alone
+    later = stage.github.add_issue(OWNER, REPO, "Add a changelog", "Please.", labels=["autonomous-dev"])
+    broken, untouched = head_of(stage, mine), head_of(stage, other)
+    for sha in (broken, untouched):  # both heads fail a check: only A's is repaired
+        stage.github.set_failed_run(OWNER, REPO, sha, "tests", log=failed_tests_log())
+    fix = [[text_editor("create", path="FIXED.md", file_text="fixed\n")], [text_block("Fixed.")]]
+    stage.claude.scripts.insert(0, Script(fix, match=CI))
+    result = run(stage, "--pr", str(mine))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sessions(stage, REVIEW) == 1 and len(replies(stage, number)) == 1
-    assert len(stage.github.pulls(OWNER, REPO)) == 1  # the other issue was not attempted
-    assert not any(f'<issue number=\\"{other}\\">' in json.dumps(b) for b in stage.claude.message_requests())
-    missing = run(stage, "--pr", str(other))
+    assert sessions(stage, CI) == 1 and ancestor(stage, broken, head_of(stage, mine))
+    assert head_of(stage, mine) != broken and head_of(stage, other) == untouched
+
+    stage.claude.scripts.insert(0, RENAME)  # both PRs have a trusted reviewer's comment: only A's is answered
+    stage.github.add_review_comment(OWNER, REPO, mine, "Please rename x to y.", "calc.py", 1, user="alice")
+    stage.github.add_review_comment(
+        OWNER, REPO, other, "Please call it TODO.md.", "NOTES.md", 1, user="alice"
+    )
+    result = run(stage, "--pr", str(mine))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sessions(stage, REVIEW) == 1 and len(replies(stage, mine)) == 1
+    assert replies(stage, other) == [] and not sent_to_model(stage, "Please call it TODO.md.")
+    assert head_of(stage, other) == untouched and sessions(stage, CI) == 1
+    assert len(stage.github.pulls(OWNER, REPO)) == 2  # the labelled issue was not attempted
+    assert not sent_to_model(stage, f'<issue number=\\"{later}\\">')
+    missing = run(stage, "--pr", str(later))
     assert missing.returncode == 2 and "no open pull request of the tool's" in missing.stderr
+
+
+def test_a_cycle_adopts_an_open_pr_of_ours_its_store_does_not_know_but_no_fork_or_other_users_pr(
+    opened: tuple[Stage, int, int], tmp_path: Path
+) -> None:
+    stage, issue, mine = opened
+    sha = head_of(stage, mine)
+    forked = stage.github.add_issue(OWNER, REPO, "Add quad", "Add quad(n).")
+    theirs = stage.github.add_issue(OWNER, REPO, "Add half", "Add half(n).")
+    fork = stage.github.add_pull(OWNER, REPO, f"auto/{forked}-add-quad", sha, "octobot", head_owner="octobot")
+    bare = stage.github.state.repo(OWNER, REPO).path
+    subprocess.run(
+        ["git", "-C", str(bare), "update-ref", f"refs/heads/auto/{theirs}-add-half", sha], check=True
+    )
+    alices = stage.github.add_pull(OWNER, REPO, f"auto/{theirs}-add-half", sha, "alice")
+    stage.github.add_review_comment(OWNER, REPO, mine, "Please rename x to y.", "calc.py", 1, user="alice")
+    for pull in (fork, alices):
+        stage.github.add_review_comment(OWNER, REPO, pull, f"Not yours: {pull}.", "calc.py", 1, user="alice")
+    stage.claude.scripts.insert(0, RENAME)
+    fresh = {"STATE_SQLITE_PATH": str(tmp_path / "replaced.db")}  # the store was lost or replaced
+
+    result = run(stage, **fresh)  # a normal cycle: no --pr
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sessions(stage, REVIEW) == 1 and len(replies(stage, mine)) == 1 and head_of(stage, mine) != sha
+    assert replies(stage, fork) == replies(stage, alices) == []
+    assert not sent_to_model(stage, "Not yours")
+    tasks = status_json(stage, stage.env(**ENV, **fresh))
+    assert (tasks[issue]["state"], tasks[issue]["review_rounds"]) == ("pr_opened", 1)
+    assert forked not in tasks and theirs not in tasks
+
+    again = run(stage, **fresh)  # adopted once: it is followed like any other now
+    assert again.returncode == 0 and sessions(stage, REVIEW) == 1 and len(replies(stage, mine)) == 1
+    assert set(status_json(stage, stage.env(**ENV, **fresh))) == {issue}
 
 
 def remaining(stage: Stage) -> int:

@@ -1,6 +1,7 @@
 """Which of a repository's tasks a cycle may claim: labelled issues (and issues a trusted mention asked
 for) admitted by the rules (trust, a human's hand-over, edits), PRs of ours whose attempt never recorded
-them, and PR steps that are due; or, for `run --issue N`, only the issues named, by the same rules."""
+them (or whose store does not know them), and PR steps that are due; or, for `run --issue N`, only the
+issues named, by the same rules."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ class Listing:
 Records = list[TaskRecord]
 Admit = Callable[[int, Issue], None]  # a task this cycle may claim
 Refuse = Callable[[int, str], None]  # an issue the rules keep out, and why
+Issues = frozenset[int] | None  # `run --issue`: only these; None: all
+
+
+def ours(pull: PullRequest, own: frozenset[str]) -> bool:
+    """A PR the tool opened: by one of its own logins, from a branch of this repository (not a fork's)."""
+    return pull.author.lower() in own and not pull.from_fork
 
 
 def live_claim(record: TaskRecord, now: datetime) -> bool:
@@ -57,6 +64,7 @@ class Admission:
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.clock = clock
+        self._tried: set[tuple[str, int]] = set()  # PRs of ours this process adopted (or tried to)
 
     def list(
         self,
@@ -75,11 +83,10 @@ class Admission:
         else:
             issues = _named(work, only, must_exist)
         own = work.repo.own_logins()
-        pulls = {
-            issue_of_branch(pull.head): pull for pull in work.repo.open_pulls() if pull.author.lower() in own
-        }
+        pulls = {issue_of_branch(pull.head): pull for pull in work.repo.open_pulls() if ours(pull, own)}
         if work.mentions is not None:
             issues = _mentioned(work, issues, pulls, only, self.review_requested)
+        self._adopt_unknown(work, pulls, only)
         now = self.clock()
         due = [
             record
@@ -134,7 +141,7 @@ class Admission:
         know (opened by a run with another store) is adopted into following."""
         pull = next((p for p in work.repo.open_pulls() if p.number == number), None)
         issue = issue_of_branch(pull.head) if pull is not None else None
-        if pull is None or issue is None or pull.author.lower() not in work.repo.own_logins():
+        if pull is None or issue is None or not ours(pull, work.repo.own_logins()):
             if must_exist:
                 raise UsageError(f"#{number} of {work.name} is no open pull request of the tool's",
                                  "name an open PR from one of its auto/ branches with --pr")  # fmt: skip
@@ -147,6 +154,22 @@ class Admission:
         if record is None or live_claim(record, now) or not work.runs(record):
             return []
         return [record] if record.next_attempt_at is None or record.next_attempt_at <= now else []
+
+    def _adopt_unknown(self, work: RepoWork, pulls: dict[int | None, PullRequest], only: Issues) -> None:
+        """Open PRs of ours whose task this store does not know (the store was lost or replaced, e.g.
+        SQLite by Postgres) are adopted into following, once; from the PRs the cycle lists anyway. A PR
+        whose issue is gone is tried once per process (each try would cost a request)."""
+        if work.follow is None:  # a dry run follows nothing
+            return
+        for issue, pull in pulls.items():
+            key = (work.name, pull.number)
+            if issue is None or (only is not None and issue not in only) or key in self._tried:
+                continue
+            if self.store.get(work.name, issue) is None:
+                log.info("%s#%d: %s is ours but unknown to the store; following it", work.name, issue,
+                         pull.url, extra={"repo": work.name, "issue": issue})  # fmt: skip
+                _adopt_pull(self.store, work, issue, pull)  # an outage raises: the next cycle tries again
+                self._tried.add(key)
 
     def _adopt(self, work: RepoWork, issue: Issue, pull: PullRequest) -> TaskState | None:
         """A PR of ours exists: an attempt opened it, and if its worker stopped before recording it, the

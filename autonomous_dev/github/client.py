@@ -313,7 +313,13 @@ def _pull(item: dict[str, Any] | GhPull) -> PullRequest:
         base=data["base"]["ref"],
         draft=bool(data.get("draft")),
         author=(data.get("user") or {}).get("login", ""),
+        from_fork=_repo_name(data["head"]) != _repo_name(data["base"]),
     )
+
+
+def _repo_name(end: dict[str, Any]) -> str | None:
+    """The repository a PR's head or base lives in (None once a fork was deleted)."""
+    return ((end.get("repo") or {}).get("full_name") or "").lower() or None
 
 
 def token_report(session: GitHubSession) -> TokenReport:

@@ -268,8 +268,15 @@ class Render:
             "ref": ref,
             "sha": sha,
             "user": self.user(owner),
-            "repo": self.repo(repo, None),
+            "repo": self._fork(repo, owner),
         }
+
+    def _fork(self, repo: Repo, owner: str) -> JsonDict:
+        """The repository a PR's end lives in: `repo`, or `owner`'s fork of it."""
+        doc = self.repo(repo, None)
+        if owner.lower() == repo.owner.lower():
+            return doc
+        return {**doc, "full_name": f"{owner}/{repo.name}", "owner": self.user(owner), "fork": True}
 
     def ref(self, repo: Repo, ref: str, sha: str) -> JsonDict:
         """A git reference; ``ref`` is the full name, e.g. ``refs/heads/main``."""

@@ -60,10 +60,12 @@ from .github_state import (
     PERMISSION_LEVELS,
     RATE_LIMIT,
     FaultHook,
+    PullInfo,
     RecordedRequest,
     Repo,
     State,
     Token,
+    branch_sha,
     git_env,
     http_backend_command,
     pull_shas,
@@ -216,6 +218,19 @@ class FakeGitHub(
             issue = self.state.new_issue(repo, title, body, user)
             self.state.add_labels(repo, issue, labels, labeled_by or user)
             return issue.number
+
+    def add_pull(
+        self, owner: str, name: str, head: str, head_sha: str, user: str, head_owner: str | None = None
+    ) -> int:
+        """A pull request `user` opened from `head` at `head_sha` into the default branch; from a fork of
+        `head_owner`'s when given (the branch then lives there, not here)."""
+        with self.state.lock:
+            repo = self.state.repo(owner, name)
+            base = repo.default_branch
+            base_sha = branch_sha(repo.path, base)
+            assert base_sha is not None
+            pull = PullInfo(head, base, head_owner or repo.owner, head_sha, base_sha)
+            return self.state.new_issue(repo, f"Changes from {head}", "", user, pull).number
 
     def add_comment(self, owner: str, name: str, number: int, body: str, user: str = "alice") -> int:
         with self.state.lock:
