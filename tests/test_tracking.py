@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from autonomous_dev.core.agent import Budget
 from autonomous_dev.core.progress import Progress
 from autonomous_dev.core.progress_text import Limits, render
 from autonomous_dev.core.repository import RepoWork
@@ -197,6 +198,17 @@ def test_github_failing_at_the_end_of_a_step_loses_nothing_and_burns_no_attempt(
     assert shown is not None and shown.progress_shown and shown.attempts == 1
 
 
+# Budgets the model's first turn (a look at a file, 120 tokens) leaves spent: the attempt stops right after it
+# with that budget's cause.
+SPENT_BUDGETS = {
+    "budget-tokens": Budget(max_turns=5, max_tokens=100),
+    "budget-cost": Budget(
+        max_turns=5, max_tokens=10_000, max_cost_usd=0.01, cost_of=lambda usage: usage.total_tokens / 10_000
+    ),
+    "budget-time": Budget(max_turns=5, max_tokens=10_000, max_seconds=0),
+}
+
+
 def scenario(name: str, tmp_path: Path) -> tuple[FakeRepo, RepoWork]:
     """An issue whose attempt ends with the named cause."""
     repo = FakeRepo(issues=[issue()])
@@ -205,14 +217,19 @@ def scenario(name: str, tmp_path: Path) -> tuple[FakeRepo, RepoWork]:
         return repo, repo_work(tmp_path, repo, ScriptedClaude(["It works as documented; nothing to change."]))
     if name == "budget-turns":
         return repo, repo_work(tmp_path, repo, ScriptedClaude([LOOK]), max_turns=2)
+    if name in SPENT_BUDGETS:
+        return repo, repo_work(tmp_path, repo, ScriptedClaude([LOOK]), budget=SPENT_BUDGETS[name])
     if name == "checks-failed":
-        evaluation = EvaluationSettings(test_command=check, max_repair_rounds=1)
+        evaluation = EvaluationSettings(test_command=check, max_repair_rounds=2)
     else:  # baseline-red: the tests fail on the base commit already, in a way nobody can name
         evaluation = EvaluationSettings(test_command="python -c 'raise SystemExit(3)'", max_repair_rounds=0)
     return repo, repo_work(tmp_path, repo, ScriptedClaude([FIX, "add() adds now."]), evaluation=evaluation)
 
 
-@pytest.mark.parametrize("name", ["model-gave-up", "budget-turns", "checks-failed", "baseline-red"])
+CAUSES = ["model-gave-up", "budget-turns", *SPENT_BUDGETS, "checks-failed", "baseline-red"]
+
+
+@pytest.mark.parametrize("name", CAUSES)
 def test_each_cause_reaches_the_label_the_store_status_and_metrics(name: str, tmp_path: Path) -> None:
     repo, work = scenario(name, tmp_path)
     work = tracked(work, repo)
@@ -222,9 +239,14 @@ def test_each_cause_reaches_the_label_the_store_status_and_metrics(name: str, tm
     [outcome] = cycle([work], store, observer=metrics).run()
 
     assert outcome.cause == name
+    task = store.get(REPO, 1)
+    assert task is not None and task.cause == Cause(name)
     assert f"autonomous-dev:cause/{name}" in repo.labels[1]
     [comment] = tracking_comments(repo)
     assert f"`autonomous-dev:cause/{name}`" in comment.body
+    if name == "checks-failed":  # the why names the rounds made
+        assert "`the checks still fail after 2 repair round(s): " in comment.body
+        assert "repair rounds: 2 of 2" in comment.body
     registry: CollectorRegistry = metrics.registry
     assert registry.get_sample_value("autonomous_dev_task_causes_total", {"repo": REPO, "cause": name}) == 1
     env = {"STATE_SQLITE_PATH": str(tmp_path / "state.db"), "REPO_OWNER": "acme", "REPO_NAME": "widgets"}
