@@ -234,7 +234,10 @@ def test_three_daemons_share_one_postgres_store(stage: Stage, pg_dsn: str, tmp_p
     assert_exactly_once(stage, numbers, stage.env(STATE_BACKEND="postgres", DATABASE_URL=pg_dsn))
 
 
-def killed_at(stage: Stage, env: dict[str, str], log: Path, moment: Callable[[GitHubRequest], bool]) -> None:
+Moment = Callable[[GitHubRequest], bool]  # picks the request a run is killed at
+
+
+def killed_at(stage: Stage, env: dict[str, str], log: Path, moment: Moment) -> None:
     """A run SIGKILLed the moment the GitHub stand-in receives the request `moment` picks; that request
     still goes through (the push lands, the reply is posted), as when a process dies right after a write."""
     process = start_cli(["run"], stage.cwd, env, log)
@@ -255,32 +258,86 @@ def killed_at(stage: Stage, env: dict[str, str], log: Path, moment: Callable[[Gi
     time.sleep(2.2)  # its lease expires: the next run recovers the step
 
 
+def pushed(request: GitHubRequest) -> bool:
+    return request.method == "POST" and request.route.endswith("/git-receive-pack")
+
+
+def replied(request: GitHubRequest) -> bool:
+    return request.method == "POST" and request.route.endswith("/replies")
+
+
+def tracking_edit(shows: str) -> Moment:
+    """The first edit of the tracking comment that shows `shows`: at a step's end, GitHub has it before
+    the store records the step."""
+
+    def moment(request: GitHubRequest) -> bool:
+        if request.method != "PATCH" or "/issues/comments/" not in request.route:
+            return False
+        body = str(request.json()["body"])
+        return "kind=tracking" in body and shows in body
+
+    return moment
+
+
+def labelled(issue: int, label: str) -> Moment:
+    def moment(request: GitHubRequest) -> bool:
+        route = f"/issues/{issue}/labels"
+        return request.method == "POST" and request.route.endswith(route) and label in str(request.json())
+
+    return moment
+
+
+def commented(issue: int, kind: str) -> Moment:
+    def moment(request: GitHubRequest) -> bool:
+        if request.method != "POST" or not request.route.endswith(f"/issues/{issue}/comments"):
+            return False
+        return f"kind={kind} " in str(request.json()["body"])
+
+    return moment
+
+
+def markers_of(comments: list[dict[str, object]]) -> list[str]:
+    """The hidden markers of the tool's own comments."""
+    bodies = [str(c["body"]) for c in comments if c["user"] == "octobot"]
+    return [body[body.index("<!-- autonomous-dev:") :] for body in bodies if "<!-- autonomous-dev:" in body]
+
+
+@pytest.mark.parametrize(
+    ("backend", "tracking"),
+    [("sqlite", True), ("postgres", True), ("sqlite", False)],
+    ids=["sqlite-tracking-comment", "postgres-tracking-comment", "sqlite-no-tracking-comment"],
+    indirect=["backend"],
+)
 def test_sigkill_in_review_and_ci_repair_rounds_commits_and_replies_once(
-    stage: Stage, backend: dict[str, str], tmp_path: Path
+    stage: Stage, backend: dict[str, str], tracking: bool, tmp_path: Path
 ) -> None:
-    """Kills right after a round's push and right after its first reply: in the end the branch has one
-    commit per round, each review thread one reply, and the store counts each round once."""
+    """Kills right after a round's push, after its first reply, at the tracking comment's edit that ends
+    a round (all done on GitHub, nothing recorded), and at each write of the hand-over once the one
+    CI-repair round allowed did not make the checks pass: in the end the branch has one commit per round,
+    each review thread one reply, the issue one tracking comment (or, without it, one hand-over comment),
+    no comment twice, and the store counts each round once."""
     from tests.test_rounds_e2e import CALC, CALC_TEST, CI, RENAME, REPO, REVIEW, failed_tests_log
 
     stage.publish(REPO, {"calc.py": CALC, "test_calc.py": CALC_TEST})
     issue = stage.github.add_issue(OWNER, REPO, "Add a note", "Add NOTES.md.", labels=["autonomous-dev"])
     note = [[text_editor("create", path="NOTES.md", file_text="n\n")], [text_block("Added.")]]
     stage.claude.scripts[:] = [RENAME, Script(note, match=f'<issue number="{issue}">\n<title>Add a note')]
-    env = stage.env(**backend, REPO_NAME=REPO, LEASE_SECONDS="2", PARALLEL_WORKERS="1", LOG_LEVEL="INFO")
+    env = stage.env(**backend, REPO_NAME=REPO, LEASE_SECONDS="2", PARALLEL_WORKERS="1", LOG_LEVEL="INFO",
+                    CI_MAX_REPAIR_ROUNDS="1", TRACKING_COMMENT=str(tracking).lower())  # fmt: skip
+
+    def kill(name: str, moment: Moment, when: bool = True) -> None:
+        if when:
+            killed_at(stage, env, tmp_path / f"{name}.log", moment)
+
     assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
     [pull] = stage.github.pulls(OWNER, REPO)
     number = int(pull["number"])
     threads = [stage.github.add_review_comment(OWNER, REPO, number, f"Rename x to y ({n}).", "calc.py", line,
                                                user="alice") for n, line in ((1, 1), (2, 5))]  # fmt: skip
 
-    def push(request: GitHubRequest) -> bool:
-        return request.method == "POST" and request.route.endswith("/git-receive-pack")
-
-    def reply(request: GitHubRequest) -> bool:
-        return request.method == "POST" and request.route.endswith("/replies")
-
-    killed_at(stage, env, tmp_path / "review-push.log", push)  # pushed, nothing recorded or replied
-    killed_at(stage, env, tmp_path / "review-reply.log", reply)  # one reply posted, the round not recorded
+    kill("review-push", pushed)  # pushed, nothing recorded or replied
+    kill("review-reply", replied)  # one reply posted, the round not recorded
+    kill("review-end", tracking_edit("review rounds: 1 of"), when=tracking)  # replied, not recorded
     fix = [
         [text_editor("str_replace", path="calc.py", old_str="n * y", new_str="2 * n")],
         [text_block("Fixed.")],
@@ -290,22 +347,46 @@ def test_sigkill_in_review_and_ci_repair_rounds_commits_and_replies_once(
         assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
     [pull] = stage.github.pulls(OWNER, REPO)
     stage.github.set_failed_run(OWNER, REPO, str(pull["head_sha"]), "tests", log=failed_tests_log())
-    killed_at(stage, env, tmp_path / "repair-push.log", push)
-    for _ in range(2):
-        assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
-
+    kill("repair-push", pushed)
+    kill("repair-end", tracking_edit("CI-repair rounds: 1 of 1"), when=tracking)
+    assert run_cli(["run"], cwd=stage.cwd, env=env).returncode == 0
     [pull] = stage.github.pulls(OWNER, REPO)
+    assert "2 * n" in stage.github.file_at(OWNER, REPO, str(pull["head"]), "calc.py")
+
+    # The repaired head fails too, and the one round allowed is spent: the issue is handed over.
+    stage.github.set_failed_run(OWNER, REPO, str(pull["head_sha"]), "tests", log=failed_tests_log())
+    kill("hand-over-label", labelled(issue, "needs-human"))  # labelled, nothing said or recorded
+    kill("hand-over-edit", tracking_edit("handed over to a human"), when=tracking)
+    kill("hand-over-comment", commented(issue, "ci-needs-human"), when=not tracking)
+    codes = [run_cli(["run"], cwd=stage.cwd, env=env).returncode for _ in range(2)]
+    assert codes == [1, 0]  # the hand-over is recorded once (a task for a human: exit code 1), then left be
+
     bare = stage.github.state.repo(OWNER, REPO).path
     log = subprocess.run(["git", "-C", str(bare), "log", "--format=%B", f"main..{pull['head']}"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert (
         log.count("Autonomous-Dev-Round: review 1") == 1
         and log.count("Autonomous-Dev-Round: ci-repair 1") == 1
-    )
-    ours = [c for c in stage.github.review_comments(OWNER, REPO, number) if c["user"] == "octobot"]
+        and log.count("Autonomous-Dev-Round:") == 2
+    ), log
+    assert [p["head_sha"] for p in stage.github.pulls(OWNER, REPO)] == [pull["head_sha"]]  # no new commit
+    review = stage.github.review_comments(OWNER, REPO, number)
+    ours = [c for c in review if c["user"] == "octobot"]
     assert sorted(int(str(c["in_reply_to_id"])) for c in ours) == sorted(threads), ours
+    on_issue = markers_of(stage.github.comments(OWNER, REPO, issue))
+    on_pull = markers_of(stage.github.comments(OWNER, REPO, number)) + markers_of(review)
+    assert len(on_issue + on_pull) == len(set(on_issue + on_pull)), on_issue + on_pull  # nothing said twice
+    tracked = [m for m in on_issue if "kind=tracking" in m]
+    handed = [m for m in on_issue + on_pull if "kind=ci-needs-human" in m]
+    assert (len(tracked), len(handed)) == ((1, 0) if tracking else (0, 1)), (on_issue, on_pull)
+    if tracking:
+        [comment] = stage.github.comments(OWNER, REPO, issue)  # the tracking comment, and no other
+        body = str(comment["body"])
+        assert "🙋 handed over to a human" in body and "CI-repair rounds: 1 of 1" in body, body
+        assert "review rounds: 1 of 3" in body, body
+    assert "needs-human" in stage.github.issue(OWNER, REPO, issue)["labels"]
     sessions = [json.dumps(b) for b in stage.claude.message_requests() if len(b["messages"]) == 1]
     assert sum(REVIEW in s for s in sessions) == sum(CI in s for s in sessions) == 1  # not asked again
     task = status_json(stage, env)[issue]
-    assert (task["review_rounds"], task["repair_rounds"], task["claim_owner"]) == (1, 1, None), task
-    assert "2 * n" in stage.github.file_at(OWNER, REPO, str(pull["head"]), "calc.py")
+    counted = (task["state"], task["review_rounds"], task["repair_rounds"], task["claim_owner"])
+    assert counted == ("needs_human", 1, 1, None), task
