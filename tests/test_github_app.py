@@ -210,3 +210,27 @@ def test_only_app_credentials_give_a_session_git_token_and_bot_identity_and_the_
     assert github.app_tokens(installation) == [token]
     assert token not in redactor.redact(f"push with {token}")
     assert "BEGIN" not in redactor.redact(key_pair().private_pem)
+
+
+def test_each_repository_gets_the_token_of_the_installation_that_covers_it(
+    github: FakeGitHub, source_repo: Path
+) -> None:
+    from autonomous_dev.github.client import repo_access
+
+    github.create_repo("globex", "gears", source=source_repo)
+    github.create_repo(OWNER, "other", source=source_repo)
+    acme = add_app(github)
+    globex = github.install_app(APP_ID, "globex")
+    env = {
+        "GITHUB_API_URL": github.api_url,
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_APP_PRIVATE_KEY": key_pair().private_pem,
+    }
+    credentials = load_credentials(env, None)
+    auth = github_auth(load_settings(environ=env).settings, credentials, Redactor(credentials.secrets()))
+    for full_name, installation in ((FULL_NAME, acme), ("globex/gears", globex)):
+        credential = auth(full_name)
+        assert repo_access(credential.session, full_name).full_name == full_name
+        assert not isinstance(credential.git_token, str)
+        assert github.app_tokens(installation) == [credential.git_token.token()]
+    assert auth(FULL_NAME).session is auth(f"{OWNER}/other").session  # one session per installation

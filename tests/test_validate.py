@@ -253,3 +253,47 @@ def test_with_the_credential_store_down_a_missing_token_is_its_own_row(
     assert code == 4, output
     assert checks["Postgres"]["status"] == "fail" and "refused" in checks["Postgres"]["detail"]
     assert checks["GITHUB_TOKEN"]["status"] == "fail" and checks["Claude"]["status"] == "ok"
+
+
+def test_a_webhook_port_needs_its_secret_and_the_row_says_where_deliveries_go(stage: Stage) -> None:
+    code, checks, output = validate(stage, "--offline", WEBHOOK_PORT="8787")
+    row = checks["webhook"]
+    assert code == 4, output  # as `start --webhook-port` without the secret
+    assert row["status"] == "fail" and "needs WEBHOOK_SECRET" in row["detail"]
+    assert "export WEBHOOK_SECRET" in row["fix"]
+    secret = "a-long-random-webhook-secret-0123456789"
+    code, checks, output = validate(
+        stage, "--offline", WEBHOOK_PORT="8787", WEBHOOK_PATH="/github", WEBHOOK_SECRET=secret
+    )
+    assert code == 0, output
+    assert checks["webhook"] == {
+        "name": "webhook",
+        "status": "ok",
+        "detail": "deliveries on http://127.0.0.1:8787/github; WEBHOOK_SECRET set",
+        "fix": "",
+        "exit_status": 0,
+    }
+    assert "webhook secret" not in checks and "webhook secret rotation" not in checks
+    assert secret not in output
+
+
+def test_without_a_webhook_port_the_row_is_skipped_and_a_secret_is_still_checked(stage: Stage) -> None:
+    code, checks, output = validate(stage, "--offline")
+    assert code == 0, output
+    assert checks["webhook"]["status"] == "skip" and "polls only" in checks["webhook"]["detail"]
+    _, checks, _ = validate(stage, "--offline", WEBHOOK_SECRET="a-long-random-webhook-secret-0123456789")
+    assert checks["webhook"]["status"] == "ok" and "start --webhook-port" in checks["webhook"]["detail"]
+
+
+def test_a_short_webhook_secret_and_a_rotation_left_open_warn(stage: Stage) -> None:
+    env = {"WEBHOOK_PORT": "8787", "WEBHOOK_SECRET": "short-secret", "WEBHOOK_SECRET_PREVIOUS": "the-old-one"}
+    code, checks, output = validate(stage, "--offline", **env)
+    assert code == 0, output
+    short = checks["webhook secret"]
+    assert short["status"] == "warn" and short["detail"] == "WEBHOOK_SECRET is 12 characters, under 20"
+    assert "openssl rand -hex 32" in short["fix"]
+    rotation = checks["webhook secret rotation"]
+    assert rotation["status"] == "warn" and "WEBHOOK_SECRET_PREVIOUS" in rotation["detail"]
+    assert "docs/webhooks.md#rotating-the-secret" in rotation["fix"]
+    assert "short-secret" not in output and "the-old-one" not in output
+    assert validate(stage, "--offline", "--strict", **env)[0] == 1

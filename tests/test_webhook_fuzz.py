@@ -69,7 +69,7 @@ def large_client(port: int) -> None:
 
 
 def request(rng: random.Random) -> bytes:
-    """One malformed or odd request: a random body, content type, signature and headers."""
+    """One malformed or odd request: a random body, content type, signature and headers (some huge)."""
     body = rng.choice(
         [
             rng.randbytes(rng.randrange(0, 5000)),
@@ -91,6 +91,7 @@ def request(rng: random.Random) -> bytes:
         f"X-GitHub-Delivery: fuzz-{rng.randrange(10**9)}",
         f"X-Hub-Signature-256: {signature}",
         f"Content-Length: {rng.choice([len(body), len(body) + 10, 0, -1, 'abc', 10**15])}",
+        f"X-Junk: {'h' * rng.choice([10, 70_000])}",  # past the 64 kB of request head, at times
     ]
     lines = "\r\n".join(head[:1] + rng.sample(head[1:], rng.randrange(0, len(head))))
     return lines.encode("latin-1", "replace") + b" HTTP/1.1\r\n" + b"\r\n" + body

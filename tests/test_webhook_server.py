@@ -298,3 +298,44 @@ def test_a_store_that_fails_still_wakes_the_cycle(tmp_path: Path, caplog: pytest
         server.close()
         receiver.close()
         store.close()
+
+
+class HangingStore(SqliteStore):
+    """The real store, but recording a delivery waits until the test lets it go (a store that hangs)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.go = threading.Event()
+
+    def record_delivery(self, delivery_id: str, event: str, now: datetime | None = None) -> bool:
+        self.go.wait(60)
+        return super().record_delivery(delivery_id, event, now)
+
+
+def test_deliveries_are_answered_while_the_store_hangs_and_done_afterwards(tmp_path: Path) -> None:
+    """The work is queued, never done in the request: GitHub's 10 s are never spent on the store."""
+    store = HangingStore(tmp_path / "state.db")
+    store.migrate()
+    wakes: list[str] = []
+    receiver = Receiver(lambda: [SECRET], lambda repo: True, store, lambda: wakes.append("woken"))
+    server = WebhookServer("127.0.0.1", 0, "/webhook", receiver, None)
+    receiver.start()
+    server.start()
+    try:
+        number = int(server.server_address[1])
+        for issue in (3, 4):  # each answered (the client gives up after 15 s) with the store stuck
+            assert deliver(number, "issues", labeled(issue)) == (
+                202,
+                "queued: issues.labeled for acme/widgets",
+            )
+        assert wakes == []
+        store.go.set()
+        receiver.queue.join()
+        assert wakes == ["woken", "woken"]
+    finally:
+        store.go.set()
+        server.close()
+        receiver.close()
+        store.close()
+    unstarted = WebhookServer("127.0.0.1", 0, "/webhook", receiver, None)
+    unstarted.close()  # a port that never served closes too

@@ -29,6 +29,7 @@ from autonomous_dev.settings.validate import (
     failed,
     gitignore_check,
     mask,
+    webhook_checks,
 )
 
 from .app import AppContext, cli
@@ -147,10 +148,20 @@ def _validate(
     if credentials.store_error is not None:  # the other checks go on with what env and .env gave
         checks.append(failed("Postgres", credentials.store_error))
     checks += _missing(credentials)
+    checks += webhook_checks(_webhook_url(settings), credentials.webhook_secrets)
     if not offline:
         checks += live_checks(settings, credentials, app.redactor)
     _print_checks(app, checks, as_json)
     return exit_code(checks, strict)
+
+
+def _webhook_url(settings: Settings) -> str | None:
+    """Where `start` would take deliveries; None when webhook.port is not set."""
+    webhook = settings.webhook
+    if webhook.port is None:
+        return None
+    host = f"[{webhook.host}]" if ":" in webhook.host else webhook.host
+    return f"http://{host}:{webhook.port}{webhook.path}"
 
 
 def _sandbox(settings: Settings, offline: bool) -> list[Check]:

@@ -1,4 +1,5 @@
-"""The checks behind `config --validate`: files, credential sources, live GitHub, Claude and Postgres."""
+"""The checks behind `config --validate`: files, credential sources, the webhook, live GitHub, Claude and
+Postgres."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from autonomous_dev.errors import AutonomousDevError, ExitStatus, GitHubError
+from autonomous_dev.errors import AutonomousDevError, CredentialError, ExitStatus, GitHubError
 from autonomous_dev.models import PostgresReport, RepoAccess, TokenReport
 
 EXPIRY_WARNING = timedelta(days=7)
@@ -18,6 +19,8 @@ EXCESS_SCOPES = ("delete_repo", "site_admin")
 EXCESS_PREFIXES = ("admin:", "write:", "delete:")
 REPO_NOT_FOUND_HINT = "check REPO_OWNER/REPO_NAME and that the token can see it"
 IGNORED_FILES = (".env", ".env.production", "autonomous-dev.config.json")
+MIN_WEBHOOK_SECRET = 20  # characters; `openssl rand -hex 32` gives 64
+WEBHOOK_ROTATION_DOC = "docs/webhooks.md#rotating-the-secret"
 
 
 class Status(enum.StrEnum):
@@ -80,6 +83,40 @@ def gitignore_check(cwd: Path) -> Check:
             ".gitignore", Status.WARN, f"not ignored: {', '.join(exposed)}", "add `.env*` and the config file"
         )
     return Check(".gitignore", Status.OK, "covers .env* and autonomous-dev.config.json")
+
+
+def webhook_checks(url: str | None, secrets: Callable[[], list[str]]) -> list[Check]:
+    """What `start` needs to take deliveries at `url` (None: webhook.port is not set here): WEBHOOK_SECRET,
+    long enough, and no previous secret left accepted after a rotation."""
+    try:
+        secret, *previous = secrets()
+    except CredentialError as exc:
+        if url is None:
+            return [Check("webhook", Status.SKIP, "webhook.port not set: the daemon polls only")]
+        return [failed("webhook", exc)]
+    where = f"deliveries on {url}" if url else "webhook.port not set here (`start --webhook-port PORT`)"
+    checks = [Check("webhook", Status.OK, f"{where}; WEBHOOK_SECRET set")]
+    if len(secret) < MIN_WEBHOOK_SECRET:
+        checks.append(
+            Check(
+                "webhook secret",
+                Status.WARN,
+                f"WEBHOOK_SECRET is {len(secret)} characters, under {MIN_WEBHOOK_SECRET}",
+                "use a long random one (openssl rand -hex 32) and set it on GitHub too "
+                f"({WEBHOOK_ROTATION_DOC})",
+            )
+        )
+    if previous:
+        checks.append(
+            Check(
+                "webhook secret rotation",
+                Status.WARN,
+                "WEBHOOK_SECRET_PREVIOUS is accepted too: a rotation in progress",
+                "once GitHub's webhook has the new secret, unset it and reload the daemon "
+                f"({WEBHOOK_ROTATION_DOC})",
+            )
+        )
+    return checks
 
 
 def scope_checks(scopes: tuple[str, ...], private_repo: bool, allow_workflow: bool) -> list[Check]:

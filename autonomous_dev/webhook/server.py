@@ -93,13 +93,13 @@ class WebhookServer(ThreadingHTTPServer):
         self.connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.large_bodies = threading.BoundedSemaphore(1)
         self._large_buffer: bytearray | None = None
+        self.serving: threading.Thread | None = None
 
     def large_buffer(self) -> bytearray:
         """The buffer large bodies are read into (the holder of `large_bodies` uses it), made once."""
         if self._large_buffer is None:
             self._large_buffer = bytearray(MAX_BODY_BYTES)
         return self._large_buffer
-        self.serving: threading.Thread | None = None
 
     def start(self) -> None:
         serve = functools.partial(self.serve_forever, poll_interval=0.2)  # how long a stop waits for it
