@@ -247,6 +247,8 @@ def test_each_cause_reaches_the_label_the_store_status_and_metrics(name: str, tm
     if name == "checks-failed":  # the why names the rounds made
         assert "`the checks still fail after 2 repair round(s): " in comment.body
         assert "repair rounds: 2 of 2" in comment.body
+        assert "- [ ] ❌ Build and tests pass" in comment.body  # not ticked when they fail
+        assert "- [x] Pull request opened (a draft: the checks fail)" in comment.body
     registry: CollectorRegistry = metrics.registry
     assert registry.get_sample_value("autonomous_dev_task_causes_total", {"repo": REPO, "cause": name}) == 1
     env = {"STATE_SQLITE_PATH": str(tmp_path / "state.db"), "REPO_OWNER": "acme", "REPO_NAME": "widgets"}

@@ -151,6 +151,12 @@ class Progress:
     def warn(self, warning: str) -> Progress:
         return replace(self, warning=warning)
 
+    def draft_opened(self) -> Progress:
+        """The attempt ended on failing checks with a draft PR holding the evidence: the checks line failed,
+        the PR line is done (a draft), whichever line was at work when the failure was recorded."""
+        opened = self.enter(PULL).mark(PULL, Mark.DONE, "a draft: the checks fail")
+        return opened.mark(CHECKS, Mark.FAILED)
+
     def settle(self, state: TaskState, failed: bool) -> Progress:
         """The lines as the state a step ended in shows them; `failed`: the step ended on a failure."""
         if failed:

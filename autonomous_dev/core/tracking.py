@@ -222,7 +222,10 @@ class TaskReport:
         line = ROUND_OF.get(cause) if cause is not None else None
         if line is not None and self.record.step in (Step.FOLLOW, Step.LAND):  # a look found the limit
             self.progress = self.progress.enter(line)
-        self.progress = self.progress.settle(transition.state, failed)
+        if failed and self.record.step is Step.ATTEMPT and transition.pr_url is not None:
+            self.progress = self.progress.draft_opened()
+        else:
+            self.progress = self.progress.settle(transition.state, failed)
         shown = self._show(self._task(transition), force=True)
         self.tracker.settle_labels(self.issue, transition.state, transition.cause)
         if not self.tracker.comment:
