@@ -350,7 +350,7 @@ def parse_token_expiry(raw: str | None) -> datetime | None:
 
 def repo_access(session: GitHubSession, full_name: str) -> RepoAccess:
     """The repository as the token sees it; reads of issues and pulls probe fine-grained permissions."""
-    repo = session.read(f"reading {full_name}", lambda: session.client.get_repo(full_name, lazy=False))
+    repo = session.read(f"reading {full_name}", lambda: session.client.get_repo(full_name).complete())
     permissions = repo.permissions
     return RepoAccess(
         full_name=repo.full_name,
