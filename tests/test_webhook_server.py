@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,8 +278,16 @@ class BrokenStore(SqliteStore):
         raise StoreError("the state database failed: disk I/O error", "check the disk")
 
 
-def test_a_store_that_fails_still_wakes_the_cycle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    store = BrokenStore(tmp_path / "state.db")
+@dataclass
+class Served:
+    number: int  # the port
+    receiver: Receiver
+    wakes: list[str]
+
+
+@contextmanager
+def serving(store: SqliteStore) -> Iterator[Served]:
+    """A webhook port for every repository, on `store`, counting the cycle's wake-ups; closed after."""
     store.migrate()
     wakes: list[str] = []
     receiver = Receiver(lambda: [SECRET], lambda repo: True, store, lambda: wakes.append("woken"))
@@ -286,18 +295,23 @@ def test_a_store_that_fails_still_wakes_the_cycle(tmp_path: Path, caplog: pytest
     receiver.start()
     server.start()
     try:
-        assert deliver(int(server.server_address[1]), "issues", labeled(3))[0] == 202
-        receiver.queue.join()
-        assert wakes == ["woken"]  # the cycle reads GitHub itself: the delivery's work is not lost
-        assert "not recorded: the state database failed" in caplog.text
-        assert deliver(int(server.server_address[1]), "metrics", {})[0] == 204
-        assert raw_exchange(int(server.server_address[1]), b"GET /metrics HTTP/1.1\r\n\r\n").startswith(
-            b"HTTP/1.1 404 "
-        )  # without the pages (a --metrics-port serves them), only deliveries
+        yield Served(int(server.server_address[1]), receiver, wakes)
     finally:
         server.close()
         receiver.close()
         store.close()
+
+
+def test_a_store_that_fails_still_wakes_the_cycle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with serving(BrokenStore(tmp_path / "state.db")) as served:
+        assert deliver(served.number, "issues", labeled(3))[0] == 202
+        served.receiver.queue.join()
+        assert served.wakes == ["woken"]  # the cycle reads GitHub itself: the delivery's work is not lost
+        assert "not recorded: the state database failed" in caplog.text
+        assert deliver(served.number, "metrics", {})[0] == 204
+        assert raw_exchange(served.number, b"GET /metrics HTTP/1.1\r\n\r\n").startswith(
+            b"HTTP/1.1 404 "
+        )  # without the pages (a --metrics-port serves them), only deliveries
 
 
 class HangingStore(SqliteStore):
@@ -315,27 +329,18 @@ class HangingStore(SqliteStore):
 def test_deliveries_are_answered_while_the_store_hangs_and_done_afterwards(tmp_path: Path) -> None:
     """The work is queued, never done in the request: GitHub's 10 s are never spent on the store."""
     store = HangingStore(tmp_path / "state.db")
-    store.migrate()
-    wakes: list[str] = []
-    receiver = Receiver(lambda: [SECRET], lambda repo: True, store, lambda: wakes.append("woken"))
-    server = WebhookServer("127.0.0.1", 0, "/webhook", receiver, None)
-    receiver.start()
-    server.start()
-    try:
-        number = int(server.server_address[1])
-        for issue in (3, 4):  # each answered (the client gives up after 15 s) with the store stuck
-            assert deliver(number, "issues", labeled(issue)) == (
-                202,
-                "queued: issues.labeled for acme/widgets",
-            )
-        assert wakes == []
-        store.go.set()
-        receiver.queue.join()
-        assert wakes == ["woken", "woken"]
-    finally:
-        store.go.set()
-        server.close()
-        receiver.close()
-        store.close()
-    unstarted = WebhookServer("127.0.0.1", 0, "/webhook", receiver, None)
+    with serving(store) as served:
+        try:
+            for issue in (3, 4):  # each answered (the client gives up after 15 s) with the store stuck
+                assert deliver(served.number, "issues", labeled(issue)) == (
+                    202,
+                    "queued: issues.labeled for acme/widgets",
+                )
+            assert served.wakes == []
+            store.go.set()
+            served.receiver.queue.join()
+            assert served.wakes == ["woken", "woken"]
+        finally:
+            store.go.set()  # the receiver's close waits for the store
+    unstarted = WebhookServer("127.0.0.1", 0, "/webhook", served.receiver, None)
     unstarted.close()  # a port that never served closes too
