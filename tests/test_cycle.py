@@ -3,6 +3,7 @@ policy, crash recovery, and every transition of the task lifecycle (docs/archite
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from autonomous_dev.core.control import StopControl
+from autonomous_dev.core.pool import Pool
 from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import Cause, InfrastructureError
 from autonomous_dev.models import CheckSummary, Comment, Issue, OutcomeKind, PullRequest, PullStatus
@@ -252,3 +254,86 @@ def test_workers_racing_for_the_same_candidates_all_live(
     outcomes = cycle([repo_work(tmp_path, repo, claude)], store, workers=4).run()
     assert sorted(o.issue for o in outcomes) == list(range(1, 9))
     assert not [r for r in caplog.records if getattr(r, "event", None) == "thread_died"]
+
+
+def test_an_attempt_that_publishes_gives_its_worker_place_to_the_next_issue(tmp_path: Path) -> None:
+    """One worker: the second issue's model starts while GitHub is slow to open the first issue's PR, and
+    not before the first one's model turns and checks are done."""
+    second_started = threading.Event()
+    first_turns_then: list[int] = []
+
+    class SlowPulls(FakeRepo):
+        def create_pull(
+            self, title: str, body: str, head: str, base: str, draft: bool = False
+        ) -> PullRequest:
+            waits.append(second_started.wait(10))  # GitHub answers the first PR late
+            return super().create_pull(title, body, head, base, draft)
+
+    class Watching(ScriptedClaude):
+        def complete(
+            self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
+        ) -> Any:
+            if '<issue number="2">' in str(messages[0]["content"]) and not second_started.is_set():
+                first_turns_then.append(len(self.requests))
+                second_started.set()
+            return super().complete(system, messages, tools)
+
+    waits: list[bool] = []
+    repo = SlowPulls(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2)])
+    work = repo_work(tmp_path, repo, Watching(fix(1)))
+    outcomes = cycle([work], open_test_store(tmp_path), workers=1).run()
+    assert sorted((o.issue, o.kind) for o in outcomes) == [
+        (1, OutcomeKind.PR_OPENED),
+        (2, OutcomeKind.PR_OPENED),
+    ]
+    assert waits == [True, True]  # the first PR waited for the second issue's model, not the other way
+    assert first_turns_then == [2]  # the first issue's two turns, then its checks, then the second issue
+
+
+def test_no_more_steps_than_workers_use_the_model_at_once(tmp_path: Path) -> None:
+    """Publishing frees a worker's place, and threads wait for one: two workers, six issues, at most two
+    agents at a time."""
+    lock, running, most = threading.Lock(), [0], [0]
+
+    class Counting(ScriptedClaude):
+        def complete(
+            self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
+        ) -> Any:
+            first_turn = len(messages) == 1
+            with lock:
+                running[0] += 1 if first_turn else 0
+                most[0] = max(most[0], running[0])
+            time.sleep(0.02)
+            turn = super().complete(system, messages, tools)
+            if turn.stop_reason == "end_turn":
+                with lock:
+                    running[0] -= 1
+            return turn
+
+    repo = FakeRepo(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in range(1, 7)])
+    outcomes = cycle(
+        [repo_work(tmp_path, repo, Counting(fix(1)))], open_test_store(tmp_path), workers=2
+    ).run()
+    assert len([o for o in outcomes if o.kind is OutcomeKind.PR_OPENED]) == 6
+    assert most[0] == 2
+
+
+def test_a_heartbeat_after_a_step_gave_its_claim_back_warns_of_no_lost_lease(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The heartbeat may run between a step's last write (which gives the claim back) and the claim leaving
+    the worker's list: that is no lost lease. A lease another owner took is."""
+    store = open_test_store(tmp_path)
+    for number in (1, 2):
+        store.observe("acme/widgets", number, "fp")
+    store.claim("acme/widgets", [1], "w1", 30)
+    store.release("acme/widgets", 1, "w1")  # the step ended
+    store.claim("acme/widgets", [2], "w2", 30)  # another daemon holds it
+    pool = Pool(store, "w1", lease_s=0.3, control=StopControl(), hide_claim=lambda key: None)
+    pool.in_flight.update({("acme/widgets", 1), ("acme/widgets", 2)})
+    pool.workers.append(threading.Thread(target=time.sleep, args=(0.25,)))
+    pool.workers[0].start()
+    with caplog.at_level("WARNING"):
+        pool._heartbeat()  # beats every 0.1 s while the worker lives
+    lost = [r.getMessage() for r in caplog.records if "lease lost" in r.getMessage()]
+    assert lost and set(lost) == {"acme/widgets#2: lease lost to w2"}

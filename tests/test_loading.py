@@ -13,9 +13,11 @@ from autonomous_dev import loading
 
 @pytest.fixture
 def collector() -> Iterator[None]:
-    was = gc.isenabled()
+    was, launched = gc.isenabled(), loading._state["launched"]
     yield
     loading.end()
+    loading._state["launched"] = launched
+    gc.unfreeze()
     if was:
         gc.enable()
 
@@ -41,3 +43,21 @@ def test_a_late_import_pauses_a_running_collector_and_restores_it(collector: Non
     with loading.uncollected():
         assert not gc.isenabled()
     assert gc.isenabled() is enabled
+
+
+def test_in_the_launched_program_what_a_late_import_made_is_frozen(collector: None) -> None:
+    loading.begin()
+    loading.end()
+    frozen = gc.get_freeze_count()
+    with loading.uncollected():
+        made = [[index] for index in range(1000)]  # what an import leaves: objects the collector tracks
+    assert gc.get_freeze_count() >= frozen + len(made)
+
+
+def test_a_late_import_in_a_process_that_was_not_launched_freezes_nothing(collector: None) -> None:
+    loading._state["launched"] = False
+    gc.enable()
+    frozen = gc.get_freeze_count()
+    with loading.uncollected():
+        made = [[index] for index in range(1000)]
+    assert len(made) == 1000 and gc.get_freeze_count() == frozen

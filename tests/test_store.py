@@ -8,8 +8,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 
 from autonomous_dev.errors import AutonomousDevError, ConfigError, ExitStatus, InfrastructureError
+from autonomous_dev.store import backends
 from autonomous_dev.store.backends import (
     ClaimLost,
     SqliteStore,
@@ -593,3 +595,38 @@ def test_processes_racing_on_a_fresh_database_claim_each_task_exactly_once(backe
         assert proc.returncode == 0, err
     claimed = [int(line) for out, _ in outputs for line in out.split()]
     assert sorted(claimed) == list(range(1, 31))
+
+
+def test_the_threads_of_one_process_take_turns_to_write_instead_of_meeting_a_locked_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With SQLite's busy timeout at 0, eight threads writing at once never find the file locked: they
+    queue in the process, where the next goes as soon as the last is done (SQLite's busy handler would
+    sleep 10 ms and more before trying again)."""
+    monkeypatch.setattr(backends, "SQLITE_BUSY_TIMEOUT_S", 0.0)
+
+    class SlowWrites(SqliteStore):  # each write holds the file a while, so the threads overlap
+        def _run(self, conn: sqlite3.Connection, query: str, params: Sequence[object]) -> backends.Result:
+            result = super()._run(conn, query, params)
+            if query.lstrip().startswith("UPDATE"):
+                time.sleep(0.002)
+            return result
+
+    store = SlowWrites(tmp_path / "state.db")
+    store.migrate()
+    failures: list[AutonomousDevError] = []
+
+    def write() -> None:
+        for _ in range(40):
+            try:
+                store.heartbeat("acme/widgets", 1, "w1", 30)
+            except AutonomousDevError as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    assert failures == []

@@ -128,6 +128,7 @@ class Attempt:
         result = proof.result
         if not workspace.has_changes():  # a repair round undid everything
             return self._no_changes(issue, result)
+        observer.publishing(issue)
         observer.phase(issue, "committing")
         commit = self._own_closing(issue, prompts.commit_message(issue.number, one_line(issue.title)))
         change = workspace.commit(commit.text)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from autonomous_dev.models import Issue
 
 log = logging.getLogger(__name__)
+Free = Callable[[], None]  # frees the worker's place a claimed step holds
 
 
 def utcnow() -> datetime:
@@ -47,8 +48,8 @@ class Policy:
 
 @dataclass
 class Board:
-    """What this cycle may still claim, per repository, and how many steps run on each. Admission adds to
-    it while workers claim from it."""
+    """What this cycle may still claim, per repository, and how many steps hold a worker's place on each
+    (an attempt that only publishes holds none). Admission adds to it while workers claim from it."""
 
     candidates: dict[str, list[int]] = field(default_factory=dict)
     issues: dict[tuple[str, int], Issue] = field(default_factory=dict)
@@ -85,6 +86,19 @@ class Board:
     def work_left(self) -> bool:
         with self.lock:
             return self.admitting or any(self.candidates.values())
+
+    def place(self, repo: str) -> Free:
+        """What frees the worker's place a step just claimed on `repo` took: once, however often called."""
+        held = [True]
+
+        def free() -> None:
+            with self.changed:
+                if held[0]:
+                    held[0] = False
+                    self.active[repo] -= 1
+                    self.changed.notify_all()
+
+        return free
 
 
 class Cycle:
@@ -238,7 +252,9 @@ class Cycle:
         tasks = sum(len(listing.issues) + len(listing.due) for listing in listings.values())
         work = functools.partial(self._worker, board, pool, runner)
         try:
-            pool.start(min(policy.workers, tasks), work)
+            # Twice the threads: a worker's place is freed while its attempt publishes (push, PR), and
+            # another thread takes it; no more than `workers` steps use the model and the checks at once.
+            pool.start(min(2 * policy.workers, tasks), work)
             try:
                 self._admit(board, listings)
             finally:
@@ -263,24 +279,26 @@ class Cycle:
             if claimed is None:
                 return
             name, record = claimed
+            free_place = board.place(name)
             try:
-                if not self._run(self.repos[name], board, record, runner):
+                if not self._run(self.repos[name], board, record, runner, free_place):
                     return
             finally:
-                with board.lock:
-                    board.active[name] -= 1
+                free_place()
                 with pool.lock:
                     pool.in_flight.discard((name, record.issue))
         self.outage = self.outage or runner.outage
 
-    def _run(self, work: RepoWork, board: Board, record: TaskRecord, runner: TaskRunner) -> bool:
+    def _run(
+        self, work: RepoWork, board: Board, record: TaskRecord, runner: TaskRunner, free_place: Free
+    ) -> bool:
         """One claimed step; False when the store failed while recording it (the worker backs off)."""
         listed = board.issues[(work.name, record.issue)]
         try:
             issue = runner.vetted(work, listed) if record.step is Step.ATTEMPT else listed
             if issue is None:
                 return True
-            result = runner.run(work, issue, record)
+            result = runner.run(work, issue, record, free_place)
         except AutonomousDevError as exc:  # raised while recording the result: the store is down
             log.error("%s#%d: the result could not be recorded: %s", work.name, record.issue, exc,
                       extra={"repo": work.name, "issue": record.issue})  # fmt: skip
@@ -305,16 +323,18 @@ class Cycle:
         return True
 
     def _claim_next(self, board: Board, pool: Pool) -> tuple[str, TaskRecord] | None:
-        """Round robin over the repositories that still have candidates and a free worker slot."""
+        """Round robin over the repositories that still have candidates and a free worker's place."""
         cap = self.policy.per_repo_workers or self.policy.workers
         while not self.control.claiming_stopped and self.outage is None and not self._budget_spent(board):
             with board.changed:
-                names = [n for n, c in board.candidates.items() if c and board.active.get(n, 0) < cap]
-                if not names and board.admitting:
-                    board.changed.wait(0.5)  # admission is still checking issues
-                    continue
-                if not names:
+                waiting = [n for n, c in board.candidates.items() if c]
+                names = [n for n in waiting if board.active.get(n, 0) < cap]
+                full = sum(board.active.values()) >= self.policy.workers
+                if not waiting and not board.admitting:
                     return None
+                if not names or full:  # the places are taken (they free up), or admission goes on
+                    board.changed.wait(0.5)
+                    continue
                 name = names[board.turn % len(names)]
                 board.turn += 1
                 candidates = list(board.candidates[name])

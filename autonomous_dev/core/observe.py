@@ -10,11 +10,16 @@ from autonomous_dev.models import Issue, Outcome, Usage
 
 
 class TaskObserver(Protocol):
-    """Told what a task is doing: its phase, and the usage of every model turn."""
+    """Told what a task is doing: its phase, the usage of every model turn, and when what is left of it
+    no longer needs a worker."""
 
     def phase(self, issue: Issue, phase: str) -> None: ...
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None: ...
+
+    def publishing(self, issue: Issue) -> None:
+        """The model and the checks are done; what is left (commit, push, the pull request) waits on git
+        and GitHub, so the worker's place goes to the next task meanwhile."""
 
 
 class CycleObserver:

@@ -99,8 +99,18 @@ class Pool:
                 except AutonomousDevError as exc:
                     log.warning("%s#%d: the lease could not be extended: %s", name, number, exc)
                     continue
-                if not kept:
-                    log.warning("%s#%d: lease lost", name, number)
+                holder = None if kept else self._holder(name, number)
+                if holder not in (None, self.owner):
+                    log.warning("%s#%d: lease lost to %s", name, number, holder)
+
+    def _holder(self, name: str, number: int) -> str | None:
+        """Who holds a lease that was not extended. None: nobody, as when our own step has just ended and
+        given it back (no loss); a lease that ran out makes the step's own write fail and say so."""
+        try:
+            record = self.store.get(name, number)
+        except AutonomousDevError:
+            return None
+        return record.claim_owner if record is not None else None
 
     def stop_heartbeats(self) -> None:
         """No heartbeat may outlive its cycle: one still writing while the store closes (or the process

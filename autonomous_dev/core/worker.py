@@ -68,25 +68,28 @@ class TaskRunner:
         self.outage: InfrastructureError | None = None  # the first one met; the cycle claims no more
         self.auth_error: CredentialError | None = None
 
-    def run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
+    def run(
+        self, work: RepoWork, issue: Issue, record: TaskRecord, free_worker: Callable[[], None] = lambda: None
+    ) -> Ran:
         """The claimed step and the transition written for it; raises only when the store fails to
-        record it. A look at a PR that found nothing new is not reported."""
+        record it. A look at a PR that found nothing new is not reported. `free_worker`: called when
+        what is left of the step no longer needs a worker (an attempt that only publishes)."""
         quiet = record.step in ONCE_PER_CYCLE
         if not quiet:
             self.observer.task_started(work.name, issue)
-        result = self._run(work, issue, record)
+        result = self._run(work, issue, record, free_worker)
         if result.outcome.kind is not OutcomeKind.UNCHANGED:
             if quiet:
                 self.observer.task_started(work.name, issue)
             self.observer.task_finished(work.name, issue, result.outcome)
         return result
 
-    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord) -> Ran:
+    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord, free_worker: Callable[[], None]) -> Ran:
         context = {"repo": work.name, "issue": issue.number}
         keep = functools.partial(self.store.keep_progress, work.name, issue.number, self.owner)
         report = work.thread.tracker.open(issue, record, keep)
         try:
-            done = self._step(work, issue, record, report)
+            done = self._step(work, issue, record, _StoreObserver(self, work.name, report, free_worker))
             transition = report.finish(done.transition)  # shown before it is recorded: nothing to redo
             self.store.transition(work.name, issue.number, self.owner, transition)
             return Ran(replace(done.outcome, cause=transition.cause), transition)
@@ -109,8 +112,8 @@ class TaskRunner:
         finally:
             work.thread.tracker.closed(issue.number)
 
-    def _step(self, work: RepoWork, issue: Issue, record: TaskRecord, report: TaskReport) -> StepResult:
-        observer = _StoreObserver(self, work.name, report)
+    def _step(self, work: RepoWork, issue: Issue, record: TaskRecord, observer: _StoreObserver) -> StepResult:
+        report = observer.report
         if record.step is Step.LAND:
             assert work.landing is not None, "a landing task in a repository without auto-merge"
             return work.landing.look(issue, record)
@@ -232,10 +235,13 @@ def _given_back(issue: Issue, why: str) -> Ran:
 class _StoreObserver:
     """Records every model turn's usage and cost in the store as it happens (a crash loses none)."""
 
-    def __init__(self, runner: TaskRunner, repo: str, report: TaskReport) -> None:
+    def __init__(
+        self, runner: TaskRunner, repo: str, report: TaskReport, free_worker: Callable[[], None]
+    ) -> None:
         self.runner = runner
         self.repo = repo
         self.report = report
+        self.free_worker = free_worker
 
     def phase(self, issue: Issue, phase: str) -> None:
         log.info(
@@ -243,6 +249,9 @@ class _StoreObserver:
         )
         self.runner.observer.task_phase(self.repo, issue, phase)
         self.report.phase(phase)
+
+    def publishing(self, issue: Issue) -> None:
+        self.free_worker()
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None:
         cost = self.runner.cost_of(turn_usage)

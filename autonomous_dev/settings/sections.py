@@ -180,7 +180,10 @@ class ExecutionSettings(Section):
         2,
         ge=1,
         le=32,
-        description="Issues worked on at the same time.",
+        description=(
+            "Issues worked on at the same time (the model and the checks); an attempt that is only"
+            " committing, pushing and opening its PR frees its place for the next issue meanwhile."
+        ),
         json_schema_extra=env("PARALLEL_WORKERS"),
     )
     timeout_minutes: float = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -47,6 +48,9 @@ class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connections: ThreadConnections[sqlite3.Connection] = ThreadConnections()
+        # This process's writers queue here: a thread finding the file locked by another of its threads
+        # would otherwise sleep in SQLite's busy handler (10 ms and more) after the lock is free again.
+        self._writing = threading.Lock()
 
     def migrate(self) -> None:
         # BEGIN IMMEDIATE in each step already keeps concurrent migrators apart.
@@ -76,13 +80,14 @@ class SqliteStore(SqlStore):
     @contextmanager
     def _transaction(self) -> Iterator[Execute]:
         conn = self._conn()
-        self._run(conn, "BEGIN IMMEDIATE", ())
-        try:
-            yield lambda query, params: self._run(conn, query, params)
-            self._run(conn, "COMMIT", ())
-        finally:
-            if conn.in_transaction:
-                conn.rollback()
+        with self._writing:
+            self._run(conn, "BEGIN IMMEDIATE", ())
+            try:
+                yield lambda query, params: self._run(conn, query, params)
+                self._run(conn, "COMMIT", ())
+            finally:
+                if conn.in_transaction:
+                    conn.rollback()
 
     def _read(self, query: str, params: Sequence[object]) -> list[Row]:
         return self._run(self._conn(), query, params).rows
