@@ -69,27 +69,27 @@ class TaskRunner:
         self.auth_error: CredentialError | None = None
 
     def run(
-        self, work: RepoWork, issue: Issue, record: TaskRecord, free_worker: Callable[[], None] = lambda: None
+        self, work: RepoWork, issue: Issue, record: TaskRecord, free_place: Callable[[], None] = lambda: None
     ) -> Ran:
         """The claimed step and the transition written for it; raises only when the store fails to
-        record it. A look at a PR that found nothing new is not reported. `free_worker`: called when
+        record it. A look at a PR that found nothing new is not reported. `free_place`: called when
         what is left of the step no longer needs a worker (an attempt that only publishes)."""
         quiet = record.step in ONCE_PER_CYCLE
         if not quiet:
             self.observer.task_started(work.name, issue)
-        result = self._run(work, issue, record, free_worker)
+        result = self._run(work, issue, record, free_place)
         if result.outcome.kind is not OutcomeKind.UNCHANGED:
             if quiet:
                 self.observer.task_started(work.name, issue)
             self.observer.task_finished(work.name, issue, result.outcome)
         return result
 
-    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord, free_worker: Callable[[], None]) -> Ran:
+    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord, free_place: Callable[[], None]) -> Ran:
         context = {"repo": work.name, "issue": issue.number}
         keep = functools.partial(self.store.keep_progress, work.name, issue.number, self.owner)
         report = work.thread.tracker.open(issue, record, keep)
         try:
-            done = self._step(work, issue, record, _StoreObserver(self, work.name, report, free_worker))
+            done = self._step(work, issue, record, _StoreObserver(self, work.name, report, free_place))
             transition = report.finish(done.transition)  # shown before it is recorded: nothing to redo
             self.store.transition(work.name, issue.number, self.owner, transition)
             return Ran(replace(done.outcome, cause=transition.cause), transition)
@@ -236,12 +236,12 @@ class _StoreObserver:
     """Records every model turn's usage and cost in the store as it happens (a crash loses none)."""
 
     def __init__(
-        self, runner: TaskRunner, repo: str, report: TaskReport, free_worker: Callable[[], None]
+        self, runner: TaskRunner, repo: str, report: TaskReport, free_place: Callable[[], None]
     ) -> None:
         self.runner = runner
         self.repo = repo
         self.report = report
-        self.free_worker = free_worker
+        self.free_place = free_place
 
     def phase(self, issue: Issue, phase: str) -> None:
         log.info(
@@ -251,7 +251,7 @@ class _StoreObserver:
         self.report.phase(phase)
 
     def publishing(self, issue: Issue) -> None:
-        self.free_worker()
+        self.free_place()
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None:
         cost = self.runner.cost_of(turn_usage)
