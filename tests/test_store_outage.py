@@ -8,6 +8,7 @@ which is what the daemon sees when the server restarts.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -130,4 +131,5 @@ def test_a_worker_killed_by_an_unexpected_error_is_reported_and_replaced(
     outcomes = cycle([work], store).run()
     assert sorted(o.kind for o in outcomes) == [OutcomeKind.PR_OPENED] * 2  # in this very cycle
     died = [r for r in caplog.records if getattr(r, "event", None) == "thread_died"]
-    assert len(died) == 1 and "worker-0" in died[0].getMessage() and died[0].exc_info
+    # whichever of the pool's threads claimed first (a worker's place may pass between two threads)
+    assert len(died) == 1 and re.match(r"thread worker-\d+ died", died[0].getMessage()) and died[0].exc_info
