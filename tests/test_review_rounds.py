@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from autonomous_dev.core import worker
 from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import Cause, InfrastructureError, UsageError
 from autonomous_dev.models import Comment, Issue, Review
@@ -305,3 +306,19 @@ def test_a_cycle_for_one_pr_takes_only_its_steps_and_adopts_it_when_the_store_do
     assert task is not None and (task.pr_number, task.review_rounds) == (PR, 1), outcomes
     with pytest.raises(UsageError, match="#7 of acme/widgets is no open pull request of the tool's"):
         cycle([setup.work], setup.store, clock=setup.clock, pull=7).run()
+
+
+def test_a_round_gives_its_worker_place_to_the_next_task_once_its_model_and_checks_are_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As an attempt does: committing, pushing and replying wait on git and GitHub, not on a worker."""
+    setup = followed(tmp_path, [(REVIEW, RENAME)])
+    setup.comment(5, "Please rename x to y.")
+    seen: list[str] = []
+    observer = worker._StoreObserver
+    phase, publishing = observer.phase, observer.publishing
+    monkeypatch.setattr(observer, "phase", lambda self, i, p: (seen.append(p), phase(self, i, p)))
+    monkeypatch.setattr(observer, "publishing", lambda self, i: (seen.append("(freed)"), publishing(self, i)))
+    setup.cycle()
+    round_phases = seen[seen.index("review round 1") :]
+    assert round_phases[-4:] == ["checking", "(freed)", "committing", "pushing"]

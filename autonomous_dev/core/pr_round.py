@@ -130,6 +130,7 @@ class Checkout:
             return RoundWork(
                 False, result.summary, reason=f"the checks fail with the change ({verdict.reason})"
             )
+        observer.publishing(issue)
         observer.phase(issue, "committing")
         message = only_own_closing(commit(result.summary), owner.repo.full_name, issue.number).text
         if not workspace.commit(message).files:

@@ -73,7 +73,7 @@ class TaskRunner:
     ) -> Ran:
         """The claimed step and the transition written for it; raises only when the store fails to
         record it. A look at a PR that found nothing new is not reported. `free_place`: called when
-        what is left of the step no longer needs a worker (an attempt that only publishes)."""
+        what is left of the step no longer needs a worker (it only commits, pushes and reports)."""
         quiet = record.step in ONCE_PER_CYCLE
         if not quiet:
             self.observer.task_started(work.name, issue)
