@@ -337,3 +337,29 @@ def test_a_heartbeat_after_a_step_gave_its_claim_back_warns_of_no_lost_lease(
         pool._heartbeat()  # beats every 0.1 s while the worker lives
     lost = [r.getMessage() for r in caplog.records if "lease lost" in r.getMessage()]
     assert lost and set(lost) == {"acme/widgets#2: lease lost to w2"}
+
+
+def test_a_thread_waiting_for_a_worker_place_does_not_ask_the_store_for_the_days_cost(tmp_path: Path) -> None:
+    """The day's budget is checked before each claim, not every half second while every place is taken
+    (a long model session would otherwise mean a database query per waiting thread twice a second)."""
+
+    class CountingCost(SqliteStore):
+        asked = 0
+
+        def cost_since(self, since: Any) -> float:
+            CountingCost.asked += 1
+            return super().cost_since(since)
+
+    class Slow(ScriptedClaude):
+        def complete(
+            self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
+        ) -> Any:
+            time.sleep(0.75)  # three waits of the idle thread per issue
+            return super().complete(system, messages, tools)
+
+    store = CountingCost(tmp_path / "state.db")
+    store.migrate()
+    repo = FakeRepo(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2)])
+    outcomes = cycle([repo_work(tmp_path, repo, Slow(fix(1)))], store, workers=1).run()
+    assert [o.kind for o in outcomes] == [OutcomeKind.PR_OPENED] * 2
+    assert CountingCost.asked <= 3  # one per claim (two issues), and one that found nothing left

@@ -278,8 +278,7 @@ class Cycle:
                 return
             if claimed is None:
                 return
-            name, record = claimed
-            free_place = board.place(name)
+            name, record, free_place = claimed
             try:
                 if not self._run(self.repos[name], board, record, runner, free_place):
                     return
@@ -322,10 +321,11 @@ class Cycle:
                 board.candidates[work.name].append(record.issue)
         return True
 
-    def _claim_next(self, board: Board, pool: Pool) -> tuple[str, TaskRecord] | None:
-        """Round robin over the repositories that still have candidates and a free worker's place."""
+    def _claim_next(self, board: Board, pool: Pool) -> tuple[str, TaskRecord, Free] | None:
+        """Round robin over the repositories that still have candidates and a free worker's place: the
+        task claimed, and what frees the place it holds."""
         cap = self.policy.per_repo_workers or self.policy.workers
-        while not self.control.claiming_stopped and self.outage is None and not self._budget_spent(board):
+        while not self.control.claiming_stopped and self.outage is None:
             with board.changed:
                 waiting = [n for n, c in board.candidates.items() if c]
                 names = [n for n in waiting if board.active.get(n, 0) < cap]
@@ -339,22 +339,26 @@ class Cycle:
                 board.turn += 1
                 candidates = list(board.candidates[name])
                 board.active[name] = board.active.get(name, 0) + 1
+            free_place = board.place(name)
             try:
-                record = self.store.claim(name, candidates, self.owner, self.policy.lease_s, self.clock())
-            except BaseException:  # the slot is free again for whoever claims next
-                with board.lock:
-                    board.active[name] -= 1
+                spent = self._budget_spent(board)  # before every claim (not while waiting for a place)
+                lease, now = self.policy.lease_s, self.clock()
+                record = None if spent else self.store.claim(name, candidates, self.owner, lease, now)
+            except BaseException:  # the place is free again for whoever claims next
+                free_place()
                 raise
+            if spent:
+                free_place()
+                return None
             with board.lock:
                 # Other workers claim from the same list: what one took, another may have dropped.
-                if record is None:  # the rest is held by others or backing off
-                    board.drop(name, candidates)
-                    board.active[name] -= 1
-                    continue
-                board.drop(name, [record.issue])
+                board.drop(name, candidates if record is None else [record.issue])
+            if record is None:  # the rest is held by others or backing off
+                free_place()
+                continue
             with pool.lock:
                 pool.in_flight.add((name, record.issue))
-            return name, record
+            return name, record, free_place
         return None
 
     def _budget_spent(self, board: Board) -> bool:
