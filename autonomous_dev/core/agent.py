@@ -92,7 +92,7 @@ class Agent:
             messages.append({"role": "user", "content": _tool_results(turn, toolbox, deadline)})
             if time.monotonic() > deadline:
                 raise BudgetExceeded(
-                    f"time budget spent: still working after {self.budget.max_seconds / 60:.0f} minutes",
+                    f"time budget spent: still working after {_duration(self.budget.max_seconds)}",
                     "raise execution.timeoutMinutes or split the issue",
                     Cause.BUDGET_TIME,
                 )
@@ -130,3 +130,11 @@ def _tool_results(turn: ModelTurn, toolbox: Toolbox, deadline: float) -> list[di
         {"type": "tool_result", "tool_use_id": r.tool_use_id, "content": r.content, "is_error": r.is_error}
         for r in results
     ]
+
+
+def _duration(seconds: float) -> str:
+    """A time budget as people say it: "30 seconds", "1 minute", "2.5 minutes"."""
+    if seconds < 60:
+        return f"{seconds:g} second{'' if seconds == 1 else 's'}"
+    minutes = round(seconds / 60, 1)
+    return f"{minutes:g} minute{'' if minutes == 1 else 's'}"
