@@ -123,13 +123,14 @@ def cycle(
     only: frozenset[int] | None = None,
     pull: int | None = None,
     observer: CycleObserver | None = None,
+    per_repo_workers: int = 0,
 ) -> Cycle:
     policy = Policy(
         workers=workers,
         lease_s=30,
         failures=FailurePolicy(max_attempts, backoff_s),
         max_cost_per_day=100,
-        per_repo_workers=0,
+        per_repo_workers=per_repo_workers,
         grace_s=60,
     )
     return Cycle(
