@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from autonomous_dev.core.control import StopControl
-from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.core.pool import Pool
 from autonomous_dev.core.tools import EDITOR_NAME
 from autonomous_dev.errors import Cause, InfrastructureError
@@ -164,12 +163,9 @@ def test_an_outage_gives_the_claim_back_uncounted_and_stops_claiming(tmp_path: P
     store = open_test_store(tmp_path)
     the_cycle = cycle([repo_work(tmp_path, repo, Down([]), clock=clock)], store, clock=clock)
     outcomes = the_cycle.run()
-    assert the_cycle.outage is not None
-    # the second issue, claimed ahead while the first used the worker's place, never starts
-    assert [(o.issue, o.kind) for o in outcomes] == [(1, OutcomeKind.FAILED), (2, OutcomeKind.SKIPPED)]
-    assert outcomes[1].detail == "not started: Anthropic API is unreachable"
+    assert [o.kind for o in outcomes] == [OutcomeKind.FAILED] and the_cycle.outage is not None
     assert {(t.state, t.attempts, t.claim_owner) for t in store.tasks()} == {(TaskState.QUEUED, 0, None)}
-    assert {("remove", 1, "in-progress"), ("remove", 2, "in-progress")} <= set(repo.label_log)
+    assert ("remove", 1, "in-progress") in repo.label_log
 
 
 def test_github_down_at_the_claim_is_an_outage_not_a_refusal(
@@ -344,9 +340,8 @@ def test_a_heartbeat_after_a_step_gave_its_claim_back_warns_of_no_lost_lease(
 
 
 def test_a_thread_waiting_for_a_worker_place_does_not_ask_the_store_for_the_days_cost(tmp_path: Path) -> None:
-    """The day's budget is checked before each claim and before a step claimed ahead starts, not every
-    half second while every place is taken (a long model session would otherwise mean a database query
-    per waiting thread twice a second)."""
+    """The day's budget is checked before each claim, not every half second while every place is taken
+    (a long model session would otherwise mean a database query per waiting thread twice a second)."""
 
     class CountingCost(SqliteStore):
         asked = 0
@@ -367,122 +362,12 @@ def test_a_thread_waiting_for_a_worker_place_does_not_ask_the_store_for_the_days
     repo = FakeRepo(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2)])
     outcomes = cycle([repo_work(tmp_path, repo, Slow(fix(1)))], store, workers=1).run()
     assert [o.kind for o in outcomes] == [OutcomeKind.PR_OPENED] * 2
-    assert CountingCost.asked <= 5  # per issue one at the claim and one at the start; one found nothing
+    assert CountingCost.asked <= 3  # one per claim (two issues), and one that found nothing left
 
 
-def _worktree_open(workspaces: Any, number: int) -> bool:
-    return any(w.branch.startswith(f"auto/{number}-") for w in list(workspaces.opened))
-
-
-def _wait_for(condition: Any, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _only_the_first_started(outcomes: list[Any], store: Any, claude: ScriptedClaude, why: str) -> None:
-    """Issue 1 opened its PR; issue 2, claimed ahead, never asked the model and is queued uncounted."""
-    outcomes.sort(key=lambda outcome: outcome.issue)  # the second one ends first, once the place frees
-    assert [(o.issue, o.kind) for o in outcomes] == [(1, OutcomeKind.PR_OPENED), (2, OutcomeKind.SKIPPED)]
-    assert outcomes[1].detail == why
-    assert all('<issue number="1">' in str(request[0]["content"]) for request in claude.requests)
-    task = store.get("acme/widgets", 2)
-    assert task is not None and (task.state, task.attempts, task.claim_owner) == (TaskState.QUEUED, 0, None)
-
-
-def test_the_next_attempt_prepares_its_worktree_while_the_place_is_taken(tmp_path: Path) -> None:
-    """One worker: the second issue is claimed ahead and its worktree made while the first issue's model
-    works; its own model starts only after the first one's last turn."""
-    seen: list[tuple[int, bool]] = []  # (issue of the request, the second issue's worktree open then)
-
-    class Watching(ScriptedClaude):
-        def complete(
-            self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
-        ) -> Any:
-            number = 1 if '<issue number="1">' in str(messages[0]["content"]) else 2
-            if number == 1 and len(messages) > 1:  # the first issue's last turn: give the other time
-                _wait_for(lambda: _worktree_open(work.workspaces, 2), seconds=5)
-            seen.append((number, _worktree_open(work.workspaces, 2)))
-            return super().complete(system, messages, tools)
-
-    class Phases(CycleObserver):
-        def __init__(self) -> None:
-            self.seen: list[tuple[int, str]] = []
-
-        def task_phase(self, repo: str, issue: Issue, phase: str) -> None:
-            self.seen.append((issue.number, phase))
-
-    repo = FakeRepo(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2)])
-    work = repo_work(tmp_path, repo, Watching(fix(1)))
-    phases = Phases()
-    outcomes = cycle([work], open_test_store(tmp_path), workers=1, observer=phases).run()
-    assert sorted((o.issue, o.kind) for o in outcomes) == [(n, OutcomeKind.PR_OPENED) for n in (1, 2)]
-    assert seen[:2] == [(1, False), (1, True)]  # the worktree was made during the first issue's turns
-    assert [number for number, _ in seen] == [1, 1, 2, 2]  # ... and its model waited for the place
-    second = [phase for number, phase in phases.seen if number == 2]
-    assert second[:3] == ["preparing worktree", "waiting for a worker", "agent"]
-    assert "waiting for a worker" not in [phase for number, phase in phases.seen if number == 1]
-
-
-def test_a_stop_gives_back_an_attempt_waiting_for_its_place_uncounted(tmp_path: Path) -> None:
-    """A warm stop while the next issue, claimed ahead, waits for the worker's place: the running one
-    finishes; the waiting one never reaches the model, and its claim and label are given back."""
-    control = StopControl()
-
-    class StopsMidway(ScriptedClaude):
-        def complete(
-            self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
-        ) -> Any:
-            if len(messages) == 1:
-                assert _wait_for(lambda: _worktree_open(work.workspaces, 2))
-                control.request_stop()
-            return super().complete(system, messages, tools)
-
-    repo = FakeRepo(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2)])
-    claude = StopsMidway(fix(1))
-    work = repo_work(tmp_path, repo, claude)
-    store = open_test_store(tmp_path)
-    outcomes = cycle([work], store, workers=1, control=control).run()
-    _only_the_first_started(outcomes, store, claude, "not started: the daemon is stopping")
-    assert "in-progress" not in repo.labels.get(2, set())
-
-
-def test_an_attempt_waiting_for_its_place_does_not_start_once_the_budget_is_spent(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The day's budget is spent by the running step while the next one waits for its place: the next
-    one's claim is given back before its model is asked anything."""
-    spent = threading.Event()
-
-    class Spending(SqliteStore):
-        def cost_since(self, since: Any) -> float:
-            return 1000.0 if spent.is_set() else 0.0
-
-    class SpendsAll(ScriptedClaude):
-        def complete(
-            self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]
-        ) -> Any:
-            assert _wait_for(lambda: _worktree_open(work.workspaces, 2))
-            spent.set()
-            return super().complete(system, messages, tools)
-
-    store = Spending(tmp_path / "state.db")
-    store.migrate()
-    repo = FakeRepo(issues=[Issue(n, f"Issue {n}", "", (LABEL,)) for n in (1, 2)])
-    claude = SpendsAll(fix(1))
-    work = repo_work(tmp_path, repo, claude)
-    with caplog.at_level("WARNING"):
-        outcomes = cycle([work], store, workers=1).run()
-    _only_the_first_started(outcomes, store, claude, "not started: the day's cost budget is spent")
-    assert len([r for r in caplog.records if "daily cost budget reached" in r.getMessage()]) == 1
-
-
-def test_each_repository_keeps_to_its_cap_with_attempts_claimed_ahead(tmp_path: Path) -> None:
+def test_each_repository_keeps_to_its_cap_while_another_leaves_a_place_free(tmp_path: Path) -> None:
     """Two repositories, two workers, one place each: never two models at once on one repository, though
-    its next attempt is claimed ahead and the other repository leaves a place free."""
+    the other repository leaves a place free most of the time."""
     lock, running, most = threading.Lock(), {}, {}
 
     class Counting(ScriptedClaude):

@@ -86,9 +86,8 @@ class Attempt:
     def _work(self, issue: Issue, workspace: Workspace, bench: Bench, observer: TaskObserver) -> Outcome:
         system = self.context.system_for(workspace, self.agent.system)
         baseline = self.context.baseline_aside(self.workspaces, self.base_branch, workspace, bench)
-        message, hidden = self.thread.read(issue)
-        observer.working(issue)
         observer.phase(issue, "agent")
+        message, hidden = self.thread.read(issue)
         result = self.agent.run(message, bench.toolbox, _on_turn(observer, issue), system)
         if not workspace.has_changes():
             return self._no_changes(issue, result)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from autonomous_dev.core.admission import Admission, Listing, PullOpen, live_claim
-from autonomous_dev.core.board import Board, DailyBudget, Seat
 from autonomous_dev.core.control import StopControl
 from autonomous_dev.core.lifecycle import FailurePolicy
 from autonomous_dev.core.observe import CycleObserver
@@ -22,7 +23,11 @@ from autonomous_dev.models import Outcome, OutcomeKind, Usage
 from autonomous_dev.ports import Store
 from autonomous_dev.store.records import ONCE_PER_CYCLE, STEP_OF, Step, TaskRecord, Transition
 
+if TYPE_CHECKING:
+    from autonomous_dev.models import Issue
+
 log = logging.getLogger(__name__)
+Free = Callable[[], None]  # frees the worker's place a claimed step holds
 
 
 def utcnow() -> datetime:
@@ -39,6 +44,61 @@ class Policy:
     grace_s: float
     cost_of: Callable[[Usage], float] = lambda usage: 0.0
     redact: Callable[[str], str] = lambda text: text
+
+
+@dataclass
+class Board:
+    """What this cycle may still claim, per repository, and how many steps hold a worker's place on each
+    (an attempt that only publishes holds none). Admission adds to it while workers claim from it."""
+
+    candidates: dict[str, list[int]] = field(default_factory=dict)
+    issues: dict[tuple[str, int], Issue] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+    admitting: bool = True
+    admitted: int = 0
+    turn: int = 0
+    budget_reported: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+    def add(self, repo: str, number: int, issue: Issue) -> None:
+        with self.changed:
+            self.candidates.setdefault(repo, []).append(number)
+            self.issues[(repo, number)] = issue
+            self.admitted += 1
+            self.changed.notify()
+
+    def drop(self, repo: str, numbers: list[int]) -> None:
+        """Take these off the repository's candidates, once each, where still there (the lock held)."""
+        left = self.candidates[repo]
+        for number in numbers:
+            if number in left:
+                left.remove(number)
+
+    def admission_done(self) -> None:
+        with self.changed:
+            self.admitting = False
+            self.changed.notify_all()
+
+    def work_left(self) -> bool:
+        with self.lock:
+            return self.admitting or any(self.candidates.values())
+
+    def place(self, repo: str) -> Free:
+        """What frees the worker's place a step just claimed on `repo` took: once, however often called."""
+        held = [True]
+
+        def free() -> None:
+            with self.changed:
+                if held[0]:
+                    held[0] = False
+                    self.active[repo] -= 1
+                    self.changed.notify_all()
+
+        return free
 
 
 class Cycle:
@@ -189,13 +249,11 @@ class Cycle:
         runner = TaskRunner(self.store, self.owner, policy.failures, self.observer, self.clock,
                             policy.cost_of, policy.redact)  # fmt: skip
         pool = Pool(self.store, self.owner, policy.lease_s, self.control, self._hide_claim)
-        budget = DailyBudget(self.store, policy.max_cost_per_day, self.clock)
         tasks = sum(len(listing.issues) + len(listing.due) for listing in listings.values())
-        work = functools.partial(self._worker, board, pool, runner, budget)
+        work = functools.partial(self._worker, board, pool, runner)
         try:
             # Twice the threads: a worker's place is freed while its attempt publishes (push, PR), and
-            # the next attempt, claimed ahead, prepares its worktree while every place is taken; no more
-            # than `workers` steps use the model and the checks at once.
+            # another thread takes it; no more than `workers` steps use the model and the checks at once.
             pool.start(min(2 * policy.workers, tasks), work)
             try:
                 self._admit(board, listings)
@@ -206,12 +264,12 @@ class Cycle:
             pool.release_in_flight()
             raise
 
-    def _worker(self, board: Board, pool: Pool, runner: TaskRunner, budget: DailyBudget) -> None:
+    def _worker(self, board: Board, pool: Pool, runner: TaskRunner) -> None:
         """Claim and run steps until nothing is left. A store failure ends this worker: the claim is
         released (or its lease lapses while the store is down) and the next cycle tries again."""
-        while self._stopping(runner) is None:
+        while not self.control.claiming_stopped and self.outage is None and runner.outage is None:
             try:
-                claimed = self._claim_next(board, pool, runner, budget)
+                claimed = self._claim_next(board, pool)
             except InfrastructureError as exc:  # the store went away between two claims
                 self.outage = self.outage or exc
                 return
@@ -220,31 +278,26 @@ class Cycle:
                 return
             if claimed is None:
                 return
-            name, record, seat = claimed
+            name, record, free_place = claimed
             try:
-                if not self._run(self.repos[name], board, record, runner, seat):
+                if not self._run(self.repos[name], board, record, runner, free_place):
                     return
             finally:
-                seat.free()
+                free_place()
                 with pool.lock:
                     pool.in_flight.discard((name, record.issue))
         self.outage = self.outage or runner.outage
 
-    def _stopping(self, runner: TaskRunner) -> str | None:
-        """Why this cycle claims and starts nothing more, if it does not."""
-        outage = self.outage or runner.outage
-        if outage is not None:
-            return f"{outage.service} is unreachable"
-        return "the daemon is stopping" if self.control.claiming_stopped else None
-
-    def _run(self, work: RepoWork, board: Board, record: TaskRecord, runner: TaskRunner, seat: Seat) -> bool:
+    def _run(
+        self, work: RepoWork, board: Board, record: TaskRecord, runner: TaskRunner, free_place: Free
+    ) -> bool:
         """One claimed step; False when the store failed while recording it (the worker backs off)."""
         listed = board.issues[(work.name, record.issue)]
         try:
             issue = runner.vetted(work, listed) if record.step is Step.ATTEMPT else listed
             if issue is None:
                 return True
-            result = runner.run(work, issue, record, seat)
+            result = runner.run(work, issue, record, free_place)
         except AutonomousDevError as exc:  # raised while recording the result: the store is down
             log.error("%s#%d: the result could not be recorded: %s", work.name, record.issue, exc,
                       extra={"repo": work.name, "issue": record.issue})  # fmt: skip
@@ -268,49 +321,59 @@ class Cycle:
                 board.candidates[work.name].append(record.issue)
         return True
 
-    def _claim_next(
-        self, board: Board, pool: Pool, runner: TaskRunner, budget: DailyBudget
-    ) -> tuple[str, TaskRecord, Seat] | None:
-        """Round robin over the repositories that still have candidates and room to claim ahead: the task
-        claimed, and its seat (the worker's place it takes when its work needs one)."""
-        workers = self.policy.workers
-        cap = self.policy.per_repo_workers or workers
-        while self._stopping(runner) is None:
+    def _claim_next(self, board: Board, pool: Pool) -> tuple[str, TaskRecord, Free] | None:
+        """Round robin over the repositories that still have candidates and a free worker's place: the
+        task claimed, and what frees the place it holds."""
+        cap = self.policy.per_repo_workers or self.policy.workers
+        while not self.control.claiming_stopped and self.outage is None:
             with board.changed:
                 waiting = [n for n, c in board.candidates.items() if c]
-                names = [n for n in waiting if board.ahead.get(n, 0) < cap]
-                full = sum(board.ahead.values()) >= workers
+                names = [n for n in waiting if board.active.get(n, 0) < cap]
+                full = sum(board.active.values()) >= self.policy.workers
                 if not waiting and not board.admitting:
                     return None
-                if not names or full:  # as many claimed ahead as places (they free up), or admission goes on
+                if not names or full:  # the places are taken (they free up), or admission goes on
                     board.changed.wait(0.5)
                     continue
                 name = names[board.turn % len(names)]
                 board.turn += 1
                 candidates = list(board.candidates[name])
-                board.ahead[name] = board.ahead.get(name, 0) + 1
-            stopping = functools.partial(self._stopping, runner)
-            seat = Seat(board, name, workers, cap, stopping, budget.spent)
+                board.active[name] = board.active.get(name, 0) + 1
+            free_place = board.place(name)
             try:
-                spent = budget.spent()  # before every claim (not while waiting for room)
+                spent = self._budget_spent(board)  # before every claim (not while waiting for a place)
                 lease, now = self.policy.lease_s, self.clock()
                 record = None if spent else self.store.claim(name, candidates, self.owner, lease, now)
-            except BaseException:  # the room is free again for whoever claims next
-                seat.free()
+            except BaseException:  # the place is free again for whoever claims next
+                free_place()
                 raise
             if spent:
-                seat.free()
+                free_place()
                 return None
             with board.lock:
                 # Other workers claim from the same list: what one took, another may have dropped.
                 board.drop(name, candidates if record is None else [record.issue])
             if record is None:  # the rest is held by others or backing off
-                seat.free()
+                free_place()
                 continue
             with pool.lock:
                 pool.in_flight.add((name, record.issue))
-            return name, record, seat
+            return name, record, free_place
         return None
+
+    def _budget_spent(self, board: Board) -> bool:
+        """Checked before every claim, so a cycle stops claiming as soon as the day's budget is spent."""
+        midnight = self.clock().replace(hour=0, minute=0, second=0, microsecond=0)
+        spent = self.store.cost_since(midnight)
+        if spent < self.policy.max_cost_per_day:
+            return False
+        with board.lock:
+            if board.budget_reported:
+                return True
+            board.budget_reported = True
+        log.warning("daily cost budget reached ($%.2f of $%.2f): claiming nothing until tomorrow (UTC)",
+                    spent, self.policy.max_cost_per_day)  # fmt: skip
+        return True
 
     def _hide_claim(self, key: tuple[str, int]) -> None:
         self.repos[key[0]].thread.hide_claim(key[1])

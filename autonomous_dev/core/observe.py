@@ -10,16 +10,12 @@ from autonomous_dev.models import Issue, Outcome, Usage
 
 
 class TaskObserver(Protocol):
-    """Told what a task is doing: its phase, the usage of every model turn, when it needs a worker's place
-    and when what is left of it no longer needs one."""
+    """Told what a task is doing: its phase, the usage of every model turn, and when what is left of it
+    no longer needs a worker."""
 
     def phase(self, issue: Issue, phase: str) -> None: ...
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None: ...
-
-    def working(self, issue: Issue) -> None:
-        """The worktree is ready and the model and the checks come next: wait for a worker's place (an
-        attempt claimed ahead prepares while every place is taken)."""
 
     def publishing(self, issue: Issue) -> None:
         """The model and the checks are done; what is left (commit, push, the pull request) waits on git

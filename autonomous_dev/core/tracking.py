@@ -232,8 +232,8 @@ class TaskReport:
             return transition
         return replace(transition, progress=self.progress.to_json(), shown=shown)
 
-    def pause(self, cause: Cause | None, why: str) -> None:
-        """The step was given back uncounted (an outage, a stop before it started): say so, best effort."""
+    def pause(self, cause: Cause, why: str) -> None:
+        """The step was given back uncounted (an outage): say so, best effort."""
         step = self.record.step or Step.ATTEMPT
         counted = self.record.attempts - (1 if step is Step.ATTEMPT else 0)
         paused = replace(self._task(), state=WAITING[step], cause=cause, last_error=why, attempts=counted)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from autonomous_dev.core import causes
-from autonomous_dev.core.board import NotStarted, Place
 from autonomous_dev.core.lifecycle import FailurePolicy, StepResult
 from autonomous_dev.core.observe import CycleObserver
 from autonomous_dev.core.repository import RepoWork
@@ -37,7 +36,6 @@ from autonomous_dev.store.records import (
 )
 
 log = logging.getLogger(__name__)
-WAITING_FOR_PLACE = "waiting for a worker"  # a note on the worktree line of the tracking comment
 
 
 @dataclass(frozen=True)
@@ -70,26 +68,28 @@ class TaskRunner:
         self.outage: InfrastructureError | None = None  # the first one met; the cycle claims no more
         self.auth_error: CredentialError | None = None
 
-    def run(self, work: RepoWork, issue: Issue, record: TaskRecord, seat: Place) -> Ran:
+    def run(
+        self, work: RepoWork, issue: Issue, record: TaskRecord, free_place: Callable[[], None] = lambda: None
+    ) -> Ran:
         """The claimed step and the transition written for it; raises only when the store fails to
-        record it. A look at a PR that found nothing new is not reported. `seat`: the worker's place the
-        step takes when its work needs the model or the checks, and frees once it only publishes."""
+        record it. A look at a PR that found nothing new is not reported. `free_place`: called when
+        what is left of the step no longer needs a worker (it only commits, pushes and reports)."""
         quiet = record.step in ONCE_PER_CYCLE
         if not quiet:
             self.observer.task_started(work.name, issue)
-        result = self._run(work, issue, record, seat)
+        result = self._run(work, issue, record, free_place)
         if result.outcome.kind is not OutcomeKind.UNCHANGED:
             if quiet:
                 self.observer.task_started(work.name, issue)
             self.observer.task_finished(work.name, issue, result.outcome)
         return result
 
-    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord, seat: Place) -> Ran:
+    def _run(self, work: RepoWork, issue: Issue, record: TaskRecord, free_place: Callable[[], None]) -> Ran:
         context = {"repo": work.name, "issue": issue.number}
         keep = functools.partial(self.store.keep_progress, work.name, issue.number, self.owner)
         report = work.thread.tracker.open(issue, record, keep)
         try:
-            done = self._step(work, issue, record, _StoreObserver(self, work.name, report, seat))
+            done = self._step(work, issue, record, _StoreObserver(self, work.name, report, free_place))
             transition = report.finish(done.transition)  # shown before it is recorded: nothing to redo
             self.store.transition(work.name, issue.number, self.owner, transition)
             return Ran(replace(done.outcome, cause=transition.cause), transition)
@@ -99,8 +99,6 @@ class TaskRunner:
             return _given_back(issue, str(exc))
         except InfrastructureError as exc:
             return self._outage(work, issue, exc, report)
-        except NotStarted as exc:
-            return self._not_started(work, issue, str(exc), report)
         except ClaimLost:
             log.warning("%s#%d: the claim was lost to another worker", work.name, issue.number, extra=context)
             return _given_back(issue, "claim lost")
@@ -115,21 +113,18 @@ class TaskRunner:
             work.thread.tracker.closed(issue.number)
 
     def _step(self, work: RepoWork, issue: Issue, record: TaskRecord, observer: _StoreObserver) -> StepResult:
+        report = observer.report
         if record.step is Step.LAND:
             assert work.landing is not None, "a landing task in a repository without auto-merge"
-            observer.seat.take()
             return work.landing.look(issue, record)
         if record.step is Step.FOLLOW:
             assert work.follow is not None, "a followed PR in a repository that does not follow PRs"
-            observer.seat.take()
             return work.follow.look(issue, record)
         skipped = work.attempt.answered_before(issue) if record.step is Step.ATTEMPT else None
         if skipped is not None:
             return StepResult(skipped, Transition(TaskState.DONE))
-        if record.step is not Step.ATTEMPT:  # an attempt prepares its worktree first, then takes it
-            observer.seat.take()
         work.thread.show_claim(issue.number)  # the label (tracking comment off) displays the claim ...
-        observer.report.begin()  # ... or the tracking comment does
+        report.begin()  # ... or the tracking comment does
         try:
             if record.step is Step.UPDATE:
                 return self._update(work, issue, record, observer)
@@ -200,15 +195,6 @@ class TaskRunner:
         report.pause(exc.cause, why)
         return Ran(Outcome(issue.number, OutcomeKind.FAILED, why, cause=exc.cause), None)
 
-    def _not_started(self, work: RepoWork, issue: Issue, why: str, report: TaskReport) -> Ran:
-        """Claimed ahead, the step got no worker's place before the cycle stopped claiming: given back
-        uncounted, and taken again by the next cycle."""
-        log.info("%s#%d: not started (%s); the claim is given back", work.name, issue.number, why,
-                 extra={"repo": work.name, "issue": issue.number})  # fmt: skip
-        self.store.release(work.name, issue.number, self.owner)
-        report.pause(None, f"not started: {why}")
-        return Ran(Outcome(issue.number, OutcomeKind.SKIPPED, f"not started: {why}"), None)
-
     def vetted(self, work: RepoWork, issue: Issue) -> Issue | None:
         """Right before an attempt starts, the labeller's permission is asked afresh (write access removed
         since the issue was admitted means no work) and the thread read for the attempt. The issue with
@@ -249,11 +235,13 @@ def _given_back(issue: Issue, why: str) -> Ran:
 class _StoreObserver:
     """Records every model turn's usage and cost in the store as it happens (a crash loses none)."""
 
-    def __init__(self, runner: TaskRunner, repo: str, report: TaskReport, seat: Place) -> None:
+    def __init__(
+        self, runner: TaskRunner, repo: str, report: TaskReport, free_place: Callable[[], None]
+    ) -> None:
         self.runner = runner
         self.repo = repo
         self.report = report
-        self.seat = seat
+        self.free_place = free_place
 
     def phase(self, issue: Issue, phase: str) -> None:
         log.info(
@@ -262,11 +250,8 @@ class _StoreObserver:
         self.runner.observer.task_phase(self.repo, issue, phase)
         self.report.phase(phase)
 
-    def working(self, issue: Issue) -> None:
-        self.seat.take(waiting=lambda: self.phase(issue, WAITING_FOR_PLACE))
-
     def publishing(self, issue: Issue) -> None:
-        self.seat.free()
+        self.free_place()
 
     def usage(self, issue: Issue, turn_usage: Usage) -> None:
         cost = self.runner.cost_of(turn_usage)

@@ -181,9 +181,8 @@ class ExecutionSettings(Section):
         ge=1,
         le=32,
         description=(
-            "Issues worked on at the same time (the model and the checks). As many more are claimed"
-            " ahead and prepare their worktree meanwhile; an attempt that is only committing, pushing"
-            " and opening its PR frees its place for the next issue."
+            "Issues worked on at the same time (the model and the checks); an attempt that is only"
+            " committing, pushing and opening its PR frees its place for the next issue meanwhile."
         ),
         json_schema_extra=env("PARALLEL_WORKERS"),
     )
