@@ -19,8 +19,8 @@ def app_validate(stage: Stage, *extra: str, **env: str) -> tuple[int, dict[str, 
 
 
 def test_a_well_set_up_app_passes_and_json_has_its_rows(stage: Stage) -> None:
-    installation = add_app(stage.github)
-    code, checks, output = app_validate(stage)
+    installation = add_app(stage.github, repos=[NAME])
+    code, checks, output = app_validate(stage, "--strict")
     assert code == 0, output
     assert checks["GitHub App key"]["status"] == "ok" and "SHA256:" in checks["GitHub App key"]["detail"]
     assert checks["GitHub App"]["status"] == "ok" and BOT in checks["GitHub App"]["detail"]
@@ -30,6 +30,8 @@ def test_a_well_set_up_app_passes_and_json_has_its_rows(stage: Stage) -> None:
     assert permissions["status"] == "ok"
     assert "contents: write" in permissions["detail"] and "actions: read" in permissions["detail"]
     assert checks[f"GitHub App least privilege (installation {installation})"]["status"] == "ok"
+    access = checks[f"GitHub App repository access (installation {installation})"]
+    assert (access["status"], access["detail"]) == ("ok", "selected repositories")
     assert checks[f"GitHub App token (installation {installation})"]["status"] == "ok"
     assert checks[f"GitHub repository allowed ({FULL})"]["status"] == "ok"
     assert "GITHUB_TOKEN" not in checks and "GitHub token" not in checks  # the app is the credential
@@ -37,6 +39,16 @@ def test_a_well_set_up_app_passes_and_json_has_its_rows(stage: Stage) -> None:
     assert key_pair().private_pem.splitlines()[1] not in output
     for token in stage.github.app_tokens(installation):
         assert token[4:12] not in output
+
+
+def test_an_installation_on_every_repository_of_the_account_warns(stage: Stage) -> None:
+    installation = add_app(stage.github)  # "All repositories"
+    code, checks, output = app_validate(stage)
+    row = checks[f"GitHub App repository access (installation {installation})"]
+    assert code == 0, output
+    assert (row["status"], row["detail"]) == ("warn", f"every repository of {OWNER}, present and future")
+    assert "Only select repositories" in row["fix"] and "docs/github-app.md" in row["fix"]
+    assert app_validate(stage, "--strict")[0] == 1
 
 
 def test_missing_permissions_fail_with_what_to_grant(stage: Stage) -> None:

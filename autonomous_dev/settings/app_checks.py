@@ -21,7 +21,7 @@ APP_PERMISSIONS = {
 # Also fine to have: reading commit statuses (and the `status` event), and metadata.
 OPTIONAL_APP_PERMISSIONS = {"statuses": "read", "metadata": "read"}
 LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
-PERMISSIONS_DOC = "docs/github-app.md"
+APP_DOC = "docs/github-app.md"
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,25 @@ def _repository(probe: AppProbe, full_name: str, seen: set[int], now: datetime) 
     if found.id not in seen:
         seen.add(found.id)
         checks += permission_checks(found.id, found.permissions, probe.allow_workflow)
+        checks.append(_repository_access(found.id, found.account, found.repository_selection))
         checks.append(_token(probe, found.id, now))
     try:
         probe.allowed(full_name)
     except AutonomousDevError as exc:
         return [*checks, failed(f"GitHub repository allowed ({full_name})", exc)]
     return [*checks, Check(f"GitHub repository allowed ({full_name})", Status.OK, "by security.allowedRepos")]
+
+
+def _repository_access(installation: int, account: str, selection: str) -> Check:
+    """An installation on every repository of the account gives its tokens more than the tool works on."""
+    name = f"GitHub App repository access (installation {installation})"
+    if selection != "all":
+        return Check(name, Status.OK, "selected repositories")
+    fix = (
+        f"in {account}'s settings, Installed GitHub Apps > Configure, choose Only select repositories and"
+        f" pick the ones autonomous-dev works on ({APP_DOC})"
+    )
+    return Check(name, Status.WARN, f"every repository of {account}, present and future", fix)
 
 
 def permission_checks(installation: int, granted: dict[str, str], allow_workflow: bool) -> list[Check]:
@@ -109,7 +122,7 @@ def permission_checks(installation: int, granted: dict[str, str], allow_workflow
     if missing:
         fix = (
             f"in the app's settings (Permissions & events) grant {', '.join(missing)}; then accept the new "
-            f"permissions on the installation ({PERMISSIONS_DOC})"
+            f"permissions on the installation ({APP_DOC})"
         )
         return [
             Check(name, Status.FAIL, f"missing {', '.join(missing)} (has: {_listed(granted.items())})", fix)
@@ -121,9 +134,7 @@ def permission_checks(installation: int, granted: dict[str, str], allow_workflow
         if _level(level) > _level(allowed.get(what))
     ]
     if excess:
-        fix = (
-            f"remove them in the app's settings (Permissions & events): no more is needed ({PERMISSIONS_DOC})"
-        )
+        fix = f"remove them in the app's settings (Permissions & events): no more is needed ({APP_DOC})"
         checks.append(
             Check(
                 f"GitHub App least privilege (installation {installation})",
