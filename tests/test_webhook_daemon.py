@@ -110,3 +110,22 @@ def test_double_ctrl_c_stops_the_daemon_with_the_webhook_port_open(
     double_interrupt(daemon, log)
     slow.close()
     assert status_json(stage, env)[number]["claim_owner"] is None
+
+
+def test_deliveries_are_taken_on_the_configured_path_only(
+    stage: Stage, unused_port: int, tmp_path: Path
+) -> None:
+    log = tmp_path / "start.log"
+    daemon = webhook_daemon(stage, {}, unused_port, log, WEBHOOK_PATH="/hooks/github")
+    try:
+        [number] = seed_issues(stage, 1)
+        requests = len(stage.github.requests)
+        assert deliver(unused_port, "issues", labeled(number))[0] == 404  # the default path is not served
+        time.sleep(1.0)
+        assert len(stage.github.requests) == requests and cycles(unused_port) == 1
+        assert deliver(unused_port, "issues", labeled(number), path="/hooks/github")[0] == 202
+        wait_for(lambda: len(stage.github.pulls(OWNER, NAME)) == 1, 60, "the pull request")
+    finally:
+        stop(daemon)
+        assert daemon.wait(timeout=30) == 0, log.read_text()[-3000:]
+    assert f"webhook deliveries on http://127.0.0.1:{unused_port}/hooks/github" in log.read_text()
