@@ -395,3 +395,68 @@ def test_each_repository_keeps_to_its_cap_while_another_leaves_a_place_free(tmp_
     outcomes = cycle(works, open_test_store(tmp_path), workers=2, per_repo_workers=1).run()
     assert [o.kind for o in outcomes] == [OutcomeKind.PR_OPENED] * 5
     assert most == {"acme/widgets": 1, "acme/gadgets": 1}
+
+
+class BrokenChecks(FakeRepo):
+    """Reading the PR's checks fails (a bug in a look at the PR) where `broken` says so, call by call."""
+
+    broken: tuple[bool, ...] = ()
+
+    def checks(self, sha: str) -> CheckSummary:
+        failing = self.broken[min(self.check_reads, len(self.broken) - 1)]
+        found = super().checks(sha)
+        if failing:
+            raise RuntimeError("checks exploded")
+        return found
+
+
+def test_a_step_on_the_pr_that_keeps_failing_goes_to_a_human_after_max_attempts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = BrokenChecks(issues=[Issue(1, "One", "", (LABEL,))], statuses=[clean()], check_results=[PENDING])
+    repo.broken = (True,)
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+
+    def run() -> list[tuple[OutcomeKind, str]]:
+        outcomes = cycle([work], store, max_attempts=3, backoff_s=(600.0,), clock=clock).run()
+        clock.advance(minutes=10)
+        return [(o.kind, o.detail) for o in outcomes]
+
+    assert [kind for kind, _ in run()] == [OutcomeKind.PR_OPENED, OutcomeKind.FAILED]  # the first look fails
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.step_failures) == (TaskState.LANDING, 1)
+    assert run() == [(OutcomeKind.FAILED, "unexpected error: RuntimeError: checks exploded")]
+    assert "needs-human" not in repo.labels.get(1, set())
+    assert [kind for kind, _ in run()] == [OutcomeKind.FAILED]  # the third in a row: handed over
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.step_failures, task.attempts) == (
+        TaskState.NEEDS_HUMAN,
+        3,
+        1,
+    )
+    assert "needs-human" in repo.labels[1] and len(repo.pulls) == 1
+    [said] = [c.body for c in repo.posted[1] if "kind=pr-steps-failed" in c.body]
+    assert "failed 3 times in a row" in said and "checks exploded" in said and repo.pulls[0].url in said
+    assert run() == []  # a human has it now
+    assert repo.check_reads == 3
+    said = [r.getMessage() for r in caplog.records if "failed (land step" in r.getMessage()]
+    assert [line.split("(")[1].split(",")[:2] for line in said] == [
+        ["land step", f" {n} of 3 in a row"] for n in (1, 2, 3)
+    ]
+
+
+def test_a_step_on_the_pr_that_succeeds_starts_the_count_of_failures_again(tmp_path: Path) -> None:
+    repo = BrokenChecks(issues=[Issue(1, "One", "", (LABEL,))], statuses=[clean()], check_results=[PENDING])
+    repo.broken = (True, True, False, True, True)
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    for _ in range(5):
+        cycle([work], store, max_attempts=3, backoff_s=(60.0,), clock=clock).run()
+        clock.advance(minutes=1)
+    task = store.get(repo.full_name, 1)
+    assert repo.check_reads == 5  # failed, failed, pending (no failure), failed, failed
+    assert task is not None and (task.state, task.step_failures) == (TaskState.LANDING, 2)
+    assert "needs-human" not in repo.labels.get(1, set())

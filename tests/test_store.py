@@ -312,6 +312,22 @@ def pr_step(store: Store, issue: int, state: TaskState, retry_at: datetime | Non
     )
 
 
+def test_a_transition_records_the_pr_steps_failed_in_a_row_and_a_success_clears_them(store: Store) -> None:
+    pr_step(store, 1, TaskState.LANDING)
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.transition(REPO, 1, "w1", Transition(TaskState.LANDING, error="boom", step_failures=2))
+    task = store.get(REPO, 1)
+    assert task is not None and (task.step_failures, task.last_error) == (2, "boom")
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.release(REPO, 1, "w1")  # given back (a stop, an outage): not a failure, nor a success
+    task = store.get(REPO, 1)
+    assert task is not None and task.step_failures == 2
+    store.claim(REPO, [1], "w1", 60, now=T0)
+    store.transition(REPO, 1, "w1", Transition(TaskState.LANDING))
+    task = store.get(REPO, 1)
+    assert task is not None and task.step_failures == 0
+
+
 def test_a_claim_starts_the_step_its_state_waits_for_and_counts_only_attempts(store: Store) -> None:
     pr_step(store, 1, TaskState.LANDING)
     pr_step(store, 2, TaskState.OUT_OF_DATE)
@@ -452,6 +468,7 @@ def test_migration_2_keeps_a_version_1_database(tmp_path: Path) -> None:
         None,
     )
     assert (task.review_rounds, task.repair_rounds, task.marks) == (0, 0, FollowMarks())  # migration 5
+    assert task.step_failures == 0  # migration 7
     store.close()
 
 

@@ -91,6 +91,12 @@ class IssueThread:
         body = prompts.needs_human_comment(issue.number, attempts, error, fingerprint(issue), label)
         self.hand_over(issue.number, body, "needs-human")
 
+    def give_up_pr_steps(self, issue: Issue, pr_url: str, failures: int, error: str) -> None:
+        """The steps on the PR failed `failures` times in a row: a human takes the PR over."""
+        label = self.labels.needs_human_label
+        body = prompts.pr_steps_failed_comment(issue.number, pr_url, failures, error, label)
+        self.hand_over(issue.number, body, "pr-steps-failed")
+
     # -- reading ---------------------------------------------------------------------------------------------
 
     def read(self, issue: Issue) -> tuple[str, list[str]]:

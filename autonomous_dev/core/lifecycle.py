@@ -24,19 +24,24 @@ class FailurePolicy:
     backoff_s: tuple[float, ...]
 
     def gives_up(self, record: TaskRecord) -> bool:
-        return record.step is Step.ATTEMPT and record.attempts >= self.max_attempts
+        """This failure is the last one: the attempt was the maxAttempts-th, or the PR's steps have now
+        failed maxAttempts times in a row."""
+        if record.step is Step.ATTEMPT:
+            return record.attempts >= self.max_attempts
+        return record.step_failures + 1 >= self.max_attempts
 
     def after_failure(self, record: TaskRecord, error: str, now: datetime, pr_url: str | None) -> Transition:
-        """A failed attempt backs off, then goes to a human after maxAttempts; a failed look at a PR or
-        update of its branch waits in its state and is tried again after the longest backoff."""
+        """A failed attempt backs off, then goes to a human after maxAttempts; a failed step on the PR (a
+        look, an update, a review or CI-repair round) waits in its state and is tried again after the
+        longest backoff, and goes to a human once the PR's steps failed maxAttempts times in a row."""
+        failures = 0 if record.step is Step.ATTEMPT else record.step_failures + 1
         if self.gives_up(record):
-            return Transition(TaskState.NEEDS_HUMAN, error=error, pr_url=pr_url)
+            return Transition(TaskState.NEEDS_HUMAN, error=error, pr_url=pr_url, step_failures=failures)
         if record.step is Step.ATTEMPT:
             delay = self.backoff_s[min(record.attempts, len(self.backoff_s)) - 1]
             retry_at = now + timedelta(seconds=delay)
             return Transition(TaskState.FAILED, error=error, next_attempt_at=retry_at, pr_url=pr_url)
         assert record.step is not None
         retry_at = now + timedelta(seconds=max(self.backoff_s))
-        return Transition(
-            WAITING[record.step], error=error, next_attempt_at=retry_at, deadline_at=record.deadline_at
-        )
+        return Transition(WAITING[record.step], error=error, next_attempt_at=retry_at,
+                          deadline_at=record.deadline_at, step_failures=failures)  # fmt: skip

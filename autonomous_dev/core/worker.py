@@ -167,12 +167,17 @@ class TaskRunner:
         if record.step is Step.ATTEMPT:
             attempts = f"attempt {record.attempts} of {self.failures.max_attempts}"
         else:
-            attempts = f"{record.step} step"
+            in_a_row = f"{record.step_failures + 1} of {self.failures.max_attempts} in a row"
+            attempts = f"{record.step} step, {in_a_row}"
         log.warning("%s#%d failed (%s, %s): %s", work.name, issue.number, attempts, failed.cause.value, error,
                     extra=context)  # fmt: skip
         if self.failures.gives_up(record):
             try:
-                work.thread.give_up(issue, record.attempts, error)
+                if record.step is Step.ATTEMPT:
+                    work.thread.give_up(issue, record.attempts, error)
+                else:
+                    failures = self.failures.max_attempts
+                    work.thread.give_up_pr_steps(issue, record.pr_url or "", failures, error)
             except (GitHubError, InfrastructureError) as exc:  # reporting: the hand-over is recorded anyway
                 log.warning("%s#%d: the hand-over could not be shown on the issue: %s", work.name,
                             issue.number, exc.message, extra=context)  # fmt: skip

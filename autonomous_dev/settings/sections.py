@@ -228,7 +228,10 @@ class ExecutionSettings(Section):
         3,
         ge=1,
         le=20,
-        description="Attempts before an issue is labelled needs-human.",
+        description=(
+            "Attempts before an issue is labelled needs-human; also how many times in a row the steps on"
+            " its pull request (looks, updates, review and CI-repair rounds) may fail before it is."
+        ),
         json_schema_extra=env("MAX_ATTEMPTS"),
     )
     backoff_minutes: list[float] = Field(

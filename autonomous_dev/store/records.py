@@ -117,6 +117,7 @@ class TaskRecord:
     cause: Cause | None = None  # why the last step ended without a ready PR (None: it did not)
     progress: str | None = None  # the tracking comment's data (core/progress.py), JSON; None: no comment
     progress_shown: bool = True  # False: the comment is behind the record (an edit failed, a crash)
+    step_failures: int = 0  # the PR's steps that failed in a row (an attempt's failures are `attempts`)
 
     @property
     def step(self) -> Step | None:
@@ -149,6 +150,7 @@ class Transition:
     cause: Cause | None = None  # why it ended without a ready PR; None clears the task's cause
     progress: str | None = None  # the tracking comment's data, JSON; None keeps the task's
     shown: bool = True  # whether the tracking comment shows this transition already
+    step_failures: int = 0  # the PR's steps failed in a row, this one included; 0 when it did not fail
 
 
 class StoreError(AutonomousDevError):

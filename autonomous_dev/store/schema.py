@@ -79,6 +79,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (4, PROGRESS_COLUMNS),
     (5, follow_sql.MIGRATION),
     (6, mentions.MIGRATION),
+    (7, ["ALTER TABLE autonomous_dev_tasks ADD COLUMN step_failures {int} NOT NULL DEFAULT 0"]),
 ]
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS autonomous_dev_schema_version (

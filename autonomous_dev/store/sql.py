@@ -34,7 +34,7 @@ SELECT_TASKS = """SELECT repo, issue, state, attempts, last_error, pr_number, pr
     next_attempt_at, claim_owner, lease_expires_at, input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens, cost_usd, created_at, updated_at, updates, deadline_at, review_rounds,
     repair_rounds, seen_review_comment, seen_comment, seen_review, repaired_head, repaired_checks,
-    cause, progress, progress_shown FROM autonomous_dev_tasks"""
+    cause, progress, progress_shown, step_failures FROM autonomous_dev_tasks"""
 
 GET_TASK = SELECT_TASKS + " WHERE repo = %s AND issue = %s"
 LIST_TASKS = SELECT_TASKS + " ORDER BY updated_at DESC, repo, issue DESC LIMIT %s"
@@ -86,7 +86,7 @@ HEARTBEAT = """UPDATE autonomous_dev_tasks SET lease_expires_at = %s
 TRANSITION = """UPDATE autonomous_dev_tasks
     SET state = %s, last_error = %s, next_attempt_at = %s, deadline_at = %s, updates = updates + %s,
         pr_number = COALESCE(%s, pr_number), pr_url = COALESCE(%s, pr_url), cause = %s,
-        progress = COALESCE(%s, progress), progress_shown = %s,
+        progress = COALESCE(%s, progress), progress_shown = %s, step_failures = %s,
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
 # A step given back (a stop, an outage): the state it waited in, and an attempt uncounted.
@@ -199,6 +199,7 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, ProgressWrites,
             cause=read_cause(row[27]),
             progress=row[28],
             progress_shown=bool(row[29]),
+            step_failures=int(row[30]),
         )
 
     def _now(self) -> object:
@@ -247,7 +248,7 @@ class SqlStore(webhooks.WebhookRecords, mentions.MentionRecords, ProgressWrites,
         deadline = self._encode(aware(to.deadline_at) if to.deadline_at is not None else None)
         state = TaskState(to.state).value
         params = (state, to.error, retry_at, deadline, to.updates, to.pr_number, to.pr_url, value(to.cause),
-                  to.progress, int(to.shown), self._now(), repo, issue, owner)  # fmt: skip
+                  to.progress, int(to.shown), to.step_failures, self._now(), repo, issue, owner)  # fmt: skip
         with self._transaction() as execute:
             if execute(TRANSITION, params).rowcount != 1:
                 raise _claim_lost(repo, issue, owner)
