@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from autonomous_dev.core.prompts import MARKER_PREFIX
+from autonomous_dev.core.prompts import MARKER_PREFIX, defuse_markers
 from autonomous_dev.models import Comment
 from autonomous_dev.ports import GitHubRepo
 from autonomous_dev.retry import retry_write
@@ -38,7 +38,7 @@ class Commenter:
 
         Closing keywords for other issues are neutralised: a comment quotes the model's words.
         """
-        body = only_own_closing(body, self.repo.full_name, number).text
+        body = defuse_markers(only_own_closing(body, self.repo.full_name, number).text)
         wanted = body[body.index(MARKER_PREFIX) :]
 
         def existing() -> Comment | None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from autonomous_dev.core import round_prompts
 from autonomous_dev.core.issue_thread import IssueThread
-from autonomous_dev.core.prompts import MARKER_PREFIX
+from autonomous_dev.core.prompts import MARKER_PREFIX, defuse_markers
 from autonomous_dev.core.review_input import REVIEW_COMMENT, ReviewItem
 from autonomous_dev.models import Comment
 from autonomous_dev.ports import GitHubRepo
@@ -59,6 +59,7 @@ class ReviewReplies:
     def _reply_once(self, pr: int, root: int, body: str) -> None:
         if self.thread.dry_run:
             return
+        body = defuse_markers(body)  # the model's answer quoted before the marker counts as no marker
         wanted = body[body.index(MARKER_PREFIX) :]
         own = self.repo.own_logins()
 
