@@ -238,7 +238,8 @@ def test_comments_of_a_collaborator_whose_write_access_was_removed_are_dropped(
 
 def test_permission_answers_expire(stage: Stage) -> None:
     """Within PERMISSION_TTL_S the answer is reused; after it, GitHub is asked again."""
-    from autonomous_dev.security.trust import PERMISSION_TTL_S, TrustGate
+    from autonomous_dev.security.permissions import PERMISSION_TTL_S
+    from autonomous_dev.security.trust import TrustGate
     from autonomous_dev.settings.services import SecuritySettings
     from tests.fakes import FakeRepo
 
@@ -253,3 +254,46 @@ def test_permission_answers_expire(stage: Stage) -> None:
     repo.permissions["carol"] = "admin"
     now[0] += PERMISSION_TTL_S
     assert gate.permission("carol") == "admin"
+
+
+def test_questions_asked_at_once_share_a_read_that_started_after_them() -> None:
+    """Eight claims ask afresh about the maintainer who labelled their issues, while a read about her is
+    on its way: they share the next read instead of queueing eight on the token, and the permission
+    revoked after the first read started is what every one of them is told."""
+    import threading
+
+    from autonomous_dev.security.permissions import Permissions
+
+    started = [threading.Event(), threading.Event(), threading.Event()]
+    release = [threading.Event(), threading.Event(), threading.Event()]
+    answers = ["write", "read", "read"]
+    reads: list[int] = []
+
+    def read(login: str) -> str:
+        number = len(reads)
+        reads.append(number)
+        started[number].set()
+        assert release[number].wait(10)
+        return answers[number]
+
+    permissions = Permissions(read)
+    told: dict[int, str] = {}
+
+    def ask(claim: int) -> None:
+        told[claim] = permissions.of("carol", fresh=True)
+
+    first = threading.Thread(target=ask, args=(0,))
+    first.start()
+    assert started[0].wait(10)  # the first read is on its way; carol loses write access now
+    others = [threading.Thread(target=ask, args=(claim,)) for claim in range(1, 8)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.5)  # every other claim has asked, and waits for the read in flight
+    release[0].set()
+    assert started[1].wait(10)
+    release[1].set()
+    release[2].set()  # a third read (there should be none) would not hang the test
+    for thread in [first, *others]:
+        thread.join(10)
+    assert told == {0: "write", **dict.fromkeys(range(1, 8), "read")}
+    assert len(reads) == 2  # without sharing: 8 reads, one per claim

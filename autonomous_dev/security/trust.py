@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -22,19 +21,16 @@ from autonomous_dev.models import (
     ThreadRead,
 )
 from autonomous_dev.ports import GitHubRepo
+from autonomous_dev.security.permissions import Permissions
 from autonomous_dev.settings.services import SecuritySettings
 
 log = logging.getLogger(__name__)
 
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
-# How long a permission answer is believed. Revalidating costs no rate limit (a conditional GET answered
-# 304), and the labeller is checked afresh right before each claim, so this only bounds how long a
-# removed collaborator's comments may still be shown; not worth a setting.
-PERMISSION_TTL_S = 300.0
 
 
 class TrustGate:
-    """Answers who may steer the tool; permission answers are kept for PERMISSION_TTL_S.
+    """Answers who may steer the tool; permission answers are kept for a while (`Permissions`).
 
     `notify`: comment on issues refused for edits after the label (off in dry runs).
     """
@@ -51,9 +47,7 @@ class TrustGate:
         self.trigger_label = trigger_label
         self.security = security
         self.notify = notify
-        self._clock = clock
-        self._permissions: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._permissions = Permissions(repo.permission, clock)
         self._commenter = Commenter(repo)
 
     def untrusted_reason(self, issue: Issue) -> str | None:
@@ -119,17 +113,7 @@ class TrustGate:
 
     def permission(self, login: str, fresh: bool = False) -> str:
         """The user's permission; `fresh` revalidates now (free when unchanged: GitHub answers 304)."""
-        if not login:
-            return "none"
-        now = self._clock()
-        with self._lock:
-            cached = self._permissions.get(login)
-        if cached is not None and not fresh and now - cached[1] < PERMISSION_TTL_S:
-            return cached[0]
-        value = self.repo.permission(login)
-        with self._lock:
-            self._permissions[login] = (value, now)
-        return value
+        return self._permissions.of(login, fresh)
 
     # -- details -----------------------------------------------------------------------------------------
 
