@@ -13,7 +13,14 @@ from tests.helpers import clean_env
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
     "workspace": ["clone_s_5k", "first_open_s_5k", "speedup_prepare_vs_clone_100mb", "run_s_per_issue_5k"],
-    "scaling": ["makespan_s_w1", "makespan_s_w2", "efficiency_w2", "ideal_makespan_s_w2"],
+    "scaling": [
+        "makespan_s_w1",
+        "makespan_s_w2",
+        "efficiency_w2",
+        "ideal_makespan_s_w2",
+        "start_s_w2",
+        "efficiency_after_start_w2",
+    ],
     "github_requests": [
         "idle_run_points",
         "daemon_idle_cycle_points",

@@ -52,6 +52,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: JSON | None
     query: dict[str, list[str]] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.monotonic)  # the benchmarks time the first request
 
 
 FaultHook: TypeAlias = Callable[[RecordedRequest, int], FaultReply | None]
