@@ -234,3 +234,11 @@ class BudgetExceeded(AutonomousDevError):
     def __init__(self, message: str, hint: str, cause: Cause) -> None:
         super().__init__(message, hint)
         self.cause = cause
+
+
+class WorkerLost(AutonomousDevError):
+    """The step's workers stopped in the middle of it (killed or crashed, their lease ran out) as often as
+    the failure policy allows: it is not started again, a human takes over."""
+
+    code = "AD750"
+    cause = Cause.WORKER_LOST

@@ -134,6 +134,62 @@ def test_a_crashed_claim_is_recovered_counted_and_its_label_taken_off(tmp_path: 
     assert repo.label_log[0] == ("remove", 1, "in-progress")
 
 
+def lose_worker(store: SqliteStore, repo: FakeRepo, clock: Clock, recover: bool = True) -> None:
+    """A daemon claims the issue's step and dies in the middle of it; its lease has run out by now."""
+    assert store.claim(repo.full_name, [1], "dead-daemon", 30, now=clock.now - timedelta(minutes=5))
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (not recover or store.recover(task, "lost", clock.now))
+
+
+def test_an_issue_whose_worker_is_lost_in_every_attempt_goes_to_a_human_without_another_run(
+    tmp_path: Path,
+) -> None:
+    """A deterministic crash (a memory limit, a crashing parser) must not loop forever, paying the model
+    each time: once every attempt was claimed and lost, the next claim hands the issue over."""
+    repo = FakeRepo(issues=[Issue(1, "Poison", "", (LABEL,))])
+    clock = Clock()
+    claude = ScriptedClaude(fix(1))
+    work = repo_work(tmp_path, repo, claude, clock=clock)
+    store = open_test_store(tmp_path)
+    store.observe(repo.full_name, 1, "fp")
+    lose_worker(store, repo, clock)
+    lose_worker(store, repo, clock)
+    lose_worker(store, repo, clock, recover=False)  # the cycle finds this one's lease run out
+    [outcome] = cycle([work], store, max_attempts=3, clock=clock).run()
+    assert (outcome.kind, outcome.cause) == (OutcomeKind.FAILED, Cause.WORKER_LOST)
+    assert claude.requests == []  # not started again
+    task = store.get(repo.full_name, 1)
+    assert task is not None and task.state is TaskState.NEEDS_HUMAN
+    [said] = [c.body for c in repo.posted[1] if "kind=needs-human" in c.body]
+    assert "tried this issue 3 times" in said and "stopped in the middle" in said
+    assert repo.labels[1] == {"needs-human"}
+    assert cycle([work], store, max_attempts=3, clock=clock).run() == []
+
+
+def test_a_step_on_the_pr_whose_worker_is_lost_again_and_again_goes_to_a_human(tmp_path: Path) -> None:
+    repo = FakeRepo(issues=[Issue(1, "One", "", (LABEL,))], statuses=[clean()], check_results=[PENDING])
+    clock = Clock()
+    work = repo_work(tmp_path, repo, ScriptedClaude(fix(1)), merge=MERGE, clock=clock)
+    store = open_test_store(tmp_path)
+    opened = [o.kind for o in cycle([work], store, clock=clock).run()]
+    assert opened == [OutcomeKind.PR_OPENED, OutcomeKind.WAITING]  # the PR, then its first look
+    clock.advance(minutes=60)
+    lose_worker(store, repo, clock)
+    lose_worker(store, repo, clock)
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.step_failures) == (TaskState.LANDING, 2)
+    lose_worker(store, repo, clock, recover=False)
+    checks_read = repo.check_reads
+    [outcome] = cycle([work], store, max_attempts=3, clock=clock).run()
+    assert (outcome.kind, outcome.cause) == (OutcomeKind.FAILED, Cause.WORKER_LOST)
+    assert repo.check_reads == checks_read  # the look was not made again
+    task = store.get(repo.full_name, 1)
+    assert task is not None and (task.state, task.attempts) == (TaskState.NEEDS_HUMAN, 1)
+    [said] = [c.body for c in repo.posted[1] if "kind=pr-steps-failed" in c.body]
+    assert "failed 3 times in a row" in said and repo.pulls[0].url in said
+    assert "needs-human" in repo.labels[1]
+
+
 def test_a_pr_whose_attempt_was_never_recorded_is_adopted_not_opened_again(tmp_path: Path) -> None:
     """The worker died between opening the PR and writing the transition."""
     repo = FakeRepo(

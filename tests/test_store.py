@@ -387,9 +387,9 @@ def test_a_crashed_step_is_recovered_to_the_state_it_waited_in(store: Store) -> 
     assert all(store.recover(task, "crashed", now=later) for task in expired)
     assert not store.recover(expired[0], "crashed", now=later)  # once only
     recovered = [store.get(REPO, n) for n in (1, 2)]
-    assert [(t.state, t.attempts, t.last_error) for t in recovered if t] == [
-        (TaskState.QUEUED, 1, "crashed"),  # the attempt counts: a crash is no free retry
-        (TaskState.OUT_OF_DATE, 1, "crashed"),
+    assert [(t.state, t.attempts, t.last_error, t.step_failures) for t in recovered if t] == [
+        (TaskState.QUEUED, 1, "crashed", 0),  # the attempt counts (at its claim): a crash is no free retry
+        (TaskState.OUT_OF_DATE, 1, "crashed", 1),  # a step on the PR lost in the middle: one in a row
     ]
 
 

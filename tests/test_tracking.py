@@ -284,6 +284,17 @@ def test_outside_text_in_the_comment_is_inert() -> None:
     assert "**Next:** attempt 2 of 3 at 2026-12-04 12:05 UTC." in body
 
 
+def test_a_worker_lost_in_the_last_attempt_is_shown_as_no_attempt_left_not_a_fourth() -> None:
+    now = Clock()()
+    record = TaskRecord(REPO, 1, TaskState.QUEUED, 3, "lost", None, None, None, None, None, None, 0, 0, 0,
+                        0, 0.0, now, now, cause=Cause.WORKER_LOST)  # fmt: skip
+    body = render(Progress.new(False), record, LIMITS)
+    assert "attempt 3 of 3 stopped" in body and "4 of 3" not in body
+    assert "**Next:** none: every attempt is used, and at its next claim a human takes it over." in body
+    handed = render(Progress.new(False), replace(record, state=TaskState.NEEDS_HUMAN, attempts=4), LIMITS)
+    assert "handed over to a human after 3 attempts" in handed
+
+
 def test_a_rate_limit_pauses_the_task_uncounted_says_so_and_labels_nothing(tmp_path: Path) -> None:
     class Limited(ScriptedClaude):
         def complete(self, system: str, messages: list[dict[str, object]], tools: list[dict[str, object]]):  # type: ignore[no-untyped-def]

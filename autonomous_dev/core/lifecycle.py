@@ -30,6 +30,14 @@ class FailurePolicy:
             return record.attempts >= self.max_attempts
         return record.step_failures + 1 >= self.max_attempts
 
+    def lost_too_often(self, record: TaskRecord) -> bool:
+        """The workers of the claimed step stopped in the middle of it (killed or crashed) until nothing
+        was left: this claim is an attempt beyond maxAttempts (a claim counts one; only a crash leaves
+        it counted without an outcome), or the PR's steps were lost maxAttempts times in a row."""
+        if record.step is Step.ATTEMPT:
+            return record.attempts > self.max_attempts
+        return record.step_failures >= self.max_attempts
+
     def after_failure(self, record: TaskRecord, error: str, now: datetime, pr_url: str | None) -> Transition:
         """A failed attempt backs off, then goes to a human after maxAttempts; a failed step on the PR (a
         look, an update, a review or CI-repair round) waits in its state and is tried again after the

@@ -59,7 +59,8 @@ def render(progress: Progress, task: TaskRecord, limits: Limits) -> str:
 
 
 def headline(task: TaskRecord, limits: Limits) -> str:
-    attempt = f"attempt {task.attempts} of {limits.max_attempts}"
+    made = min(task.attempts, limits.max_attempts)  # a claim beyond it (workers lost) is no attempt
+    attempt = f"attempt {made} of {limits.max_attempts}"
     state = task.state
     if state is TaskState.WORKING:
         return f"⏳ working on this issue ({attempt})"
@@ -70,7 +71,7 @@ def headline(task: TaskRecord, limits: Limits) -> str:
     if state is TaskState.FAILED:
         return f"⚠️ {attempt} failed; it is tried again"
     if state is TaskState.NEEDS_HUMAN:
-        after = f" after {task.attempts} attempts" if task.pr_url is None else ""
+        after = f" after {made} attempts" if task.pr_url is None else ""
         return f"🙋 handed over to a human{after} (labelled `{limits.needs_human_label}`)"
     if state is TaskState.LANDING:
         return "⏳ pull request opened; it is merged once its checks pass"
@@ -122,6 +123,8 @@ def next_step(task: TaskRecord, limits: Limits) -> str:
         return f"attempt {task.attempts + 1} of {limits.max_attempts} {_at(task.next_attempt_at)}."
     if state is TaskState.QUEUED and cause in causes.PAUSES:
         return f"the same attempt again once the service answers, {_at(task.next_attempt_at)}."
+    if state is TaskState.QUEUED and task.attempts >= limits.max_attempts:
+        return "none: every attempt is used, and at its next claim a human takes it over."
     if state is TaskState.QUEUED:
         return f"attempt {task.attempts + 1} of {limits.max_attempts} {_at(task.next_attempt_at)}."
     if state is TaskState.PR_OPENED:

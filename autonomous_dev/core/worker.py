@@ -21,6 +21,7 @@ from autonomous_dev.errors import (
     CredentialError,
     GitHubError,
     InfrastructureError,
+    WorkerLost,
 )
 from autonomous_dev.logs import audit
 from autonomous_dev.models import Issue, Outcome, OutcomeKind, PullRequest, Usage
@@ -114,6 +115,8 @@ class TaskRunner:
 
     def _step(self, work: RepoWork, issue: Issue, record: TaskRecord, observer: _StoreObserver) -> StepResult:
         report = observer.report
+        if self.failures.lost_too_often(record):  # it may be what kills the worker: a human looks first
+            raise _lost(record, self.failures.max_attempts)
         if record.step is Step.LAND:
             assert work.landing is not None, "a landing task in a repository without auto-merge"
             return work.landing.look(issue, record)
@@ -164,17 +167,17 @@ class TaskRunner:
     ) -> Ran:
         error = self.redact(failed.error)
         context = {"repo": work.name, "issue": issue.number}
+        most = self.failures.max_attempts  # a claim beyond it (workers lost) is no attempt of its own
         if record.step is Step.ATTEMPT:
-            attempts = f"attempt {record.attempts} of {self.failures.max_attempts}"
+            attempts = f"attempt {min(record.attempts, most)} of {most}"
         else:
-            in_a_row = f"{record.step_failures + 1} of {self.failures.max_attempts} in a row"
-            attempts = f"{record.step} step, {in_a_row}"
+            attempts = f"{record.step} step, {min(record.step_failures + 1, most)} of {most} in a row"
         log.warning("%s#%d failed (%s, %s): %s", work.name, issue.number, attempts, failed.cause.value, error,
                     extra=context)  # fmt: skip
         if self.failures.gives_up(record):
             try:
                 if record.step is Step.ATTEMPT:
-                    work.thread.give_up(issue, record.attempts, error)
+                    work.thread.give_up(issue, min(record.attempts, most), error)
                 else:
                     failures = self.failures.max_attempts
                     work.thread.give_up_pr_steps(issue, record.pr_url or "", failures, error)
@@ -270,3 +273,13 @@ class _StoreObserver:
         self.runner.store.add_usage(self.repo, issue.number, delta)
         self.report.usage(delta)
         self.runner.observer.task_usage(self.repo, issue, turn_usage, cost)
+
+
+def _lost(record: TaskRecord, most: int) -> WorkerLost:
+    used = "all its attempts" if record.step is Step.ATTEMPT else f"its PR's steps, {most} in a row,"
+    return WorkerLost(
+        f"the issue used {used} and the last one stopped in the middle (the worker was killed or "
+        "crashed); it is not started again, in case it is what stops the worker",
+        "read the log around its last claims (a memory limit, a crash), then edit the issue or remove "
+        "the needs-human label",
+    )

@@ -117,7 +117,7 @@ class TaskRecord:
     cause: Cause | None = None  # why the last step ended without a ready PR (None: it did not)
     progress: str | None = None  # the tracking comment's data (core/progress.py), JSON; None: no comment
     progress_shown: bool = True  # False: the comment is behind the record (an edit failed, a crash)
-    step_failures: int = 0  # the PR's steps that failed in a row (an attempt's failures are `attempts`)
+    step_failures: int = 0  # the PR's steps that failed (or lost their worker) in a row; see `attempts`
 
     @property
     def step(self) -> Step | None:

@@ -96,11 +96,13 @@ RELEASE = """UPDATE autonomous_dev_tasks
         attempts = CASE WHEN state = 'working' AND attempts > 0 THEN attempts - 1 ELSE attempts END,
         cause = COALESCE(%s, cause), claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s"""
-# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted; a tracking
-# comment is behind it now (the same where a PR is adopted).
+# A crashed worker's step (its lease ran out): the state it waited in, the attempt counted (at its claim)
+# or a step on the PR counted as failed; a tracking comment is behind it now (the same where a PR is
+# adopted).
 RECOVER = """UPDATE autonomous_dev_tasks
     SET state = CASE state WHEN 'working' THEN 'queued' WHEN 'updating' THEN 'out_of_date'
             WHEN 'reviewing' THEN 'review_due' WHEN 'repairing' THEN 'repair_due' ELSE state END,
+        step_failures = step_failures + CASE state WHEN 'working' THEN 0 ELSE 1 END,
         last_error = %s, cause = %s, progress_shown = CASE WHEN progress IS NULL THEN 1 ELSE 0 END,
         claim_owner = NULL, lease_expires_at = NULL, updated_at = %s
     WHERE repo = %s AND issue = %s AND claim_owner = %s AND lease_expires_at < %s"""
