@@ -297,3 +297,22 @@ def test_questions_asked_at_once_share_a_read_that_started_after_them() -> None:
         thread.join(10)
     assert told == {0: "write", **dict.fromkeys(range(1, 8), "read")}
     assert len(reads) == 2  # without sharing: 8 reads, one per claim
+
+
+def test_who_edited_the_comments_is_read_at_the_claim_only_when_a_comment_may_be_shown(stage: Stage) -> None:
+    """A new issue's thread holds no comment to vet: the prompt needs no GraphQL query about it (one
+    request fewer through the token's queue at each claim, and no rate-limit point). A maintainer's
+    comment is still vetted before it is shown."""
+    stage.github.set_permission(OWNER, NAME, "maintainer", "write")
+    quiet = stage.github.add_issue(OWNER, NAME, "Quiet", "Please fix the typo in README.", labels=[LABEL])
+    discussed = stage.github.add_issue(OWNER, NAME, "Discussed", "Please fix the typo.", labels=[LABEL])
+    stage.github.add_comment(OWNER, NAME, discussed, "Use British spelling.", user="maintainer")
+    answer_nothing(stage, quiet)
+    answer_nothing(stage, discussed)
+    result = run_cli(["run"], cwd=stage.cwd, env=stage.env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    asked = [
+        json.loads(r.body)["variables"]["number"] for r in stage.github.requests if r.route == "/api/graphql"
+    ]
+    assert sorted(asked) == sorted([quiet, discussed, discussed])  # admission reads both, the prompt one
+    assert "British spelling" in prompts_for(stage, discussed)

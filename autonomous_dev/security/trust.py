@@ -94,13 +94,13 @@ class TrustGate:
         else:
             comments = self.repo.comments(issue.number)  # read first: the history read next covers them
             since = issue.request.created_at if issue.request is not None else self._label_time(issue.number)
+        comments = [c for c in comments if MARKER_PREFIX not in c.body]
+        comments = [c for c in comments if self.permission(c.author, fresh=True) in WRITE_PERMISSIONS]
+        if not comments:  # nothing to vet (a new issue's usual thread): no history to read
+            return []
         history = self.repo.edit_history(issue.number)
         kept = []
         for comment in comments:
-            if MARKER_PREFIX in comment.body:
-                continue
-            if self.permission(comment.author, fresh=True) not in WRITE_PERMISSIONS:
-                continue
             edits = history.comments.get(comment.id)
             # not in the history read: its editors cannot be known
             editors = ["unknown"] if edits is None or since is None else self._outsiders(edits, since)
