@@ -276,10 +276,14 @@ class _StoreObserver:
 
 
 def _lost(record: TaskRecord, most: int) -> WorkerLost:
-    used = "all its attempts" if record.step is Step.ATTEMPT else f"its PR's steps, {most} in a row,"
+    used = (
+        "every attempt was used"
+        if record.step is Step.ATTEMPT
+        else f"its PR's steps failed {most} times in a row"
+    )
     return WorkerLost(
-        f"the issue used {used} and the last one stopped in the middle (the worker was killed or "
-        "crashed); it is not started again, in case it is what stops the worker",
+        f"{used}, the last one stopped in the middle (the worker was killed or crashed); it is not started "
+        "again, in case it is what stops the worker",
         "read the log around its last claims (a memory limit, a crash), then edit the issue or remove "
         "the needs-human label",
     )
