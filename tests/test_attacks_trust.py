@@ -316,3 +316,23 @@ def test_who_edited_the_comments_is_read_at_the_claim_only_when_a_comment_may_be
     ]
     assert sorted(asked) == sorted([quiet, discussed, discussed])  # admission reads both, the prompt one
     assert "British spelling" in prompts_for(stage, discussed)
+
+
+def test_a_permission_read_that_fails_is_not_kept_and_the_next_question_asks_again() -> None:
+    """GitHub down while a claim asks: the error reaches that claim (an outage, handled there), no
+    answer is kept, and the next question reads afresh instead of being told something never read."""
+    from autonomous_dev.errors import InfrastructureError
+    from autonomous_dev.security.permissions import Permissions
+
+    replies: list[str | Exception] = [InfrastructureError("GitHub", "GitHub is unreachable"), "write"]
+
+    def read(login: str) -> str:
+        reply = replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    permissions = Permissions(read)
+    with pytest.raises(InfrastructureError):
+        permissions.of("carol", fresh=True)
+    assert permissions.of("carol") == "write" and replies == []
